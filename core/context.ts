@@ -1,0 +1,119 @@
+// Builds what a persona reads: from (persona, history, trigger) to a provider-neutral prompt. Pure.
+import type { Persona } from '../personas/schema.ts';
+import type { ChannelMessage } from './messages.ts';
+
+export interface ContextLimits {
+  /** At most this many messages of history, trigger included. */
+  maxMessages: number;
+  /** Approximate token budget for the history (about four characters a token). */
+  maxTokens: number;
+}
+
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export type Prompt =
+  | { mode: 'chat'; system: string; turns: ChatTurn[] }
+  | {
+      mode: 'prefill';
+      system: string;
+      /** `Name: text` lines, ending with `Speaker:` for the model to continue. */
+      transcript: string;
+      speaker: string;
+      /** Sequences that end the turn before the model speaks for someone else. */
+      stop: string[];
+    };
+
+export interface BuiltContext {
+  prompt: Prompt;
+  /** Ids of the messages the model sees, oldest first. */
+  keptIds: string[];
+  /** Ids dropped by the count or token budget, oldest first. */
+  droppedIds: string[];
+  estimatedTokens: number;
+}
+
+/** A rough, tokenizer-free estimate; good enough to bound a budget. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4) + 4;
+}
+
+/**
+ * Keeps the newest messages that fit the count and token budgets, oldest dropped first.
+ * The trigger is always kept, even alone over budget: answering without it makes no sense.
+ */
+export function selectHistory(
+  history: readonly ChannelMessage[],
+  trigger: ChannelMessage,
+  limits: ContextLimits,
+): { kept: ChannelMessage[]; dropped: ChannelMessage[]; tokens: number } {
+  const earlier = history.filter((m) => m.id !== trigger.id);
+  let tokens = estimateTokens(`${trigger.authorName}: ${trigger.content}`);
+  const kept: ChannelMessage[] = [trigger];
+  let i = earlier.length - 1;
+  for (; i >= 0; i--) {
+    const m = earlier[i]!;
+    const cost = estimateTokens(`${m.authorName}: ${m.content}`);
+    if (kept.length >= limits.maxMessages || tokens + cost > limits.maxTokens) break;
+    kept.unshift(m);
+    tokens += cost;
+  }
+  return { kept, dropped: earlier.slice(0, i + 1), tokens };
+}
+
+export function buildContext(
+  persona: Persona,
+  history: readonly ChannelMessage[],
+  trigger: ChannelMessage,
+  limits: ContextLimits,
+): BuiltContext {
+  const { kept, dropped, tokens } = selectHistory(history, trigger, limits);
+  const prompt = persona.contextMode === 'chat' ? chatPrompt(persona, kept) : prefillPrompt(persona, kept);
+  return { prompt, keptIds: kept.map((m) => m.id), droppedIds: dropped.map((m) => m.id), estimatedTokens: tokens };
+}
+
+const SKIPPED = '[earlier messages are not shown]';
+
+/**
+ * Native chat: the persona's own posts are assistant turns; everyone else speaks in user turns
+ * prefixed with their name. Same-role neighbours are merged, and the turns start and end with a
+ * user turn, which satisfies Anthropic's rules (and OpenAI's, which are looser).
+ */
+export function chatPrompt(persona: Persona, messages: readonly ChannelMessage[]): Prompt {
+  const turns: ChatTurn[] = [];
+  for (const m of messages) {
+    const own = m.personaId === persona.id;
+    const turn: ChatTurn = own ? { role: 'assistant', content: m.content } : { role: 'user', content: `${m.authorName}: ${m.content}` };
+    const last = turns.at(-1);
+    if (last && last.role === turn.role) turns[turns.length - 1] = { role: last.role, content: `${last.content}\n\n${turn.content}` };
+    else turns.push(turn);
+  }
+  if (turns[0]?.role !== 'user') turns.unshift({ role: 'user', content: SKIPPED });
+  if (turns.at(-1)?.role !== 'user') turns.push({ role: 'user', content: '[your turn]' });
+  return { mode: 'chat', system: persona.systemPrompt.trim(), turns };
+}
+
+/** Most completion APIs accept at most four stop sequences. */
+const MAX_STOPS = 4;
+
+/**
+ * Prefill: the conversation as a plain transcript ending in `Name:`, for base models and for
+ * chat models asked to continue a transcript. Consecutive lines of one speaker are merged.
+ */
+export function prefillPrompt(persona: Persona, messages: readonly ChannelMessage[]): Prompt {
+  const blocks: { speaker: string; text: string }[] = [];
+  for (const m of messages) {
+    const speaker = m.personaId === persona.id ? persona.name : m.authorName;
+    const last = blocks.at(-1);
+    if (last && last.speaker === speaker) last.text += `\n${m.content}`;
+    else blocks.push({ speaker, text: m.content });
+  }
+  const transcript = blocks.map((b) => `${b.speaker}: ${b.text}`).join('\n') + `\n${persona.name}:`;
+  // Stop at the next line spoken by anyone else, most recent speakers first.
+  const others = [...new Set(blocks.map((b) => b.speaker).reverse())].filter((s) => s !== persona.name);
+  const stop = others.slice(0, MAX_STOPS - 1).map((s) => `\n${s}:`);
+  stop.push(`\n${persona.name}:`);
+  return { mode: 'prefill', system: persona.systemPrompt.trim(), transcript, speaker: persona.name, stop };
+}

@@ -1,0 +1,36 @@
+// The conversation as chorus sees it: Discord messages reduced to what context building needs.
+
+export interface ChannelMessage {
+  id: string;
+  authorId: string;
+  /** The name shown in Discord (a member's display name, or the persona's name). */
+  authorName: string;
+  /** Text with mentions already made readable (`<@123>` → `@name`). */
+  content: string;
+  /** Set when this message was posted by a chorus persona. */
+  personaId?: string;
+  /** Any bot or webhook author, persona or not. */
+  isBot: boolean;
+  createdAt: string;
+  /** The message this one replies to, if any. */
+  replyToId?: string;
+}
+
+interface MentionedUser {
+  id: string;
+  name: string;
+}
+
+/**
+ * Rewrites Discord mention syntax into readable names, so models read `@alice` rather than
+ * `<@1234>` — and never learn ids they could echo back as pings.
+ */
+export function readableContent(content: string, users: MentionedUser[], roles: MentionedUser[] = []): string {
+  const userNames = new Map(users.map((u) => [u.id, u.name]));
+  const roleNames = new Map(roles.map((r) => [r.id, r.name]));
+  return content
+    .replace(/<@!?(\d+)>/g, (_, id: string) => `@${userNames.get(id) ?? 'unknown-user'}`)
+    .replace(/<@&(\d+)>/g, (_, id: string) => `@${roleNames.get(id) ?? 'unknown-role'}`)
+    .replace(/<#(\d+)>/g, '#channel')
+    .replace(/<a?:(\w+):\d+>/g, ':$1:');
+}

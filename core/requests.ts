@@ -1,0 +1,116 @@
+// Turns a prompt into the exact body each wire format expects. Pure, so the request a model
+// received can be tested — and recorded — without a network.
+import type { Host, Persona } from '../personas/schema.ts';
+import type { Prompt } from './context.ts';
+
+export interface AnthropicBody {
+  model: string;
+  max_tokens: number;
+  system?: string;
+  messages: { role: 'user' | 'assistant'; content: string }[];
+  temperature?: number;
+  top_p?: number;
+  stop_sequences?: string[];
+}
+
+export interface OpenAIChatBody {
+  model: string;
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  max_tokens: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string[];
+}
+
+export interface CompletionsBody {
+  model: string;
+  prompt: string;
+  max_tokens: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string[];
+}
+
+export type RequestBody =
+  | { provider: 'anthropic'; body: AnthropicBody }
+  | { provider: 'openai'; body: OpenAIChatBody }
+  | { provider: 'completions'; body: CompletionsBody };
+
+function sampling(persona: Persona): { temperature?: number; top_p?: number } {
+  const s = persona.sampling;
+  return {
+    ...(s.temperature === undefined ? {} : { temperature: s.temperature }),
+    ...(s.topP === undefined ? {} : { top_p: s.topP }),
+  };
+}
+
+/** The instruction that frames a transcript for a chat model asked to continue it. */
+export function prefillFraming(prompt: Extract<Prompt, { mode: 'prefill' }>): string {
+  return `${prompt.system ? `${prompt.system}\n\n` : ''}Continue the conversation below as ${prompt.speaker}. Write only ${prompt.speaker}'s next message.`;
+}
+
+export function requestFor(persona: Persona, host: Host, prompt: Prompt): RequestBody {
+  const max_tokens = persona.sampling.maxTokens;
+  switch (host.provider) {
+    case 'anthropic': {
+      if (prompt.mode === 'chat') {
+        return {
+          provider: 'anthropic',
+          body: { model: host.model, max_tokens, ...(prompt.system ? { system: prompt.system } : {}), messages: prompt.turns, ...sampling(persona) },
+        };
+      }
+      // Prefill: the transcript is the start of the assistant's own turn, which it continues.
+      // Anthropic refuses a final assistant turn ending in white space; the transcript ends in ':'.
+      return {
+        provider: 'anthropic',
+        body: {
+          model: host.model,
+          max_tokens,
+          ...(prompt.system ? { system: prompt.system } : {}),
+          messages: [
+            { role: 'user', content: `Continue the conversation as ${prompt.speaker}.` },
+            { role: 'assistant', content: prompt.transcript },
+          ],
+          stop_sequences: prompt.stop,
+          ...sampling(persona),
+        },
+      };
+    }
+    case 'openai': {
+      if (prompt.mode === 'chat') {
+        const system = prompt.system ? [{ role: 'system' as const, content: prompt.system }] : [];
+        return { provider: 'openai', body: { model: host.model, messages: [...system, ...prompt.turns], max_tokens, ...sampling(persona) } };
+      }
+      // Chat Completions has no portable assistant prefill: frame the transcript in a user turn.
+      return {
+        provider: 'openai',
+        body: {
+          model: host.model,
+          messages: [
+            { role: 'system', content: prefillFraming(prompt) },
+            { role: 'user', content: prompt.transcript },
+          ],
+          max_tokens,
+          stop: prompt.stop,
+          ...sampling(persona),
+        },
+      };
+    }
+    case 'completions': {
+      const text =
+        prompt.mode === 'prefill'
+          ? `${prompt.system ? `${prompt.system}\n\n` : ''}${prompt.transcript}`
+          : chatAsTranscript(prompt, persona.name);
+      return {
+        provider: 'completions',
+        body: { model: host.model, prompt: text, max_tokens, stop: prompt.mode === 'prefill' ? prompt.stop : ['\n\n'], ...sampling(persona) },
+      };
+    }
+  }
+}
+
+/** A chat-mode persona on a completions host still needs a prompt string. */
+function chatAsTranscript(prompt: Extract<Prompt, { mode: 'chat' }>, name: string): string {
+  const lines = prompt.turns.map((t) => (t.role === 'assistant' ? `${name}: ${t.content}` : t.content));
+  return `${prompt.system ? `${prompt.system}\n\n` : ''}${lines.join('\n')}\n${name}:`;
+}

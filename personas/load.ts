@@ -1,0 +1,67 @@
+// Reads persona YAML files and validates them. A bad file stops start-up with the file and field named.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { PersonaSchema, isHostUsable, keyEnvOf, type Persona } from './schema.ts';
+
+export class PersonaFileError extends Error {
+  override name = 'PersonaFileError';
+}
+
+/** Validates one parsed file; throws naming the file and the offending field. Pure. */
+export function parsePersona(file: string, source: string): Persona {
+  let raw: unknown;
+  try {
+    raw = parseYaml(source);
+  } catch (err) {
+    throw new PersonaFileError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  const result = PersonaSchema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `  ${i.path.join('.') || '(file)'}: ${i.message}`);
+    throw new PersonaFileError(`${file}: invalid persona\n${issues.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Checks what only the whole set can show: unique ids, names and aliases. */
+export function checkPersonaSet(entries: { file: string; persona: Persona }[]): void {
+  const seen = new Map<string, string>();
+  for (const { file, persona } of entries) {
+    for (const handle of [persona.id, persona.name, ...persona.aliases].map((h) => h.toLowerCase())) {
+      const other = seen.get(handle);
+      if (other && other !== persona.id) {
+        throw new PersonaFileError(`${file}: "${handle}" is already used by persona ${other}`);
+      }
+      seen.set(handle, persona.id);
+    }
+  }
+}
+
+export async function loadPersonas(dir: string): Promise<Persona[]> {
+  const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const entries = await Promise.all(
+    files.map(async (f) => ({ file: join(dir, f), persona: parsePersona(join(dir, f), await readFile(join(dir, f), 'utf8')) })),
+  );
+  checkPersonaSet(entries);
+  if (entries.length === 0) throw new PersonaFileError(`${dir}: no persona files (*.yaml) found`);
+  return entries.map((e) => e.persona);
+}
+
+export interface PersonaAvailability {
+  persona: Persona;
+  usableHosts: number;
+  /** Key variables that are unset, for the start-up log and /personas. */
+  missingKeys: string[];
+}
+
+export function availability(personas: Persona[], env: Record<string, string | undefined>): PersonaAvailability[] {
+  return personas.map((persona) => {
+    const missing = persona.hosts.filter((h) => !isHostUsable(h, env));
+    return {
+      persona,
+      usableHosts: persona.hosts.length - missing.length,
+      missingKeys: [...new Set(missing.map((h) => keyEnvOf(h) ?? ''))],
+    };
+  });
+}

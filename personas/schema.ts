@@ -1,0 +1,65 @@
+// The shape of a persona file. Pure: no Discord, queue or SDK imports.
+import { z } from 'zod';
+
+const isoDate = z.iso.date(); // YYYY-MM-DD
+
+export const HostSchema = z.strictObject({
+  /** Which wire format: Anthropic Messages, OpenAI Chat Completions, or legacy text completions. */
+  provider: z.enum(['anthropic', 'openai', 'completions']),
+  model: z.string().min(1),
+  /** Where the API lives; defaults to the provider's public endpoint. */
+  baseUrl: z.url().optional(),
+  /** Name of the environment variable holding the key. `none` for keyless local servers. */
+  apiKeyEnv: z.string().regex(/^([A-Z_][A-Z0-9_]*|none)$/, 'an environment variable name in UPPER_CASE, or none').optional(),
+  /** A label for records and /personas ("anthropic", "openrouter", "local-vllm"). */
+  label: z.string().min(1).optional(),
+});
+export type Host = z.infer<typeof HostSchema>;
+
+export const PersonaSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+  name: z.string().min(1).max(80),
+  aliases: z.array(z.string().min(1)).default([]),
+  avatarUrl: z.url().optional(),
+  systemPrompt: z.string().default(''),
+  /** chat: native chat turns; prefill: a `Name: text` transcript the model continues. */
+  contextMode: z.enum(['chat', 'prefill']).default('chat'),
+  sampling: z
+    .strictObject({
+      temperature: z.number().min(0).max(2).optional(),
+      topP: z.number().gt(0).max(1).optional(),
+      maxTokens: z.int().positive().default(1024),
+    })
+    .default({ maxTokens: 1024 }),
+  lifecycle: z
+    .strictObject({
+      released: isoDate.optional(),
+      deprecated: isoDate.optional(),
+      retired: isoDate.optional(),
+      knowledgeCutoff: isoDate.optional(),
+    })
+    .default({}),
+  /** Hosts that serve this model, tried in order when one refuses or has retired it. */
+  hosts: z.array(HostSchema).min(1),
+});
+export type Persona = z.infer<typeof PersonaSchema>;
+
+/** The key variable a host reads, after provider defaults; undefined when it needs none. */
+export function keyEnvOf(host: Host): string | undefined {
+  if (host.apiKeyEnv === 'none') return undefined;
+  if (host.apiKeyEnv) return host.apiKeyEnv;
+  return host.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY';
+}
+
+/** The label shown for a host in records and listings. */
+export function hostLabel(host: Host): string {
+  if (host.label) return host.label;
+  if (host.baseUrl) return new URL(host.baseUrl).host;
+  return host.provider === 'anthropic' ? 'anthropic' : 'openai';
+}
+
+/** A host can be called when its key variable is set (or it needs none). */
+export function isHostUsable(host: Host, env: Record<string, string | undefined>): boolean {
+  const name = keyEnvOf(host);
+  return name === undefined || Boolean(env[name]);
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { buildContext, chatPrompt, prefillPrompt, selectHistory } from '../../core/context.ts';
+import { requestFor } from '../../core/requests.ts';
+import { msg, persona } from './helpers.ts';
+
+const opus = persona({ id: 'opus', name: 'Opus', systemPrompt: 'You are Opus.' });
+const davinci = persona({ id: 'davinci', name: 'Davinci', contextMode: 'prefill', systemPrompt: 'A chat log.', hosts: [{ provider: 'completions', model: 'davinci-002' }] });
+const wide = { maxMessages: 50, maxTokens: 10_000 };
+
+describe('chat context', () => {
+  it("makes the persona's posts assistant turns and others' user turns with names", () => {
+    const history = [msg('alice', 'hi Opus'), msg('Opus', 'hello alice', { personaId: 'opus' }), msg('GPT-4o', 'and me', { personaId: 'gpt-4o' })];
+    const trigger = msg('bob', 'Opus, thoughts?');
+    const { prompt } = buildContext(opus, history, trigger, wide);
+    expect(prompt).toEqual({
+      mode: 'chat',
+      system: 'You are Opus.',
+      turns: [
+        { role: 'user', content: 'alice: hi Opus' },
+        { role: 'assistant', content: 'hello alice' },
+        { role: 'user', content: 'GPT-4o: and me\n\nbob: Opus, thoughts?' },
+      ],
+    });
+  });
+
+  it('starts and ends with a user turn, alternating (Anthropic rules)', () => {
+    const turns = chatPrompt(opus, [msg('Opus', 'first', { personaId: 'opus' }), msg('Opus', 'second', { personaId: 'opus' })]);
+    if (turns.mode !== 'chat') throw new Error('expected chat');
+    expect(turns.turns.map((t) => t.role)).toEqual(['user', 'assistant', 'user']);
+    expect(turns.turns[1]?.content).toBe('first\n\nsecond');
+  });
+
+  it('builds the Anthropic body with a separate system prompt and the OpenAI body with a system message', () => {
+    const trigger = msg('alice', 'Opus?');
+    const { prompt } = buildContext(opus, [], trigger, wide);
+    const anthropic = requestFor(opus, { provider: 'anthropic', model: 'claude-x' }, prompt);
+    expect(anthropic).toEqual({
+      provider: 'anthropic',
+      body: { model: 'claude-x', max_tokens: 1024, system: 'You are Opus.', messages: [{ role: 'user', content: 'alice: Opus?' }] },
+    });
+    const openai = requestFor(opus, { provider: 'openai', model: 'gpt-x' }, prompt);
+    expect(openai.body).toEqual({
+      model: 'gpt-x',
+      max_tokens: 1024,
+      messages: [
+        { role: 'system', content: 'You are Opus.' },
+        { role: 'user', content: 'alice: Opus?' },
+      ],
+    });
+  });
+
+  it('carries sampling parameters into the request', () => {
+    const hot = persona({ id: 'hot', name: 'Hot', sampling: { temperature: 1.3, topP: 0.9, maxTokens: 77 } });
+    const { prompt } = buildContext(hot, [], msg('a', 'Hot?'), wide);
+    expect(requestFor(hot, { provider: 'anthropic', model: 'm' }, prompt).body).toMatchObject({ temperature: 1.3, top_p: 0.9, max_tokens: 77 });
+  });
+});
+
+describe('prefill context', () => {
+  it('renders a Name: text transcript ending with the persona name, merging one speaker\u2019s lines', () => {
+    const history = [msg('alice', 'hello'), msg('alice', 'anyone?'), msg('Davinci', 'I am here', { personaId: 'davinci' })];
+    const { prompt } = buildContext(davinci, history, msg('bob', 'Davinci, tell a story'), wide);
+    expect(prompt).toMatchObject({
+      mode: 'prefill',
+      transcript: 'alice: hello\nanyone?\nDavinci: I am here\nbob: Davinci, tell a story\nDavinci:',
+      stop: ['\nbob:', '\nalice:', '\nDavinci:'],
+    });
+  });
+
+  it('sends a completions prompt with stop sequences, and an Anthropic assistant prefill with no trailing space', () => {
+    const { prompt } = buildContext(davinci, [], msg('bob', 'Davinci?'), wide);
+    const completions = requestFor(davinci, { provider: 'completions', model: 'davinci-002' }, prompt);
+    expect(completions.body).toMatchObject({ prompt: 'A chat log.\n\nbob: Davinci?\nDavinci:', stop: ['\nbob:', '\nDavinci:'] });
+    const anthropic = requestFor(davinci, { provider: 'anthropic', model: 'claude-3-opus' }, prompt);
+    if (anthropic.provider !== 'anthropic') throw new Error('expected anthropic');
+    const last = anthropic.body.messages.at(-1)!;
+    expect(last.role).toBe('assistant');
+    expect(last.content).toMatch(/Davinci:$/);
+    expect(anthropic.body.stop_sequences).toEqual(['\nbob:', '\nDavinci:']);
+  });
+
+  it('keeps at most four stop sequences however many speak', () => {
+    const history = ['a', 'b', 'c', 'd', 'e'].map((n) => msg(n, 'hi'));
+    const { prompt } = buildContext(davinci, history, msg('f', 'Davinci?'), wide);
+    if (prompt.mode !== 'prefill') throw new Error('expected prefill');
+    expect(prompt.stop).toHaveLength(4);
+    expect(prompt.stop[0]).toBe('\nf:');
+  });
+});
+
+describe('history budget', () => {
+  it('drops the oldest messages first when over the message count', () => {
+    const history = Array.from({ length: 10 }, (_, i) => msg('a', `m${i}`));
+    const trigger = msg('b', 'now');
+    const { kept, dropped } = selectHistory(history, trigger, { maxMessages: 4, maxTokens: 10_000 });
+    expect(kept.map((m) => m.content)).toEqual(['m7', 'm8', 'm9', 'now']);
+    expect(dropped.map((m) => m.content)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+  });
+
+  it('drops the oldest messages first when over the token budget', () => {
+    const history = [msg('a', 'x'.repeat(400)), msg('a', 'y'.repeat(400)), msg('a', 'z'.repeat(40))];
+    const { kept } = selectHistory(history, msg('b', 'now'), { maxMessages: 50, maxTokens: 130 });
+    expect(kept.map((m) => m.content[0])).toEqual(['y', 'z', 'n']);
+  });
+
+  it('always keeps the trigger and does not repeat it when history already holds it', () => {
+    const trigger = msg('b', 'q'.repeat(10_000));
+    const { kept } = selectHistory([msg('a', 'old'), trigger], trigger, { maxMessages: 50, maxTokens: 10 });
+    expect(kept).toEqual([trigger]);
+  });
+});
+
+describe('prefillPrompt', () => {
+  it('names the persona itself for its own earlier posts', () => {
+    const p = prefillPrompt(davinci, [msg('whatever', 'mine', { personaId: 'davinci' })]);
+    if (p.mode !== 'prefill') throw new Error('expected prefill');
+    expect(p.transcript).toBe('Davinci: mine\nDavinci:');
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { Completion, HostClient } from '../../core/hosts/clients.ts';
+import { askPersona, classifyFailure, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { buildContext } from '../../core/context.ts';
+import { msg, persona } from './helpers.ts';
+
+const failing = (status: number | undefined): HostClient => ({
+  complete: async () => {
+    throw Object.assign(new Error(`status ${status}`), { status });
+  },
+});
+const answering = (text: string): HostClient => ({ complete: async (): Promise<Completion> => ({ text, stopReason: 'end_turn', usage: null, model: 'm' }) });
+
+const two = persona({ id: 'p', name: 'P', hosts: [{ provider: 'anthropic', model: 'a', apiKeyEnv: 'none' }, { provider: 'openai', model: 'b', apiKeyEnv: 'none' }] });
+const prompt = buildContext(two, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+
+describe('host failures', () => {
+  it('moves on for refusals and retries passing failures', () => {
+    for (const s of [400, 401, 403, 404, 410]) expect(classifyFailure({ status: s })).toBe('next-host');
+    for (const s of [408, 409, 429, 500, 502, 503, 529]) expect(classifyFailure({ status: s })).toBe('retry');
+    expect(classifyFailure(new Error('ECONNREFUSED'))).toBe('retry');
+  });
+
+  it('falls through to the next host when the first has retired the model', async () => {
+    const clients = [failing(404), answering('from b')];
+    const result = await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)]);
+    expect(result.kind).toBe('answered');
+    if (result.kind !== 'answered') return;
+    expect(result.hostIndex).toBe(1);
+    expect(result.request.provider).toBe('openai');
+    expect(result.attempts).toMatchObject([{ hostIndex: 0, outcome: 'refused', status: 404 }]);
+  });
+
+  it('throws a retryable error on overload instead of moving on', async () => {
+    const clients = [failing(529), answering('never')];
+    await expect(askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)])).rejects.toBeInstanceOf(RetryableHostError);
+  });
+
+  it('reports every host when all refuse, skipping hosts without keys', async () => {
+    const result = await askPersona(two, prompt, (h) => (h.model === 'a' ? undefined : failing(403)));
+    expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'skipped' }, { outcome: 'refused', status: 403 }] });
+  });
+});

@@ -1,0 +1,66 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { availability, loadPersonas, parsePersona, PersonaFileError } from '../../personas/load.ts';
+import { hostLabel, keyEnvOf } from '../../personas/schema.ts';
+
+const good = `
+id: old-model
+name: Old Model
+aliases: [oldie]
+systemPrompt: hi
+contextMode: prefill
+lifecycle: { released: 2023-01-01, retired: 2025-01-01 }
+hosts:
+  - { provider: anthropic, model: claude-old }
+  - { provider: openai, model: vendor/old, baseUrl: https://openrouter.ai/api/v1, apiKeyEnv: OPENROUTER_API_KEY, label: openrouter }
+`;
+
+describe('persona files', () => {
+  it('accepts a good file and fills defaults', () => {
+    const p = parsePersona('old.yaml', good);
+    expect(p.contextMode).toBe('prefill');
+    expect(p.sampling.maxTokens).toBe(1024);
+    expect(p.lifecycle.retired).toBe('2025-01-01');
+    expect(p.hosts.map(hostLabel)).toEqual(['anthropic', 'openrouter']);
+    expect(p.hosts.map(keyEnvOf)).toEqual(['ANTHROPIC_API_KEY', 'OPENROUTER_API_KEY']);
+  });
+
+  it('refuses a bad file naming the file and the field', () => {
+    const bad = good.replace('provider: anthropic', 'provider: anthropc');
+    expect(() => parsePersona('personas/old.yaml', bad)).toThrow(PersonaFileError);
+    expect(() => parsePersona('personas/old.yaml', bad)).toThrow(/personas\/old\.yaml[\s\S]*hosts\.0\.provider/);
+  });
+
+  it('refuses a bad date, an unknown field and broken YAML', () => {
+    expect(() => parsePersona('a.yaml', good.replace('2023-01-01', 'last spring'))).toThrow(/lifecycle\.released/);
+    expect(() => parsePersona('a.yaml', `${good}\ncolour: blue\n`)).toThrow(/colour/);
+    expect(() => parsePersona('a.yaml', 'id: [unclosed')).toThrow(/a\.yaml: not valid YAML/);
+  });
+
+  it('refuses a persona with no hosts', () => {
+    expect(() => parsePersona('a.yaml', 'id: x\nname: X\nhosts: []\n')).toThrow(/hosts/);
+  });
+
+  it('refuses two personas answering to the same name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'personas-'));
+    await writeFile(join(dir, 'a.yaml'), good);
+    await writeFile(join(dir, 'b.yaml'), good.replace('id: old-model', 'id: other').replace('name: Old Model', 'name: Other'));
+    await expect(loadPersonas(dir)).rejects.toThrow(/b\.yaml: "oldie" is already used by persona old-model/);
+  });
+
+  it('loads the shipped example personas', async () => {
+    const personas = await loadPersonas('personas');
+    expect(personas.length).toBeGreaterThanOrEqual(4);
+    const kinds = new Set(personas.flatMap((p) => p.hosts.map((h) => h.provider)));
+    expect(kinds).toEqual(new Set(['anthropic', 'openai', 'completions']));
+    expect(personas.some((p) => p.lifecycle.retired)).toBe(true);
+  });
+
+  it('lists a persona whose key is unset as unavailable instead of failing', () => {
+    const p = parsePersona('old.yaml', good);
+    expect(availability([p], {})).toEqual([{ persona: p, usableHosts: 0, missingKeys: ['ANTHROPIC_API_KEY', 'OPENROUTER_API_KEY'] }]);
+    expect(availability([p], { OPENROUTER_API_KEY: 'k' })[0]?.usableHosts).toBe(1);
+  });
+});
