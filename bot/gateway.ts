@@ -64,7 +64,12 @@ export function startGateway(
   config: Config,
   personas: Persona[],
   log: Logger,
-  options: { env?: Record<string, string | undefined>; clientOptions?: Partial<ClientOptions> } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    clientOptions?: Partial<ClientOptions>;
+    /** Called after each message is routed (and its jobs enqueued), with how many personas answer. */
+    onRouted?: (messageId: string, answering: number) => void;
+  } = {},
 ): RunningGateway {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const ledger = createLedger(redis, config.CHORUS_PREFIX, config.POST_MEMORY_DAYS);
@@ -87,8 +92,9 @@ export function startGateway(
   client.on(Events.MessageCreate, (message) => {
     if (stopping) return;
     track(
-      handleMessage(message, { personas, ledger, queue, config, log }).catch((err: Error) =>
-        log.error({ messageId: message.id, channelId: message.channelId, err: err.message }, 'could not route message'),
+      handleMessage(message, { personas, ledger, queue, config, log }).then(
+        (answering) => options.onRouted?.(message.id, answering),
+        (err: Error) => log.error({ messageId: message.id, channelId: message.channelId, err: err.message }, 'could not route message'),
       ),
     );
   });

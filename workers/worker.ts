@@ -56,11 +56,15 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   worker.on('failed', (job, err) => log.error({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'reply job failed'));
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
 
+  let closing: Promise<void> | undefined;
   return {
     worker,
-    async close() {
-      await worker.close();
-      await redis.quit();
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await redis.quit();
+      })();
+      return closing;
     },
   };
 }

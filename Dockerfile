@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# chorus: one image for both processes; docker-compose.yml picks the command per service.
+# There is no build step: Node 24 runs the TypeScript sources directly (type stripping).
+
+# --- dependencies: production only (the `node` npm package and the test tools are devDependencies) ---
+FROM node:24-slim AS deps
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+# msgpackr-extract (optional, via bullmq) is allowed to run its install script by `allowScripts` in
+# package.json. On linux x64/arm64/arm a prebuilt binary comes from @msgpackr-extract/*; elsewhere the
+# script tries to compile, fails (no build tools in a slim image), npm drops the optional package and
+# msgpackr falls back to its pure-JS decoder. No compiler is needed either way.
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund
+
+# --- runtime ---
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and read-only to the `node` user that runs the processes.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bot ./bot
+COPY commands ./commands
+COPY core ./core
+COPY personas ./personas
+COPY workers ./workers
+COPY scripts ./scripts
+USER node
+# PERSONAS_DIR defaults to `personas`, relative to the working directory /app.
+CMD ["node", "workers/main.ts"]

@@ -1,0 +1,113 @@
+// Workers die; replies must not be lost or doubled. Workers here are real processes, killed
+// with SIGKILL, so nothing gets a chance to clean up.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueReply, replyJobOptions, type ReplyJob } from '../../core/queue.ts';
+import type { StandInMessage } from '../stand-ins/discord.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ inProcessWorkers: 0 });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const opusPostsAfter = (triggerId: string) =>
+  h.discord.messages().filter((m) => m.webhook_id !== undefined && m.author.username === 'Opus' && BigInt(m.id) > BigInt(triggerId));
+
+function exited(child: { once(e: 'exit', f: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+describe('a worker killed mid-job', () => {
+  it('is replaced and the reply still arrives, once, when the kill lands during the model call', async () => {
+    let calls = 0;
+    const never = new Promise<void>(() => {});
+    h.anthropicHost.setResponder(() => (++calls === 1 ? { text: 'lost', hold: never } : { text: 'Survived the crash.' }));
+    const first = await h.spawnWorker();
+    const held = h.anthropicHost.nextRequest();
+    const trigger = await h.discord.userSays({ content: 'Opus, are you there?' });
+    await held;
+    const gone = exited(first);
+    first.kill('SIGKILL');
+    await gone;
+
+    const post = h.discord.nextMessage((m) => m.author.username === 'Opus');
+    const second = await h.spawnWorker();
+    expect((await post).content).toBe('Survived the crash.');
+    await h.settled();
+    expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Survived the crash.']);
+    expect(calls).toBe(2);
+    second.kill('SIGKILL');
+    await exited(second);
+  });
+
+  it('does not post twice when the kill lands after Discord took the post but before the worker heard back', async () => {
+    let calls = 0;
+    h.anthropicHost.setResponder(() => {
+      calls += 1;
+      return { text: 'Posted exactly once.' };
+    });
+    let posted!: (m: void) => void;
+    const webhookTookIt = new Promise<void>((r) => (posted = r));
+    h.discord.beforeRespond = (call) => {
+      if (call.method === 'POST' && call.path.includes('/webhooks/') && call.status === 200) {
+        posted();
+        return new Promise<void>(() => {}); // the answer never reaches this worker
+      }
+    };
+    const first = await h.spawnWorker();
+    const trigger = await h.discord.userSays({ content: 'Opus, say it once' });
+    await webhookTookIt;
+    h.discord.beforeRespond = undefined;
+    const gone = exited(first);
+    first.kill('SIGKILL');
+    await gone;
+    expect(opusPostsAfter(trigger.id)).toHaveLength(1);
+
+    const second = await h.spawnWorker();
+    const jobId = `reply-${trigger.id}-opus`;
+    const job = await h.gateway.queue.getJob(jobId);
+    await h.settled();
+    expect(await (await h.gateway.queue.getJob(jobId))?.getState()).toBe('completed');
+    expect(job).toBeDefined();
+    expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Posted exactly once.']);
+    // The answer was saved before posting: the retry did not ask the model again.
+    expect(calls).toBe(1);
+    // And the post is remembered as Opus's, so replies to it reach Opus.
+    expect(await h.redis.get(`${h.config.CHORUS_PREFIX}:post:${opusPostsAfter(trigger.id)[0]!.id}`)).toBe('opus');
+    second.kill('SIGKILL');
+    await exited(second);
+  });
+});
+
+describe('idempotency', () => {
+  it('answers a (message, persona) once even when the job is enqueued again', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'Only once.' }));
+    const worker = h.addWorker();
+    const post = h.discord.nextMessage((m: StandInMessage) => m.author.username === 'Opus');
+    const trigger = await h.discord.userSays({ content: 'Opus, once please' });
+    await post;
+    await h.settled();
+
+    const job: ReplyJob = {
+      v: 1,
+      channelId: h.discord.channelId,
+      personaId: 'opus',
+      reason: 'named',
+      trigger: { id: trigger.id, authorId: trigger.author.id, authorName: 'Alice', content: trigger.content, isBot: false, createdAt: trigger.timestamp },
+      receivedAt: Date.now(),
+    };
+    const opts = replyJobOptions(3, 100);
+    // Same job id while the finished job is kept: BullMQ ignores it.
+    await enqueueReply(h.gateway.queue, job, opts);
+    // Job record gone (as after its retention): the reply ledger still refuses to answer twice.
+    await h.gateway.queue.remove(`reply-${trigger.id}-opus`);
+    await enqueueReply(h.gateway.queue, job, opts);
+    await h.settled();
+    expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Only once.']);
+    expect(h.anthropicHost.requests.filter((r) => JSON.stringify(r.body).includes('once please'))).toHaveLength(1);
+    await worker.close();
+  });
+});

@@ -1,0 +1,185 @@
+// Everything an end-to-end test needs: the Discord stand-in, local model hosts, persona files,
+// a gateway and workers wired to them, and a clean Redis namespace.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { startGateway, type RunningGateway } from '../../bot/gateway.ts';
+import { loadConfig, type Config } from '../../core/config.ts';
+import { createLogger } from '../../core/log.ts';
+import { loadPersonas } from '../../personas/load.ts';
+import type { Persona } from '../../personas/schema.ts';
+import { startWorker, type RunningWorker } from '../../workers/worker.ts';
+import { startDiscordStandIn, type DiscordStandIn } from '../stand-ins/discord.ts';
+import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface Harness {
+  discord: DiscordStandIn;
+  anthropicHost: ModelHost;
+  openaiHost: ModelHost;
+  personas: Persona[];
+  personasDir: string;
+  config: Config;
+  env: Record<string, string>;
+  gateway: RunningGateway;
+  redis: Redis;
+  workers: RunningWorker[];
+  /** Resolves when the gateway has routed the message with this id (with how many personas answer). */
+  routed(messageId: string): Promise<number>;
+  /** Resolves when every job now queued or running has finished. */
+  settled(): Promise<void>;
+  /** Starts an in-process worker. */
+  addWorker(): RunningWorker;
+  /** Starts a worker as its own process, resolved when it reports ready. */
+  spawnWorker(): Promise<ChildProcess>;
+  close(): Promise<void>;
+}
+
+/** Persona files as a user would write them, pointing at the local hosts. */
+function personaFiles(anthropicUrl: string, openaiUrl: string): Record<string, unknown>[] {
+  return [
+    {
+      id: 'opus',
+      name: 'Opus',
+      aliases: ['claude opus'],
+      avatarUrl: 'https://cdn.example.org/opus.png',
+      systemPrompt: 'You are Opus.',
+      hosts: [{ provider: 'anthropic', model: 'claude-opus-test', baseUrl: anthropicUrl, apiKeyEnv: 'TEST_ANTHROPIC_KEY' }],
+    },
+    {
+      id: 'gpt',
+      name: 'GPT',
+      aliases: ['gpt-4o'],
+      avatarUrl: 'https://cdn.example.org/gpt.png',
+      systemPrompt: 'You are GPT.',
+      sampling: { temperature: 0.5, maxTokens: 300 },
+      hosts: [{ provider: 'openai', model: 'gpt-test', baseUrl: `${openaiUrl}/v1`, apiKeyEnv: 'TEST_OPENAI_KEY' }],
+    },
+    {
+      id: 'legacy',
+      name: 'Legacy',
+      avatarUrl: 'https://cdn.example.org/legacy.png',
+      systemPrompt: 'You are an old model.',
+      lifecycle: { released: '2024-03-04', retired: '2026-01-05' },
+      hosts: [
+        { provider: 'anthropic', model: 'claude-retired', baseUrl: anthropicUrl, apiKeyEnv: 'TEST_ANTHROPIC_KEY' },
+        { provider: 'openai', model: 'vendor/claude-retired', baseUrl: `${openaiUrl}/v1`, apiKeyEnv: 'TEST_OPENAI_KEY', label: 'second-host' },
+      ],
+    },
+    {
+      id: 'base',
+      name: 'Base',
+      contextMode: 'prefill',
+      systemPrompt: 'A chat log.',
+      hosts: [{ provider: 'completions', model: 'base-test', baseUrl: `${openaiUrl}/v1`, apiKeyEnv: 'TEST_OPENAI_KEY' }],
+    },
+  ];
+}
+
+export async function startHarness(opts: { inProcessWorkers?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+  const discord = await startDiscordStandIn();
+  const anthropicHost = await startModelHost();
+  const openaiHost = await startModelHost();
+  const personasDir = await mkdtemp(join(tmpdir(), 'chorus-personas-'));
+  for (const file of personaFiles(anthropicHost.url, openaiHost.url)) {
+    await writeFile(join(personasDir, `${String(file.id)}.yaml`), stringify(file));
+  }
+  const prefix = `test-${process.pid}-${Date.now().toString(36)}`;
+  const env: Record<string, string> = {
+    DISCORD_TOKEN: discord.token,
+    DISCORD_API_URL: discord.restUrl,
+    REDIS_URL,
+    CHORUS_PREFIX: prefix,
+    PERSONAS_DIR: personasDir,
+    LOG_LEVEL: 'silent',
+    JOB_LOCK_MS: '2000',
+    STALLED_CHECK_MS: '1000',
+    RETRY_BACKOFF_MS: '100',
+    REPLY_ATTEMPTS: '3',
+    TEST_ANTHROPIC_KEY: 'test-key-a',
+    TEST_OPENAI_KEY: 'test-key-o',
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const personas = await loadPersonas(personasDir);
+  const log = createLogger('test', 'silent');
+  const routedWaiters = new Map<string, (n: number) => void>();
+  const routedSeen = new Map<string, number>();
+  const gateway = startGateway(config, personas, log, {
+    env,
+    onRouted: (id, n) => {
+      routedSeen.set(id, n);
+      routedWaiters.get(id)?.(n);
+    },
+  });
+  await gateway.ready;
+  const queueEvents = new QueueEvents('replies', { connection: { url: REDIS_URL }, prefix });
+  await queueEvents.waitUntilReady();
+  const redis = new Redis(REDIS_URL);
+  const workers: RunningWorker[] = [];
+  const children = new Set<ChildProcess>();
+
+  const harness: Harness = {
+    discord,
+    anthropicHost,
+    openaiHost,
+    personas,
+    personasDir,
+    config,
+    env,
+    gateway,
+    redis,
+    workers,
+    routed(messageId) {
+      const seen = routedSeen.get(messageId);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve) => routedWaiters.set(messageId, resolve));
+    },
+    async settled() {
+      const jobs = await gateway.queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
+      await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
+    },
+    addWorker() {
+      const w = startWorker(config, personas, env, log);
+      workers.push(w);
+      return w;
+    },
+    async spawnWorker() {
+      const child = spawn(process.execPath, ['workers/main.ts'], {
+        env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      const lines = createInterface({ input: child.stdout! });
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
+        lines.on('line', (line) => {
+          if (line.includes('"worker ready"')) resolve();
+        });
+      });
+      return child;
+    },
+    async close() {
+      for (const child of children) child.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.close()));
+      await gateway.close();
+      await queueEvents.close();
+      await discord.close();
+      await anthropicHost.close();
+      await openaiHost.close();
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    },
+  };
+  for (let i = 0; i < (opts.inProcessWorkers ?? 1); i++) harness.addWorker();
+  await Promise.all(workers.map((w) => w.worker.waitUntilReady()));
+  return harness;
+}
