@@ -111,3 +111,23 @@ describe('idempotency', () => {
     await worker.close();
   });
 });
+
+describe('graceful stop', () => {
+  it('a worker given SIGTERM finishes the reply in hand, then exits cleanly', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    h.anthropicHost.setResponder(() => ({ text: 'Finished before stopping.', hold: gate }));
+    const worker = await h.spawnWorker();
+    const held = h.anthropicHost.nextRequest();
+    const trigger = await h.discord.userSays({ content: 'Opus, one last thing' });
+    await held;
+    const exit = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    const post = h.discord.nextMessage((m) => m.author.username === 'Opus');
+    release();
+    expect((await post).content).toBe('Finished before stopping.');
+    expect(await exit).toBe(0);
+    expect(opusPostsAfter(trigger.id)).toHaveLength(1);
+    expect(await (await h.gateway.queue.getJob(`reply-${trigger.id}-opus`))?.getState()).toBe('completed');
+  });
+});

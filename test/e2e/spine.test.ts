@@ -164,3 +164,15 @@ describe('spine', () => {
     expect(h.discord.restCalls.length).toBe(calls);
   });
 });
+
+describe('threads', () => {
+  it("answers in a thread through the parent channel's webhook", async () => {
+    const thread = h.discord.addChannel({ thread: true });
+    h.anthropicHost.setResponder(() => ({ text: 'Hello from the thread.' }));
+    const post = h.discord.nextMessage((m) => m.author.username === 'Opus' && m.channel_id === thread);
+    await h.discord.userSays({ channelId: thread, content: 'Opus, in a thread?' });
+    expect((await post).content).toBe('Hello from the thread.');
+    const execute = h.discord.restCalls.findLast((c) => c.method === 'POST' && c.path.includes('/webhooks/'));
+    expect(execute?.query).toMatchObject({ wait: 'true', thread_id: thread });
+  });
+});
