@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../core/config.ts';
 import { createLedger, type Ledger } from '../core/ledger.ts';
-import type { Logger } from '../core/log.ts';
+import { describeError, type Logger } from '../core/log.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
 import { createReplyQueue, enqueueReply, replyJobOptions, type ReplyJob } from '../core/queue.ts';
 import { route } from '../core/route.ts';
@@ -94,7 +94,7 @@ export function startGateway(
     track(
       handleMessage(message, { personas, ledger, queue, config, log }).then(
         (answering) => options.onRouted?.(message.id, answering),
-        (err: Error) => log.error({ messageId: message.id, channelId: message.channelId, err: err.message }, 'could not route message'),
+        (err: Error) => log.error({ messageId: message.id, channelId: message.channelId, err: describeError(err) }, 'could not route message'),
       ),
     );
   });
@@ -104,7 +104,7 @@ export function startGateway(
     if (!command) return;
     track(
       command.execute(interaction, commandContext).catch(async (err: Error) => {
-        log.error({ command: interaction.commandName, err: err.message }, 'command failed');
+        log.error({ command: interaction.commandName, err: describeError(err) }, 'command failed');
         const reply = { content: 'Something went wrong running that command.', flags: MessageFlags.Ephemeral } as const;
         try {
           if (interaction.deferred || interaction.replied) await interaction.followUp(reply);
@@ -115,7 +115,7 @@ export function startGateway(
       }),
     );
   });
-  client.on(Events.Error, (err) => log.error({ err: err.message }, 'discord client error'));
+  client.on(Events.Error, (err) => log.error({ err: describeError(err) }, 'discord client error'));
 
   const ready = new Promise<void>((resolve, reject) => {
     client.once(Events.ClientReady, (c) => {

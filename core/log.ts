@@ -1,19 +1,20 @@
 // Structured logs. Secrets are redacted by key so a careless `log.info({ ... })` cannot leak them.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
 const SECRET_KEYS = ['token', 'apiKey', 'api_key', 'authorization', 'Authorization', 'password', 'webhookToken', 'x-api-key'];
 
-export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  const options = {
     name,
     level,
     redact: {
       paths: [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), ...SECRET_KEYS.map((k) => `*.*.${k}`), 'headers', '*.headers'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A short, secret-free description of an error for logs and notices. */

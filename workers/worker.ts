@@ -6,7 +6,7 @@ import { applicationIdFromToken } from '../core/config.ts';
 import { createDiscordEdge, createRest } from '../core/discord.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { createLedger } from '../core/ledger.ts';
-import type { Logger } from '../core/log.ts';
+import { describeError, type Logger } from '../core/log.ts';
 import { REPLY_QUEUE, type ReplyJob } from '../core/queue.ts';
 import type { Host, Persona } from '../personas/schema.ts';
 import { processReply, type ReplyOutcome } from './reply.ts';
@@ -53,8 +53,8 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
       maxStalledCount: 2,
     },
   );
-  worker.on('failed', (job, err) => log.error({ jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'reply job failed'));
-  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) => log.error({ jobId: job?.id, attempts: job?.attemptsMade, err: describeError(err) }, 'reply job failed'));
+  worker.on('error', (err) => log.error({ err: describeError(err) }, 'worker error'));
 
   let closing: Promise<void> | undefined;
   return {

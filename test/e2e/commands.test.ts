@@ -15,7 +15,7 @@ afterAll(async () => {
 
 describe('slash commands', () => {
   it('registers the commands in the configured guild with `npm run commands:register`', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/register-commands.ts'], {
+    const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'commands:register'], {
       env: { PATH: process.env.PATH ?? '', ...h.env, DISCORD_GUILD_ID: h.discord.guildId },
     });
     expect(stdout).toMatch(/registered 1 command\(s\) in guild/);

@@ -1,0 +1,34 @@
+// The processes as a user starts them: `npm run start:*`.
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+function run(script: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('npm', ['run', '--silent', script], { env: { PATH: process.env.PATH ?? '', ...env } }, () => undefined);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('start-up', () => {
+  it('stops with the file and the field named when a persona file is bad', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bad-personas-'));
+    await writeFile(join(dir, 'broken.yaml'), 'id: broken\nname: Broken\nhosts:\n  - provider: antropic\n    model: x\n');
+    for (const script of ['start:gateway', 'start:worker']) {
+      const { code, stderr } = await run(script, { DISCORD_TOKEN: 'MTIz.x.y', PERSONAS_DIR: dir });
+      expect(code).toBe(1);
+      expect(stderr).toContain('broken.yaml');
+      expect(stderr).toContain('hosts.0.provider');
+    }
+  });
+
+  it('stops with a clear message when the token is missing', async () => {
+    const { code, stderr } = await run('start:worker', { DISCORD_TOKEN: '' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/DISCORD_TOKEN: set DISCORD_TOKEN to the bot token/);
+  });
+});
