@@ -99,8 +99,8 @@ async function routingThroughput(): Promise<number> {
   }
   await all;
   const seconds = (performance.now() - start) / 1000;
-  const jobs = await h.gateway.queue.count();
-  await h.gateway.queue.obliterate({ force: true });
+  const jobs = await h.gateway.services.queue.count();
+  await h.gateway.services.queue.obliterate({ force: true });
   await h.close();
   console.log(`    (${FLOOD_MESSAGES} messages, ${jobs} jobs enqueued)`);
   return FLOOD_MESSAGES / seconds;

@@ -1,33 +1,30 @@
-// The gateway: listens to Discord, routes each message, enqueues one job per answering persona.
-// It never calls a model.
-import { Client, Events, GatewayIntentBits, MessageFlags, type ClientOptions, type Interaction, type Message } from 'discord.js';
-import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+// The gateway: listens to Discord, keeps each channel's history, routes each message, and appends
+// the resulting turns to the channel's queue. It never calls a model.
+import { Client, Events, GatewayIntentBits, MessageFlags, Partials, type ClientOptions, type Guild, type Message, type PartialMessage } from 'discord.js';
 import type { Config } from '../core/config.ts';
-import { createLedger, type Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
-import { createReplyQueue, enqueueReply, replyJobOptions, type ReplyJob } from '../core/queue.ts';
-import { route } from '../core/route.ts';
+import { route, type Author } from '../core/route.ts';
+import type { Turn } from '../core/turns.ts';
 import type { Persona } from '../personas/schema.ts';
-import { loadCommands, type CommandContext } from '../commands/index.ts';
+import { loadCommands } from '../commands/index.ts';
+import { ensurePersonaRole } from './roles.ts';
+import { createServices, type Services } from './services.ts';
 
 export interface RunningGateway {
   client: Client;
-  queue: Queue<ReplyJob>;
+  services: Services;
   /** Resolves once the client is logged in and ready. */
   ready: Promise<void>;
-  /** Stops enqueueing, then disconnects. */
+  /** Stops routing, lets handlers in flight finish, then disconnects. */
   close(): Promise<void>;
 }
 
-/** The trigger as the worker will read it: display names, readable mentions. */
-export function snapshot(message: Message): ChannelMessage {
-  const users = [...message.mentions.users.values()].map((u) => ({
-    id: u.id,
-    name: message.mentions.members?.get(u.id)?.displayName ?? u.displayName,
-  }));
-  const roles = [...message.mentions.roles.values()].map((r) => ({ id: r.id, name: r.name }));
+/** The message as the context builder will read it: display names, readable mentions. */
+export function snapshot(message: Message, personaRoleNames: ReadonlyMap<string, string> = new Map()): ChannelMessage {
+  const users = [...message.mentions.users.values()].map((u) => ({ id: u.id, name: message.mentions.members?.get(u.id)?.displayName ?? u.displayName }));
+  const roles = [...message.mentions.roles.values()].map((r) => ({ id: r.id, name: personaRoleNames.get(r.id) ?? r.name }));
+  const attachments = [...message.attachments.values()].map((a) => ({ name: a.name, url: a.url, ...(a.contentType ? { contentType: a.contentType } : {}) }));
   return {
     id: message.id,
     authorId: message.author.id,
@@ -36,28 +33,59 @@ export function snapshot(message: Message): ChannelMessage {
     isBot: message.author.bot || message.webhookId !== null,
     createdAt: message.createdAt.toISOString(),
     ...(message.reference?.messageId ? { replyToId: message.reference.messageId } : {}),
+    ...(attachments.length ? { attachments } : {}),
   };
 }
 
-export async function handleMessage(message: Message, deps: { personas: readonly Persona[]; ledger: Ledger; queue: Queue<ReplyJob>; config: Config; log: Logger }): Promise<number> {
-  const authorIsBot = message.author.bot || message.webhookId !== null;
-  if (authorIsBot) return 0;
-  const repliedTo = message.reference?.messageId;
-  const repliedToPersonaId = repliedTo ? await deps.ledger.personaOfPost(repliedTo) : undefined;
-  const decisions = route({ content: message.content, authorIsBot, ...(repliedToPersonaId ? { repliedToPersonaId } : {}) }, deps.personas);
-  if (decisions.length === 0) return 0;
-  const receivedAt = Date.now();
-  const trigger = snapshot(message);
-  const opts = replyJobOptions(deps.config.REPLY_ATTEMPTS, deps.config.RETRY_BACKOFF_MS);
-  for (const d of decisions) {
-    await enqueueReply(
-      deps.queue,
-      { v: 1, ...(message.guildId ? { guildId: message.guildId } : {}), channelId: message.channelId, personaId: d.personaId, reason: d.trigger, trigger, receivedAt },
-      opts,
-    );
-  }
-  deps.log.debug({ messageId: message.id, channelId: message.channelId, personas: decisions.map((d) => d.personaId) }, 'enqueued replies');
-  return decisions.length;
+/** Records the message and appends a turn for each persona that should answer. Returns how many. */
+export async function handleMessage(message: Message, s: Services): Promise<number> {
+  if (message.webhookId && (await s.isOurWebhook(message.webhookId))) return 0; // a worker recorded and routed it
+  const guildId = message.guildId ?? undefined;
+  const parentId = message.channel.isThread() ? (message.channel.parentId ?? undefined) : undefined;
+
+  const mentionedRoles = [...message.mentions.roles.keys()];
+  const rolePersonas = guildId && mentionedRoles.length ? await s.roles.personasOf(guildId, mentionedRoles) : new Map<string, string>();
+  const roleNames = new Map([...rolePersonas].map(([roleId, personaId]) => [roleId, s.personas.find((p) => p.id === personaId)?.name ?? personaId]));
+  const trigger = snapshot(message, roleNames);
+  await s.history.add(message.channelId, [trigger]);
+
+  const author: Author = message.author.bot || message.webhookId ? { kind: 'bot' } : { kind: 'human' };
+  if (author.kind === 'bot') return 0;
+  const repliedTo = message.reference?.messageId ? await s.ledger.postOf(message.reference.messageId) : undefined;
+  const settings = await s.settings.resolve({ ...(guildId ? { guildId } : {}), channelId: message.channelId, ...(parentId ? { parentId } : {}) });
+  const now = Date.now();
+  const activity = settings.values.interjectionProbability > 0 ? await s.ledger.activity(message.channelId, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
+  const mentions = [...rolePersonas].map(([roleId, personaId]) => ({ personaId, at: message.content.indexOf(`<@&${roleId}>`) }));
+  const { answer, skipped } = route(
+    { content: message.content, author, ...(repliedTo ? { repliedToPersonaId: repliedTo.personaId } : {}), mentions },
+    s.personas,
+    { ...settings.values, ...activity },
+    { maxPerMessage: s.config.MAX_PERSONAS_PER_MESSAGE, now, random: Math.random },
+  );
+  if (skipped.length) s.log.info({ messageId: message.id, channelId: message.channelId, skipped }, 'some addressed personas will not answer');
+  if (answer.length === 0) return 0;
+  const ambient = answer.filter((d) => d.trigger === 'interjection').length;
+  if (ambient) await s.ledger.noteAmbient(message.channelId, ambient, now);
+  const turns: Turn[] = answer.map((d) => ({
+    v: 2,
+    ...(guildId ? { guildId } : {}),
+    channelId: message.channelId,
+    ...(parentId ? { parentId } : {}),
+    personaId: d.personaId,
+    reason: d.trigger,
+    depth: d.depth,
+    trigger,
+    receivedAt: now,
+  }));
+  await s.turns.append(turns);
+  s.log.debug({ messageId: message.id, channelId: message.channelId, personas: answer.map((d) => d.personaId) }, 'turns appended');
+  return answer.length;
+}
+
+async function handleEdit(message: Message | PartialMessage, s: Services): Promise<void> {
+  if (message.webhookId && (await s.isOurWebhook(message.webhookId))) return; // workers keep their own posts
+  if (typeof message.content !== 'string') return;
+  await s.history.edit(message.channelId, message.id, message.partial ? message.content : snapshot(message).content);
 }
 
 export function startGateway(
@@ -67,74 +95,106 @@ export function startGateway(
   options: {
     env?: Record<string, string | undefined>;
     clientOptions?: Partial<ClientOptions>;
-    /** Called after each message is routed (and its jobs enqueued), with how many personas answer. */
+    /** Called after each message is routed, with how many personas answer. */
     onRouted?: (messageId: string, answering: number) => void;
   } = {},
 ): RunningGateway {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const ledger = createLedger(redis, config.CHORUS_PREFIX, config.POST_MEMORY_DAYS);
-  const queue = createReplyQueue(redis, config.CHORUS_PREFIX);
+  const services = createServices(config, personas, options.env ?? process.env, log);
   const client = new Client({
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+    // Edits and deletions of messages discord.js has not cached still reach the history.
+    partials: [Partials.Message, Partials.Channel],
     rest: { api: config.DISCORD_API_URL },
     ...options.clientOptions,
   });
   const commands = loadCommands();
-  const commandContext: CommandContext = { personas, env: options.env ?? process.env, log };
   let stopping = false;
-  // Track handlers in flight so close() lets them finish their enqueue.
   const inFlight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
   };
+  const failed = (what: string, ids: object) => (err: Error) => log.error({ ...ids, err: describeError(err) }, what);
 
   client.on(Events.MessageCreate, (message) => {
     if (stopping) return;
     track(
-      handleMessage(message, { personas, ledger, queue, config, log }).then(
+      handleMessage(message, services).then(
         (answering) => options.onRouted?.(message.id, answering),
-        (err: Error) => log.error({ messageId: message.id, channelId: message.channelId, err: describeError(err) }, 'could not route message'),
+        failed('could not route message', { messageId: message.id, channelId: message.channelId }),
       ),
     );
   });
-  client.on(Events.InteractionCreate, (interaction: Interaction) => {
-    if (stopping || !interaction.isChatInputCommand()) return;
+  client.on(Events.MessageUpdate, (_old, message) => {
+    if (!stopping) track(handleEdit(message, services).catch(failed('could not record an edit', { messageId: message.id })));
+  });
+  client.on(Events.MessageDelete, (message) => {
+    if (!stopping) track(services.history.remove(message.channelId, [message.id]).catch(failed('could not record a deletion', { messageId: message.id })));
+  });
+  client.on(Events.MessageBulkDelete, (messages, channel) => {
+    if (!stopping) track(services.history.remove(channel.id, [...messages.keys()]).catch(failed('could not record deletions', { channelId: channel.id })));
+  });
+  client.on(Events.InteractionCreate, (interaction) => {
+    if (stopping) return;
+    if (interaction.isAutocomplete()) {
+      const command = commands.get(interaction.commandName);
+      if (command?.autocomplete) track(command.autocomplete(interaction, services).catch(failed('autocomplete failed', { command: interaction.commandName })));
+      return;
+    }
+    if (!interaction.isChatInputCommand()) return;
     const command = commands.get(interaction.commandName);
     if (!command) return;
     track(
-      command.execute(interaction, commandContext).catch(async (err: Error) => {
+      command.execute(interaction, services).catch(async (err: Error) => {
         log.error({ command: interaction.commandName, err: describeError(err) }, 'command failed');
-        const reply = { content: 'Something went wrong running that command.', flags: MessageFlags.Ephemeral } as const;
+        const reply = { content: 'Something went wrong running that command; it has been logged.', flags: MessageFlags.Ephemeral } as const;
         try {
-          if (interaction.deferred || interaction.replied) await interaction.followUp(reply);
+          if (interaction.deferred || interaction.replied) await interaction.editReply({ content: reply.content });
           else await interaction.reply(reply);
         } catch {
-          // The interaction expired; the log line above is all that is left to do.
+          // The interaction expired; the log line above is what is left.
         }
       }),
     );
   });
+  // Default-roster personas get their mentionable roles as soon as chorus sees a guild.
+  const prepareGuild = (guild: Guild) =>
+    track(
+      services.settings
+        .resolve({ guildId: guild.id, channelId: guild.id }) // no channel has the guild's id: guild layer only
+        .then(async ({ values }) => {
+          for (const persona of personas.filter((p) => values.roster.includes(p.id))) await ensurePersonaRole(guild, persona, services.roles, log);
+        })
+        .catch(failed('could not prepare guild', { guildId: guild.id })),
+    );
+  client.on(Events.GuildCreate, prepareGuild);
   client.on(Events.Error, (err) => log.error({ err: describeError(err) }, 'discord client error'));
 
   const ready = new Promise<void>((resolve, reject) => {
-    client.once(Events.ClientReady, (c) => {
-      log.info({ user: c.user.tag, guilds: c.guilds.cache.size }, 'gateway ready');
-      resolve();
+    client.once(Events.ClientReady, async (c) => {
+      try {
+        // Messages sent while the gateway was away are in no cache: workers refill each channel once.
+        await services.history.newEpoch();
+        const recovered = await services.turns.recover();
+        for (const guild of c.guilds.cache.values()) prepareGuild(guild);
+        log.info({ user: c.user.tag, guilds: c.guilds.cache.size, recoveredDrains: recovered }, 'gateway ready');
+        resolve();
+      } catch (err) {
+        reject(err as Error);
+      }
     });
     client.login(config.DISCORD_TOKEN).catch(reject);
   });
 
   return {
     client,
-    queue,
+    services,
     ready,
     async close() {
       stopping = true;
       await Promise.allSettled([...inFlight]);
       await client.destroy();
-      await queue.close();
-      await redis.quit();
+      await services.close();
     },
   };
 }

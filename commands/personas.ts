@@ -1,28 +1,47 @@
-// /personas — who can be talked to here, which are unavailable, and their lifecycle dates.
+// /personas — who is here, who else can be asked, which are unavailable, lifecycle dates, and
+// which host serves each now.
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import { availability } from '../personas/load.ts';
 import { hostLabel, isHostUsable, type Persona } from '../personas/schema.ts';
-import type { SlashCommand } from './index.ts';
+import { placeOf, type SlashCommand } from './index.ts';
 
-export function describePersonas(personas: readonly Persona[], env: Record<string, string | undefined>): string {
-  const lines = availability([...personas], env).map(({ persona, usableHosts, missingKeys }) => {
+export function lifecycleLine(persona: Persona): string {
+  const l = persona.lifecycle;
+  return [
+    l.released && `released ${l.released}`,
+    l.deprecated && `deprecated ${l.deprecated}`,
+    l.retired && `retired by its maker ${l.retired}`,
+    l.knowledgeCutoff && `knowledge to ${l.knowledgeCutoff}`,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+export function describePersonas(personas: readonly Persona[], roster: readonly string[], env: Record<string, string | undefined>): string {
+  const line = ({ persona, usableHosts, missingKeys }: ReturnType<typeof availability>[number]) => {
     const host = persona.hosts.find((h) => isHostUsable(h, env));
-    const dates = [
-      persona.lifecycle.released && `released ${persona.lifecycle.released}`,
-      persona.lifecycle.deprecated && `deprecated ${persona.lifecycle.deprecated}`,
-      persona.lifecycle.retired && `retired by its maker ${persona.lifecycle.retired}`,
-      persona.lifecycle.knowledgeCutoff && `knowledge to ${persona.lifecycle.knowledgeCutoff}`,
-    ].filter(Boolean);
     const status = usableHosts > 0 ? `via ${host ? hostLabel(host) : '?'} (${usableHosts}/${persona.hosts.length} hosts)` : `**unavailable** (unset: ${missingKeys.join(', ')})`;
     const aliases = persona.aliases.length ? ` — also "${persona.aliases.join('", "')}"` : '';
-    return `**${persona.name}**${aliases}: ${status}${dates.length ? `\n-# ${dates.join(' · ')}` : ''}`;
-  });
-  return `Personas answer when you name them or reply to their posts.\n\n${lines.join('\n')}`.slice(0, 2000);
+    const dates = lifecycleLine(persona);
+    return `**${persona.name}**${aliases}: ${status}${dates ? `\n-# ${dates}` : ''}`;
+  };
+  const all = availability([...personas], env);
+  const here = all.filter((a) => roster.includes(a.persona.id));
+  const others = all.filter((a) => !roster.includes(a.persona.id));
+  const parts = [
+    'Personas answer when you name them, @-mention them, reply to their posts, or use /ask.',
+    `**Here** (${here.length}): they may also join in and answer each other.\n${here.map(line).join('\n') || '-# nobody — /summon someone'}`,
+  ];
+  if (others.length) parts.push(`**Elsewhere** (${others.length}): they answer only when asked.\n${others.map(line).join('\n')}`);
+  const text = parts.join('\n\n');
+  return text.length <= 2000 ? text : `${text.slice(0, 1990)}\n…`;
 }
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder().setName('personas').setDescription('List the personas, their hosts and lifecycle dates').toJSON(),
-  async execute(interaction, ctx) {
-    await interaction.reply({ content: describePersonas(ctx.personas, ctx.env), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+  data: new SlashCommandBuilder().setName('personas').setDescription('Who is here, who can be asked, their hosts and lifecycle dates').toJSON(),
+  async execute(interaction, s) {
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const { values } = await s.settings.resolve(placeOf(interaction));
+    await interaction.editReply({ content: describePersonas(s.personas, values.roster, s.env), allowedMentions: { parse: [] } });
   },
 };

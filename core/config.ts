@@ -23,10 +23,31 @@ export const ConfigSchema = z.object({
   /** First retry delay; later ones double. */
   RETRY_BACKOFF_MS: int(2_000),
   MODEL_TIMEOUT_MS: int(120_000),
+  /** Default context size (most messages a model sees); /config can change it per channel. */
   HISTORY_MESSAGES: int(40),
   HISTORY_TOKENS: int(6_000),
   /** How long chorus remembers which persona sent a message (replies to older posts go unrouted). */
   POST_MEMORY_DAYS: int(90),
+  /** Personas present in a channel unless /summon or /dismiss changed it: ids, comma-separated, or * for all. */
+  DEFAULT_ROSTER: z.string().default('*'),
+  /** Chance (0–1) that a roster persona joins in when a human message addresses nobody. */
+  INTERJECTION_PROBABILITY: z.coerce.number().min(0).max(1).default(0),
+  /** Most persona posts in a row, each triggered by the one before, before a human must speak again. */
+  CHAIN_DEPTH: z.coerce.number().int().min(0).default(2),
+  /** A persona triggered by another persona or by chance waits this long since its last post. */
+  PERSONA_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(10),
+  /** Replies a channel may get per minute from model-to-model turns and interjections. */
+  CHANNEL_REPLIES_PER_MINUTE: z.coerce.number().int().min(0).default(20),
+  /** At most this many personas answer one message (the first addressed). */
+  MAX_PERSONAS_PER_MESSAGE: int(5),
+  /** Messages kept per channel in the Redis history the gateway maintains. */
+  HISTORY_CACHE_SIZE: int(200),
+  /** Webhooks chorus keeps per channel (Discord allows 15 in all); personas are spread over them. */
+  WEBHOOK_POOL_SIZE: z.coerce.number().int().min(1).max(10).default(3),
+  /** Least time between streaming edits of a reply; 0 posts replies whole, without streaming. */
+  STREAM_EDIT_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
+  /** The Discord permission moderation commands need. */
+  MOD_PERMISSION: z.string().regex(/^[A-Za-z]+$/).default('ManageChannels'),
   /** Guild where `npm run commands:register` installs slash commands; empty registers them globally. */
   DISCORD_GUILD_ID: z.string().regex(/^\d*$/).default(''),
 });

@@ -41,26 +41,29 @@ export function estimateTokens(text: string): number {
 }
 
 /**
- * Keeps the newest messages that fit the count and token budgets, oldest dropped first.
- * The trigger is always kept, even alone over budget: answering without it makes no sense.
+ * Keeps the newest messages that fit the count and token budgets, oldest dropped first. The
+ * trigger keeps its place in time (answers posted after it stay after it) and is always kept,
+ * even alone over budget: answering without it makes no sense.
  */
 export function selectHistory(
   history: readonly ChannelMessage[],
   trigger: ChannelMessage,
   limits: ContextLimits,
 ): { kept: ChannelMessage[]; dropped: ChannelMessage[]; tokens: number } {
-  const earlier = history.filter((m) => m.id !== trigger.id);
-  let tokens = estimateTokens(`${trigger.authorName}: ${trigger.content}`);
-  const kept: ChannelMessage[] = [trigger];
-  let i = earlier.length - 1;
-  for (; i >= 0; i--) {
-    const m = earlier[i]!;
-    const cost = estimateTokens(`${m.authorName}: ${m.content}`);
-    if (kept.length >= limits.maxMessages || tokens + cost > limits.maxTokens) break;
-    kept.unshift(m);
-    tokens += cost;
+  const timeline = history.some((m) => m.id === trigger.id) ? history.map((m) => (m.id === trigger.id ? trigger : m)) : [...history, trigger];
+  const cost = (m: ChannelMessage) => estimateTokens(`${m.authorName}: ${m.content}`);
+  let tokens = cost(trigger);
+  let count = 1;
+  const keep = new Set<ChannelMessage>([trigger]);
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    const m = timeline[i]!;
+    if (m === trigger) continue;
+    if (count >= limits.maxMessages || tokens + cost(m) > limits.maxTokens) break;
+    keep.add(m);
+    tokens += cost(m);
+    count += 1;
   }
-  return { kept, dropped: earlier.slice(0, i + 1), tokens };
+  return { kept: timeline.filter((m) => keep.has(m)), dropped: timeline.filter((m) => !keep.has(m)), tokens };
 }
 
 export function buildContext(

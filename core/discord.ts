@@ -1,14 +1,7 @@
-// The worker's edge to Discord: REST only. Posts as a persona through a channel webhook that
-// chorus owns, and reads channel history.
-import { DiscordAPIError, REST } from '@discordjs/rest';
-import {
-  ChannelType,
-  Routes,
-  type APIChannel,
-  type APIMessage,
-  type APIWebhook,
-  type RESTPostAPIWebhookWithTokenJSONBody,
-} from 'discord-api-types/v10';
+// The worker's edge to Discord: REST only. Posts and edits as a persona through a small pool of
+// channel webhooks chorus owns, shows typing, and reads history when the cache is cold.
+import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike } from '@discordjs/rest';
+import { ChannelType, Routes, type APIChannel, type APIMessage, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 
 export const WEBHOOK_NAME = 'chorus';
@@ -17,20 +10,31 @@ export const WEBHOOK_NAME = 'chorus';
 export const NO_PINGS = { parse: [] as never[], users: [] as string[], roles: [] as string[], replied_user: false };
 
 export interface Speaker {
+  /** Picks the pool webhook, so one persona's posts keep their order on one webhook. */
+  personaId: string;
   name: string;
   avatarUrl?: string;
 }
 
+export interface PostedMessage {
+  id: string;
+  webhookId: string;
+}
+
 export interface DiscordEdge {
-  /** Messages before `beforeId`, oldest first. */
-  history(channelId: string, beforeId: string, limit: number): Promise<APIMessage[]>;
+  /** The newest messages of a channel, oldest first (used only to fill a cold cache). */
+  latest(channelId: string, limit: number): Promise<APIMessage[]>;
   /** Messages after `afterId`, oldest first (used to reconcile an interrupted post). */
   messagesAfter(channelId: string, afterId: string, limit: number): Promise<APIMessage[]>;
-  postAs(channelId: string, speaker: Speaker, content: string): Promise<APIMessage>;
+  postAs(channelId: string, speaker: Speaker, content: string): Promise<PostedMessage>;
+  editAs(channelId: string, posted: PostedMessage, content: string): Promise<void>;
+  typing(channelId: string): Promise<void>;
+  /** Whether a streaming edit now would leave the webhook's rate budget with room to spare. */
+  canAffordEdit(webhookId: string): boolean;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
-  /** The webhook id chorus posts through in this channel (for recognising its own posts). */
-  webhookIdFor(channelId: string): Promise<string>;
+  /** Ids of the webhooks chorus posts through in this channel. */
+  webhookIds(channelId: string): Promise<string[]>;
 }
 
 export class MissingPermissionError extends Error {
@@ -51,11 +55,26 @@ interface StoredWebhook {
   token: string;
 }
 
-export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, applicationId: string): DiscordEdge {
-  const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
-  const webhookKey = (channelId: string) => `${prefix}:webhook:${channelId}`;
+/** Requests kept back from streaming edits for the final edit and the next post. */
+const EDIT_RESERVE = 2;
 
-  /** Threads post through their parent channel's webhook with `thread_id`. Cached: it never changes. */
+export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, applicationId: string, poolSize: number): DiscordEdge {
+  const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
+  const poolKey = (channelId: string) => `${prefix}:webhooks:${channelId}`;
+  const ourWebhooksKey = `${prefix}:our-webhooks`;
+  const budgets = new Map<string, { remaining: number; resetAt: number }>();
+
+  // Every webhook answer carries its bucket's state (through a proxy too): remember the latest.
+  rest.on(RESTEvents.Response, (request: APIRequest, response: ResponseLike) => {
+    const match = /^\/webhooks\/(\d+)\//.exec(request.route);
+    const remaining = response.headers.get('x-ratelimit-remaining');
+    const resetAfter = response.headers.get('x-ratelimit-reset-after');
+    if (match?.[1] && remaining !== null && resetAfter !== null) {
+      budgets.set(match[1], { remaining: Number(remaining), resetAt: Date.now() + Number(resetAfter) * 1000 });
+    }
+  });
+
+  /** Threads post through their parent channel's webhooks with `thread_id`. Cached: it never changes. */
   async function targetOf(channelId: string): Promise<Target> {
     const cached = await redis.get(targetKey(channelId));
     if (cached !== null) return JSON.parse(cached) as Target;
@@ -67,36 +86,56 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
     return target;
   }
 
-  async function webhookOf(channelId: string): Promise<StoredWebhook> {
-    const cached = await redis.get(webhookKey(channelId));
-    if (cached !== null) return JSON.parse(cached) as StoredWebhook;
-    // Several workers may meet a new channel at once: one creates, the others wait for it.
-    const lock = `${webhookKey(channelId)}:lock`;
-    for (let tries = 0; tries < 50; tries++) {
+  async function readPool(channelId: string): Promise<StoredWebhook[]> {
+    const cached = await redis.get(poolKey(channelId));
+    return cached === null ? [] : (JSON.parse(cached) as StoredWebhook[]);
+  }
+
+  /** The pool webhook for a slot, adopting or creating webhooks as needed (one creator at a time). */
+  async function webhookFor(channelId: string, slot: number): Promise<StoredWebhook> {
+    let pool = await readPool(channelId);
+    if (pool[slot]) return pool[slot];
+    const lock = `${poolKey(channelId)}:lock`;
+    for (let tries = 0; tries < 100; tries++) {
       if (await redis.set(lock, '1', 'PX', 10_000, 'NX')) {
         try {
-          const found = await adoptOrCreateWebhook(channelId);
-          await redis.set(webhookKey(channelId), JSON.stringify(found));
-          return found;
+          pool = await growPool(channelId, slot + 1);
+          await redis.set(poolKey(channelId), JSON.stringify(pool));
+          if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
         } finally {
           await redis.del(lock);
         }
+        break;
       }
-      await new Promise((r) => setTimeout(r, 100));
-      const now = await redis.get(webhookKey(channelId));
-      if (now !== null) return JSON.parse(now) as StoredWebhook;
+      // Another worker is creating this channel's webhooks; rare, and over within a request or two.
+      await new Promise((r) => setTimeout(r, 50));
+      pool = await readPool(channelId);
+      if (pool[slot]) return pool[slot];
     }
-    throw new Error(`timed out waiting for the webhook of channel ${channelId}`);
+    const hook = pool[slot] ?? pool[slot % Math.max(1, pool.length)];
+    if (!hook) throw new Error(`no webhook available in channel ${channelId}`);
+    return hook;
   }
 
-  async function adoptOrCreateWebhook(channelId: string): Promise<StoredWebhook> {
+  async function growPool(channelId: string, wanted: number): Promise<StoredWebhook[]> {
     try {
       const existing = (await rest.get(Routes.channelWebhooks(channelId))) as APIWebhook[];
-      const ours = existing.find((w) => w.application_id === applicationId && w.name === WEBHOOK_NAME && w.token);
-      if (ours?.token) return { id: ours.id, token: ours.token };
-      const created = (await rest.post(Routes.channelWebhooks(channelId), { body: { name: WEBHOOK_NAME } })) as APIWebhook;
-      if (!created.token) throw new Error('Discord returned a webhook without a token');
-      return { id: created.id, token: created.token };
+      const pool: StoredWebhook[] = existing
+        .filter((w) => w.application_id === applicationId && (w.name ?? '').startsWith(WEBHOOK_NAME) && w.token)
+        .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
+        .map((w) => ({ id: w.id, token: w.token! }));
+      while (pool.length < wanted) {
+        try {
+          const created = (await rest.post(Routes.channelWebhooks(channelId), { body: { name: `${WEBHOOK_NAME}-${pool.length + 1}` } })) as APIWebhook;
+          if (!created.token) throw new Error('Discord returned a webhook without a token');
+          pool.push({ id: created.id, token: created.token });
+        } catch (err) {
+          // The channel is at Discord's 15-webhook limit: share the webhooks already there.
+          if (err instanceof DiscordAPIError && err.code === 30007 && pool.length > 0) break;
+          throw err;
+        }
+      }
+      return pool;
     } catch (err) {
       if (err instanceof DiscordAPIError && (err.code === 50013 || err.status === 403)) {
         throw new MissingPermissionError(`chorus needs the Manage Webhooks permission in channel ${channelId}`);
@@ -105,46 +144,75 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
     }
   }
 
+  function slotOf(personaId: string): number {
+    let h = 0;
+    for (const c of personaId) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    return h % poolSize;
+  }
+
   async function listMessages(channelId: string, query: Record<string, string>): Promise<APIMessage[]> {
     const page = (await rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams(query) })) as APIMessage[];
     return page.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
+  async function withWebhook<T>(channelId: string, personaId: string, use: (hook: StoredWebhook, target: Target) => Promise<T>): Promise<T> {
+    const target = await targetOf(channelId);
+    for (let attempt = 0; ; attempt++) {
+      const hook = await webhookFor(target.webhookChannelId, slotOf(personaId));
+      try {
+        return await use(hook, target);
+      } catch (err) {
+        // Someone deleted our webhook: forget the pool and rebuild it, once.
+        if (attempt === 0 && err instanceof DiscordAPIError && err.code === 10015) {
+          await redis.del(poolKey(target.webhookChannelId));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  const threadQuery = (target: Target, extra: Record<string, string> = {}) =>
+    new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });
+
   return {
-    history: (channelId, beforeId, limit) => listMessages(channelId, { before: beforeId, limit: String(Math.min(100, limit)) }),
+    latest: (channelId, limit) => listMessages(channelId, { limit: String(Math.min(100, limit)) }),
     messagesAfter: (channelId, afterId, limit) => listMessages(channelId, { after: afterId, limit: String(Math.min(100, limit)) }),
 
-    async postAs(channelId, speaker, content) {
+    postAs(channelId, speaker, content) {
+      return withWebhook(channelId, speaker.personaId, async (hook, target) => {
+        const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
+        const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false })) as APIMessage;
+        return { id: message.id, webhookId: hook.id };
+      });
+    },
+
+    async editAs(channelId, posted, content) {
       const target = await targetOf(channelId);
-      const body: RESTPostAPIWebhookWithTokenJSONBody = {
-        content,
-        username: speaker.name,
-        ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}),
-        allowed_mentions: NO_PINGS,
-      };
-      const query = new URLSearchParams({ wait: 'true', ...(target.threadId ? { thread_id: target.threadId } : {}) });
-      for (let attempt = 0; ; attempt++) {
-        const hook = await webhookOf(target.webhookChannelId);
-        try {
-          return (await rest.post(Routes.webhook(hook.id, hook.token), { body, query, auth: false })) as APIMessage;
-        } catch (err) {
-          // Someone deleted our webhook: forget it and make a new one, once.
-          if (attempt === 0 && err instanceof DiscordAPIError && err.code === 10015) {
-            await redis.del(webhookKey(target.webhookChannelId));
-            continue;
-          }
-          throw err;
-        }
-      }
+      const pool = await readPool(target.webhookChannelId);
+      const hook = pool.find((w) => w.id === posted.webhookId);
+      if (!hook) throw new Error(`webhook ${posted.webhookId} is no longer in the pool`);
+      // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
+      await rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false });
+    },
+
+    async typing(channelId) {
+      await rest.post(Routes.channelTyping(channelId));
+    },
+
+    canAffordEdit(webhookId) {
+      const budget = budgets.get(webhookId);
+      if (!budget || Date.now() >= budget.resetAt) return true;
+      return budget.remaining > EDIT_RESERVE;
     },
 
     async postAsBot(channelId, content) {
       return (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage;
     },
 
-    async webhookIdFor(channelId) {
+    async webhookIds(channelId) {
       const target = await targetOf(channelId);
-      return (await webhookOf(target.webhookChannelId)).id;
+      return (await readPool(target.webhookChannelId)).map((w) => w.id);
     },
   };
 }

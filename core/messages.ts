@@ -14,6 +14,23 @@ export interface ChannelMessage {
   createdAt: string;
   /** The message this one replies to, if any. */
   replyToId?: string;
+  /** Files attached to the message. */
+  attachments?: Attachment[];
+}
+
+export interface Attachment {
+  name: string;
+  url: string;
+  contentType?: string;
+}
+
+export function isImage(a: Attachment): boolean {
+  return /^image\/(png|jpeg|gif|webp)$/.test(a.contentType ?? '');
+}
+
+/** Milliseconds since epoch encoded in a Discord snowflake. */
+export function snowflakeTime(id: string): number {
+  return Number((BigInt(id) >> 22n) + 1420070400000n);
 }
 
 interface MentionedUser {

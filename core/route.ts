@@ -1,28 +1,111 @@
-// Who answers a message. Pure: the gateway gathers the facts, this decides.
+// Who answers a message. Pure: the gateway (or a worker, for persona posts) gathers the facts,
+// this decides, and says why it left anyone out.
 import type { Persona } from '../personas/schema.ts';
+
+export type Author =
+  | { kind: 'human' }
+  /** A chorus persona's post; `depth` counts persona posts since the last human message. */
+  | { kind: 'persona'; personaId: string; depth: number }
+  /** Any other bot or webhook: never answered, so chorus cannot loop with other bots. */
+  | { kind: 'bot' };
 
 export interface IncomingMessage {
   content: string;
-  /** Bots and webhooks, chorus's own personas included. */
-  authorIsBot: boolean;
-  /** The persona whose post this message replies to, if the gateway found one. */
+  author: Author;
+  /** The persona whose post this message replies to, if any. */
   repliedToPersonaId?: string;
+  /** Personas @-mentioned through their roles, with where the mention stands in the text. */
+  mentions?: { personaId: string; at: number }[];
 }
 
-export type Trigger = 'named' | 'reply';
+export interface ChannelState {
+  /** Persona ids on the channel's roster. */
+  roster: readonly string[];
+  interjectionProbability: number;
+  chainDepth: number;
+  cooldownSeconds: number;
+  repliesPerMinute: number;
+  /** When each persona last posted in this channel (ms). */
+  lastPostAt: ReadonlyMap<string, number>;
+  /** Ambient and model-triggered replies in this channel in the last minute. */
+  ambientRepliesLastMinute: number;
+}
+
+export type Trigger = 'named' | 'reply' | 'mention' | 'ask' | 'interjection';
 
 export interface RouteDecision {
   personaId: string;
   trigger: Trigger;
+  /** Chain depth of the post this reply will make: 1 after a human, one more after a persona. */
+  depth: number;
 }
 
-/**
- * Personas that should answer, in the order they are addressed. A persona answers when its
- * name or an alias is addressed, or when the message replies to one of its posts. Messages from
- * bots are not answered yet (model-to-model turns need loop limits first).
- */
-export function route(message: IncomingMessage, personas: readonly Persona[]): RouteDecision[] {
-  if (message.authorIsBot) return [];
+export type SkipReason = 'chain-depth' | 'not-on-roster' | 'cooldown' | 'channel-rate' | 'too-many' | 'self';
+
+export interface RouteResult {
+  answer: RouteDecision[];
+  skipped: { personaId: string; reason: SkipReason }[];
+}
+
+export interface RouteOptions {
+  maxPerMessage: number;
+  now: number;
+  /** Injected so interjections are testable; returns [0, 1). */
+  random: () => number;
+}
+
+export function route(message: IncomingMessage, personas: readonly Persona[], channel: ChannelState, opts: RouteOptions): RouteResult {
+  const result: RouteResult = { answer: [], skipped: [] };
+  const author = message.author;
+  if (author.kind === 'bot') return result;
+
+  const addressed = addressedPersonas(message, personas);
+  const depth = author.kind === 'persona' ? author.depth + 1 : 1;
+  let ambientBudget = channel.repliesPerMinute - channel.ambientRepliesLastMinute;
+  const coolingDown = (id: string) => opts.now - (channel.lastPostAt.get(id) ?? -Infinity) < channel.cooldownSeconds * 1000;
+
+  for (const { personaId, trigger } of addressed) {
+    if (author.kind === 'persona') {
+      if (personaId === author.personaId) {
+        result.skipped.push({ personaId, reason: 'self' });
+        continue;
+      }
+      const reason: SkipReason | undefined =
+        author.depth >= channel.chainDepth
+          ? 'chain-depth'
+          : !channel.roster.includes(personaId)
+            ? 'not-on-roster'
+            : coolingDown(personaId)
+              ? 'cooldown'
+              : ambientBudget <= 0
+                ? 'channel-rate'
+                : undefined;
+      if (reason) {
+        result.skipped.push({ personaId, reason });
+        continue;
+      }
+      ambientBudget -= 1;
+    }
+    if (result.answer.length >= opts.maxPerMessage) {
+      result.skipped.push({ personaId, reason: 'too-many' });
+      continue;
+    }
+    result.answer.push({ personaId, trigger, depth });
+  }
+
+  // Nobody addressed by a human: perhaps someone on the roster joins in.
+  if (author.kind === 'human' && addressed.length === 0 && channel.interjectionProbability > 0 && opts.random() < channel.interjectionProbability) {
+    const candidates = channel.roster.filter((id) => personas.some((p) => p.id === id) && !coolingDown(id));
+    if (candidates.length > 0 && ambientBudget > 0) {
+      const personaId = candidates[Math.floor(opts.random() * candidates.length)]!;
+      result.answer.push({ personaId, trigger: 'interjection', depth });
+    }
+  }
+  return result;
+}
+
+/** Every persona the message addresses, in the order addressed; a replied-to persona first. */
+export function addressedPersonas(message: IncomingMessage, personas: readonly Persona[]): { personaId: string; trigger: Trigger }[] {
   const found: { personaId: string; trigger: Trigger; at: number }[] = [];
   const text = speakableText(message.content);
   for (const persona of personas) {
@@ -30,8 +113,10 @@ export function route(message: IncomingMessage, personas: readonly Persona[]): R
       found.push({ personaId: persona.id, trigger: 'reply', at: -1 });
       continue;
     }
-    const at = firstAddress(text, [persona.name, persona.id, ...persona.aliases]);
-    if (at >= 0) found.push({ personaId: persona.id, trigger: 'named', at });
+    const mention = message.mentions?.find((m) => m.personaId === persona.id);
+    const named = firstAddress(text, [persona.name, persona.id, ...persona.aliases]);
+    if (mention && (named < 0 || mention.at <= named)) found.push({ personaId: persona.id, trigger: 'mention', at: mention.at });
+    else if (named >= 0) found.push({ personaId: persona.id, trigger: 'named', at: named });
   }
   return found.sort((a, b) => a.at - b.at).map(({ personaId, trigger }) => ({ personaId, trigger }));
 }
@@ -55,7 +140,7 @@ export function firstAddress(text: string, handles: readonly string[]): number {
   for (const handle of handles) {
     const escaped = handle.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
     if (!escaped) continue;
-    // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o", "o1.").
+    // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
     const re = new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'iu');
     const m = re.exec(text);
     if (m && (best < 0 || m.index < best)) best = m.index;

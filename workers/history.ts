@@ -1,11 +1,14 @@
-// Channel history for a reply: read through REST, reduced to ChannelMessages, personas recognised.
+// A reply's history: from the Redis history the gateway keeps; filled from Discord once when the
+// channel is new to chorus or the gateway has restarted since.
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordEdge } from '../core/discord.ts';
+import type { HistoryStore } from '../core/history.ts';
 import type { Ledger } from '../core/ledger.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
 
 export function toChannelMessage(m: APIMessage, personaId: string | undefined): ChannelMessage {
   const users = m.mentions.map((u) => ({ id: u.id, name: u.global_name ?? u.username }));
+  const attachments = m.attachments.map((a) => ({ name: a.filename, url: a.url, ...(a.content_type ? { contentType: a.content_type } : {}) }));
   return {
     id: m.id,
     authorId: m.author.id,
@@ -15,12 +18,24 @@ export function toChannelMessage(m: APIMessage, personaId: string | undefined): 
     isBot: Boolean(m.author.bot || m.webhook_id),
     createdAt: m.timestamp,
     ...(m.message_reference?.message_id ? { replyToId: m.message_reference.message_id } : {}),
+    ...(attachments.length ? { attachments } : {}),
   };
 }
 
-/** Recent messages before the trigger, oldest first, each persona post tagged with its persona. */
-export async function recentHistory(discord: DiscordEdge, ledger: Ledger, channelId: string, beforeId: string, limit: number): Promise<ChannelMessage[]> {
-  const raw = await discord.history(channelId, beforeId, limit);
-  const personas = await ledger.personasOfPosts(raw.filter((m) => m.webhook_id).map((m) => m.id));
-  return raw.filter((m) => m.content.trim().length > 0).map((m) => toChannelMessage(m, personas.get(m.id)));
+export interface HistoryDeps {
+  discord: DiscordEdge;
+  ledger: Ledger;
+  history: HistoryStore;
+}
+
+/** The channel's latest messages, oldest first, persona posts tagged with their persona. */
+export async function channelHistory(deps: HistoryDeps, channelId: string, limit: number): Promise<ChannelMessage[]> {
+  if (!(await deps.history.isFilled(channelId))) {
+    const raw = await deps.discord.latest(channelId, limit);
+    const personas = await deps.ledger.personasOfPosts(raw.filter((m) => m.webhook_id).map((m) => m.id));
+    await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, personas.get(m.id))));
+    await deps.history.markFilled(channelId);
+  }
+  const recent = await deps.history.recent(channelId, limit);
+  return recent.filter((m) => m.content.trim().length > 0 || (m.attachments?.length ?? 0) > 0);
 }

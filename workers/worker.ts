@@ -1,70 +1,97 @@
-// The worker process's wiring: a BullMQ worker over the reply queue, with its edges.
+// The worker process's wiring: a BullMQ worker draining channels' turns, with its edges.
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from '../core/config.ts';
-import { applicationIdFromToken } from '../core/config.ts';
+import { applicationIdFromToken, type Config } from '../core/config.ts';
 import { createDiscordEdge, createRest } from '../core/discord.ts';
+import { createHistoryStore } from '../core/history.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { createLedger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
-import { REPLY_QUEUE, type ReplyJob } from '../core/queue.ts';
+import { createSettingsStore, defaultSettings } from '../core/settings.ts';
+import { createDrainQueue, createTurnStore, REPLY_QUEUE, type DrainJob, type Turn } from '../core/turns.ts';
 import type { Host, Persona } from '../personas/schema.ts';
-import { processReply, type ReplyOutcome } from './reply.ts';
+import { drainChannel, TurnRetry, type DrainDeps } from './drain.ts';
+import type { ReplyOutcome } from './reply.ts';
 
 export interface RunningWorker {
-  worker: Worker<ReplyJob, ReplyOutcome>;
-  /** Finishes the jobs in hand (or hands them back), then disconnects. */
+  worker: Worker<DrainJob, number>;
+  /** Finishes the turn in hand, hands the rest of the channel back to the queue, disconnects. */
   close(): Promise<void>;
 }
 
-export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger): RunningWorker {
+export interface WorkerOptions {
+  onTurn?: (turn: Turn, outcome: ReplyOutcome) => void;
+}
+
+export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger, options: WorkerOptions = {}): RunningWorker {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const ledger = createLedger(redis, config.CHORUS_PREFIX, config.POST_MEMORY_DAYS);
+  const prefix = config.CHORUS_PREFIX;
+  const queue = createDrainQueue(redis, prefix);
   const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN);
-  const discord = createDiscordEdge(rest, redis, config.CHORUS_PREFIX, applicationIdFromToken(config.DISCORD_TOKEN));
   const clients = new Map<Host, HostClient | undefined>();
   const clientFor = (host: Host) => {
     if (!clients.has(host)) clients.set(host, createHostClient(host, env, { timeoutMs: config.MODEL_TIMEOUT_MS }));
     return clients.get(host);
   };
-  const deps = {
+  const deps: DrainDeps = {
     personas: new Map(personas.map((p) => [p.id, p])),
-    discord,
-    ledger,
+    personaList: personas,
+    discord: createDiscordEdge(rest, redis, prefix, applicationIdFromToken(config.DISCORD_TOKEN), config.WEBHOOK_POOL_SIZE),
+    ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
+    history: createHistoryStore(redis, prefix, config.HISTORY_CACHE_SIZE),
+    turns: createTurnStore(redis, queue, prefix, config.POST_MEMORY_DAYS * 24 * 3600),
+    settings: createSettingsStore(redis, prefix, defaultSettings(config, personas.map((p) => p.id))),
     clientFor,
-    limits: { maxMessages: config.HISTORY_MESSAGES, maxTokens: config.HISTORY_TOKENS },
+    maxTokens: config.HISTORY_TOKENS,
+    maxAttempts: config.REPLY_ATTEMPTS,
+    streamIntervalMs: config.STREAM_EDIT_INTERVAL_MS,
+    maxPerMessage: config.MAX_PERSONAS_PER_MESSAGE,
+    random: Math.random,
     log,
+    ...(options.onTurn ? { onTurn: options.onTurn } : {}),
   };
 
-  const worker = new Worker<ReplyJob, ReplyOutcome>(
+  let closing = false;
+  const worker = new Worker<DrainJob, number>(
     REPLY_QUEUE,
-    async (job: Job<ReplyJob, ReplyOutcome>) => {
-      if (job.data.v !== 1) throw new Error(`unsupported reply job version ${String(job.data.v)}`);
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      return processReply(job.data, lastAttempt, deps);
+    async (job: Job<DrainJob, number>) => {
+      const answered = await drainChannel(job.data.channelId, deps, () => closing);
+      // Stopped part-way: hand the channel's remaining turns to another worker.
+      if (closing && (await deps.turns.pending(job.data.channelId)) > 0) await deps.turns.recover();
+      return answered;
     },
     {
       connection: redis,
-      prefix: config.CHORUS_PREFIX,
+      prefix,
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.JOB_LOCK_MS,
       stalledInterval: config.STALLED_CHECK_MS,
-      // A job whose worker died is taken over; twice is a pattern worth failing loudly on.
-      maxStalledCount: 2,
+      // A drain whose worker died is taken over; the ledger makes that safe.
+      maxStalledCount: 5,
+      settings: {
+        // Backoff follows the failing turn's own attempts, not the drain's lifetime total.
+        backoffStrategy: (_attempts: number, _type?: string, err?: Error) =>
+          config.RETRY_BACKOFF_MS * 2 ** Math.max(0, (err instanceof TurnRetry ? err.attempt : 1) - 1),
+      },
     },
   );
-  worker.on('failed', (job, err) => log.error({ jobId: job?.id, attempts: job?.attemptsMade, err: describeError(err) }, 'reply job failed'));
+  worker.on('failed', (job, err) => {
+    log.error({ jobId: job?.id, err: describeError(err) }, 'drain failed for good');
+    // Never leave a channel without a drain: let recovery schedule a fresh one.
+    void deps.turns.recover().catch(() => undefined);
+  });
   worker.on('error', (err) => log.error({ err: describeError(err) }, 'worker error'));
 
-  let closing: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
   return {
     worker,
     close() {
-      closing ??= (async () => {
+      closed ??= (async () => {
+        closing = true;
         await worker.close();
         await redis.quit();
       })();
-      return closing;
+      return closed;
     },
   };
 }

@@ -7,28 +7,69 @@ import { startHarness, type Harness } from './harness.ts';
 let h: Harness;
 beforeAll(async () => {
   // The key for the openai-hosted personas is unset: they must show as unavailable, not crash.
-  h = await startHarness({ inProcessWorkers: 0, env: { TEST_OPENAI_KEY: '' } });
+  h = await startHarness({ inProcessWorkers: 1, env: { TEST_OPENAI_KEY: '', DEFAULT_ROSTER: 'opus,legacy' } });
 });
 afterAll(async () => {
   await h?.close();
 });
+
+const opt = (name: string, value: string) => ({ type: 3, name, value });
+/** Send Messages and View Channel, but not Manage Channels. */
+const MEMBER = String((1n << 10n) | (1n << 11n));
 
 describe('slash commands', () => {
   it('registers the commands in the configured guild with `npm run commands:register`', async () => {
     const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'commands:register'], {
       env: { PATH: process.env.PATH ?? '', ...h.env, DISCORD_GUILD_ID: h.discord.guildId },
     });
-    expect(stdout).toMatch(/registered 1 command\(s\) in guild/);
+    expect(stdout).toMatch(/registered 6 command\(s\) in guild/);
     const put = h.discord.restCalls.find((c) => c.method === 'PUT' && c.path.endsWith(`/guilds/${h.discord.guildId}/commands`));
-    expect(put?.body).toEqual([expect.objectContaining({ name: 'personas', description: expect.any(String) })]);
+    expect((put?.body as { name: string }[]).map((c) => c.name).sort()).toEqual(['ask', 'config', 'dismiss', 'persona', 'personas', 'summon']);
   });
 
-  it('/personas lists each persona with its host, lifecycle dates, and the unavailable ones', async () => {
-    const reply = h.discord.nextMessage((m) => m.content.startsWith('Personas answer'));
-    await h.discord.userRunsCommand({ name: 'personas' });
-    const text = (await reply).content;
-    expect(text).toMatch(/\*\*Opus\*\*.*via 127\.0\.0\.1:\d+ \(1\/1 hosts\)/);
-    expect(text).toMatch(/\*\*GPT\*\*.*\*\*unavailable\*\* \(unset: TEST_OPENAI_KEY\)/);
+  it('/personas lists who is here and elsewhere, hosts, lifecycle dates, and the unavailable ones', async () => {
+    const text = await h.command('personas');
+    expect(text).toMatch(/\*\*Here\*\* \(2\)[\s\S]*\*\*Opus\*\*.*via 127\.0\.0\.1:\d+ \(1\/1 hosts\)/);
     expect(text).toMatch(/\*\*Legacy\*\*.*\(1\/2 hosts\)\n-# released 2024-03-04 · retired by its maker 2026-01-05/);
+    expect(text).toMatch(/\*\*Elsewhere\*\* \(2\)[\s\S]*\*\*GPT\*\*.*\*\*unavailable\*\* \(unset: TEST_OPENAI_KEY\)/);
+  });
+
+  it('/persona shows one persona, and answers an unknown name clearly', async () => {
+    expect(await h.command('persona', [opt('name', 'legacy')])).toMatch(/\*\*Legacy\*\* \(`legacy`\)[\s\S]*1\. 127\.0\.0\.1:\d+ · `claude-retired`[\s\S]*2\. second-host · `vendor\/claude-retired` \(openai\) — unavailable: TEST_OPENAI_KEY unset/);
+    expect(await h.command('persona', [opt('name', 'nobody')])).toBe('There is no persona called "nobody". Try /personas to see who is here.');
+  });
+
+  it('/summon and /dismiss change the roster for moderators, and refuse everyone else', async () => {
+    expect(await h.command('summon', [opt('persona', 'base')], { permissions: MEMBER })).toBe('Sorry — you need the Manage Channels permission to use /summon.');
+    expect(await h.command('summon', [opt('persona', 'base')])).toMatch(/Base is now here/);
+    expect(h.discord.roles().some((r) => r.name === 'Base' && r.mentionable)).toBe(true);
+    expect(await h.command('summon', [opt('persona', 'base')])).toBe('Base is already here.');
+    expect(await h.command('personas')).toMatch(/\*\*Here\*\* \(3\)/);
+    expect(await h.command('dismiss', [opt('persona', 'opus')])).toMatch(/Opus has left this channel/);
+    expect(await h.command('config', [{ type: 1, name: 'view', options: [] }])).toMatch(/\*\*roster\*\*: legacy, base — \*set here\*/);
+  });
+
+  it('/config sets and resets values, refuses bad ones and non-moderators', async () => {
+    const set = (key: string, value: string, permissions?: string) =>
+      h.command('config', [{ type: 1, name: 'set', options: [opt('key', key), opt('value', value)] }], permissions ? { permissions } : {});
+    expect(await set('chainDepth', '3', MEMBER)).toBe('Sorry — you need the Manage Channels permission to use /config.');
+    expect(await set('chainDepth', 'lots')).toBe('Not changed: chainDepth must be a whole number from 0 to 10.');
+    expect(await set('chainDepth', '3')).toMatch(/\*\*chainDepth\*\*: 3 — \*set here\*/);
+    expect(await h.command('config', [{ type: 1, name: 'reset', options: [opt('key', 'chainDepth')] }])).toMatch(/\*\*chainDepth\*\*: 2 — \*default\*/);
+  });
+
+  it('/ask puts a question to any persona, shown in the channel, answered by the persona', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'Asked and answered.' }));
+    const request = h.anthropicHost.nextRequest();
+    const answer = h.discord.nextMessage((m) => m.author.username === 'Opus');
+    expect(await h.command('ask', [opt('persona', 'opus'), opt('text', 'what is a chorus?')])).toMatch(/\*\*Alice\*\* asks \*\*Opus\*\*: what is a chorus\?/);
+    expect((await answer).content).toBe('Asked and answered.');
+    const body = (await request).body as { messages: { content: string }[] };
+    expect(body.messages.at(-1)?.content).toMatch(/Alice: what is a chorus\?$/);
+  });
+
+  it('offers personas in autocomplete', async () => {
+    const choices = await h.discord.userAutocompletes({ name: 'summon', options: [{ type: 3, name: 'persona', value: 'le', focused: true }] });
+    expect(choices).toEqual([{ name: 'Legacy', value: 'legacy' }]);
   });
 });

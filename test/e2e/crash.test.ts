@@ -1,7 +1,7 @@
 // Workers die; replies must not be lost or doubled. Workers here are real processes, killed
 // with SIGKILL, so nothing gets a chance to clean up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueReply, replyJobOptions, type ReplyJob } from '../../core/queue.ts';
+import type { Turn } from '../../core/turns.ts';
 import type { StandInMessage } from '../stand-ins/discord.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -67,16 +67,13 @@ describe('a worker killed mid-job', () => {
     expect(opusPostsAfter(trigger.id)).toHaveLength(1);
 
     const second = await h.spawnWorker();
-    const jobId = `reply-${trigger.id}-opus`;
-    const job = await h.gateway.queue.getJob(jobId);
     await h.settled();
-    expect(await (await h.gateway.queue.getJob(jobId))?.getState()).toBe('completed');
-    expect(job).toBeDefined();
+    expect(await h.gateway.services.turns.pending(h.discord.channelId)).toBe(0);
     expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Posted exactly once.']);
     // The answer was saved before posting: the retry did not ask the model again.
     expect(calls).toBe(1);
     // And the post is remembered as Opus's, so replies to it reach Opus.
-    expect(await h.redis.get(`${h.config.CHORUS_PREFIX}:post:${opusPostsAfter(trigger.id)[0]!.id}`)).toBe('opus');
+    expect(await h.redis.get(`${h.config.CHORUS_PREFIX}:post:${opusPostsAfter(trigger.id)[0]!.id}`)).toBe('opus 1');
     second.kill('SIGKILL');
     await exited(second);
   });
@@ -91,20 +88,21 @@ describe('idempotency', () => {
     await post;
     await h.settled();
 
-    const job: ReplyJob = {
-      v: 1,
+    const turn: Turn = {
+      v: 2,
       channelId: h.discord.channelId,
       personaId: 'opus',
       reason: 'named',
+      depth: 1,
       trigger: { id: trigger.id, authorId: trigger.author.id, authorName: 'Alice', content: trigger.content, isBot: false, createdAt: trigger.timestamp },
       receivedAt: Date.now(),
     };
-    const opts = replyJobOptions(3, 100);
-    // Same job id while the finished job is kept: BullMQ ignores it.
-    await enqueueReply(h.gateway.queue, job, opts);
-    // Job record gone (as after its retention): the reply ledger still refuses to answer twice.
-    await h.gateway.queue.remove(`reply-${trigger.id}-opus`);
-    await enqueueReply(h.gateway.queue, job, opts);
+    // The same (message, persona) routed again, as after a gateway resume replays the event:
+    // dropped when appended.
+    expect(await h.gateway.services.turns.append([turn])).toBe(0);
+    // Even if it got through (the de-duplication key expired), the reply ledger refuses to answer twice.
+    await h.redis.del(`${h.config.CHORUS_PREFIX}:turn-seen:${trigger.id}-opus`);
+    expect(await h.gateway.services.turns.append([turn])).toBe(1);
     await h.settled();
     expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Only once.']);
     expect(h.anthropicHost.requests.filter((r) => JSON.stringify(r.body).includes('once please'))).toHaveLength(1);
@@ -128,6 +126,7 @@ describe('graceful stop', () => {
     expect((await post).content).toBe('Finished before stopping.');
     expect(await exit).toBe(0);
     expect(opusPostsAfter(trigger.id)).toHaveLength(1);
-    expect(await (await h.gateway.queue.getJob(`reply-${trigger.id}-opus`))?.getState()).toBe('completed');
+    await h.settled();
+    expect(await h.gateway.services.turns.pending(h.discord.channelId)).toBe(0);
   });
 });

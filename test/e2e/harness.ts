@@ -13,6 +13,8 @@ import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
 import { loadPersonas } from '../../personas/load.ts';
 import type { Persona } from '../../personas/schema.ts';
+import type { Turn } from '../../core/turns.ts';
+import type { ReplyOutcome } from '../../workers/reply.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../stand-ins/discord.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
@@ -34,6 +36,10 @@ export interface Harness {
   routed(messageId: string): Promise<number>;
   /** Resolves when every job now queued or running has finished. */
   settled(): Promise<void>;
+  /** Runs a slash command as a member and resolves with the text of the bot's answer to it. */
+  command(name: string, options?: unknown[], opts?: { permissions?: string }): Promise<string>;
+  /** Every turn in-process workers finished, in order. */
+  outcomes: { turn: Turn; outcome: ReplyOutcome }[];
   /** Starts an in-process worker. */
   addWorker(): RunningWorker;
   /** Starts a worker as its own process, resolved when it reports ready. */
@@ -101,6 +107,8 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
     JOB_LOCK_MS: '2000',
     STALLED_CHECK_MS: '1000',
     RETRY_BACKOFF_MS: '100',
+    // Streaming edits are exercised by their own tests; elsewhere a reply is one post.
+    STREAM_EDIT_INTERVAL_MS: '0',
     REPLY_ATTEMPTS: '3',
     TEST_ANTHROPIC_KEY: 'test-key-a',
     TEST_OPENAI_KEY: 'test-key-o',
@@ -123,6 +131,7 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
   await queueEvents.waitUntilReady();
   const redis = new Redis(REDIS_URL);
   const workers: RunningWorker[] = [];
+  const outcomes: { turn: Turn; outcome: ReplyOutcome }[] = [];
   const children = new Set<ChildProcess>();
 
   const harness: Harness = {
@@ -142,11 +151,23 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
       return new Promise((resolve) => routedWaiters.set(messageId, resolve));
     },
     async settled() {
-      const jobs = await gateway.queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
+      const jobs = await gateway.services.queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
       await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
     },
+    outcomes,
+    async command(name, options = [], opts = {}) {
+      // The answer is either the callback itself (type 4) or an edit of the deferred original.
+      const answered = discord.nextRestCall((c) => {
+        const body = c.body as { type?: number; data?: { content?: string }; content?: string } | undefined;
+        return (c.path.includes('/callback') && body?.type === 4) || (c.method === 'PATCH' && /%40original|@original/.test(c.path) && body?.content !== undefined);
+      });
+      await discord.userRunsCommand({ name, options, ...(opts.permissions ? { permissions: opts.permissions } : {}) });
+      const call = await answered;
+      const body = call.body as { data?: { content?: string }; content?: string };
+      return body.data?.content ?? body.content ?? '';
+    },
     addWorker() {
-      const w = startWorker(config, personas, env, log);
+      const w = startWorker(config, personas, env, log, { onTurn: (turn, outcome) => outcomes.push({ turn, outcome }) });
       workers.push(w);
       return w;
     },
@@ -158,6 +179,7 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
       children.add(child);
       child.once('exit', () => children.delete(child));
       const lines = createInterface({ input: child.stdout! });
+      if (process.env.DEBUG_WORKERS) lines.on("line", (l) => console.error("[worker]", l.slice(0, 300)));
       await new Promise<void>((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
         lines.on('line', (line) => {

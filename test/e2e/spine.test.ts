@@ -52,9 +52,10 @@ describe('spine', () => {
       temperature: 0.5,
       max_tokens: 300,
       stream: true,
+      // Answers come one after another, each seeing those before it.
       messages: [
         { role: 'system', content: 'You are GPT.' },
-        { role: 'user', content: 'Alice: Opus and GPT, say hello' },
+        { role: 'user', content: 'Alice: Opus and GPT, say hello\n\nOpus: Opus here: hello Alice.' },
       ],
     });
     // Both jobs done: no third post turns up, and each persona answered once.
@@ -159,7 +160,7 @@ describe('spine', () => {
     const requests = h.anthropicHost.requests.length + h.openaiHost.requests.length;
     const m = await h.discord.userSays({ content: 'just chatting among humans, opusy gpt4' });
     expect(await h.routed(m.id)).toBe(0);
-    expect(await h.gateway.queue.getJobCounts('wait', 'active', 'delayed')).toEqual({ wait: 0, active: 0, delayed: 0 });
+    expect(await h.gateway.services.queue.getJobCounts('wait', 'active', 'delayed')).toEqual({ wait: 0, active: 0, delayed: 0 });
     expect(h.anthropicHost.requests.length + h.openaiHost.requests.length).toBe(requests);
     expect(h.discord.restCalls.length).toBe(calls);
   });

@@ -38,6 +38,15 @@ export interface Interaction {
   userId: string;
   responded: boolean;
   originalMessageId?: string;
+  /** 2 APPLICATION_COMMAND, 4 APPLICATION_COMMAND_AUTOCOMPLETE. */
+  type?: number;
+  /** Called with the callback body once the bot answers. */
+  onCallback?: (body: Record<string, unknown>) => void;
+}
+
+export interface StoredAttachment {
+  contentType: string;
+  bytes: Buffer;
 }
 
 export interface Core {
@@ -57,6 +66,12 @@ export interface Core {
   joinedAt: Map<string, string>;
   commands: Map<string, Record<string, unknown>[]>;
   interactions: Map<string, Interaction>;
+  /** Permissions a test denied the bot, per channel id ('ManageWebhooks', 'SendMessages'). */
+  denied: Map<string, Set<string>>;
+  /** Files served at /attachments/{channel}/{id}/{filename}, keyed by that path. */
+  attachments: Map<string, StoredAttachment>;
+  /** http://host:port of the stand-in, for attachment URLs; set once listening. */
+  origin: string;
   /** Replaced by the gateway; sends a dispatch to every identified connection. */
   dispatch: (t: string, d: Record<string, unknown>, opts?: DispatchOptions) => void;
   messageListeners: Set<(m: StandInMessage) => void>;
@@ -89,6 +104,9 @@ export function createCore(token: string): Core {
     joinedAt: new Map(),
     commands: new Map(),
     interactions: new Map(),
+    denied: new Map(),
+    attachments: new Map(),
+    origin: '',
     dispatch: () => {},
     messageListeners: new Set(),
   };
@@ -217,6 +235,8 @@ export interface NewMessage {
   /** Ephemeral interaction replies are stored but never dispatched. */
   ephemeral?: boolean;
   interactionMetadata?: Record<string, unknown>;
+  /** Discord attachment objects. */
+  attachments?: unknown[];
 }
 
 /** Stores a message and dispatches MESSAGE_CREATE. Throws MentionsError on bad allowed_mentions. */
@@ -246,7 +266,7 @@ export function createMessage(core: Core, input: NewMessage): StandInMessage {
     mentions: pinged.users.map((uid) => core.users.get(uid) ?? { id: uid, username: `user${uid.slice(-4)}` }),
     mention_roles: pinged.roles,
     embeds: input.embeds ?? [],
-    attachments: [],
+    attachments: input.attachments ?? [],
     components: [],
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
     ...(input.interactionMetadata ? { interaction_metadata: input.interactionMetadata } : {}),

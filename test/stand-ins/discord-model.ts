@@ -46,6 +46,7 @@ export interface StandInChannel {
   parent_id: string | null;
   position: number;
   owner_id?: string;
+  permission_overwrites?: { id: string; type: number; allow: string; deny: string }[];
 }
 
 export interface StandInWebhook {
@@ -63,6 +64,8 @@ export interface StandInRole {
   position: number;
   managed: boolean;
   mentionable: boolean;
+  color?: number;
+  hoist?: boolean;
 }
 
 export interface AllowedMentions {
@@ -121,7 +124,7 @@ export function wireChannel(c: StandInChannel, lastMessageId: string | null): Re
     name: c.name,
     parent_id: c.parent_id,
     position: c.position,
-    permission_overwrites: [],
+    permission_overwrites: c.permission_overwrites ?? [],
     flags: 0,
   };
   if (c.type === 4) return base;
@@ -150,9 +153,9 @@ export function wireRole(r: StandInRole): Record<string, unknown> {
   return {
     id: r.id,
     name: r.name,
-    color: 0,
-    colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
-    hoist: false,
+    color: r.color ?? 0,
+    colors: { primary_color: r.color ?? 0, secondary_color: null, tertiary_color: null },
+    hoist: r.hoist ?? false,
     icon: null,
     unicode_emoji: null,
     position: r.position,

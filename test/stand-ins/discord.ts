@@ -2,15 +2,24 @@
 // @discordjs/rest can talk to. One guild, one text channel by default; everything in memory.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { addChannel, createCore, createMessage, Intents, rememberUser } from './discord-core.ts';
+import { makeAttachments, serveAttachment } from './discord-cdn.ts';
+import type { AttachmentInput } from './discord-cdn.ts';
+import { addChannel, createCore, createMessage, deleteMessage, editMessage, Intents, rememberUser } from './discord-core.ts';
 import { createGateway } from './discord-gateway.ts';
-import { wireMember, wireUser } from './discord-model.ts';
+import { dispatchInteraction, hasFocused, PERMISSION_BITS } from './discord-interactions.ts';
+import type { DeniablePermission } from './discord-interactions.ts';
+import { wireChannel } from './discord-model.ts';
 import type { StandInMessage, StandInUser } from './discord-model.ts';
 import { createRest } from './discord-rest.ts';
 import type { RestCall } from './discord-rest.ts';
 
 export type { StandInMessage, StandInUser, StandInChannel, StandInWebhook } from './discord-model.ts';
 export type { RestCall } from './discord-rest.ts';
+export type { AttachmentInput } from './discord-cdn.ts';
+export type { DeniablePermission } from './discord-interactions.ts';
+export { maxPerSecond, count429 } from './discord-ratelimit.ts';
+
+type Author = { id: string; username: string; global_name?: string | null };
 
 export interface StandInOptions {
   token?: string;
@@ -31,9 +40,26 @@ export interface DiscordStandIn {
   /** A person in the guild, the default author of userSays. */
   defaultUser: { id: string; username: string };
   addChannel(opts?: { name?: string; parentId?: string; thread?: boolean; category?: boolean }): string;
-  userSays(opts: { channelId?: string; content: string; author?: { id: string; username: string; global_name?: string | null }; replyTo?: string }): Promise<StandInMessage>;
-  /** Dispatches INTERACTION_CREATE for a slash command; the bot answers via the interaction routes. */
-  userRunsCommand(opts: { name: string; options?: unknown[]; channelId?: string; author?: { id: string; username: string } }): Promise<{ id: string; token: string }>;
+  userSays(opts: { channelId?: string; content: string; author?: Author; replyTo?: string; attachments?: AttachmentInput[] }): Promise<StandInMessage>;
+  /** A person edits their message: MESSAGE_UPDATE with edited_timestamp, mentions re-parsed. */
+  userEdits(messageId: string, content: string): Promise<StandInMessage>;
+  /** A person deletes a message: MESSAGE_DELETE {id, channel_id, guild_id}. */
+  userDeletes(messageId: string): Promise<void>;
+  /**
+   * Dispatches INTERACTION_CREATE for a slash command; the bot answers via the interaction routes.
+   * options are Discord's wire options (subcommands: [{ type: 1, name, options: [...] }]);
+   * permissions is the invoking member's bit set (decimal string), e.g. '0' for no Manage Channels.
+   */
+  userRunsCommand(opts: { name: string; options?: unknown[]; channelId?: string; author?: Author; permissions?: string }): Promise<{ id: string; token: string }>;
+  /**
+   * Dispatches an APPLICATION_COMMAND_AUTOCOMPLETE interaction (type 4); one option (at any depth)
+   * must carry focused: true. Resolves with the choices the bot answers (callback type 8).
+   */
+  userAutocompletes(opts: { name: string; options: unknown[]; channelId?: string; author?: Author; permissions?: string }): Promise<{ name: string; value: string | number }[]>;
+  /** The bot is denied this permission in the channel: the routes that need it answer 403 50013. */
+  denyPermission(channelId: string, permission: DeniablePermission): void;
+  /** The guild's roles, @everyone first. */
+  roles(): { id: string; name: string; mentionable: boolean }[];
   messages(channelId?: string): StandInMessage[];
   restCalls: RestCall[];
   nextMessage(filter?: (m: StandInMessage) => boolean): Promise<StandInMessage>;
@@ -57,6 +83,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
   const hooks: { beforeRespond: ((call: RestCall) => Promise<void> | void) | undefined } = { beforeRespond: undefined };
   const rest = createRest(core, { enforceRateLimits: opts.enforceRateLimits ?? false, gatewayUrl: () => gateway.url, beforeRespond: () => hooks.beforeRespond });
   const server = createServer((req, res) => {
+    if (serveAttachment(core, req, res)) return;
     rest.handle(req, res).catch((err: unknown) => {
       res.statusCode = 500;
       res.end(String(err));
@@ -64,6 +91,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  core.origin = `http://127.0.0.1:${port}`;
   const gateway = createGateway(core, `ws://127.0.0.1:${port}`, opts.heartbeatIntervalMs ?? 41_250);
   server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head));
 
@@ -102,37 +130,52 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
       const chan = o.channelId ?? channelId;
       if (!core.channels.has(chan)) throw new Error(`stand-in: unknown channel ${chan}`);
       if (o.replyTo && !core.messageById.has(o.replyTo)) throw new Error(`stand-in: unknown message ${o.replyTo}`);
-      return createMessage(core, { channelId: chan, content: o.content, author: known(o.author), replyTo: o.replyTo });
+      const attachments = o.attachments?.length ? makeAttachments(core, chan, o.attachments) : undefined;
+      return createMessage(core, { channelId: chan, content: o.content, author: known(o.author), replyTo: o.replyTo, attachments });
+    },
+    async userEdits(messageId, content) {
+      const m = core.messageById.get(messageId);
+      if (!m || m.deleted) throw new Error(`stand-in: unknown message ${messageId}`);
+      return editMessage(core, m, { content });
+    },
+    async userDeletes(messageId) {
+      const m = core.messageById.get(messageId);
+      if (!m || m.deleted) throw new Error(`stand-in: unknown message ${messageId}`);
+      deleteMessage(core, m);
     },
     async userRunsCommand(o) {
-      const user = known(o.author);
-      const chan = core.channels.get(o.channelId ?? channelId);
-      if (!chan) throw new Error('stand-in: unknown channel');
-      const command = (core.commands.get(core.guildId) ?? []).find((c) => c.name === o.name);
-      const interaction = { id: core.nextId(), token: `aW50ZXJhY3Rpb246${core.nextId()}`, channelId: chan.id, userId: user.id, responded: false };
-      core.interactions.set(interaction.token, interaction);
-      core.dispatch('INTERACTION_CREATE', {
-        id: interaction.id,
-        application_id: core.applicationId,
-        type: 2,
-        data: { id: (command?.id as string | undefined) ?? core.nextId(), name: o.name, type: 1, options: o.options ?? [], guild_id: core.guildId },
-        guild_id: core.guildId,
-        guild: { id: core.guildId, locale: 'en-US', features: [] },
-        channel_id: chan.id,
-        channel: { id: chan.id, type: chan.type, name: chan.name, guild_id: core.guildId, parent_id: chan.parent_id, permissions: '2248473465835073', flags: 0 },
-        member: { ...wireMember(core.joinedAt.get(user.id) ?? '', []), user: wireUser(user), permissions: '2248473465835073' },
-        token: interaction.token,
-        version: 1,
-        app_permissions: '2248473465835073',
-        locale: 'en-US',
-        guild_locale: 'en-US',
-        entitlements: [],
-        authorizing_integration_owners: { '0': core.guildId },
-        context: 0,
-        attachment_size_limit: 10485760,
-      });
-      return { id: interaction.id, token: interaction.token };
+      const i = dispatchInteraction(core, { type: 2, name: o.name, options: o.options, channelId: o.channelId ?? channelId, user: known(o.author), permissions: o.permissions });
+      return { id: i.id, token: i.token };
     },
+    userAutocompletes(o) {
+      if (!hasFocused(o.options)) throw new Error('stand-in: an autocomplete needs an option with focused: true');
+      return new Promise((resolve) => {
+        dispatchInteraction(core, {
+          type: 4,
+          name: o.name,
+          options: o.options,
+          channelId: o.channelId ?? channelId,
+          user: known(o.author),
+          permissions: o.permissions,
+          onCallback: (body) => resolve((((body.data ?? {}) as { choices?: unknown }).choices ?? []) as { name: string; value: string | number }[]),
+        });
+      });
+    },
+    denyPermission(chan, permission) {
+      const c = core.channels.get(chan);
+      if (!c) throw new Error(`stand-in: unknown channel ${chan}`);
+      const denied = core.denied.get(chan) ?? new Set<string>();
+      denied.add(permission);
+      core.denied.set(chan, denied);
+      // Recorded as a member overwrite for the bot, so the client's cache sees it too.
+      const bit = PERMISSION_BITS[permission];
+      const others = (c.permission_overwrites ?? []).filter((ow) => ow.id !== core.botUser.id);
+      const mine = (c.permission_overwrites ?? []).find((ow) => ow.id === core.botUser.id);
+      const deny = (BigInt(mine?.deny ?? '0') | bit).toString();
+      c.permission_overwrites = [...others, { id: core.botUser.id, type: 1, allow: '0', deny }];
+      core.dispatch(c.type === 11 ? 'THREAD_UPDATE' : 'CHANNEL_UPDATE', wireChannel(c, null), { intent: Intents.Guilds });
+    },
+    roles: () => core.roles.map((r) => ({ id: r.id, name: r.name, mentionable: r.mentionable })),
     messages: (chan) => core.messages.filter((m) => chan === undefined || m.channel_id === chan),
     restCalls: rest.restCalls,
     nextMessage: (filter) => waitFor(core.messageListeners, filter),

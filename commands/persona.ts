@@ -1,0 +1,36 @@
+// /persona <name> — one persona in detail: hosts in order and whether each can be used, mode,
+// sampling, lifecycle, and the start of its system prompt.
+import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+import { hostLabel, isHostUsable, keyEnvOf, type Persona } from '../personas/schema.ts';
+import { findPersona, personaChoices, unknownPersona, type SlashCommand } from './index.ts';
+import { lifecycleLine } from './personas.ts';
+
+export function describePersona(p: Persona, env: Record<string, string | undefined>): string {
+  const hosts = p.hosts.map((h, i) => `${i + 1}. ${hostLabel(h)} · \`${h.model}\` (${h.provider})${isHostUsable(h, env) ? '' : ` — unavailable: ${keyEnvOf(h)} unset`}`);
+  const sampling = Object.entries(p.sampling).map(([k, v]) => `${k} ${v}`).join(', ');
+  const prompt = p.systemPrompt.trim();
+  return [
+    `**${p.name}** (\`${p.id}\`)${p.aliases.length ? ` — also "${p.aliases.join('", "')}"` : ''}`,
+    lifecycleLine(p) && `-# ${lifecycleLine(p)}`,
+    `Context: ${p.contextMode} · Sampling: ${sampling}`,
+    `Hosts, tried in order:\n${hosts.join('\n')}`,
+    prompt && `System prompt:\n> ${prompt.slice(0, 600).replace(/\n/g, '\n> ')}${prompt.length > 600 ? '…' : ''}`,
+  ]
+    .filter(Boolean)
+    .join('\n')
+    .slice(0, 2000);
+}
+
+export const command: SlashCommand = {
+  data: new SlashCommandBuilder()
+    .setName('persona')
+    .setDescription('Details of one persona')
+    .addStringOption((o) => o.setName('name').setDescription('Persona').setRequired(true).setAutocomplete(true))
+    .toJSON(),
+  async execute(interaction, s) {
+    const query = interaction.options.getString('name', true);
+    const persona = findPersona(s.personas, query);
+    await interaction.reply({ content: persona ? describePersona(persona, s.env) : unknownPersona(query), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+  },
+  autocomplete: personaChoices,
+};

@@ -1,0 +1,86 @@
+// Each channel's recent messages, kept in Redis by the gateway (which sees every message) and by
+// workers (which know their own posts first), so a reply's context needs no Discord call.
+import type { Redis } from 'ioredis';
+import { snowflakeTime, type ChannelMessage } from './messages.ts';
+
+export interface HistoryStore {
+  /** Adds or replaces messages, keeping the newest `size`. A persona tag, once known, is kept. */
+  add(channelId: string, messages: ChannelMessage[]): Promise<void>;
+  edit(channelId: string, id: string, content: string): Promise<void>;
+  remove(channelId: string, ids: string[]): Promise<void>;
+  /** The newest `limit` messages, oldest first. */
+  recent(channelId: string, limit: number): Promise<ChannelMessage[]>;
+  /** Whether the channel has been filled from Discord since the gateway last (re)started. */
+  isFilled(channelId: string): Promise<boolean>;
+  markFilled(channelId: string): Promise<void>;
+  /** Called by the gateway at start: messages sent while it was away are missing everywhere. */
+  newEpoch(): Promise<void>;
+}
+
+// KEYS: zset, hash. ARGV: size, then (score, id, json) triples. Keeps the newest `size`.
+const ADD = `
+local size = tonumber(ARGV[1])
+for i = 2, #ARGV, 3 do
+  redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+local extra = redis.call('ZCARD', KEYS[1]) - size
+if extra > 0 then
+  local old = redis.call('ZRANGE', KEYS[1], 0, extra - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
+  redis.call('HDEL', KEYS[2], unpack(old))
+  redis.call('HDEL', KEYS[3], unpack(old))
+end
+return 1`;
+
+export function createHistoryStore(redis: Redis, prefix: string, size: number): HistoryStore {
+  const zkey = (c: string) => `${prefix}:history:${c}`;
+  const hkey = (c: string) => `${prefix}:history-messages:${c}`;
+  // Which persona sent a message, kept apart so a later copy without the tag cannot erase it.
+  const pkey = (c: string) => `${prefix}:history-personas:${c}`;
+  const filledKey = (c: string) => `${prefix}:history-filled:${c}`;
+  const epochKey = `${prefix}:gateway-epoch`;
+
+  return {
+    async add(channelId, messages) {
+      if (messages.length === 0) return;
+      const args = messages.flatMap(({ personaId: _, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
+      const tagged = messages.filter((m) => m.personaId).flatMap((m) => [m.id, m.personaId!]);
+      if (tagged.length) await redis.hset(pkey(channelId), ...tagged);
+      await redis.eval(ADD, 3, zkey(channelId), hkey(channelId), pkey(channelId), String(size), ...args);
+    },
+    async edit(channelId, id, content) {
+      const old = await redis.hget(hkey(channelId), id);
+      if (old === null) return;
+      await redis.hset(hkey(channelId), id, JSON.stringify({ ...(JSON.parse(old) as ChannelMessage), content }));
+    },
+    async remove(channelId, ids) {
+      if (ids.length === 0) return;
+      await redis.multi().zrem(zkey(channelId), ...ids).hdel(hkey(channelId), ...ids).hdel(pkey(channelId), ...ids).exec();
+    },
+    async recent(channelId, limit) {
+      const ids = await redis.zrevrange(zkey(channelId), 0, limit - 1);
+      if (ids.length === 0) return [];
+      const [raw, personas] = await Promise.all([redis.hmget(hkey(channelId), ...ids), redis.hmget(pkey(channelId), ...ids)]);
+      const messages: ChannelMessage[] = [];
+      raw.forEach((r, i) => {
+        if (r === null) return;
+        const personaId = personas[i];
+        messages.push(personaId ? { ...(JSON.parse(r) as ChannelMessage), personaId } : (JSON.parse(r) as ChannelMessage));
+      });
+      // Same millisecond: order by id, which Discord makes increase.
+      return messages.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
+    },
+    async isFilled(channelId) {
+      const [filled, epoch] = await redis.mget(filledKey(channelId), epochKey);
+      return filled !== null && filled === (epoch ?? '0');
+    },
+    async markFilled(channelId) {
+      const epoch = (await redis.get(epochKey)) ?? '0';
+      await redis.set(filledKey(channelId), epoch);
+    },
+    async newEpoch() {
+      await redis.incr(epochKey);
+    },
+  };
+}
