@@ -1,6 +1,6 @@
 // Builds what a persona reads: from (persona, history, trigger) to a provider-neutral prompt. Pure.
 import type { Persona } from '../personas/schema.ts';
-import type { ChannelMessage } from './messages.ts';
+import { isImage, type ChannelMessage } from './messages.ts';
 
 export interface ContextLimits {
   /** At most this many messages of history, trigger included. */
@@ -12,6 +12,18 @@ export interface ContextLimits {
 export interface ChatTurn {
   role: 'user' | 'assistant';
   content: string;
+  /** Images attached to the messages of this turn; sent only to hosts that read images. */
+  images?: { url: string; name: string }[];
+}
+
+/** Longest message text a model is given; Discord allows 4,000 characters to some users. */
+export const MAX_MESSAGE_CHARS = 4000;
+
+/** A message's text as a model reads it: clipped, with its attachments named. */
+export function messageText(m: ChannelMessage): string {
+  const text = m.content.length > MAX_MESSAGE_CHARS ? `${m.content.slice(0, MAX_MESSAGE_CHARS)}… [message cut]` : m.content;
+  const files = (m.attachments ?? []).map((a) => (isImage(a) ? `[image: ${a.name}]` : `[file: ${a.name}]`));
+  return [text, ...files].filter(Boolean).join(' ');
 }
 
 export type Prompt =
@@ -51,7 +63,7 @@ export function selectHistory(
   limits: ContextLimits,
 ): { kept: ChannelMessage[]; dropped: ChannelMessage[]; tokens: number } {
   const timeline = history.some((m) => m.id === trigger.id) ? history.map((m) => (m.id === trigger.id ? trigger : m)) : [...history, trigger];
-  const cost = (m: ChannelMessage) => estimateTokens(`${m.authorName}: ${m.content}`);
+  const cost = (m: ChannelMessage) => estimateTokens(`${m.authorName}: ${messageText(m)}`);
   let tokens = cost(trigger);
   let count = 1;
   const keep = new Set<ChannelMessage>([trigger]);
@@ -88,10 +100,17 @@ export function chatPrompt(persona: Persona, messages: readonly ChannelMessage[]
   const turns: ChatTurn[] = [];
   for (const m of messages) {
     const own = m.personaId === persona.id;
-    const turn: ChatTurn = own ? { role: 'assistant', content: m.content } : { role: 'user', content: `${m.authorName}: ${m.content}` };
+    const images = (m.attachments ?? []).filter(isImage).map((a) => ({ url: a.url, name: a.name }));
+    const turn: ChatTurn = {
+      role: own ? 'assistant' : 'user',
+      content: own ? messageText(m) : `${m.authorName}: ${messageText(m)}`,
+      ...(images.length && !own ? { images } : {}),
+    };
     const last = turns.at(-1);
-    if (last && last.role === turn.role) turns[turns.length - 1] = { role: last.role, content: `${last.content}\n\n${turn.content}` };
-    else turns.push(turn);
+    if (last && last.role === turn.role) {
+      const merged = [...(last.images ?? []), ...(turn.images ?? [])];
+      turns[turns.length - 1] = { role: last.role, content: `${last.content}\n\n${turn.content}`, ...(merged.length ? { images: merged } : {}) };
+    } else turns.push(turn);
   }
   if (turns[0]?.role !== 'user') turns.unshift({ role: 'user', content: SKIPPED });
   if (turns.at(-1)?.role !== 'user') turns.push({ role: 'user', content: '[your turn]' });
@@ -110,8 +129,8 @@ export function prefillPrompt(persona: Persona, messages: readonly ChannelMessag
   for (const m of messages) {
     const speaker = m.personaId === persona.id ? persona.name : m.authorName;
     const last = blocks.at(-1);
-    if (last && last.speaker === speaker) last.text += `\n${m.content}`;
-    else blocks.push({ speaker, text: m.content });
+    if (last && last.speaker === speaker) last.text += `\n${messageText(m)}`;
+    else blocks.push({ speaker, text: messageText(m) });
   }
   const transcript = blocks.map((b) => `${b.speaker}: ${b.text}`).join('\n') + `\n${persona.name}:`;
   // Stop at the next line spoken by anyone else, most recent speakers first.

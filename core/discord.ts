@@ -29,8 +29,8 @@ export interface DiscordEdge {
   postAs(channelId: string, speaker: Speaker, content: string): Promise<PostedMessage>;
   editAs(channelId: string, posted: PostedMessage, content: string): Promise<void>;
   typing(channelId: string): Promise<void>;
-  /** Whether a streaming edit now would leave the webhook's rate budget with room to spare. */
-  canAffordEdit(webhookId: string): boolean;
+  /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
+  editDelay(webhookId: string): number;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
   /** Ids of the webhooks chorus posts through in this channel. */
@@ -200,10 +200,10 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
       await rest.post(Routes.channelTyping(channelId));
     },
 
-    canAffordEdit(webhookId) {
+    editDelay(webhookId) {
       const budget = budgets.get(webhookId);
-      if (!budget || Date.now() >= budget.resetAt) return true;
-      return budget.remaining > EDIT_RESERVE;
+      if (!budget || budget.remaining > EDIT_RESERVE) return 0;
+      return Math.max(0, budget.resetAt - Date.now());
     },
 
     async postAsBot(channelId, content) {

@@ -3,11 +3,14 @@
 import type { Host, Persona } from '../personas/schema.ts';
 import type { Prompt } from './context.ts';
 
+export type AnthropicContent = string | ({ type: 'text'; text: string } | { type: 'image'; source: { type: 'url'; url: string } })[];
+export type OpenAIContent = string | ({ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } })[];
+
 export interface AnthropicBody {
   model: string;
   max_tokens: number;
   system?: string;
-  messages: { role: 'user' | 'assistant'; content: string }[];
+  messages: { role: 'user' | 'assistant'; content: AnthropicContent }[];
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];
@@ -15,7 +18,7 @@ export interface AnthropicBody {
 
 export interface OpenAIChatBody {
   model: string;
-  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  messages: ({ role: 'system' | 'assistant'; content: string } | { role: 'user'; content: OpenAIContent })[];
   max_tokens: number;
   temperature?: number;
   top_p?: number;
@@ -56,7 +59,16 @@ export function requestFor(persona: Persona, host: Host, prompt: Prompt): Reques
       if (prompt.mode === 'chat') {
         return {
           provider: 'anthropic',
-          body: { model: host.model, max_tokens, ...(prompt.system ? { system: prompt.system } : {}), messages: prompt.turns, ...sampling(persona) },
+          body: {
+            model: host.model,
+            max_tokens,
+            ...(prompt.system ? { system: prompt.system } : {}),
+            messages: prompt.turns.map((t) => ({
+              role: t.role,
+              content: host.vision && t.images?.length ? [...t.images.map((i) => ({ type: 'image' as const, source: { type: 'url' as const, url: i.url } })), { type: 'text' as const, text: t.content }] : t.content,
+            })),
+            ...sampling(persona),
+          },
         };
       }
       // Prefill: the transcript is the start of the assistant's own turn, which it continues.
@@ -79,7 +91,12 @@ export function requestFor(persona: Persona, host: Host, prompt: Prompt): Reques
     case 'openai': {
       if (prompt.mode === 'chat') {
         const system = prompt.system ? [{ role: 'system' as const, content: prompt.system }] : [];
-        return { provider: 'openai', body: { model: host.model, messages: [...system, ...prompt.turns], max_tokens, ...sampling(persona) } };
+        const turns = prompt.turns.map((t) =>
+          t.role === 'user' && host.vision && t.images?.length
+            ? { role: 'user' as const, content: [...t.images.map((i) => ({ type: 'image_url' as const, image_url: { url: i.url } })), { type: 'text' as const, text: t.content }] }
+            : { role: t.role, content: t.content },
+        );
+        return { provider: 'openai', body: { model: host.model, messages: [...system, ...turns], max_tokens, ...sampling(persona) } };
       }
       // Chat Completions has no portable assistant prefill: frame the transcript in a user turn.
       return {

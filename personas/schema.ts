@@ -13,6 +13,8 @@ export const HostSchema = z.strictObject({
   apiKeyEnv: z.string().regex(/^([A-Z_][A-Z0-9_]*|none)$/, 'an environment variable name in UPPER_CASE, or none').optional(),
   /** A label for records and /personas ("anthropic", "openrouter", "local-vllm"). */
   label: z.string().min(1).optional(),
+  /** The model reads images here: attached images are sent to it, not just named. */
+  vision: z.boolean().default(false),
 });
 export type Host = z.infer<typeof HostSchema>;
 

@@ -7,7 +7,7 @@ import { splitMessage } from '../core/split.ts';
 
 export interface Streamer {
   onText(delta: string): void;
-  /** Waits for the post or edit in flight; resolves with the message shown, if any. */
+  /** Stops updating and waits for the post or edit in flight; resolves with the message shown. */
   settle(): Promise<PostedMessage | undefined>;
   /** When the first text became visible (ms), for figures. */
   firstVisibleAt(): number | undefined;
@@ -34,13 +34,21 @@ export function createStreamer(opts: StreamOptions): Streamer {
   let shown = '';
   let lastEditAt = 0;
   let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   let firstVisibleAt: number | undefined;
 
-  const preview = () => splitMessage(text)[0] ?? '';
+  const later = (ms: number) => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      pump();
+    }, ms);
+  };
 
+  /** One post or edit at a time; whatever arrived meanwhile goes out in the next one. */
   function pump(): void {
-    if (inFlight) return;
-    const next = preview();
+    if (stopped || inFlight || timer) return;
+    const next = splitMessage(text)[0] ?? '';
     if (!next.trim() || next === shown) return;
     if (!posted) {
       inFlight = (async () => {
@@ -49,14 +57,14 @@ export function createStreamer(opts: StreamOptions): Streamer {
         posted = message;
         shown = next;
         firstVisibleAt = Date.now();
-        lastEditAt = Date.now();
+        lastEditAt = firstVisibleAt;
         await opts.afterPost(message);
       })();
     } else {
-      const now = Date.now();
-      if (now - lastEditAt < opts.intervalMs || !opts.discord.canAffordEdit(posted.webhookId)) return;
+      const wait = Math.max(lastEditAt + opts.intervalMs - Date.now(), opts.discord.editDelay(posted.webhookId));
+      if (wait > 0) return later(wait);
       const target = posted;
-      lastEditAt = now;
+      lastEditAt = Date.now();
       inFlight = opts.discord.editAs(opts.channelId, target, next).then(() => {
         shown = next;
       });
@@ -65,6 +73,7 @@ export function createStreamer(opts: StreamOptions): Streamer {
       .catch((err: Error) => opts.log.warn({ err: err.message }, 'streaming update failed; the final text will still be posted'))
       .finally(() => {
         inFlight = undefined;
+        pump();
       });
   }
 
@@ -74,6 +83,9 @@ export function createStreamer(opts: StreamOptions): Streamer {
       pump();
     },
     async settle() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
       while (inFlight) await inFlight.catch(() => undefined);
       return posted;
     },

@@ -1,6 +1,8 @@
 // Everything an end-to-end test needs: the Discord stand-in, local model hosts, persona files,
 // a gateway and workers wired to them, and a clean Redis namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { stringify } from 'yaml';
 import { startGateway, type RunningGateway } from '../../bot/gateway.ts';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
+import { createProxyRest, proxyHandler } from '../../core/rest-proxy.ts';
 import { loadPersonas } from '../../personas/load.ts';
 import type { Persona } from '../../personas/schema.ts';
 import type { Turn } from '../../core/turns.ts';
@@ -18,6 +21,22 @@ import type { ReplyOutcome } from '../../workers/reply.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../stand-ins/discord.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
+
+/** chorus's REST proxy in front of the stand-in, as docker-compose runs it in front of Discord. */
+async function startProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
+  const handle = proxyHandler(createProxyRest(upstream));
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/api`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -88,8 +107,18 @@ function personaFiles(anthropicUrl: string, openaiUrl: string): Record<string, u
   ];
 }
 
-export async function startHarness(opts: { inProcessWorkers?: number; env?: Record<string, string> } = {}): Promise<Harness> {
-  const discord = await startDiscordStandIn();
+export interface HarnessOptions {
+  inProcessWorkers?: number;
+  env?: Record<string, string>;
+  /** Have the stand-in answer 429 as Discord does. */
+  enforceRateLimits?: boolean;
+  /** Send the workers' REST calls through chorus's REST proxy (one rate-limit authority). */
+  viaProxy?: boolean;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const discord = await startDiscordStandIn({ enforceRateLimits: opts.enforceRateLimits ?? false });
+  const proxy = opts.viaProxy ? await startProxy(discord.restUrl) : undefined;
   const anthropicHost = await startModelHost();
   const openaiHost = await startModelHost();
   const personasDir = await mkdtemp(join(tmpdir(), 'chorus-personas-'));
@@ -115,6 +144,8 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
     ...opts.env,
   };
   const config = loadConfig(env);
+  // Workers go through the proxy when asked; the gateway talks to the stand-in directly.
+  const workerConfig = proxy ? loadConfig({ ...env, DISCORD_API_URL: proxy.url }) : config;
   const personas = await loadPersonas(personasDir);
   const log = createLogger('test', 'silent');
   const routedWaiters = new Map<string, (n: number) => void>();
@@ -167,13 +198,13 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
       return body.data?.content ?? body.content ?? '';
     },
     addWorker() {
-      const w = startWorker(config, personas, env, log, { onTurn: (turn, outcome) => outcomes.push({ turn, outcome }) });
+      const w = startWorker(workerConfig, personas, env, log, { onTurn: (turn, outcome) => outcomes.push({ turn, outcome }) });
       workers.push(w);
       return w;
     },
     async spawnWorker() {
       const child = spawn(process.execPath, ['workers/main.ts'], {
-        env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
+        env: { PATH: process.env.PATH ?? '', ...env, DISCORD_API_URL: workerConfig.DISCORD_API_URL, LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.add(child);
@@ -193,6 +224,7 @@ export async function startHarness(opts: { inProcessWorkers?: number; env?: Reco
       await Promise.all(workers.map((w) => w.close()));
       await gateway.close();
       await queueEvents.close();
+      await proxy?.close();
       await discord.close();
       await anthropicHost.close();
       await openaiHost.close();

@@ -37,6 +37,10 @@ export interface ScriptedReply {
   usage?: { input: number; output: number };
   /** Seconds for the retry-after header on 429/529 (default 1). */
   retryAfter?: number;
+  /** Streaming: awaited before delta i is sent, so a test can pace tokens on events. */
+  beforeChunk?: (index: number) => Promise<unknown> | undefined;
+  /** Streaming: a fixed pause before each delta (benchmarks). */
+  chunkDelayMs?: number;
 }
 
 export type Responder = (req: RecordedRequest) => ScriptedReply | Promise<ScriptedReply>;
@@ -136,6 +140,7 @@ interface Answer {
   stopReason: string | undefined;
   stream: boolean;
   includeUsage: boolean;
+  pace: (index: number) => Promise<void>;
 }
 
 function answerFor(body: Record<string, unknown>, reply: ScriptedReply): Answer {
@@ -151,6 +156,10 @@ function answerFor(body: Record<string, unknown>, reply: ScriptedReply): Answer 
     stopReason: reply.stopReason,
     stream: body['stream'] === true,
     includeUsage: streamOptions?.include_usage === true,
+    pace: async (index) => {
+      await reply.beforeChunk?.(index);
+      if (reply.chunkDelayMs) await new Promise((r) => setTimeout(r, reply.chunkDelayMs));
+    },
   };
 }
 
@@ -184,7 +193,7 @@ function sendError(res: ServerResponse, api: ModelApi, reply: ScriptedReply, req
   sendJson(res, status, headers, { error: { message, type: base.type, param: null, code } });
 }
 
-function sendAnthropic(res: ServerResponse, a: Answer, requestId: string): void {
+async function sendAnthropic(res: ServerResponse, a: Answer, requestId: string): Promise<void> {
   const headers = { 'request-id': requestId };
   const id = randomId('msg_');
   const given = a.stopReason;
@@ -212,7 +221,11 @@ function sendAnthropic(res: ServerResponse, a: Answer, requestId: string): void 
   event('message_start', { message: message([], 1, null) });
   event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   event('ping', {});
-  for (const text of a.deltas) event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+  for (const [i, text] of a.deltas.entries()) {
+    await a.pace(i);
+    if (res.destroyed) return;
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+  }
   event('content_block_stop', { index: 0 });
   event('message_delta', {
     delta: { stop_reason: stopReason, stop_sequence: null, stop_details: null },
@@ -222,7 +235,7 @@ function sendAnthropic(res: ServerResponse, a: Answer, requestId: string): void 
   res.end();
 }
 
-function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: Answer, requestId: string): void {
+async function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: Answer, requestId: string): Promise<void> {
   const headers = { 'x-request-id': requestId };
   const id = randomId(api === 'chat' ? 'chatcmpl-' : 'cmpl-');
   const object = api === 'chat' ? 'chat.completion' : 'text_completion';
@@ -247,10 +260,18 @@ function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: Answer,
   };
   if (api === 'chat') {
     chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
-    for (const content of a.deltas) chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]);
+    for (const [i, content] of a.deltas.entries()) {
+      await a.pace(i);
+      if (res.destroyed) return;
+      chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]);
+    }
     chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finish }]);
   } else {
-    for (const text of a.deltas) chunk([{ text, index: 0, logprobs: null, finish_reason: null }]);
+    for (const [i, text] of a.deltas.entries()) {
+      await a.pace(i);
+      if (res.destroyed) return;
+      chunk([{ text, index: 0, logprobs: null, finish_reason: null }]);
+    }
     chunk([{ text: '', index: 0, logprobs: null, finish_reason: finish }]);
   }
   if (a.includeUsage) chunk([], { usage });
@@ -310,8 +331,8 @@ export async function startModelHost(opts: { responder?: Responder } = {}): Prom
       return;
     }
     const answer = answerFor(body as Record<string, unknown>, reply);
-    if (api === 'anthropic') sendAnthropic(res, answer, requestId);
-    else sendOpenAi(res, api, answer, requestId);
+    if (api === 'anthropic') await sendAnthropic(res, answer, requestId);
+    else await sendOpenAi(res, api, answer, requestId);
   };
 
   const server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildContext, chatPrompt, prefillPrompt, selectHistory } from '../../core/context.ts';
-import { requestFor } from '../../core/requests.ts';
-import { msg, persona } from './helpers.ts';
+import { requestFor, type AnthropicBody, type OpenAIChatBody } from '../../core/requests.ts';
+import { host, msg, persona } from './helpers.ts';
 
 const opus = persona({ id: 'opus', name: 'Opus', systemPrompt: 'You are Opus.' });
 const davinci = persona({ id: 'davinci', name: 'Davinci', contextMode: 'prefill', systemPrompt: 'A chat log.', hosts: [{ provider: 'completions', model: 'davinci-002' }] });
@@ -33,12 +33,12 @@ describe('chat context', () => {
   it('builds the Anthropic body with a separate system prompt and the OpenAI body with a system message', () => {
     const trigger = msg('alice', 'Opus?');
     const { prompt } = buildContext(opus, [], trigger, wide);
-    const anthropic = requestFor(opus, { provider: 'anthropic', model: 'claude-x' }, prompt);
+    const anthropic = requestFor(opus, host({ provider: 'anthropic', model: 'claude-x' }), prompt);
     expect(anthropic).toEqual({
       provider: 'anthropic',
       body: { model: 'claude-x', max_tokens: 1024, system: 'You are Opus.', messages: [{ role: 'user', content: 'alice: Opus?' }] },
     });
-    const openai = requestFor(opus, { provider: 'openai', model: 'gpt-x' }, prompt);
+    const openai = requestFor(opus, host({ provider: 'openai', model: 'gpt-x' }), prompt);
     expect(openai.body).toEqual({
       model: 'gpt-x',
       max_tokens: 1024,
@@ -52,7 +52,7 @@ describe('chat context', () => {
   it('carries sampling parameters into the request', () => {
     const hot = persona({ id: 'hot', name: 'Hot', sampling: { temperature: 1.3, topP: 0.9, maxTokens: 77 } });
     const { prompt } = buildContext(hot, [], msg('a', 'Hot?'), wide);
-    expect(requestFor(hot, { provider: 'anthropic', model: 'm' }, prompt).body).toMatchObject({ temperature: 1.3, top_p: 0.9, max_tokens: 77 });
+    expect(requestFor(hot, host({ provider: 'anthropic', model: 'm' }), prompt).body).toMatchObject({ temperature: 1.3, top_p: 0.9, max_tokens: 77 });
   });
 });
 
@@ -69,9 +69,9 @@ describe('prefill context', () => {
 
   it('sends a completions prompt with stop sequences, and an Anthropic assistant prefill with no trailing space', () => {
     const { prompt } = buildContext(davinci, [], msg('bob', 'Davinci?'), wide);
-    const completions = requestFor(davinci, { provider: 'completions', model: 'davinci-002' }, prompt);
+    const completions = requestFor(davinci, host({ provider: 'completions', model: 'davinci-002' }), prompt);
     expect(completions.body).toMatchObject({ prompt: 'A chat log.\n\nbob: Davinci?\nDavinci:', stop: ['\nbob:', '\nDavinci:'] });
-    const anthropic = requestFor(davinci, { provider: 'anthropic', model: 'claude-3-opus' }, prompt);
+    const anthropic = requestFor(davinci, host({ provider: 'anthropic', model: 'claude-3-opus' }), prompt);
     if (anthropic.provider !== 'anthropic') throw new Error('expected anthropic');
     const last = anthropic.body.messages.at(-1)!;
     expect(last.role).toBe('assistant');
@@ -115,5 +115,46 @@ describe('prefillPrompt', () => {
     const p = prefillPrompt(davinci, [msg('whatever', 'mine', { personaId: 'davinci' })]);
     if (p.mode !== 'prefill') throw new Error('expected prefill');
     expect(p.transcript).toBe('Davinci: mine\nDavinci:');
+  });
+});
+
+describe('attachments and long messages', () => {
+  const png = { name: 'cat.png', url: 'https://cdn.example.org/cat.png', contentType: 'image/png' };
+  const pdf = { name: 'paper.pdf', url: 'https://cdn.example.org/paper.pdf', contentType: 'application/pdf' };
+  const trigger = msg('alice', 'Opus, look', { attachments: [png, pdf] });
+
+  it('sends images to a host that reads them, in both API shapes', () => {
+    const { prompt } = buildContext(opus, [], trigger, wide);
+    const anthropic = requestFor(opus, host({ provider: 'anthropic', model: 'c', vision: true }), prompt);
+    expect((anthropic.body as AnthropicBody).messages[0]).toEqual({
+      role: 'user',
+      content: [
+        { type: 'image', source: { type: 'url', url: png.url } },
+        { type: 'text', text: 'alice: Opus, look [image: cat.png] [file: paper.pdf]' },
+      ],
+    });
+    const openai = requestFor(opus, host({ provider: 'openai', model: 'g', vision: true }), prompt);
+    expect((openai.body as OpenAIChatBody).messages[1]).toEqual({
+      role: 'user',
+      content: [
+        { type: 'image_url', image_url: { url: png.url } },
+        { type: 'text', text: 'alice: Opus, look [image: cat.png] [file: paper.pdf]' },
+      ],
+    });
+  });
+
+  it('only names images and files for a host that does not read images', () => {
+    const { prompt } = buildContext(opus, [], trigger, wide);
+    expect((requestFor(opus, host({ provider: 'anthropic', model: 'c' }), prompt).body as AnthropicBody).messages[0]).toEqual({
+      role: 'user',
+      content: 'alice: Opus, look [image: cat.png] [file: paper.pdf]',
+    });
+  });
+
+  it('clips a message far longer than Discord allows', () => {
+    const { prompt } = buildContext(opus, [], msg('alice', 'x'.repeat(50_000)), { maxMessages: 5, maxTokens: 100_000 });
+    if (prompt.mode !== 'chat') throw new Error('expected chat');
+    expect(prompt.turns[0]!.content.length).toBeLessThan(4100);
+    expect(prompt.turns[0]!.content).toMatch(/… \[message cut\]$/);
   });
 });

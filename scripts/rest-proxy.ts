@@ -1,0 +1,25 @@
+// The Discord REST proxy process: `npm run start:rest-proxy`. Point every worker's (and the
+// gateway's) DISCORD_API_URL at it, so all of them share one view of Discord's rate limits.
+import { createServer } from 'node:http';
+import { z } from 'zod';
+import { createProxyRest, proxyHandler } from '../core/rest-proxy.ts';
+import { createLogger, describeError } from '../core/log.ts';
+
+const env = z
+  .object({
+    /** Where the proxy forwards to: Discord itself, unless you chain proxies. */
+    DISCORD_UPSTREAM_URL: z.url().default('https://discord.com/api'),
+    REST_PROXY_PORT: z.coerce.number().int().positive().default(8080),
+    LOG_LEVEL: z.string().default('info'),
+  })
+  .parse(process.env);
+const log = createLogger('rest-proxy', env.LOG_LEVEL);
+// No token here: each request carries its own; the REST instance only schedules them.
+const rest = createProxyRest(env.DISCORD_UPSTREAM_URL);
+rest.on('rateLimited', (info) => log.info({ route: info.route, global: info.global, retryAfter: info.retryAfter }, 'rate limited: requests wait'));
+const handle = proxyHandler(rest);
+const server = createServer((req, res) => {
+  handle(req, res).catch((err: unknown) => log.error({ err: describeError(err) }, 'proxy failure'));
+});
+server.listen(env.REST_PROXY_PORT, () => log.info({ port: env.REST_PROXY_PORT, upstream: env.DISCORD_UPSTREAM_URL }, 'rest proxy ready'));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => server.close(() => process.exit(0)));

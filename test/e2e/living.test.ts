@@ -1,0 +1,140 @@
+// A channel as a conversation: ordered turns, models answering models within limits, streaming,
+// history from the cache, mentions through roles, interjections, edits and missing permissions.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../stand-ins/model-host.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ env: { PERSONA_COOLDOWN_SECONDS: '0' } });
+});
+afterAll(async () => {
+  await h?.close();
+});
+afterEach(async () => {
+  await h.settled();
+  h.anthropicHost.setResponder(() => ({ text: 'ok' }));
+  h.openaiHost.setResponder(() => ({ text: 'ok' }));
+});
+
+const personaPosts = (channelId: string) => h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
+const lastUserText = (req: RecordedRequest): string => {
+  const body = req.body as { messages?: { role: string; content: unknown }[]; prompt?: string };
+  if (body.prompt) return body.prompt;
+  const last = body.messages?.filter((m) => m.role === 'user').at(-1)?.content;
+  return typeof last === 'string' ? last : JSON.stringify(last);
+};
+
+describe('a three-persona conversation with chain depth 2', () => {
+  it('answers in order, each persona seeing the answers before it, and stops at the depth', async () => {
+    const channelId = h.discord.addChannel({ name: 'salon' });
+    const seen: Record<string, string> = {};
+    h.anthropicHost.setResponder((req) => {
+      seen.opus = lastUserText(req);
+      return { text: 'I think Base should weigh in on this.' };
+    });
+    h.openaiHost.setResponder((req) => {
+      if (req.api === 'completions') {
+        seen.base = lastUserText(req);
+        return { text: ' Opus, you started it.' }; // would go on, but the chain is at its depth
+      }
+      seen.gpt = lastUserText(req);
+      return { text: 'Agreed, a fine question.' };
+    });
+    await h.discord.userSays({ channelId, content: 'Opus and GPT: is a chorus a choir?' });
+    await h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Base');
+    await h.settled();
+
+    expect(personaPosts(channelId).map((m) => `${m.author.username}: ${m.content}`)).toEqual([
+      'Opus: I think Base should weigh in on this.',
+      'GPT: Agreed, a fine question.',
+      'Base: Opus, you started it.',
+    ]);
+    expect(seen.opus).toBe('Alice: Opus and GPT: is a chorus a choir?');
+    expect(seen.gpt).toBe('Alice: Opus and GPT: is a chorus a choir?\n\nOpus: I think Base should weigh in on this.');
+    expect(seen.base).toMatch(/Alice: Opus and GPT: is a chorus a choir\?\nOpus: I think Base should weigh in on this\.\nGPT: Agreed, a fine question\.\nBase:$/);
+    const chain = h.outcomes.filter((o) => o.turn.channelId === channelId).map((o) => [o.turn.personaId, o.turn.reason, o.turn.depth]);
+    expect(chain).toEqual([
+      ['opus', 'named', 1],
+      ['gpt', 'named', 1],
+      ['base', 'named', 2],
+    ]);
+  });
+});
+
+describe('history without refetching', () => {
+  it('reads Discord history once for a new channel, then never again', async () => {
+    const channelId = h.discord.addChannel({ name: 'quiet' });
+    await h.discord.userSays({ channelId, content: 'an old message before chorus was asked anything' });
+    const historyReads = () => h.discord.restCalls.filter((c) => c.method === 'GET' && c.path.endsWith(`/channels/${channelId}/messages`)).length;
+    for (let i = 0; i < 3; i++) {
+      const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+      await h.discord.userSays({ channelId, content: `Opus, question ${i}` });
+      await post;
+      await h.settled();
+    }
+    expect(historyReads()).toBe(1);
+    // Typing shows once per reply, before the answer.
+    expect(h.discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/typing`))).toHaveLength(3);
+  });
+
+  it('gives models edited text and leaves deleted messages out', async () => {
+    const channelId = h.discord.addChannel({ name: 'edits' });
+    const request = h.anthropicHost.nextRequest();
+    const first = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, warm up' });
+    await first;
+    await request;
+    await h.settled();
+    const typo = await h.discord.userSays({ channelId, content: 'the capital is Lyon' });
+    const secret = await h.discord.userSays({ channelId, content: 'my password is hunter2' });
+    await h.discord.userEdits(typo.id, 'the capital is Paris');
+    await h.discord.userDeletes(secret.id);
+    const next = h.anthropicHost.nextRequest();
+    const trigger = await h.discord.userSays({ channelId, content: 'Opus, what did I say?' });
+    await h.routed(trigger.id);
+    const text = JSON.stringify((await next).body);
+    expect(text).toContain('the capital is Paris');
+    expect(text).not.toContain('Lyon');
+    expect(text).not.toContain('hunter2');
+  });
+});
+
+describe('mentions, interjections and permissions', () => {
+  it('answers a persona @-mentioned through its role', async () => {
+    const role = h.discord.roles().find((r) => r.name === 'GPT');
+    expect(role?.mentionable).toBe(true);
+    const channelId = h.discord.addChannel({ name: 'mentions' });
+    h.openaiHost.setResponder(() => ({ text: 'You rang?' }));
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'GPT');
+    const request = h.openaiHost.nextRequest();
+    await h.discord.userSays({ channelId, content: `<@&${role!.id}> are you there?` });
+    expect((await post).content).toBe('You rang?');
+    expect(lastUserText(await request)).toBe('Alice: @GPT are you there?');
+  });
+
+  it('lets a roster persona join in when interjections are on', async () => {
+    const channelId = h.discord.addChannel({ name: 'lively' });
+    await h.gateway.services.settings.set('channel', channelId, 'roster', ['opus']);
+    await h.gateway.services.settings.set('channel', channelId, 'interjectionProbability', 1);
+    h.anthropicHost.setResponder(() => ({ text: 'Mind if I join?' }));
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'nice weather today' });
+    expect((await post).content).toBe('Mind if I join?');
+    await h.settled();
+    expect(h.outcomes.find((o) => o.turn.channelId === channelId)?.turn.reason).toBe('interjection');
+  });
+
+  it('says plainly when it lacks the webhook permission, and loses no other work', async () => {
+    const channelId = h.discord.addChannel({ name: 'locked' });
+    h.discord.denyPermission(channelId, 'ManageWebhooks');
+    const notice = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.id === h.discord.botUser.id);
+    await h.discord.userSays({ channelId, content: 'Opus, hello?' });
+    expect((await notice).content).toBe('Opus cannot speak here: chorus needs the **Manage Webhooks** permission in this channel.');
+    await h.settled();
+    const open = h.discord.addChannel({ name: 'open' });
+    const post = h.discord.nextMessage((m) => m.channel_id === open && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId: open, content: 'Opus, and here?' });
+    expect((await post).webhook_id).toBeDefined();
+  });
+});
