@@ -78,13 +78,23 @@ export function selectHistory(
   return { kept: timeline.filter((m) => keep.has(m)), dropped: timeline.filter((m) => !keep.has(m)), tokens };
 }
 
+/**
+ * What a persona answering `trigger` should read: the channel up to the trigger, then the persona
+ * posts made since (answers to it and to earlier messages). Later messages of people are left
+ * out: they get their own turns, and a persona answering this message should answer this one.
+ */
+export function conversationFor(history: readonly ChannelMessage[], trigger: ChannelMessage): ChannelMessage[] {
+  const at = BigInt(trigger.id);
+  return history.filter((m) => BigInt(m.id) <= at || m.personaId !== undefined);
+}
+
 export function buildContext(
   persona: Persona,
   history: readonly ChannelMessage[],
   trigger: ChannelMessage,
   limits: ContextLimits,
 ): BuiltContext {
-  const { kept, dropped, tokens } = selectHistory(history, trigger, limits);
+  const { kept, dropped, tokens } = selectHistory(conversationFor(history, trigger), trigger, limits);
   const prompt = persona.contextMode === 'chat' ? chatPrompt(persona, kept) : prefillPrompt(persona, kept);
   return { prompt, keptIds: kept.map((m) => m.id), droppedIds: dropped.map((m) => m.id), estimatedTokens: tokens };
 }

@@ -8,45 +8,73 @@ import { pipeline } from 'node:stream/promises';
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, type RequestMethod } from '@discordjs/rest';
 
 /**
- * Discord allows a bot 50 requests a second. @discordjs/rest counts in fixed one-second windows,
- * which can put nearly twice that into some second; this gate keeps every sliding second within
- * the limit. Only requests made with the bot's token count, as on Discord (webhook-token and
- * interaction routes have their own limits).
+ * Keeps the bot's requests within `perSecond` in every second *as Discord receives them*. A request
+ * arrives some time between being sent and being answered, so each one holds its place from the
+ * moment it is sent until one second after its answer: then no second can hold more than
+ * `perSecond` arrivals, whatever the network or a busy event loop does to timing. (A window on
+ * send times alone — what @discordjs/rest does, in fixed windows — lets jitter bunch arrivals.)
  */
-export function createSlidingGate(perSecond: number): () => Promise<void> {
-  const recent: number[] = [];
-  let chain = Promise.resolve();
-  return () => {
-    const turn = chain.then(async () => {
-      for (;;) {
-        const now = performance.now();
-        while (recent.length && now - recent[0]! >= 1000) recent.shift();
-        if (recent.length < perSecond) {
-          recent.push(now);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 1000 - (now - recent[0]!) + 1));
-      }
-    });
-    chain = turn;
-    return turn;
+export function createArrivalGate(perSecond: number): { acquire(): Promise<void>; release(): void } {
+  let inFlight = 0;
+  const answeredAt: number[] = [];
+  const waiting: (() => void)[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  function occupied(now: number): number {
+    while (answeredAt.length && now - answeredAt[0]! >= 1000) answeredAt.shift();
+    return inFlight + answeredAt.length;
+  }
+  function wake(): void {
+    const now = performance.now();
+    while (waiting.length && occupied(now) < perSecond) {
+      inFlight += 1;
+      waiting.shift()!();
+    }
+    if (waiting.length && !timer && answeredAt.length) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        wake();
+      }, 1000 - (now - answeredAt[0]!) + 1);
+    }
+  }
+  return {
+    acquire() {
+      return new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        wake();
+      });
+    },
+    release() {
+      inFlight -= 1;
+      answeredAt.push(performance.now());
+      wake();
+    },
   };
 }
 
+/** Discord's global limit for a bot. */
+export const DEFAULT_BOT_REQUESTS_PER_SECOND = 50;
+
 /**
  * The proxy's REST instance: its own (fixed-window) global counter is set out of the way, and
- * the sliding gate is applied at the moment each bot request really leaves.
+ * the arrival gate holds each bot request from the moment it really leaves until it is answered.
  */
-export function createProxyRest(upstream: string, botRequestsPerSecond = 50): REST {
-  const gate = createSlidingGate(botRequestsPerSecond);
+export function createProxyRest(upstream: string, botRequestsPerSecond = DEFAULT_BOT_REQUESTS_PER_SECOND): REST {
+  const gate = createArrivalGate(botRequestsPerSecond);
   return new REST({
     api: upstream,
     version: '10',
     globalRequestsPerSecond: 10_000,
     async makeRequest(url, init) {
       const headers = init.headers as Record<string, string> | undefined;
-      if (headers?.authorization?.startsWith('Bot ') || headers?.Authorization?.startsWith('Bot ')) await gate();
-      return DefaultRestOptions.makeRequest(url, init);
+      const bot = headers?.authorization?.startsWith('Bot ') || headers?.Authorization?.startsWith('Bot ');
+      if (!bot) return DefaultRestOptions.makeRequest(url, init);
+      await gate.acquire();
+      try {
+        return await DefaultRestOptions.makeRequest(url, init);
+      } finally {
+        gate.release();
+      }
     },
   });
 }

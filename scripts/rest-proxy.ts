@@ -2,7 +2,7 @@
 // gateway's) DISCORD_API_URL at it, so all of them share one view of Discord's rate limits.
 import { createServer } from 'node:http';
 import { z } from 'zod';
-import { createProxyRest, proxyHandler } from '../core/rest-proxy.ts';
+import { createProxyRest, DEFAULT_BOT_REQUESTS_PER_SECOND, proxyHandler } from '../core/rest-proxy.ts';
 import { createLogger, describeError } from '../core/log.ts';
 
 const env = z
@@ -10,12 +10,14 @@ const env = z
     /** Where the proxy forwards to: Discord itself, unless you chain proxies. */
     DISCORD_UPSTREAM_URL: z.url().default('https://discord.com/api'),
     REST_PROXY_PORT: z.coerce.number().int().positive().default(8080),
+    /** Bot-token requests Discord may receive in any second (its global limit is 50). */
+    BOT_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(50).default(DEFAULT_BOT_REQUESTS_PER_SECOND),
     LOG_LEVEL: z.string().default('info'),
   })
   .parse(process.env);
 const log = createLogger('rest-proxy', env.LOG_LEVEL);
 // No token here: each request carries its own; the REST instance only schedules them.
-const rest = createProxyRest(env.DISCORD_UPSTREAM_URL);
+const rest = createProxyRest(env.DISCORD_UPSTREAM_URL, env.BOT_REQUESTS_PER_SECOND);
 rest.on('rateLimited', (info) => log.info({ route: info.route, global: info.global, retryAfter: info.retryAfter }, 'rate limited: requests wait'));
 const handle = proxyHandler(rest);
 const server = createServer((req, res) => {

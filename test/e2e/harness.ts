@@ -13,7 +13,6 @@ import { stringify } from 'yaml';
 import { startGateway, type RunningGateway } from '../../bot/gateway.ts';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
-import { createProxyRest, proxyHandler } from '../../core/rest-proxy.ts';
 import { loadPersonas } from '../../personas/load.ts';
 import type { Persona } from '../../personas/schema.ts';
 import type { Turn } from '../../core/turns.ts';
@@ -22,20 +21,35 @@ import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../stand-ins/discord.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
 
-/** chorus's REST proxy in front of the stand-in, as docker-compose runs it in front of Discord. */
+/** chorus's REST proxy process in front of the stand-in, as docker-compose runs it in front of Discord. */
 async function startProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
-  const handle = proxyHandler(createProxyRest(upstream));
-  const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await freePort();
+  const child = spawn(process.execPath, ['scripts/rest-proxy.ts'], {
+    env: { PATH: process.env.PATH ?? '', DISCORD_UPSTREAM_URL: upstream, REST_PROXY_PORT: String(port), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`rest proxy exited early with ${code}`)));
+    lines.on('line', (line) => line.includes('"rest proxy ready"') && resolve());
+  });
   return {
     url: `http://127.0.0.1:${port}/api`,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
       }),
   };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -183,6 +197,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async settled() {
       const jobs = await gateway.services.queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
+      gateway.services.queue.setMaxListeners(jobs.length + 10); // one listener per awaited job
       await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
     },
     outcomes,

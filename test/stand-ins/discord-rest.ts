@@ -52,13 +52,15 @@ export function createRest(
   guildRoutes(core, route);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Arrival time, as Discord would count it: before the body is read.
+    const arrivedAt = Date.now();
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const method = req.method ?? 'GET';
     const raw = await readBody(req);
     const body = parseBody(req.headers['content-type'] ?? '', raw);
     const query = Object.fromEntries(url.searchParams);
     const authorized = req.headers.authorization === `Bot ${core.token}`;
-    const call: RestCall = { method, path: url.pathname, query, body, at: Date.now(), status: 0, authorized };
+    const call: RestCall = { method, path: url.pathname, query, body, at: arrivedAt, status: 0, authorized };
     let status = 500;
     let payload: unknown;
     let headers: Record<string, string> = {};

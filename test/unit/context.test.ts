@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContext, chatPrompt, prefillPrompt, selectHistory } from '../../core/context.ts';
+import { buildContext, chatPrompt, conversationFor, prefillPrompt, selectHistory } from '../../core/context.ts';
 import { requestFor, type AnthropicBody, type OpenAIChatBody } from '../../core/requests.ts';
 import { host, msg, persona } from './helpers.ts';
 
@@ -156,5 +156,15 @@ describe('attachments and long messages', () => {
     if (prompt.mode !== 'chat') throw new Error('expected chat');
     expect(prompt.turns[0]!.content.length).toBeLessThan(4100);
     expect(prompt.turns[0]!.content).toMatch(/… \[message cut\]$/);
+  });
+});
+
+describe('conversationFor', () => {
+  it('keeps the channel up to the trigger and the persona posts since, not later human messages', () => {
+    const before = msg('alice', 'earlier');
+    const trigger = msg('bob', 'Opus and GPT?');
+    const later = msg('carol', 'a later question for someone else');
+    const answer = msg('GPT', 'an answer posted since', { personaId: 'gpt' });
+    expect(conversationFor([before, trigger, later, answer], trigger)).toEqual([before, trigger, answer]);
   });
 });
