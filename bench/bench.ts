@@ -1,53 +1,65 @@
-// `npm run bench`: figures for the spine, against the local Redis, the Discord stand-in and a
-// model host that answers at once. Prints numbers; asserts nothing.
+// `npm run bench`: figures for chorus against the local Redis, the Discord stand-in and local model
+// hosts. Prints numbers; asserts nothing. Sizes can be changed with BENCH_* variables.
 import Anthropic from '@anthropic-ai/sdk';
 import { Client, Events, GatewayIntentBits } from 'discord.js';
-import { startHarness } from '../test/e2e/harness.ts';
+import { startHarness, type Harness } from '../test/e2e/harness.ts';
+import { count429 } from '../test/stand-ins/discord.ts';
 
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 200);
 const FLOOD_MESSAGES = Number(process.env.BENCH_FLOOD_MESSAGES ?? 2000);
+const LIMITED_REPLIES = Number(process.env.BENCH_LIMITED_REPLIES ?? 300);
+/** Gap between sequential messages: below Discord's limits (two calls a reply, 50 a second). */
+const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 50);
 
-function percentile(sorted: number[], p: number): number {
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+};
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const line = (text: string) => console.log(text);
 
-/** Times from a message reaching discord.js to the model host receiving the request, one at a time. */
-async function spineLatency(): Promise<{ samples: number[]; restPerReply: number; restPerReplyCold: number }> {
-  const h = await startHarness({ inProcessWorkers: 1 });
+/** Sends messages one at a time; returns gateway-receive → model-request times and REST calls. */
+async function sequentialReplies(h: Harness, count: number, channelId: string): Promise<{ latencies: number[]; restPerReply: number }> {
   const seenAt = new Map<string, number>();
   h.gateway.client.on(Events.MessageCreate, (m) => {
     if (!m.webhookId) seenAt.set(m.content, performance.now());
   });
-  const samples: number[] = [];
   let hostAt = 0;
   h.anthropicHost.setResponder(() => {
     hostAt = performance.now();
     return { text: 'ok' };
   });
-  // First reply: cold caches (channel type, webhook lookup and creation).
-  const callsBefore = h.discord.restCalls.length;
-  let posted = h.discord.nextMessage((m) => m.webhook_id !== undefined);
-  await h.discord.userSays({ content: 'Opus, warm-up' });
-  await posted;
-  await h.settled();
-  const restPerReplyCold = h.discord.restCalls.length - callsBefore;
-
-  const warmBefore = h.discord.restCalls.length;
-  for (let i = 0; i < LATENCY_MESSAGES; i++) {
-    const content = `Opus, message ${i}`;
-    posted = h.discord.nextMessage((m) => m.webhook_id !== undefined);
-    await h.discord.userSays({ content });
+  const latencies: number[] = [];
+  const before = h.discord.restCalls.length;
+  for (let i = 0; i < count; i++) {
+    const content = `Opus, message ${i} in ${channelId}`;
+    const posted = h.discord.nextMessage((m) => m.webhook_id !== undefined && m.channel_id === channelId);
+    await h.discord.userSays({ channelId, content });
     await posted;
-    samples.push(hostAt - (seenAt.get(content) ?? NaN));
+    await h.settled();
+    latencies.push(hostAt - (seenAt.get(content) ?? NaN));
+    await new Promise((r) => setTimeout(r, PACE_MS));
   }
-  await h.settled();
-  const restPerReply = (h.discord.restCalls.length - warmBefore) / LATENCY_MESSAGES;
-  await h.close();
-  return { samples, restPerReply, restPerReplyCold };
+  return { latencies, restPerReply: (h.discord.restCalls.length - before) / count };
 }
 
-/** The same path for a bare bot that calls the model from its message handler: no queue, no history. */
+async function spine(): Promise<void> {
+  // As deployed: the worker's Discord calls go through the REST proxy.
+  const h = await startHarness({ viaProxy: true });
+  const channelId = h.discord.addChannel({ name: 'bench' });
+  const cold = await sequentialReplies(h, 1, channelId);
+  const warm = await sequentialReplies(h, LATENCY_MESSAGES, channelId);
+  await h.close();
+  const direct = await directLatency();
+  line(`1. gateway receives message → model host receives request (one message every ~${PACE_MS} ms)`);
+  line(`   chorus (route, queue, worker, cached history): p50 ${ms(percentile(warm.latencies, 50))}  p99 ${ms(percentile(warm.latencies, 99))}`);
+  line(`   direct call, no queue, no history:             p50 ${ms(percentile(direct, 50))}  p99 ${ms(percentile(direct, 99))}`);
+  line(`   ratio chorus/direct: p50 ${(percentile(warm.latencies, 50) / percentile(direct, 50)).toFixed(1)}x  p99 ${(percentile(warm.latencies, 99) / percentile(direct, 99)).toFixed(1)}x`);
+  line('3. Discord REST calls per reply (streaming off)');
+  line(`   warm caches: ${warm.restPerReply.toFixed(2)}   first reply in a new channel: ${cold.restPerReply}`);
+}
+
+/** A bare bot that calls the model from its message handler: the floor chorus is compared with. */
 async function directLatency(): Promise<number[]> {
   const h = await startHarness({ inProcessWorkers: 0 });
   const client = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent], rest: { api: h.discord.restUrl } });
@@ -82,41 +94,66 @@ async function directLatency(): Promise<number[]> {
   return samples;
 }
 
-/** Messages a second the gateway routes and enqueues, with no workers taking jobs. */
-async function routingThroughput(): Promise<number> {
-  const h = await startHarness({ inProcessWorkers: 0 });
-  let routed = 0;
-  let done!: () => void;
-  const all = new Promise<void>((r) => (done = r));
+/** Messages a second the gateway records, routes and appends, with no workers taking turns. */
+async function routingThroughput(extraPersonas: number): Promise<number> {
+  const h = await startHarness({ inProcessWorkers: 0, extraPersonas });
+  const channels = Array.from({ length: 20 }, (_, i) => h.discord.addChannel({ name: `flood-${i}` }));
   const start = performance.now();
-  const ids: Promise<{ id: string }>[] = [];
-  for (let i = 0; i < FLOOD_MESSAGES; i++) ids.push(h.discord.userSays({ content: `Opus and GPT, flood ${i}` }));
-  for (const p of ids) {
-    const { id } = await p;
-    void h.routed(id).then(() => {
-      if (++routed === FLOOD_MESSAGES) done();
-    });
-  }
-  await all;
-  const seconds = (performance.now() - start) / 1000;
-  const jobs = await h.gateway.services.queue.count();
+  const sent = [];
+  for (let i = 0; i < FLOOD_MESSAGES; i++) sent.push(h.discord.userSays({ channelId: channels[i % channels.length]!, content: `Opus and GPT, flood ${i}` }));
+  const ids = (await Promise.all(sent)).map((m) => m.id);
+  await Promise.all(ids.map((id) => h.routed(id)));
+  const perSecond = FLOOD_MESSAGES / ((performance.now() - start) / 1000);
   await h.gateway.services.queue.obliterate({ force: true });
   await h.close();
-  console.log(`    (${FLOOD_MESSAGES} messages, ${jobs} jobs enqueued)`);
-  return FLOOD_MESSAGES / seconds;
+  return perSecond;
 }
 
-const spine = await spineLatency();
-const direct = await directLatency();
-const s = [...spine.samples].sort((a, b) => a - b);
-const d = [...direct].sort((a, b) => a - b);
-console.log(`chorus bench — node ${process.version}, ${LATENCY_MESSAGES} sequential messages, stand-in Discord and an instant model host`);
-console.log('1. gateway receives message → model host receives request');
-console.log(`   chorus (queue + worker + history read): p50 ${fmt(percentile(s, 50))}  p99 ${fmt(percentile(s, 99))}`);
-console.log(`   direct call, no queue, no history:      p50 ${fmt(percentile(d, 50))}  p99 ${fmt(percentile(d, 99))}`);
-console.log(`   ratio chorus/direct: p50 ${(percentile(s, 50) / percentile(d, 50)).toFixed(1)}x  p99 ${(percentile(s, 99) / percentile(d, 99)).toFixed(1)}x`);
-console.log('2. gateway routing + enqueue throughput (two personas named per message)');
-console.log(`   ${(await routingThroughput()).toFixed(0)} messages/s`);
-console.log('3. Discord REST calls per reply');
-console.log(`   warm caches: ${spine.restPerReply.toFixed(2)}   first reply in a channel: ${spine.restPerReplyCold}`);
+/** Streaming: REST calls per reply and time from the first model token to the first visible text. */
+async function streaming(): Promise<void> {
+  const h = await startHarness({ env: { STREAM_EDIT_INTERVAL_MS: '200' } });
+  const channelId = h.discord.addChannel({ name: 'stream-bench' });
+  await sequentialReplies(h, 1, channelId); // warm the channel
+  const chunks = Array.from({ length: 20 }, (_, i) => `word${i} `);
+  h.anthropicHost.setResponder(() => ({ chunks, chunkDelayMs: 50 })); // ~1 s of generation
+  const before = h.discord.restCalls.length;
+  const outcomesBefore = h.outcomes.length;
+  const replies = 30;
+  for (let i = 0; i < replies; i++) {
+    await h.discord.userSays({ channelId, content: `Opus, stream ${i}` });
+    await h.discord.nextMessage((m) => m.webhook_id !== undefined && m.channel_id === channelId);
+    await h.settled();
+  }
+  const firstVisible = h.outcomes.slice(outcomesBefore).map((o) => o.outcome.firstTokenToVisibleMs ?? NaN);
+  line('4. streaming (edits at most every 200 ms, a reply of 20 tokens over ~1 s)');
+  line(`   Discord REST calls per reply: ${((h.discord.restCalls.length - before) / replies).toFixed(2)}`);
+  line(`   first model token → first visible text: p50 ${ms(percentile(firstVisible, 50))}  p99 ${ms(percentile(firstVisible, 99))}`);
+  await h.close();
+}
+
+/** 429s per 1,000 replies when the stand-in enforces Discord's limits, three worker processes behind the proxy. */
+async function underLimits(): Promise<void> {
+  const h = await startHarness({ inProcessWorkers: 0, enforceRateLimits: true, viaProxy: true, env: { PERSONA_COOLDOWN_SECONDS: '0' } });
+  await Promise.all([h.spawnWorker(), h.spawnWorker(), h.spawnWorker()]);
+  const channels = Array.from({ length: 10 }, (_, i) => h.discord.addChannel({ name: `limited-${i}` }));
+  const names = ['Opus', 'GPT', 'Base'];
+  const start = performance.now();
+  const ids = [];
+  for (let i = 0; i < LIMITED_REPLIES; i++) ids.push((await h.discord.userSays({ channelId: channels[i % channels.length]!, content: `${names[i % names.length]}, hello ${i}` })).id);
+  for (const id of ids) await h.routed(id);
+  await h.settled();
+  const seconds = (performance.now() - start) / 1000;
+  const replies = h.discord.messages().filter((m) => m.webhook_id !== undefined).length;
+  const limited = count429(h.discord.restCalls);
+  line(`5. under Discord's limits (${LIMITED_REPLIES} replies in 10 channels, 3 worker processes, REST proxy)`);
+  line(`   replies delivered: ${replies}/${LIMITED_REPLIES} in ${seconds.toFixed(1)} s; 429 answers: ${limited} (${((limited / replies) * 1000).toFixed(1)} per 1,000 replies)`);
+  await h.close();
+}
+
+line(`chorus bench — node ${process.version}; ${LATENCY_MESSAGES} sequential messages; stand-in Discord; model hosts answer at once unless said`);
+await spine();
+line('2. gateway routing throughput (record + route + append; two personas named per message; 20 channels)');
+line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
+await streaming();
+await underLimits();
 process.exit(0);

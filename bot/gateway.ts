@@ -104,7 +104,7 @@ export function startGateway(
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
     // Edits and deletions of messages discord.js has not cached still reach the history.
     partials: [Partials.Message, Partials.Channel],
-    rest: { api: config.DISCORD_API_URL },
+    rest: { api: config.DISCORD_API_URL, ...(config.DISCORD_REST_PROXIED ? { globalRequestsPerSecond: 10_000 } : {}) },
     ...options.clientOptions,
   });
   const commands = loadCommands();

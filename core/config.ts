@@ -7,6 +7,11 @@ export const ConfigSchema = z.object({
   DISCORD_TOKEN: z.string().min(1, 'set DISCORD_TOKEN to the bot token'),
   /** Override only to point at a REST proxy or a local stand-in. */
   DISCORD_API_URL: z.url().default('https://discord.com/api'),
+  /**
+   * Set when DISCORD_API_URL is chorus's REST proxy: the proxy then keeps the global limit for all
+   * processes, and each process stops counting its own 50 a second.
+   */
+  DISCORD_REST_PROXIED: z.stringbool().default(false),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Namespaces chorus's Redis keys and queues, so several installs can share one Redis. */
   CHORUS_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('chorus'),

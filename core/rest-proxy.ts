@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, type RequestMethod } from '@discordjs/rest';
 
 /**
- * Keeps the bot's requests within `perSecond` in every second *as Discord receives them*. A request
+ * Keeps requests within `perSecond` in every second *as Discord receives them*. A request
  * arrives some time between being sent and being answered, so each one holds its place from the
  * moment it is sent until one second after its answer: then no second can hold more than
  * `perSecond` arrivals, whatever the network or a busy event loop does to timing. (A window on
@@ -60,7 +60,9 @@ export const DEFAULT_BOT_REQUESTS_PER_SECOND = 50;
  * the arrival gate holds each bot request from the moment it really leaves until it is answered.
  */
 export function createProxyRest(upstream: string, botRequestsPerSecond = DEFAULT_BOT_REQUESTS_PER_SECOND): REST {
-  const gate = createArrivalGate(botRequestsPerSecond);
+  const botGate = createArrivalGate(botRequestsPerSecond);
+  // Requests without a token (webhook executions) are limited per IP address, also 50 a second.
+  const ipGate = createArrivalGate(DEFAULT_BOT_REQUESTS_PER_SECOND);
   return new REST({
     api: upstream,
     version: '10',
@@ -68,7 +70,7 @@ export function createProxyRest(upstream: string, botRequestsPerSecond = DEFAULT
     async makeRequest(url, init) {
       const headers = init.headers as Record<string, string> | undefined;
       const bot = headers?.authorization?.startsWith('Bot ') || headers?.Authorization?.startsWith('Bot ');
-      if (!bot) return DefaultRestOptions.makeRequest(url, init);
+      const gate = bot ? botGate : ipGate;
       await gate.acquire();
       try {
         return await DefaultRestOptions.makeRequest(url, init);

@@ -27,7 +27,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = config.CHORUS_PREFIX;
   const queue = createDrainQueue(redis, prefix);
-  const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN);
+  const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED);
   const clients = new Map<Host, HostClient | undefined>();
   const clientFor = (host: Host) => {
     if (!clients.has(host)) clients.set(host, createHostClient(host, env, { timeoutMs: config.MODEL_TIMEOUT_MS }));

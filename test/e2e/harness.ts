@@ -128,6 +128,8 @@ export interface HarnessOptions {
   enforceRateLimits?: boolean;
   /** Send the workers' REST calls through chorus's REST proxy (one rate-limit authority). */
   viaProxy?: boolean;
+  /** More personas (extra-1, extra-2, …) on the Anthropic host, for rosters of a realistic size. */
+  extraPersonas?: number;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -136,7 +138,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const anthropicHost = await startModelHost();
   const openaiHost = await startModelHost();
   const personasDir = await mkdtemp(join(tmpdir(), 'chorus-personas-'));
-  for (const file of personaFiles(anthropicHost.url, openaiHost.url)) {
+  const extras = Array.from({ length: opts.extraPersonas ?? 0 }, (_, i) => ({
+    id: `extra-${i + 1}`,
+    name: `Extra${i + 1}`,
+    aliases: [`extra number ${i + 1}`],
+    hosts: [{ provider: 'anthropic', model: 'claude-extra', baseUrl: anthropicHost.url, apiKeyEnv: 'TEST_ANTHROPIC_KEY' }],
+  }));
+  for (const file of [...personaFiles(anthropicHost.url, openaiHost.url), ...extras]) {
     await writeFile(join(personasDir, `${String(file.id)}.yaml`), stringify(file));
   }
   const prefix = `test-${process.pid}-${Date.now().toString(36)}`;
@@ -159,7 +167,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
   const config = loadConfig(env);
   // Workers go through the proxy when asked; the gateway talks to the stand-in directly.
-  const workerConfig = proxy ? loadConfig({ ...env, DISCORD_API_URL: proxy.url }) : config;
+  const workerConfig = proxy ? loadConfig({ ...env, DISCORD_API_URL: proxy.url, DISCORD_REST_PROXIED: 'true' }) : config;
   const personas = await loadPersonas(personasDir);
   const log = createLogger('test', 'silent');
   const routedWaiters = new Map<string, (n: number) => void>();
@@ -219,7 +227,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async spawnWorker() {
       const child = spawn(process.execPath, ['workers/main.ts'], {
-        env: { PATH: process.env.PATH ?? '', ...env, DISCORD_API_URL: workerConfig.DISCORD_API_URL, LOG_LEVEL: 'info' },
+        env: { PATH: process.env.PATH ?? '', ...env, DISCORD_API_URL: workerConfig.DISCORD_API_URL, DISCORD_REST_PROXIED: String(workerConfig.DISCORD_REST_PROXIED), LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       children.add(child);
