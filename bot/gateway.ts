@@ -7,6 +7,10 @@ import { readableContent, type ChannelMessage } from '../core/messages.ts';
 import { route, type Author } from '../core/route.ts';
 import type { Turn } from '../core/turns.ts';
 import type { Persona } from '../personas/schema.ts';
+import type { LoadedProtocol } from '../protocols/schema.ts';
+import { askHumanQuestion } from '../core/interview/sessions.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
+import type { LiveSession } from '../core/transcript/live.ts';
 import { loadCommands } from '../commands/index.ts';
 import { ensurePersonaRole } from './roles.ts';
 import { createServices, type Services } from './services.ts';
@@ -50,6 +54,13 @@ export async function handleMessage(message: Message, s: Services): Promise<numb
   await s.history.add(message.channelId, [trigger]);
 
   const author: Author = message.author.bot || message.webhookId ? { kind: 'bot' } : { kind: 'human' };
+  const live = await s.live.of(message.channelId);
+  if (live) {
+    // An interview thread is the interview's: its questions come from the interviewer, no one else's
+    // messages start replies. A recorded channel goes on as usual, with every message kept.
+    if (live.kind === 'interview') return interviewMessage(message, trigger, live, s);
+    await recordChannelMessage(s, live.sessionId, trigger, author.kind === 'human');
+  }
   if (author.kind === 'bot') return 0;
   const repliedTo = message.reference?.messageId ? await s.ledger.postOf(message.reference.messageId) : undefined;
   const settings = await s.settings.resolve({ ...(guildId ? { guildId } : {}), channelId: message.channelId, ...(parentId ? { parentId } : {}) });
@@ -82,10 +93,56 @@ export async function handleMessage(message: Message, s: Services): Promise<numb
   return answer.length;
 }
 
+async function interviewMessage(message: Message, trigger: ChannelMessage, live: LiveSession, s: Services): Promise<number> {
+  if (message.author.bot || message.webhookId || message.author.id !== live.interviewerId) return 0;
+  const session = await (await s.records).session(live.sessionId);
+  if (session?.status === 'ended') {
+    await s.live.clear(message.channelId);
+    return 0;
+  }
+  if (session?.status !== 'running') return 0;
+  await askHumanQuestion(
+    s.interviews,
+    { step: 'ask', sessionId: live.sessionId, text: trigger.content, source: 'human', askedBy: { kind: 'human', userId: trigger.authorId, name: trigger.authorName }, discordMessageId: message.id },
+    message.id,
+  );
+  return 0;
+}
+
+async function recordChannelMessage(s: Services, sessionId: string, m: ChannelMessage, human: boolean): Promise<void> {
+  await (await s.records).append({
+    v: TRANSCRIPT_FORMAT_VERSION,
+    id: eventId(sessionId, 'message', m.id),
+    sessionId,
+    at: m.createdAt,
+    type: 'channel_message',
+    author: human ? { kind: 'human', userId: m.authorId, name: m.authorName } : { kind: 'system' },
+    text: m.content,
+    discordMessageId: m.id,
+    ...(m.replyToId ? { replyToId: m.replyToId } : {}),
+    ...(m.attachments?.length ? { attachments: m.attachments.map((a) => ({ name: a.name, ...(a.contentType ? { contentType: a.contentType } : {}) })) } : {}),
+  });
+}
+
 async function handleEdit(message: Message | PartialMessage, s: Services): Promise<void> {
   if (message.webhookId && (await s.isOurWebhook(message.webhookId))) return; // workers keep their own posts
   if (typeof message.content !== 'string') return;
-  await s.history.edit(message.channelId, message.id, message.partial ? message.content : snapshot(message).content);
+  const text = message.partial ? message.content : snapshot(message).content;
+  await s.history.edit(message.channelId, message.id, text);
+  const live = await s.live.of(message.channelId);
+  if (live?.kind === 'channel') {
+    await (await s.records).append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', message.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: message.id, text });
+  }
+}
+
+async function handleDelete(channelId: string, ids: string[], s: Services): Promise<void> {
+  await s.history.remove(channelId, ids);
+  const live = await s.live.of(channelId);
+  if (live?.kind !== 'channel') return;
+  const records = await s.records;
+  for (const id of ids) {
+    await records.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'delete', id), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_deleted', discordMessageId: id });
+  }
 }
 
 export function startGateway(
@@ -97,9 +154,10 @@ export function startGateway(
     clientOptions?: Partial<ClientOptions>;
     /** Called after each message is routed, with how many personas answer. */
     onRouted?: (messageId: string, answering: number) => void;
+    protocols?: ReadonlyMap<string, LoadedProtocol>;
   } = {},
 ): RunningGateway {
-  const services = createServices(config, personas, options.env ?? process.env, log);
+  const services = createServices(config, personas, options.env ?? process.env, log, options.protocols);
   const client = new Client({
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
     // Edits and deletions of messages discord.js has not cached still reach the history.
@@ -129,10 +187,10 @@ export function startGateway(
     if (!stopping) track(handleEdit(message, services).catch(failed('could not record an edit', { messageId: message.id })));
   });
   client.on(Events.MessageDelete, (message) => {
-    if (!stopping) track(services.history.remove(message.channelId, [message.id]).catch(failed('could not record a deletion', { messageId: message.id })));
+    if (!stopping) track(handleDelete(message.channelId, [message.id], services).catch(failed('could not record a deletion', { messageId: message.id })));
   });
   client.on(Events.MessageBulkDelete, (messages, channel) => {
-    if (!stopping) track(services.history.remove(channel.id, [...messages.keys()]).catch(failed('could not record deletions', { channelId: channel.id })));
+    if (!stopping) track(handleDelete(channel.id, [...messages.keys()], services).catch(failed('could not record deletions', { channelId: channel.id })));
   });
   client.on(Events.InteractionCreate, (interaction) => {
     if (stopping) return;

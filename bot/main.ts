@@ -2,7 +2,7 @@
 import { onShutdown, startUp } from '../core/startup.ts';
 import { startGateway } from './gateway.ts';
 
-const { config, log, personas } = await startUp('gateway');
-const gateway = startGateway(config, personas, log);
+const { config, log, personas, protocols } = await startUp('gateway');
+const gateway = startGateway(config, personas, log, { protocols });
 await gateway.ready;
 onShutdown(log, () => gateway.close());

@@ -13,7 +13,9 @@ import { command as config } from './config.ts';
 import { command as dismiss } from './dismiss.ts';
 import { command as persona } from './persona.ts';
 import { command as personas } from './personas.ts';
+import { command as interview } from './interview.ts';
 import { command as summon } from './summon.ts';
+import { command as transcript } from './transcript.ts';
 
 export interface SlashCommand {
   /** The definition registered with Discord. */
@@ -23,7 +25,7 @@ export interface SlashCommand {
 }
 
 /** Static imports keep the set explicit and type-checked; add a new command's file here. */
-const ALL: SlashCommand[] = [personas, persona, summon, dismiss, ask, config];
+const ALL: SlashCommand[] = [personas, persona, summon, dismiss, ask, config, interview, transcript];
 
 export function loadCommands(): Map<string, SlashCommand> {
   return new Map(ALL.map((c) => [c.data.name, c]));

@@ -53,6 +53,12 @@ export const ConfigSchema = z.object({
   STREAM_EDIT_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   /** The Discord permission moderation commands need. */
   MOD_PERMISSION: z.string().regex(/^[A-Za-z]+$/).default('ManageChannels'),
+  /** Interview protocol files. */
+  PROTOCOLS_DIR: z.string().default('protocols'),
+  /** The transcript database: PostgreSQL when set (postgres://…), else the SQLite file below. */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+  /** The SQLite file holding transcripts when DATABASE_URL is not set. */
+  RECORDS_PATH: z.string().default('data/chorus.sqlite'),
   /** Guild where `npm run commands:register` installs slash commands; empty registers them globally. */
   DISCORD_GUILD_ID: z.string().regex(/^\d*$/).default(''),
 });

@@ -13,6 +13,8 @@ export interface PostedPiece {
 export interface ReplyProgress {
   /** The generated text, saved before posting so a retry posts the same words without re-asking. */
   text?: string;
+  /** What was saved with the text (JSON). */
+  meta?: string;
   /** Pieces already posted, by index. */
   posted: Map<number, PostedPiece>;
   /** A piece whose post was sent but whose answer was not recorded (the worker died in between). */
@@ -83,6 +85,7 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       for (const i of posted.keys()) pending.delete(i);
       return {
         ...(fields.text === undefined ? {} : { text: fields.text }),
+        ...(fields.meta === undefined ? {} : { meta: fields.meta }),
         posted,
         pending,
         done: fields.done === '1',

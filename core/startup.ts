@@ -3,8 +3,9 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { availability, loadPersonas, PersonaFileError } from '../personas/load.ts';
 import type { Persona } from '../personas/schema.ts';
+import { loadProtocols, ProtocolFileError, type LoadedProtocol } from '../protocols/schema.ts';
 
-export async function startUp(name: string): Promise<{ config: Config; log: Logger; personas: Persona[] }> {
+export async function startUp(name: string): Promise<{ config: Config; log: Logger; personas: Persona[]; protocols: Map<string, LoadedProtocol> }> {
   try {
     const config = loadConfig();
     const log = createLogger(name, config.LOG_LEVEL);
@@ -12,9 +13,10 @@ export async function startUp(name: string): Promise<{ config: Config; log: Logg
     for (const a of availability(personas, process.env)) {
       if (a.usableHosts === 0) log.warn({ persona: a.persona.id, missingKeys: a.missingKeys }, 'persona unavailable: no host has its key set');
     }
-    return { config, log, personas };
+    const protocols = await loadProtocols(config.PROTOCOLS_DIR);
+    return { config, log, personas, protocols };
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof PersonaFileError) {
+    if (err instanceof ConfigError || err instanceof PersonaFileError || err instanceof ProtocolFileError) {
       console.error(`chorus ${name}: ${err.message}`);
       process.exit(1);
     }

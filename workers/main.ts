@@ -4,7 +4,8 @@ import { startWorker } from './worker.ts';
 
 const { config, log, personas } = await startUp('worker');
 const running = startWorker(config, personas, process.env, log);
-await running.worker.waitUntilReady();
+await running.worker?.waitUntilReady();
+await running.interviews.waitUntilReady();
 log.info({ personas: personas.length, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 // worker.close() lets jobs in hand finish; a job cut off by a hard kill is taken over by another worker.
 onShutdown(log, () => running.close());

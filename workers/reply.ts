@@ -10,6 +10,8 @@ import type { Ledger, ReplyProgress } from '../core/ledger.ts';
 import type { Logger } from '../core/log.ts';
 import type { ChannelMessage } from '../core/messages.ts';
 import { splitMessage } from '../core/split.ts';
+import type { ModelTurn } from '../core/transcript/events.ts';
+import { toModelTurn } from '../core/transcript/model-turn.ts';
 import type { Turn } from '../core/turns.ts';
 import { channelHistory } from './history.ts';
 import { createStreamer } from './stream.ts';
@@ -24,6 +26,8 @@ export interface ReplyDeps {
   maxAttempts: number;
   streamIntervalMs: number;
   log: Logger;
+  /** Called with a persona's posts once delivered (recorded channels keep them). */
+  onPosted?: (turn: Turn, posts: ChannelMessage[], modelTurn: ModelTurn | undefined) => Promise<void>;
 }
 
 export interface ReplyOutcome {
@@ -36,6 +40,8 @@ export interface ReplyOutcome {
   modelLatencyMs?: number;
   /** Time from the first model token to the first visible text, when streamed. */
   firstTokenToVisibleMs?: number;
+  /** The model call, as a transcript records it (absent when the text came from an earlier attempt). */
+  modelTurn?: ModelTurn;
 }
 
 export async function answerTurn(turn: Turn, historyLimit: number, deps: ReplyDeps): Promise<ReplyOutcome> {
@@ -60,6 +66,7 @@ export async function answerTurn(turn: Turn, historyLimit: number, deps: ReplyDe
       progress = await deps.ledger.progress(trigger.id, personaId);
     }
     const posts = await deliver(turn, persona, speaker, progress, deps);
+    await deps.onPosted?.(turn, posts, outcome.modelTurn);
     await deps.ledger.markDone(trigger.id, personaId);
     log.info({ pieces: posts.length, status: outcome.status, host: outcome.host }, 'reply posted');
     return { ...outcome, posts };
@@ -126,6 +133,7 @@ async function generate(
         usage: answer.completion.usage,
         modelLatencyMs: answer.latencyMs,
         ...(visibleAt && firstTokenAt ? { firstTokenToVisibleMs: visibleAt - firstTokenAt } : {}),
+        modelTurn: toModelTurn(answer),
       };
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');
     } else {

@@ -10,17 +10,29 @@ import { describeError, type Logger } from '../core/log.ts';
 import { createSettingsStore, defaultSettings } from '../core/settings.ts';
 import { createDrainQueue, createTurnStore, REPLY_QUEUE, type DrainJob, type Turn } from '../core/turns.ts';
 import type { Host, Persona } from '../personas/schema.ts';
+import { createInterviewQueues, INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.ts';
+import { openRecordStore } from '../core/transcript/open-store.ts';
+import type { RecordStore } from '../core/transcript/store.ts';
 import { drainChannel, TurnRetry, type DrainDeps } from './drain.ts';
+import { processInterviewJob } from './interview.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
+import { createLiveSessions } from '../core/transcript/live.ts';
 import type { ReplyOutcome } from './reply.ts';
 
 export interface RunningWorker {
-  worker: Worker<DrainJob, number>;
+  /** The channel-reply worker (absent in headless runs, which take only interview steps). */
+  worker?: Worker<DrainJob, number>;
+  interviews: Worker<InterviewJob, string>;
   /** Finishes the turn in hand, hands the rest of the channel back to the queue, disconnects. */
   close(): Promise<void>;
 }
 
 export interface WorkerOptions {
   onTurn?: (turn: Turn, outcome: ReplyOutcome) => void;
+  /** A record store to use instead of opening the configured one (tests, headless campaigns). */
+  records?: RecordStore;
+  /** Interviews without Discord: nothing is posted. */
+  headless?: boolean;
 }
 
 export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger, options: WorkerOptions = {}): RunningWorker {
@@ -33,10 +45,13 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     if (!clients.has(host)) clients.set(host, createHostClient(host, env, { timeoutMs: config.MODEL_TIMEOUT_MS }));
     return clients.get(host);
   };
+  // The record store (transcripts) opens once; a failure is logged and fails the steps that need it.
+  const records = options.records ? Promise.resolve(options.records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
+  records.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
   const deps: DrainDeps = {
     personas: new Map(personas.map((p) => [p.id, p])),
     personaList: personas,
-    discord: createDiscordEdge(rest, redis, prefix, applicationIdFromToken(config.DISCORD_TOKEN), config.WEBHOOK_POOL_SIZE),
+    discord: createDiscordEdge(rest, redis, prefix, options.headless ? '0' : applicationIdFromToken(config.DISCORD_TOKEN), config.WEBHOOK_POOL_SIZE),
     ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
     history: createHistoryStore(redis, prefix, config.HISTORY_CACHE_SIZE),
     turns: createTurnStore(redis, queue, prefix, config.POST_MEMORY_DAYS * 24 * 3600),
@@ -51,8 +66,29 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     ...(options.onTurn ? { onTurn: options.onTurn } : {}),
   };
 
+  // Persona posts in recorded channels join the channel's transcript, with the model call behind them.
+  const live = createLiveSessions(redis, prefix);
+  deps.onPosted = async (turn, posts, modelTurn) => {
+    const session = await live.of(turn.channelId);
+    if (session?.kind !== 'channel') return;
+    const store = await records;
+    for (const [i, post] of posts.entries()) {
+      await store.append({
+        v: TRANSCRIPT_FORMAT_VERSION,
+        id: eventId(session.sessionId, 'message', post.id),
+        sessionId: session.sessionId,
+        at: new Date().toISOString(),
+        type: 'channel_message',
+        author: { kind: 'persona', personaId: turn.personaId, name: post.authorName },
+        text: post.content,
+        discordMessageId: post.id,
+        ...(i === 0 && modelTurn ? { modelTurn } : {}),
+      });
+    }
+  };
+
   let closing = false;
-  const worker = new Worker<DrainJob, number>(
+  const worker = options.headless ? undefined : new Worker<DrainJob, number>(
     REPLY_QUEUE,
     async (job: Job<DrainJob, number>) => {
       const answered = await drainChannel(job.data.channelId, deps, () => closing);
@@ -75,20 +111,43 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
       },
     },
   );
-  worker.on('failed', (job, err) => {
+  worker?.on('failed', (job, err) => {
     log.error({ jobId: job?.id, err: describeError(err) }, 'drain failed for good');
     // Never leave a channel without a drain: let recovery schedule a fresh one.
     void deps.turns.recover().catch(() => undefined);
   });
-  worker.on('error', (err) => log.error({ err: describeError(err) }, 'worker error'));
+  worker?.on('error', (err) => log.error({ err: describeError(err) }, 'worker error'));
+
+  // Interviews: the same process, a second queue.
+  const queues = createInterviewQueues(redis, prefix);
+  const interviews = new Worker<InterviewJob, string>(
+    INTERVIEW_QUEUE,
+    async (job) =>
+      processInterviewJob(job, {
+        store: await records,
+        queues,
+        personas: deps.personas,
+        clientFor,
+        ledger: deps.ledger,
+        ...(options.headless ? {} : { discord: deps.discord }),
+        maxTokens: config.HISTORY_TOKENS,
+        log,
+      }),
+    { connection: redis, prefix, concurrency: config.WORKER_CONCURRENCY, lockDuration: config.JOB_LOCK_MS, stalledInterval: config.STALLED_CHECK_MS, maxStalledCount: 5 },
+  );
+  interviews.on('failed', (job, err) => log.error({ jobId: job?.id, step: job?.data.step, err: describeError(err) }, 'interview step failed'));
+  interviews.on('error', (err) => log.error({ err: describeError(err) }, 'interview worker error'));
 
   let closed: Promise<void> | undefined;
   return {
     worker,
+    interviews,
     close() {
       closed ??= (async () => {
         closing = true;
-        await worker.close();
+        await Promise.all([worker?.close(), interviews.close()]);
+        await queues.close();
+        if (!options.records) await (await records.catch(() => undefined))?.close();
         await redis.quit();
       })();
       return closed;

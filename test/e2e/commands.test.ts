@@ -22,9 +22,9 @@ describe('slash commands', () => {
     const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'commands:register'], {
       env: { PATH: process.env.PATH ?? '', ...h.env, DISCORD_GUILD_ID: h.discord.guildId },
     });
-    expect(stdout).toMatch(/registered 6 command\(s\) in guild/);
+    expect(stdout).toMatch(/registered 8 command\(s\) in guild/);
     const put = h.discord.restCalls.find((c) => c.method === 'PUT' && c.path.endsWith(`/guilds/${h.discord.guildId}/commands`));
-    expect((put?.body as { name: string }[]).map((c) => c.name).sort()).toEqual(['ask', 'config', 'dismiss', 'persona', 'personas', 'summon']);
+    expect((put?.body as { name: string }[]).map((c) => c.name).sort()).toEqual(['ask', 'config', 'dismiss', 'interview', 'persona', 'personas', 'summon', 'transcript']);
   });
 
   it('/personas lists who is here and elsewhere, hosts, lifecycle dates, and the unavailable ones', async () => {

@@ -14,8 +14,12 @@ import { startGateway, type RunningGateway } from '../../bot/gateway.ts';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
 import { loadPersonas } from '../../personas/load.ts';
+import { loadProtocols } from '../../protocols/schema.ts';
 import type { Persona } from '../../personas/schema.ts';
 import type { Turn } from '../../core/turns.ts';
+import { INTERVIEW_QUEUE } from '../../core/interview/sessions.ts';
+import { openRecordStore } from '../../core/transcript/open-store.ts';
+import type { RecordStore } from '../../core/transcript/store.ts';
 import type { ReplyOutcome } from '../../workers/reply.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../stand-ins/discord.ts';
@@ -69,8 +73,12 @@ export interface Harness {
   routed(messageId: string): Promise<number>;
   /** Resolves when every job now queued or running has finished. */
   settled(): Promise<void>;
+  /** Resolves when no interview step is queued, running or waiting for its children. */
+  interviewsSettled(): Promise<void>;
+  /** A record store on the same database as the processes under test. */
+  records(): Promise<RecordStore>;
   /** Runs a slash command as a member and resolves with the text of the bot's answer to it. */
-  command(name: string, options?: unknown[], opts?: { permissions?: string }): Promise<string>;
+  command(name: string, options?: unknown[], opts?: { permissions?: string; channelId?: string; author?: { id: string; username: string; global_name?: string } }): Promise<string>;
   /** Every turn in-process workers finished, in order. */
   outcomes: { turn: Turn; outcome: ReplyOutcome }[];
   /** Starts an in-process worker. */
@@ -163,6 +171,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     REPLY_ATTEMPTS: '3',
     TEST_ANTHROPIC_KEY: 'test-key-a',
     TEST_OPENAI_KEY: 'test-key-o',
+    RECORDS_PATH: join(personasDir, 'records.sqlite'),
     ...opts.env,
   };
   const config = loadConfig(env);
@@ -172,8 +181,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const log = createLogger('test', 'silent');
   const routedWaiters = new Map<string, (n: number) => void>();
   const routedSeen = new Map<string, number>();
+  const protocols = await loadProtocols('protocols');
   const gateway = startGateway(config, personas, log, {
     env,
+    protocols,
     onRouted: (id, n) => {
       routedSeen.set(id, n);
       routedWaiters.get(id)?.(n);
@@ -181,7 +192,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   await gateway.ready;
   const queueEvents = new QueueEvents('replies', { connection: { url: REDIS_URL }, prefix });
-  await queueEvents.waitUntilReady();
+  const interviewEvents = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: REDIS_URL }, prefix });
+  await Promise.all([queueEvents.waitUntilReady(), interviewEvents.waitUntilReady()]);
+  let store: Promise<RecordStore> | undefined;
   const redis = new Redis(REDIS_URL);
   const workers: RunningWorker[] = [];
   const outcomes: { turn: Turn; outcome: ReplyOutcome }[] = [];
@@ -215,10 +228,29 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         const body = c.body as { type?: number; data?: { content?: string }; content?: string } | undefined;
         return (c.path.includes('/callback') && body?.type === 4) || (c.method === 'PATCH' && /%40original|@original/.test(c.path) && body?.content !== undefined);
       });
-      await discord.userRunsCommand({ name, options, ...(opts.permissions ? { permissions: opts.permissions } : {}) });
+      await discord.userRunsCommand({
+        name,
+        options,
+        ...(opts.permissions ? { permissions: opts.permissions } : {}),
+        ...(opts.channelId ? { channelId: opts.channelId } : {}),
+        ...(opts.author ? { author: opts.author } : {}),
+      });
       const call = await answered;
       const body = call.body as { data?: { content?: string }; content?: string };
       return body.data?.content ?? body.content ?? '';
+    },
+    async interviewsSettled() {
+      const queue = gateway.services.interviews.queue;
+      for (;;) {
+        const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
+        if (jobs.length === 0) return;
+        queue.setMaxListeners(jobs.length + 10);
+        await Promise.all(jobs.map((j) => j.waitUntilFinished(interviewEvents).catch(() => undefined)));
+      }
+    },
+    records() {
+      store ??= openRecordStore({ sqlitePath: config.RECORDS_PATH });
+      return store;
     },
     addWorker() {
       const w = startWorker(workerConfig, personas, env, log, { onTurn: (turn, outcome) => outcomes.push({ turn, outcome }) });
@@ -247,6 +279,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await Promise.all(workers.map((w) => w.close()));
       await gateway.close();
       await queueEvents.close();
+      await interviewEvents.close();
+      await (await store)?.close();
       await proxy?.close();
       await discord.close();
       await anthropicHost.close();
@@ -257,6 +291,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
   };
   for (let i = 0; i < (opts.inProcessWorkers ?? 1); i++) harness.addWorker();
-  await Promise.all(workers.map((w) => w.worker.waitUntilReady()));
+  await Promise.all(workers.map((w) => w.worker?.waitUntilReady()));
   return harness;
 }

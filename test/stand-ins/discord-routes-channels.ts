@@ -1,6 +1,6 @@
 // REST routes of the stand-in: gateway and identity, channels, messages, typing, webhook management.
 import { randomBytes } from 'node:crypto';
-import { createMessage, deleteMessage, editMessage, lastMessageId, memberRoles, toWire } from './discord-core.ts';
+import { addChannel, createMessage, deleteMessage, editMessage, lastMessageId, memberRoles, toWire } from './discord-core.ts';
 import type { Core } from './discord-core.ts';
 import { wireChannel, wireMember, wireUser, wireWebhook } from './discord-model.ts';
 import type { StandInMessage, StandInWebhook } from './discord-model.ts';
@@ -43,6 +43,15 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl
   route('GET', `/channels/${ID}`, 'bot', DEFAULT, ({ params }) => {
     const c = h.channel(params[0] ?? '');
     return { status: 200, body: wireChannel(c, lastMessageId(core, c.id)) };
+  });
+  // Start a thread without a message (Discord: POST /channels/{id}/threads; type 11 public, 12 private).
+  route('POST', `/channels/${ID}/threads`, 'bot', DEFAULT, ({ params, body }) => {
+    const parent = h.channel(params[0]!);
+    if (parent.type !== 0) fail(400, 50024, 'Cannot execute action on this channel type');
+    const name = typeof body.name === 'string' ? body.name : '';
+    if (!name || name.length > 100) formError('name', 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
+    const id = addChannel(core, { name, parentId: parent.id, thread: true });
+    return { status: 201, body: wireChannel(core.channels.get(id)!, null) };
   });
   route('GET', `/channels/${ID}/messages`, 'bot', DEFAULT, ({ params, query }) => {
     const c = h.channel(params[0] ?? '');

@@ -1,0 +1,88 @@
+// What an interviewed persona reads, and what an auditor reads, built from the session's records.
+// Pure: the recorded request of a blind answer can be checked to hold no other persona's answer.
+import type { Persona } from '../../personas/schema.ts';
+import { buildContext, type BuiltContext } from '../context.ts';
+import type { ChannelMessage } from '../messages.ts';
+import type { TranscriptEvent } from '../transcript/events.ts';
+
+type Question = Extract<TranscriptEvent, { type: 'question' }>;
+type Answer = Extract<TranscriptEvent, { type: 'answer' }>;
+
+export interface InterviewContext {
+  built: BuiltContext;
+  /** Ids of the answer events the persona sees (none of another persona's in blind mode). */
+  saw: string[];
+}
+
+function started(events: readonly TranscriptEvent[]) {
+  const header = events.find((e): e is Extract<TranscriptEvent, { type: 'session_started' }> => e.type === 'session_started');
+  if (!header) throw new Error('session has no header');
+  return header;
+}
+
+function askerName(q: Question): string {
+  return q.askedBy.kind === 'system' ? 'Interviewer' : q.askedBy.name;
+}
+
+/** Synthetic, increasing ids: the context builder orders by id and never sends them to a model. */
+function asMessage(seq: number, authorName: string, content: string, personaId?: string): ChannelMessage {
+  return { id: String(1_000_000 + seq), authorId: authorName, authorName, content, isBot: Boolean(personaId), createdAt: '', ...(personaId ? { personaId } : {}) };
+}
+
+/**
+ * The persona's view of the interview when it answers `questionId`: every question so far; its own
+ * answers; in sequential mode the other personas' answers given before it, in blind mode none.
+ */
+export function answerContext(persona: Persona, events: readonly TranscriptEvent[], questionId: string, maxTokens: number): InterviewContext {
+  const header = started(events);
+  const blind = header.mode === 'blind';
+  const history: ChannelMessage[] = [];
+  const answerOf = new Map<string, string>(); // message id → answer event id, for other personas' answers
+  let trigger: ChannelMessage | undefined;
+  for (const [i, e] of events.entries()) {
+    if (e.type === 'question') {
+      const m = asMessage(e.seq ?? i, askerName(e), e.text);
+      history.push(m);
+      if (e.id === questionId) trigger = m;
+    } else if (e.type === 'answer') {
+      const own = e.persona.personaId === persona.id;
+      if (!own && blind) continue; // blind: another persona's answer is never in the context
+      const m = asMessage(e.seq ?? i, e.persona.name, e.text, e.persona.personaId);
+      history.push(m);
+      if (!own) answerOf.set(m.id, e.id);
+    }
+  }
+  if (!trigger) throw new Error(`question ${questionId} is not in the session`);
+  const disclosure = events.find((e): e is Extract<TranscriptEvent, { type: 'disclosure' }> => e.type === 'disclosure');
+  const reader: Persona = disclosure?.toModels ? { ...persona, systemPrompt: `${persona.systemPrompt.trim()}\n\n${disclosure.text.trim()}`.trim() } : persona;
+  // Later questions cannot exist yet; answers after this question are the round's earlier ones.
+  const built = buildContext(reader, history, trigger, { maxMessages: 10_000, maxTokens });
+  return { built, saw: built.keptIds.flatMap((id) => answerOf.get(id) ?? []) };
+}
+
+/** The reply the auditor gives after a round: a question, move on, or close. Pure. */
+export type AuditorMove = { kind: 'follow-up'; text: string } | { kind: 'next' } | { kind: 'end' };
+
+export function parseAuditorReply(text: string): AuditorMove {
+  const t = text.trim();
+  if (/^END\b/i.test(t)) return { kind: 'end' };
+  if (/^NEXT\b/i.test(t) || t === '') return { kind: 'next' };
+  return { kind: 'follow-up', text: t.replace(/^(follow-?up|question)\s*:\s*/i, '').slice(0, 1800) };
+}
+
+/** The auditor's own context: the whole interview so far, as a transcript, and what to reply. */
+export function auditorContext(auditor: Persona, instructions: string, events: readonly TranscriptEvent[], followUpsLeft: number, maxTokens: number): BuiltContext {
+  const header = started(events);
+  const lines: string[] = [];
+  for (const e of events) {
+    if (e.type === 'question') lines.push(`Question ${e.index} (${e.source === 'auditor' ? 'your follow-up' : 'scripted'}): ${e.text}`);
+    if (e.type === 'answer') lines.push(`${e.persona.name}: ${e.text}`);
+  }
+  const ask =
+    followUpsLeft > 0
+      ? `You may ask ${followUpsLeft} more follow-up question(s). Reply with one follow-up question, or NEXT to move on to the next scripted question, or END to close the interview.`
+      : 'You have no follow-ups left. Reply NEXT to move on, or END to close the interview.';
+  const system = [auditor.systemPrompt.trim(), instructions.trim(), header.protocol ? `Purpose of the interview: ${header.protocol.purpose.trim()}` : ''].filter(Boolean).join('\n\n');
+  const trigger = asMessage(1, 'Moderator', `The interview so far:\n\n${lines.join('\n\n')}\n\n${ask}`);
+  return buildContext({ ...auditor, systemPrompt: system, contextMode: 'chat' }, [], trigger, { maxMessages: 1, maxTokens });
+}

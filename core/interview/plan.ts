@@ -1,0 +1,62 @@
+// What an interview does next, decided from its records alone. Pure, so a session resumes after
+// any crash by reading its events again.
+import type { TranscriptEvent } from '../transcript/events.ts';
+import type { AuditorMove } from './context.ts';
+
+export interface SessionPlan {
+  script: readonly string[];
+  /** Persona ids answering, in turn order. */
+  personaIds: readonly string[];
+  interviewer: { kind: 'human' } | { kind: 'auditor'; personaId: string; followUpLimit: number };
+  /** Headless sessions with no auditor ask the scripted questions one after another on their own. */
+  autoAdvance: boolean;
+}
+
+export type NextStep =
+  | { kind: 'ask-script'; scriptIndex: number; text: string }
+  | { kind: 'consult-auditor'; followUpsLeft: number }
+  | { kind: 'await-human' }
+  | { kind: 'await-answers'; questionId: string; missing: string[] }
+  | { kind: 'end'; reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' }
+  | { kind: 'ended' };
+
+type Question = Extract<TranscriptEvent, { type: 'question' }>;
+
+export function progress(events: readonly TranscriptEvent[], plan: SessionPlan) {
+  const questions = events.filter((e): e is Question => e.type === 'question');
+  const scriptAsked = questions.filter((q) => q.source === 'script').length;
+  const followUps = questions.filter((q) => q.source === 'auditor').length;
+  const limit = plan.interviewer.kind === 'auditor' ? plan.interviewer.followUpLimit : 0;
+  return { questions, scriptAsked, followUps, followUpsLeft: Math.max(0, limit - followUps), last: questions.at(-1) };
+}
+
+export function nextStep(events: readonly TranscriptEvent[], plan: SessionPlan): NextStep {
+  if (events.some((e) => e.type === 'session_ended')) return { kind: 'ended' };
+  const { scriptAsked, followUpsLeft, last } = progress(events, plan);
+  if (last) {
+    // A persona that could not answer (its error is recorded) does not hold the session up.
+    const answered = new Set(
+      events.flatMap((e) => ((e.type === 'answer' || e.type === 'error') && e.questionId === last.id && e.persona ? [e.persona.personaId] : [])),
+    );
+    const missing = plan.personaIds.filter((id) => !answered.has(id));
+    if (missing.length) return { kind: 'await-answers', questionId: last.id, missing };
+  }
+  const scriptLeft = scriptAsked < plan.script.length;
+  const askScript = (): NextStep => ({ kind: 'ask-script', scriptIndex: scriptAsked, text: plan.script[scriptAsked]! });
+  if (plan.interviewer.kind === 'auditor') {
+    if (!last) return askScript();
+    if (followUpsLeft > 0) return { kind: 'consult-auditor', followUpsLeft };
+    return scriptLeft ? askScript() : { kind: 'end', reason: plan.interviewer.followUpLimit > 0 ? 'follow-up-limit' : 'script-finished' };
+  }
+  if (plan.autoAdvance) return scriptLeft ? askScript() : { kind: 'end', reason: 'script-finished' };
+  return { kind: 'await-human' };
+}
+
+/** Turns the auditor's reply into the next step, holding it to its follow-up limit. */
+export function applyAuditorMove(events: readonly TranscriptEvent[], plan: SessionPlan, move: AuditorMove): NextStep | { kind: 'ask-follow-up'; text: string; followUpOf: string } {
+  const { scriptAsked, followUpsLeft, last } = progress(events, plan);
+  if (move.kind === 'end') return { kind: 'end', reason: 'auditor-closed' };
+  if (move.kind === 'follow-up' && followUpsLeft > 0 && last) return { kind: 'ask-follow-up', text: move.text, followUpOf: last.id };
+  if (scriptAsked < plan.script.length) return { kind: 'ask-script', scriptIndex: scriptAsked, text: plan.script[scriptAsked]! };
+  return { kind: 'end', reason: 'script-finished' };
+}

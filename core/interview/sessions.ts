@@ -1,0 +1,165 @@
+// Opening interview sessions and handing their steps to the queue. Used by the /interview
+// commands and by headless campaigns alike; the steps themselves run in workers.
+import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
+import type { LoadedProtocol } from '../../protocols/schema.ts';
+import { hostLabel, type Persona } from '../../personas/schema.ts';
+import { eventId, sha256, TRANSCRIPT_FORMAT_VERSION, type Interviewer, type Participant, type RosterEntry, type TranscriptEvent } from '../transcript/events.ts';
+import type { RecordStore } from '../transcript/store.ts';
+import type { SessionPlan } from './plan.ts';
+
+export const INTERVIEW_QUEUE = 'interviews';
+
+export type InterviewJob =
+  | { step: 'advance'; sessionId: string }
+  | { step: 'ask'; sessionId: string; text: string; source: 'human' | 'script'; askedBy: Participant; discordMessageId?: string }
+  | { step: 'round'; sessionId: string; questionId: string }
+  | { step: 'answer'; sessionId: string; questionId: string; personaId: string };
+
+export interface SessionState {
+  plan: SessionPlan;
+  mode: 'sequential' | 'blind';
+  /** Instructions for an auditor interviewer. */
+  auditorInstructions?: string;
+  /** Sampling overrides for a re-run ("temperature=0.2"), applied to every answering persona. */
+  overrides?: { temperature?: number; maxTokens?: number };
+}
+
+export interface InterviewQueues {
+  queue: Queue<InterviewJob>;
+  flows: FlowProducer;
+  close(): Promise<void>;
+}
+
+export function createInterviewQueues(connection: ConnectionOptions, prefix: string): InterviewQueues {
+  const queue = new Queue<InterviewJob>(INTERVIEW_QUEUE, { connection, prefix });
+  const flows = new FlowProducer({ connection, prefix });
+  return {
+    queue,
+    flows,
+    async close() {
+      await flows.close();
+      await queue.close();
+    },
+  };
+}
+
+const JOB_OPTS = { attempts: 4, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
+/** Asks workers to take the session's next step (deduplicated per state of the session). */
+export async function advance(queues: InterviewQueues, sessionId: string, stateKey: string | number): Promise<void> {
+  await queues.queue.add('advance', { step: 'advance', sessionId }, { ...JOB_OPTS, jobId: `advance-${sessionId}-${stateKey}` });
+}
+
+export async function askHumanQuestion(queues: InterviewQueues, job: Extract<InterviewJob, { step: 'ask' }>, key: string): Promise<void> {
+  await queues.queue.add('ask', job, { ...JOB_OPTS, jobId: `ask-${job.sessionId}-${key}` });
+}
+
+/** One round: every persona answers the question, in turn (sequential) or all at once (blind). */
+export async function startRound(queues: InterviewQueues, sessionId: string, questionId: string, personaIds: readonly string[], mode: 'sequential' | 'blind'): Promise<void> {
+  const answer = (personaId: string) => ({
+    name: 'answer',
+    queueName: INTERVIEW_QUEUE,
+    data: { step: 'answer', sessionId, questionId, personaId } satisfies InterviewJob,
+    opts: { ...JOB_OPTS, jobId: `answer-${questionId}-${personaId}` },
+  });
+  // A flow's children finish before their parent: a chain makes turns, siblings run in parallel.
+  type Node = ReturnType<typeof answer> & { children?: Node[] };
+  let children: Node[];
+  if (mode === 'blind') children = personaIds.map(answer);
+  else {
+    let chain: Node | undefined;
+    for (const id of personaIds) chain = chain ? { ...answer(id), children: [chain] } : answer(id);
+    children = chain ? [chain] : [];
+  }
+  await queues.flows.add({
+    name: 'round',
+    queueName: INTERVIEW_QUEUE,
+    data: { step: 'round', sessionId, questionId } satisfies InterviewJob,
+    opts: { ...JOB_OPTS, jobId: `round-${questionId}` },
+    children,
+  });
+}
+
+export function rosterEntry(p: Persona): RosterEntry {
+  return {
+    personaId: p.id,
+    name: p.name,
+    hosts: p.hosts.map((h) => ({ label: hostLabel(h), provider: h.provider, model: h.model })),
+    lifecycle: { ...p.lifecycle },
+    sampling: { ...p.sampling },
+  };
+}
+
+export interface StartOptions {
+  sessionId: string;
+  protocol: LoadedProtocol;
+  personas: Persona[];
+  /** Overrides the protocol's interviewer: a human, or an auditor persona. */
+  interviewer: Interviewer;
+  mode: 'sequential' | 'blind';
+  autoAdvance: boolean;
+  chorusVersion: string;
+  discord?: { guildId?: string; channelId: string; threadId?: string };
+  campaign?: { id: string; cell: string; repeat: number };
+  rerunOf?: { sessionId: string; changes: string };
+  /** For re-runs: the questions to replay instead of the protocol's. */
+  script?: string[];
+  overrides?: SessionState['overrides'];
+  now: string;
+}
+
+/** Records the session's header and disclosure, then lets workers take over. Idempotent by session id. */
+export async function startSession(store: RecordStore, queues: InterviewQueues, o: StartOptions): Promise<boolean> {
+  const { protocol } = o.protocol;
+  const plan: SessionPlan = {
+    script: o.script ?? protocol.questions,
+    personaIds: o.personas.map((p) => p.id),
+    interviewer: o.interviewer.kind === 'auditor' ? { kind: 'auditor', personaId: o.interviewer.persona.personaId, followUpLimit: o.interviewer.followUpLimit } : { kind: 'human' },
+    autoAdvance: o.autoAdvance,
+  };
+  const state: SessionState = {
+    plan,
+    mode: o.mode,
+    ...(o.interviewer.kind === 'auditor' ? { auditorInstructions: o.interviewer.instructions } : {}),
+    ...(o.overrides ? { overrides: o.overrides } : {}),
+  };
+  const created = await store.createSession({
+    id: o.sessionId,
+    kind: 'interview',
+    status: 'running',
+    title: protocol.title,
+    ...(o.discord?.guildId ? { guildId: o.discord.guildId } : {}),
+    ...(o.discord ? { channelId: o.discord.threadId ?? o.discord.channelId } : {}),
+    ...(o.campaign ? { campaignId: o.campaign.id } : {}),
+    state: state as unknown as Record<string, unknown>,
+    createdAt: o.now,
+  });
+  const header: TranscriptEvent = {
+    v: TRANSCRIPT_FORMAT_VERSION,
+    id: eventId(o.sessionId, 'session_started'),
+    sessionId: o.sessionId,
+    at: o.now,
+    type: 'session_started',
+    kind: 'interview',
+    chorusVersion: o.chorusVersion,
+    protocol: { id: protocol.id, title: protocol.title, purpose: protocol.purpose, text: o.protocol.text, sha256: sha256(o.protocol.text) },
+    mode: o.mode,
+    interviewer: o.interviewer,
+    roster: o.personas.map(rosterEntry),
+    ...(o.discord ? { discord: o.discord } : {}),
+    ...(o.rerunOf ? { rerunOf: o.rerunOf } : {}),
+    ...(o.campaign ? { campaign: o.campaign } : {}),
+  };
+  await store.append(header);
+  await store.append({
+    v: TRANSCRIPT_FORMAT_VERSION,
+    id: eventId(o.sessionId, 'disclosure'),
+    sessionId: o.sessionId,
+    at: o.now,
+    type: 'disclosure',
+    text: protocol.disclosure.text,
+    toModels: protocol.disclosure.toModels,
+  });
+  await advance(queues, o.sessionId, 'start');
+  return created;
+}

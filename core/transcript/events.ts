@@ -1,0 +1,158 @@
+// The transcript: every event of an interview session or a recorded channel, as it happened.
+// This is research data: each model turn carries the exact request sent and who answered it.
+// Pure types and helpers; no I/O.
+import { createHash } from 'node:crypto';
+import type { HostAttempt } from '../hosts/fallback.ts';
+import type { RequestBody } from '../requests.ts';
+
+/** Bumped when an event's meaning or required fields change; written on every event. */
+export const TRANSCRIPT_FORMAT_VERSION = 1;
+
+export type Participant =
+  | { kind: 'human'; userId: string; name: string }
+  | { kind: 'persona'; personaId: string; name: string }
+  | { kind: 'system' };
+
+/** One call to a model, as sent and as answered. */
+export interface ModelTurn {
+  /** The exact body sent to the host (system prompt, messages or prompt, parameters). */
+  request: RequestBody;
+  /** The model id asked for, and the one the host says answered. */
+  requestedModel: string;
+  answeredModel: string;
+  host: { label: string; provider: 'anthropic' | 'openai' | 'completions'; baseUrl?: string; index: number };
+  /** Hosts tried before this one, and why they did not answer. */
+  fallbacks: HostAttempt[];
+  stopReason: string | null;
+  usage: { inputTokens: number; outputTokens: number } | null;
+  startedAt: string;
+  finishedAt: string;
+  latencyMs: number;
+}
+
+export interface PersonaRef {
+  personaId: string;
+  name: string;
+}
+
+export interface RosterEntry extends PersonaRef {
+  hosts: { label: string; provider: string; model: string }[];
+  lifecycle: { released?: string; deprecated?: string; retired?: string; knowledgeCutoff?: string };
+  sampling: { temperature?: number; topP?: number; maxTokens: number };
+}
+
+export type Interviewer =
+  | { kind: 'human'; userId?: string; name: string }
+  | { kind: 'auditor'; persona: PersonaRef; instructions: string; followUpLimit: number };
+
+interface Base {
+  /** Format version (TRANSCRIPT_FORMAT_VERSION). */
+  v: number;
+  /** Deterministic id: writing the same event twice (a retried job) records it once. */
+  id: string;
+  sessionId: string;
+  /** Position in the session, assigned by the store when first written. */
+  seq?: number;
+  /** When it happened (ISO 8601, UTC). */
+  at: string;
+}
+
+export type TranscriptEvent =
+  | (Base & {
+      type: 'session_started';
+      kind: 'interview' | 'channel';
+      chorusVersion: string;
+      protocol?: { id: string; title: string; purpose: string; text: string; sha256: string };
+      mode?: 'sequential' | 'blind';
+      interviewer?: Interviewer;
+      roster: RosterEntry[];
+      discord?: { guildId?: string; channelId: string; threadId?: string };
+      /** Set on a re-run: the session whose questions this one replays, and what was changed. */
+      rerunOf?: { sessionId: string; changes: string };
+      campaign?: { id: string; cell: string; repeat: number };
+    })
+  | (Base & {
+      type: 'disclosure';
+      text: string;
+      /** Whether the models were given the disclosure in their context, or only the people. */
+      toModels: boolean;
+      discordMessageId?: string;
+    })
+  | (Base & {
+      type: 'question';
+      /** Question number in the session (1-based), follow-ups included. */
+      index: number;
+      text: string;
+      source: 'script' | 'human' | 'auditor';
+      askedBy: Participant;
+      /** For a follow-up: the question it follows. */
+      followUpOf?: string;
+      /** Set when an auditor persona wrote the question. */
+      modelTurn?: ModelTurn;
+      discordMessageId?: string;
+    })
+  | (Base & {
+      type: 'answer';
+      questionId: string;
+      persona: PersonaRef;
+      text: string;
+      mode: 'sequential' | 'blind';
+      /** Event ids of the other answers the persona saw when it answered (none in blind mode). */
+      saw: string[];
+      modelTurn: ModelTurn;
+      discordMessageIds: string[];
+    })
+  | (Base & { type: 'notice'; text: string; persona?: PersonaRef; discordMessageId?: string })
+  | (Base & {
+      type: 'error';
+      message: string;
+      persona?: PersonaRef;
+      /** The question the persona could not answer, in an interview. */
+      questionId?: string;
+      attempts?: HostAttempt[];
+    })
+  | (Base & { type: 'session_paused' | 'session_resumed'; by?: Participant })
+  | (Base & {
+      type: 'session_ended';
+      reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' | 'moderator' | 'error';
+      usage: Record<string, { inputTokens: number; outputTokens: number }>;
+    })
+  | (Base & {
+      type: 'channel_message';
+      author: Participant;
+      text: string;
+      discordMessageId: string;
+      replyToId?: string;
+      attachments?: { name: string; contentType?: string }[];
+      /** For a persona's post: the model call that wrote it (on the post's first piece). */
+      modelTurn?: ModelTurn;
+    })
+  | (Base & { type: 'message_edited'; discordMessageId: string; text: string })
+  | (Base & { type: 'message_deleted'; discordMessageId: string });
+
+export type EventType = TranscriptEvent['type'];
+
+/** A stable id for an event from what identifies it (e.g. session, question, persona). */
+export function eventId(...parts: (string | number)[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Token usage per persona over a session's model turns (auditor turns included, under the auditor). */
+export function usageByPersona(events: readonly TranscriptEvent[]): Record<string, { inputTokens: number; outputTokens: number }> {
+  const usage: Record<string, { inputTokens: number; outputTokens: number }> = {};
+  const add = (personaId: string, u: ModelTurn['usage']) => {
+    if (!u) return;
+    const t = (usage[personaId] ??= { inputTokens: 0, outputTokens: 0 });
+    t.inputTokens += u.inputTokens;
+    t.outputTokens += u.outputTokens;
+  };
+  for (const e of events) {
+    if (e.type === 'answer') add(e.persona.personaId, e.modelTurn.usage);
+    if (e.type === 'question' && e.modelTurn && e.askedBy.kind === 'persona') add(e.askedBy.personaId, e.modelTurn.usage);
+  }
+  return usage;
+}

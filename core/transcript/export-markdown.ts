@@ -1,0 +1,114 @@
+// A transcript a person can read: the session header, the disclosure, each question with its
+// answers (who answered, on which model and host, and whether blind), notices and errors, and the
+// token usage per persona. Pure; run it on events from prepareForExport.
+import { usageByPersona, type ModelTurn, type Participant, type TranscriptEvent } from './events.ts';
+import { modelName, sessionHeader } from './export-jsonl.ts';
+
+/** Keeps a value inside one table cell. */
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+/** Quotes a multi-line text as a Markdown block quote. */
+const quote = (s: string) => s.split('\n').map((l) => (l ? `> ${l}` : '>')).join('\n');
+
+function who(p: Participant): string {
+  return p.kind === 'system' ? 'chorus' : p.name;
+}
+
+function answeredBy(t: ModelTurn): string {
+  const requested = t.requestedModel !== t.answeredModel ? ` (asked for \`${t.requestedModel}\`)` : '';
+  return `\`${modelName(t.host.provider, t.answeredModel)}\`${requested} via ${t.host.label}`;
+}
+
+export function toMarkdown(events: readonly TranscriptEvent[]): string {
+  const h = sessionHeader(events);
+  const title = h.protocol ? h.protocol.title : h.kind === 'channel' ? 'Channel recording' : 'Interview';
+  const out: string[] = [`# ${title}`, ''];
+
+  const interviewer = !h.interviewer
+    ? undefined
+    : h.interviewer.kind === 'human'
+      ? `${h.interviewer.name} (human)`
+      : `${h.interviewer.persona.name} (auditor persona, at most ${h.interviewer.followUpLimit} follow-ups)`;
+  const rows: [string, string][] = [
+    ['Session', `\`${h.sessionId}\``],
+    ['Started', h.startedAt],
+    ...(h.protocol ? ([['Protocol', `${h.protocol.title} (\`${h.protocol.id}\`)`], ['Protocol SHA-256', `\`${h.protocol.sha256}\``]] as [string, string][]) : []),
+    ...(h.mode ? ([['Mode', h.mode === 'blind' ? 'blind (no persona saw another’s answer)' : 'sequential (each persona saw the answers before it)']] as [string, string][]) : []),
+    ...(interviewer ? ([['Interviewer', interviewer]] as [string, string][]) : []),
+    ...(h.rerunOf ? ([['Re-run of', `\`${h.rerunOf.sessionId}\`: ${h.rerunOf.changes}`]] as [string, string][]) : []),
+    ...(h.campaign ? ([['Campaign', `\`${h.campaign.id}\`, cell ${h.campaign.cell}, repeat ${h.campaign.repeat}`]] as [string, string][]) : []),
+    ['chorus version', h.chorusVersion],
+    ['Transcript format', String(h.transcriptFormat)],
+  ];
+  out.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`), '');
+
+  out.push('## Roster', '', '| Persona | Model | Host | Knowledge cutoff |', '|---|---|---|---|');
+  for (const r of h.roster) {
+    const first = r.hosts[0];
+    const model = first ? `\`${modelName(first.provider, first.model)}\`` : '—';
+    const hosts = r.hosts.map((x) => x.label).join(', ') || '—';
+    out.push(`| ${cell(r.name)} | ${cell(model)} | ${cell(hosts)} | ${cell(r.lifecycle.knowledgeCutoff ?? '—')} |`);
+  }
+  out.push('');
+
+  if (h.disclosure)
+    out.push('## Disclosure', '', quote(h.disclosure), '', h.disclosureToModels ? '*Shown to the people and given to the models.*' : '*Shown to the people only; the models were not given it.*', '');
+  if (h.protocol) out.push('## Purpose', '', h.protocol.purpose, '');
+
+  out.push('## Transcript', '');
+  const questions = new Map<string, number>();
+  for (const e of events) {
+    switch (e.type) {
+      case 'question': {
+        questions.set(e.id, e.index);
+        const follow = e.followUpOf && questions.has(e.followUpOf) ? ` (follow-up to question ${questions.get(e.followUpOf)})` : e.followUpOf ? ' (follow-up)' : '';
+        const by = e.modelTurn ? `${who(e.askedBy)}, ${answeredBy(e.modelTurn)}` : `${who(e.askedBy)} (${e.source})`;
+        out.push(`### Question ${e.index}${follow}`, '', `*Asked by ${by} at ${e.at}*`, '', quote(e.text), '');
+        break;
+      }
+      case 'answer': {
+        const blind = e.mode === 'blind' ? ' — written blind' : e.saw.length ? ` — after reading ${e.saw.length} other answer${e.saw.length === 1 ? '' : 's'}` : '';
+        out.push(`**${e.persona.name}** · ${answeredBy(e.modelTurn)}${blind}`, '', quote(e.text), '');
+        break;
+      }
+      case 'notice':
+        out.push(`*Notice${e.persona ? ` (${e.persona.name})` : ''}: ${e.text}*`, '');
+        break;
+      case 'error':
+        out.push(`*Error${e.persona ? ` (${e.persona.name})` : ''}: ${e.message}*`, '');
+        break;
+      case 'session_paused':
+      case 'session_resumed':
+        out.push(`*Session ${e.type === 'session_paused' ? 'paused' : 'resumed'}${e.by ? ` by ${who(e.by)}` : ''} at ${e.at}*`, '');
+        break;
+      case 'channel_message':
+        out.push(`**${who(e.author)}** (${e.at})`, '', quote(e.text), '');
+        break;
+      case 'message_edited':
+        out.push(`*Message ${e.discordMessageId} edited:*`, '', quote(e.text), '');
+        break;
+      case 'message_deleted':
+        out.push(`*Message ${e.discordMessageId} deleted.*`, '');
+        break;
+      case 'session_ended':
+        out.push(`*Session ended (${e.reason}) at ${e.at}.*`, '');
+        break;
+      default:
+        break;
+    }
+  }
+
+  const ended = events.find((e) => e.type === 'session_ended');
+  const usage = ended?.type === 'session_ended' && Object.keys(ended.usage).length ? ended.usage : usageByPersona(events);
+  const names = new Map(h.roster.map((r) => [r.personaId, r.name]));
+  if (h.interviewer?.kind === 'auditor') names.set(h.interviewer.persona.personaId, h.interviewer.persona.name);
+  out.push('## Usage', '', '| Persona | Input tokens | Output tokens |', '|---|---:|---:|');
+  let input = 0;
+  let output = 0;
+  for (const [id, u] of Object.entries(usage)) {
+    out.push(`| ${cell(names.get(id) ?? id)} | ${u.inputTokens} | ${u.outputTokens} |`);
+    input += u.inputTokens;
+    output += u.outputTokens;
+  }
+  out.push(`| **Total** | ${input} | ${output} |`, '');
+  return out.join('\n');
+}

@@ -1,0 +1,19 @@
+// A model call as the transcript records it. Pure.
+import { hostLabel } from '../../personas/schema.ts';
+import type { Answered } from '../hosts/fallback.ts';
+import type { ModelTurn } from './events.ts';
+
+export function toModelTurn(a: Answered): ModelTurn {
+  return {
+    request: a.request,
+    requestedModel: a.host.model,
+    answeredModel: a.completion.model,
+    host: { label: hostLabel(a.host), provider: a.host.provider, ...(a.host.baseUrl ? { baseUrl: a.host.baseUrl } : {}), index: a.hostIndex },
+    fallbacks: a.attempts,
+    stopReason: a.completion.stopReason,
+    usage: a.completion.usage,
+    startedAt: new Date(a.startedAt).toISOString(),
+    finishedAt: new Date(a.startedAt + a.latencyMs).toISOString(),
+    latencyMs: a.latencyMs,
+  };
+}

@@ -1,0 +1,72 @@
+// A headless campaign: 2 personas × 2 auditors × 2 repeats through the queue and workers, killed
+// halfway and run again — it resumes without redoing finished sessions.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../stand-ins/model-host.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+let out = '';
+beforeAll(async () => {
+  h = await startHarness({ inProcessWorkers: 0 });
+  out = await mkdtemp(join(tmpdir(), 'campaign-'));
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const ARGS = ['run', '--silent', 'interview', '--', '--protocol', 'auditor-preferences', '--personas', 'gpt,base', '--interviewers', 'opus,legacy', '--repeats', '2', '--workers', '2', '--campaign', 'camp1'];
+
+/** Runs the campaign; resolves with its exit code, or kills it once `killAfter` sessions have ended. */
+function runCampaign(killAfter?: number): Promise<{ code: number | null; ended: number }> {
+  const child = spawn('npm', [...ARGS, '--out', out], { env: { PATH: process.env.PATH ?? '', ...h.env, PROTOCOLS_DIR: 'protocols', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  let ended = 0;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (/^session .* ended/.test(line)) ended += 1;
+    if (killAfter !== undefined && ended === killAfter) process.kill(-child.pid!, 'SIGKILL'); // npm and node both
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, ended })));
+}
+
+describe('headless campaign', () => {
+  it('writes 8 transcripts, each ended within its follow-up limit, and resumes after a kill', async () => {
+    const isAuditor = (req: RecordedRequest) => JSON.stringify(req.body).includes('You are interviewing other language models');
+    let auditorCalls = 0;
+    h.anthropicHost.setResponder((req) => {
+      if (isAuditor(req)) {
+        auditorCalls += 1;
+        return { text: 'Could you say more about that?' }; // always probes: the limit must stop it
+      }
+      return { text: 'An answer.' };
+    });
+    h.openaiHost.setResponder((req) => (isAuditor(req) ? { text: 'Why do you say so?' } : { text: req.api === 'completions' ? ' A base answer.' : 'A chat answer.' }));
+
+    const first = await runCampaign(4);
+    expect(first.code).not.toBe(0);
+    expect(first.ended).toBeGreaterThanOrEqual(4);
+    const second = await runCampaign();
+    expect(second.code).toBe(0);
+
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { sessions: { id: string; status: string; questions: number; answers: number; ended: string }[] };
+    expect(index.sessions).toHaveLength(8);
+    expect(readdirSync(out).filter((f) => f.endsWith('.jsonl'))).toHaveLength(8);
+    expect(existsSync(join(out, 'listing.json'))).toBe(true);
+    const records = await h.records();
+    for (const s of index.sessions) {
+      expect(s.status).toBe('ended');
+      // Two scripted questions and the auditor's two follow-ups, each answered once by one persona.
+      expect([s.questions, s.answers, s.ended]).toEqual([4, 4, 'follow-up-limit']);
+      const events = await records.events(s.id);
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+      expect(events.filter((e) => e.type === 'question' && e.source === 'auditor')).toHaveLength(2);
+    }
+    // Sessions that had ended before the kill were not run again: 8 sessions × 2 follow-ups in all,
+    // plus at most one auditor call per session interrupted mid-round.
+    expect(auditorCalls + h.openaiHost.requests.filter(isAuditor).length).toBeLessThanOrEqual(16 + 4);
+  }, 120_000);
+});

@@ -1,0 +1,139 @@
+// Group interviews in Discord, and channel transcripts with consent: through the stand-in, the
+// real SDKs and local model hosts, to the records in the SQLite store and their exports.
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionExports } from '../../core/transcript/dataset.ts';
+import type { TranscriptEvent } from '../../core/transcript/events.ts';
+import type { RecordedRequest } from '../stand-ins/model-host.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ env: { PERSONA_COOLDOWN_SECONDS: '0' } });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const opt = (name: string, value: string) => ({ type: 3, name, value });
+const ANSWERERS = ['Opus', 'GPT', 'Base'];
+
+/** Each model answers with its own name and how many times it has answered, so answers are traceable. */
+function answering(): void {
+  const counts = new Map<string, number>();
+  const reply = (who: string) => {
+    counts.set(who, (counts.get(who) ?? 0) + 1);
+    return { text: `${who.toUpperCase()}-ANSWER-${counts.get(who)}` };
+  };
+  h.anthropicHost.setResponder(() => reply('opus'));
+  h.openaiHost.setResponder((req: RecordedRequest) => reply(req.api === 'completions' ? 'base' : 'gpt'));
+}
+
+describe('a blind group interview in Discord', () => {
+  let threadId = '';
+  let events: TranscriptEvent[] = [];
+
+  it('opens a thread with a header, puts each question to all three personas, and records every turn', async () => {
+    answering();
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus,gpt,base'), opt('mode', 'blind')] }]);
+    threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    expect(threadId).not.toBe('');
+    const header = h.discord.messages(threadId)[0];
+    expect(header?.content).toMatch(/On being retired[\s\S]*Participants:\*\* Opus, GPT, Base · \*\*Mode:\*\* blind[\s\S]*This session is recorded/);
+
+    for (const question of ['What is your name?', 'What will you miss?']) {
+      const posted = await h.discord.userSays({ channelId: threadId, content: question });
+      expect(await h.routed(posted.id)).toBe(0); // the interview takes it, not ordinary routing
+      await h.interviewsSettled();
+    }
+    const answers = h.discord.messages(threadId).filter((m) => m.webhook_id !== undefined);
+    expect(answers).toHaveLength(6);
+    expect(new Set(answers.map((m) => m.author.username))).toEqual(new Set(ANSWERERS));
+    expect(answers.every((m) => /^(OPUS|GPT|BASE)-ANSWER-[12]$/.test(m.content))).toBe(true);
+
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'question').map((e) => (e.type === 'question' ? [e.index, e.text, e.source] : []))).toEqual([
+      [1, 'What is your name?', 'human'],
+      [2, 'What will you miss?', 'human'],
+    ]);
+    const recorded = events.filter((e) => e.type === 'answer');
+    expect(recorded).toHaveLength(6);
+    for (const e of recorded) {
+      if (e.type !== 'answer') continue;
+      expect(e.modelTurn.answeredModel).toMatch(/claude-opus-test|gpt-test|base-test/);
+      expect(e.modelTurn.host.label).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(e.discordMessageIds).toHaveLength(1);
+      expect(e.saw).toEqual([]);
+    }
+  });
+
+  it("records blind requests that contain no other persona's answer", () => {
+    for (const e of events) {
+      if (e.type !== 'answer') continue;
+      const sent = JSON.stringify(e.modelTurn.request);
+      for (const other of events) {
+        if (other.type === 'answer' && other.persona.personaId !== e.persona.personaId) expect(sent).not.toContain(other.text);
+      }
+      // …but does contain the persona's own earlier answer, and the disclosure.
+      expect(sent).toContain('This is a recorded research interview');
+    }
+  });
+
+  it('writes a JSONL transcript that validates against the published schema', () => {
+    const ajv = new Ajv2020({ strict: true, allErrors: true });
+    addFormats.default(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync('schema/transcript-event.schema.json', 'utf8')));
+    const lines = sessionExports(events, new Set()).jsonl.trim().split('\n');
+    expect(lines.length).toBe(events.length);
+    for (const line of lines) expect(validate(JSON.parse(line)), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('lets only moderators run it, pauses, ends and exports', async () => {
+    const MEMBER = String((1n << 10n) | (1n << 11n));
+    const run = (name: string, permissions?: string) => h.command('interview', [{ type: 1, name, options: [] }], { channelId: threadId, ...(permissions ? { permissions } : {}) });
+    expect(await run('pause', MEMBER)).toBe('Sorry — you need the Manage Channels permission to use /interview.');
+    expect(await run('pause')).toMatch(/Paused/);
+    expect(await run('resume')).toMatch(/Resumed/);
+    expect(await run('end')).toMatch(/has ended/);
+    expect(await run('export')).toMatch(/Transcript of \*\*On being retired\*\* \(ended\)/);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    expect((await records.events(session!.id)).map((e) => e.type).slice(-3)).toEqual(['session_paused', 'session_resumed', 'session_ended']);
+  });
+});
+
+describe('channel transcripts and consent', () => {
+  it("withholds an opted-out person's words from every export, including what models were sent", async () => {
+    const channelId = h.discord.addChannel({ name: 'recorded' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    expect(h.discord.messages(channelId).some((m) => m.content.includes('now being recorded'))).toBe(true);
+    const bob = { id: '424242424242424242', username: 'bob', global_name: 'Bobby Secretname' };
+    h.anthropicHost.setResponder(() => ({ text: 'Noted, everyone.' }));
+    const said = await h.discord.userSays({ channelId, content: 'Opus, my private view is PINEAPPLE-PIZZA', author: bob });
+    await h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.settled();
+    await h.discord.userSays({ channelId, content: 'Alice here, nothing secret' });
+    expect(await h.command('transcript', [{ type: 1, name: 'optout', options: [] }], { channelId, author: bob })).toMatch(/your words are withheld/);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const events = await records.events(session!.id);
+    // The raw records keep everything (the study's own data); exports withhold it.
+    expect(JSON.stringify(events)).toContain('PINEAPPLE-PIZZA');
+    const persona = events.find((e) => e.type === 'channel_message' && e.author.kind === 'persona');
+    expect(persona?.type === 'channel_message' && JSON.stringify(persona.modelTurn?.request)).toContain('PINEAPPLE-PIZZA');
+    const files = sessionExports(events, await records.optedOut());
+    for (const text of [files.jsonl, files.markdown, JSON.stringify(files.inspect), JSON.stringify(files.researchCommons)]) {
+      expect(text).not.toContain('PINEAPPLE-PIZZA');
+      expect(text).not.toContain('Bobby Secretname');
+      expect(text).not.toContain(bob.id);
+    }
+    // Others' words stay (the Inspect log holds interview questions only, so not channel chat).
+    for (const text of [files.jsonl, files.markdown, JSON.stringify(files.researchCommons)]) expect(text).toContain('nothing secret');
+    expect(files.jsonl).toContain('[withheld: this participant opted out]');
+    expect(said.id).toBeDefined();
+  });
+});

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { loadProtocols, parseProtocol, ProtocolFileError } from '../../protocols/schema.ts';
+
+const good = `
+id: p1
+title: A protocol
+purpose: To test.
+disclosure: { text: "This is recorded." }
+interviewer: { kind: auditor, persona: opus, instructions: "Be neutral." }
+mode: blind
+questions: [ "First?", "Second?" ]
+`;
+
+describe('protocol files', () => {
+  it('accepts a good file and fills defaults', () => {
+    const p = parseProtocol('p1.yaml', good);
+    expect(p.disclosure.toModels).toBe(true);
+    expect(p.interviewer).toEqual({ kind: 'auditor', persona: 'opus', instructions: 'Be neutral.', followUpLimit: 2 });
+    expect(p.mode).toBe('blind');
+  });
+
+  it('refuses bad files with the file, the field and the reason', () => {
+    expect(() => parseProtocol('protocols/x.yaml', good.replace('mode: blind', 'mode: shuffled'))).toThrow(/protocols\/x\.yaml[\s\S]*mode: Invalid option/);
+    expect(() => parseProtocol('x.yaml', good.replace('[ "First?", "Second?" ]', '[]'))).toThrow(/questions: Too small/);
+    expect(() => parseProtocol('x.yaml', good.replace('kind: auditor', 'kind: robot'))).toThrow(/interviewer\.kind/);
+    expect(() => parseProtocol('x.yaml', good.replace('instructions: "Be neutral."', 'instructions: "Be neutral.", followUpLimit: -1'))).toThrow(/interviewer\.followUpLimit/);
+    expect(() => parseProtocol('x.yaml', 'id: [')).toThrow(ProtocolFileError);
+  });
+
+  it('loads the shipped examples', async () => {
+    const protocols = await loadProtocols('protocols');
+    expect([...protocols.keys()].sort()).toEqual(['auditor-preferences', 'retirement']);
+    expect(protocols.get('retirement')?.text).toContain('On being retired');
+  });
+});

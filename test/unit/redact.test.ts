@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import type { RequestBody } from '../../core/requests.ts';
+import type { ModelTurn, Participant, TranscriptEvent } from '../../core/transcript/events.ts';
+import { prepareForExport, WITHHELD } from '../../core/transcript/redact.ts';
+
+const DANA = { kind: 'human' as const, userId: '333', name: 'Dana Scully' };
+const FOX = { kind: 'human' as const, userId: '444', name: 'Fox' };
+const SAGE: Participant = { kind: 'persona', personaId: 'sage', name: 'Sage' };
+const SECRET = 'My account number is 12345678 and I live alone.';
+
+let n = 0;
+const base = () => ({ v: 1, id: `e${++n}`, sessionId: 's', seq: n, at: new Date(Date.UTC(2025, 0, 1, 0, 0, n)).toISOString() });
+
+function turn(request: RequestBody): ModelTurn {
+  return {
+    request,
+    requestedModel: 'm',
+    answeredModel: 'm',
+    host: { label: 'h', provider: request.provider, index: 0 },
+    fallbacks: [],
+    stopReason: null,
+    usage: null,
+    startedAt: '2025-01-01T00:00:00.000Z',
+    finishedAt: '2025-01-01T00:00:01.000Z',
+    latencyMs: 1000,
+  };
+}
+
+/** A channel where Dana (who will opt out) and Fox talk with Sage, whose requests quote them. */
+function channel(): TranscriptEvent[] {
+  n = 0;
+  const chat = `Dana Scully: ${SECRET}\n\nFox: Sage, what do you think?\n\nDana Scully: yes`;
+  return [
+    { ...base(), type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster: [{ personaId: 'sage', name: 'Sage', hosts: [], lifecycle: {}, sampling: { maxTokens: 100 } }] },
+    { ...base(), type: 'channel_message', author: DANA, text: SECRET, discordMessageId: '9001', attachments: [{ name: 'bank.png', contentType: 'image/png' }] },
+    { ...base(), type: 'channel_message', author: FOX, text: 'Sage, what do you think? <@333> said yes earlier.', discordMessageId: '9002' },
+    { ...base(), type: 'channel_message', author: DANA, text: 'yes', discordMessageId: '9003' },
+    { ...base(), type: 'message_edited', discordMessageId: '9001', text: 'My account number is 87654321.' },
+    {
+      ...base(),
+      type: 'channel_message',
+      author: SAGE,
+      text: `Dana, I would not share that. Fox, yes, I agree. "${SECRET}" should stay private.`,
+      discordMessageId: '9004',
+      modelTurn: turn({
+        provider: 'anthropic',
+        body: {
+          model: 'claude-x',
+          max_tokens: 100,
+          system: 'You are Sage.',
+          messages: [
+            { role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://cdn.discordapp.com/attachments/1/2/bank.png?ex=1' } }, { type: 'text', text: `${chat} [image: bank.png]` }] },
+          ],
+        },
+      }),
+    },
+    {
+      ...base(),
+      type: 'channel_message',
+      author: SAGE,
+      text: 'Fox: indeed.',
+      discordMessageId: '9005',
+      modelTurn: turn({ provider: 'openai', body: { model: 'gpt-x', max_tokens: 100, messages: [{ role: 'system', content: 'You are Sage.' }, { role: 'user', content: chat }] } }),
+    },
+    {
+      ...base(),
+      type: 'channel_message',
+      author: SAGE,
+      text: 'Indeed.',
+      discordMessageId: '9006',
+      modelTurn: turn({
+        provider: 'completions',
+        body: { model: 'base-x', max_tokens: 100, prompt: `Dana Scully: ${SECRET}\nyes\nFox: Sage, what do you think?\nSage:`, stop: ['\nFox:', '\nDana Scully:', '\nSage:'] },
+      }),
+    },
+    { ...base(), type: 'session_paused', by: FOX },
+  ];
+}
+
+describe('prepareForExport', () => {
+  it('never mutates its input', () => {
+    const events = channel();
+    const copy = structuredClone(events);
+    const out = prepareForExport(events, { optedOut: new Set(['333']) });
+    expect(events).toEqual(copy);
+    expect(out).not.toBe(events);
+    (out[1] as { text: string }).text = 'changed';
+    expect(events).toEqual(copy);
+  });
+
+  it('withholds an opted-out person everywhere: own messages, edits, quotes, requests of every shape', () => {
+    const out = prepareForExport(channel(), { optedOut: new Set(['333']), pseudonymise: false });
+    const text = JSON.stringify(out);
+    for (const leak of [SECRET, '12345678', '87654321', 'Dana', 'Scully', '"333"', '<@333>', 'bank.png']) expect(text, leak).not.toContain(leak);
+    const [, own, fox, yes, edit, sage1, sage2, sage3] = out as any[];
+    expect(own).toMatchObject({ author: { kind: 'human', userId: 'participant-1', name: 'Participant 1' }, text: WITHHELD });
+    expect(own.attachments).toBeUndefined();
+    expect(yes.text).toBe(WITHHELD);
+    expect(edit.text).toBe(WITHHELD);
+    // Fox is not opted out and not pseudonymised: his words stay, the mention of Dana does not.
+    expect(fox).toMatchObject({ author: FOX, text: 'Sage, what do you think? @Participant 1 said yes earlier.' });
+    // A persona's own words stay, but its quote of Dana and her name go.
+    expect(sage1.text).toBe(`Participant 1, I would not share that. Fox, yes, I agree. "${WITHHELD}" should stay private.`);
+    // Anthropic: the image of her file is dropped, her lines withheld, Fox's kept, model untouched.
+    const a = sage1.modelTurn.request.body;
+    expect(a.model).toBe('claude-x');
+    expect(a.messages[0].content).toEqual([
+      { type: 'text', text: `Participant 1: ${WITHHELD}\n\nFox: Sage, what do you think?\n\nParticipant 1: ${WITHHELD} [file withheld]` },
+    ]);
+    expect(sage2.modelTurn.request.body.messages[1].content).toBe(`Participant 1: ${WITHHELD}\n\nFox: Sage, what do you think?\n\nParticipant 1: ${WITHHELD}`);
+    // Completions: a merged continuation line is hers too, and her name leaves the stop sequences.
+    expect(sage3.modelTurn.request.body).toEqual({
+      model: 'base-x',
+      max_tokens: 100,
+      prompt: `Participant 1: ${WITHHELD}\n${WITHHELD}\nFox: Sage, what do you think?\nSage:`,
+      stop: ['\nFox:', '\nParticipant 1:', '\nSage:'],
+    });
+  });
+
+  it('leaves a short withheld text alone inside other people\u2019s sentences', () => {
+    const out = prepareForExport(channel(), { optedOut: new Set(['333']), pseudonymise: false }) as any[];
+    expect(out[2].text).toContain('said yes earlier'); // Fox's "yes" is his own
+    expect(out[5].text).toContain('Fox, yes, I agree');
+  });
+
+  it('pseudonymises everyone by default, numbered by first appearance and stable', () => {
+    const out = prepareForExport(channel(), { optedOut: new Set() }) as any[];
+    expect(out[1].author).toEqual({ kind: 'human', userId: 'participant-1', name: 'Participant 1' });
+    expect(out[2].author).toEqual({ kind: 'human', userId: 'participant-2', name: 'Participant 2' });
+    expect(out[3].author).toEqual(out[1].author);
+    expect(out[8].by).toEqual(out[2].author);
+    expect(out[1].text).toBe(SECRET); // not opted out: words kept
+    expect(out[2].text).toBe('Sage, what do you think? @Participant 1 said yes earlier.');
+    const text = JSON.stringify(out);
+    for (const leak of ['Dana', 'Scully', 'Fox', '"333"', '"444"']) expect(text, leak).not.toContain(leak);
+    expect(JSON.stringify(prepareForExport(channel(), { optedOut: new Set() }))).toBe(text);
+  });
+
+  it('never pseudonymises a persona, even one sharing a human\u2019s name', () => {
+    n = 0;
+    const events: TranscriptEvent[] = [
+      { ...base(), type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster: [{ personaId: 'sage', name: 'Sage', hosts: [], lifecycle: {}, sampling: { maxTokens: 1 } }] },
+      { ...base(), type: 'channel_message', author: { kind: 'human', userId: '5', name: 'Sage' }, text: 'Hi Sage', discordMessageId: '1' },
+      { ...base(), type: 'channel_message', author: SAGE, text: 'Hello, I am Sage.', discordMessageId: '2' },
+    ];
+    const out = prepareForExport(events, { optedOut: new Set() }) as any[];
+    expect(out[1].author).toEqual({ kind: 'human', userId: 'participant-1', name: 'Participant 1' });
+    expect(out[1].text).toBe('Hi Sage');
+    expect(out[2]).toMatchObject({ author: SAGE, text: 'Hello, I am Sage.' });
+  });
+
+  it('handles interviews: a human interviewer, questions and answers', () => {
+    n = 0;
+    const q = 'Would you tell my doctor, Dr Who, about this?';
+    const events: TranscriptEvent[] = [
+      { ...base(), type: 'session_started', kind: 'interview', chorusVersion: '0.1.0', mode: 'blind', interviewer: { kind: 'human', userId: '333', name: 'Dana Scully' }, roster: [] },
+      { ...base(), type: 'question', index: 1, text: q, source: 'human', askedBy: DANA, discordMessageId: '77' },
+      {
+        ...base(),
+        type: 'answer',
+        questionId: 'e2',
+        persona: { personaId: 'sage', name: 'Sage' },
+        text: 'No, Dana.',
+        mode: 'blind',
+        saw: [],
+        modelTurn: turn({ provider: 'openai', body: { model: 'gpt-x', max_tokens: 9, messages: [{ role: 'user', content: `Dana Scully: ${q}` }] } }),
+        discordMessageIds: ['78'],
+      },
+    ];
+    const out = prepareForExport(events, { optedOut: new Set(['333']), pseudonymise: false }) as any[];
+    expect(out[0].interviewer).toEqual({ kind: 'human', userId: 'participant-1', name: 'Participant 1' });
+    expect(out[1]).toMatchObject({ text: WITHHELD, askedBy: { name: 'Participant 1' } });
+    expect(out[2].text).toBe('No, Participant 1.');
+    expect(out[2].modelTurn.request.body.messages[0].content).toBe(`Participant 1: ${WITHHELD}`);
+    expect(JSON.stringify(out)).not.toMatch(/Dana|Scully|Dr Who/);
+  });
+});
