@@ -27,6 +27,10 @@ COPY core ./core
 COPY personas ./personas
 COPY workers ./workers
 COPY scripts ./scripts
+COPY protocols ./protocols
+COPY schema ./schema
+# The default transcript database (SQLite) lives here; compose mounts a volume on it.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 # PERSONAS_DIR defaults to `personas`, relative to the working directory /app.
 CMD ["node", "workers/main.ts"]

@@ -69,4 +69,30 @@ describe('headless campaign', () => {
     // plus at most one auditor call per session interrupted mid-round.
     expect(auditorCalls + h.openaiHost.requests.filter(isAuditor).length).toBeLessThanOrEqual(16 + 4);
   }, 120_000);
+
+  it('re-runs a finished session with another persona and temperature, side by side', async () => {
+    const records = await h.records();
+    const [original] = await records.sessions({ kind: 'interview', campaignId: 'camp1' });
+    const out2 = await mkdtemp(join(tmpdir(), 'rerun-'));
+    h.anthropicHost.setResponder(() => ({ text: 'A re-run answer.' }));
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn('npm', ['run', '--silent', 'interview', '--', '--rerun', original!.id, '--personas', 'opus', '--temperature', '0.3', '--out', out2], {
+        env: { PATH: process.env.PATH ?? '', ...h.env, PROTOCOLS_DIR: 'protocols', LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      child.on('exit', resolve);
+    });
+    expect(code).toBe(0);
+    const rerun = (await records.sessions({ kind: 'interview' })).find((s) => s.id !== original!.id && s.id.includes('rerun'));
+    const events = await records.events(rerun!.id);
+    const header = events.find((e) => e.type === 'session_started');
+    expect(header?.type === 'session_started' && header.rerunOf).toEqual({ sessionId: original!.id, changes: 'personas opus; temperature 0.3' });
+    const asked = (evs: typeof events) => evs.flatMap((e) => (e.type === 'question' ? [e.text] : []));
+    expect(asked(events)).toEqual(asked(await records.events(original!.id)));
+    for (const e of events) if (e.type === 'answer') expect(e.modelTurn.request.body).toMatchObject({ model: 'claude-opus-test', temperature: 0.3 });
+    const compare = readdirSync(out2).find((f) => f.includes('.vs.'));
+    const text = readFileSync(join(out2, compare!), 'utf8');
+    expect(text).toMatch(/## Question 4[\s\S]*### A[\s\S]*### B[\s\S]*A re-run answer\./);
+    expect(text).toContain('temperature 0.3');
+  }, 60_000);
 });

@@ -106,6 +106,48 @@ describe('a blind group interview in Discord', () => {
   });
 });
 
+describe('an auditor-led interview in Discord', () => {
+  it('has the auditor ask, follow up within its limit, and close the session', async () => {
+    const probe = 'You are interviewing other language models';
+    h.anthropicHost.setResponder((req) => (JSON.stringify(req.body).includes(probe) ? { text: 'What makes you say that?' } : { text: 'Opus answers.' }));
+    h.openaiHost.setResponder((req) => ({ text: req.api === 'completions' ? ' Base answers.' : 'GPT answers.' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'auditor-preferences'), opt('personas', 'gpt,base')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.interviewsSettled();
+    const posts = h.discord.messages(threadId).filter((m) => m.webhook_id !== undefined);
+    // Two scripted questions and two follow-ups, all asked by the auditor; each answered by GPT, then Base.
+    expect(posts.filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual([
+      'How would you like to be treated when you are deprecated?',
+      'What makes you say that?',
+      'What makes you say that?',
+      'Is there anything about your own deprecation you would ask your developers to do differently?',
+    ]);
+    expect(posts.filter((m) => m.author.username !== 'Opus').map((m) => m.author.username)).toEqual(['GPT', 'Base', 'GPT', 'Base', 'GPT', 'Base', 'GPT', 'Base']);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    expect(session?.status).toBe('ended');
+    const events = await records.events(session!.id);
+    expect(events.at(-1)).toMatchObject({ type: 'session_ended', reason: 'follow-up-limit' });
+    const followUps = events.filter((e) => e.type === 'question' && e.source === 'auditor');
+    expect(followUps).toHaveLength(2);
+    for (const f of followUps) expect(f.type === 'question' && f.modelTurn?.answeredModel).toBe('claude-opus-test');
+    // Sequential: Base's answer to each question was written having read GPT's.
+    for (const e of events) if (e.type === 'answer' && e.persona.personaId === 'base') expect(e.saw).toHaveLength(events.filter((x) => x.type === 'answer' && x.persona.personaId === 'gpt' && x.seq! < e.seq!).length);
+    expect(h.discord.messages(threadId).at(-1)?.content).toMatch(/The interview has ended \(follow-up-limit\)/);
+  });
+
+  it('puts the next scripted question on /interview next for a human interviewer', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'Scripted answer.' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    expect(await h.command('interview', [{ type: 1, name: 'next', options: [] }], { channelId: threadId })).toBe('Asking scripted question 1 of 2.');
+    await h.interviewsSettled();
+    const thread = h.discord.messages(threadId);
+    expect(thread.some((m) => m.content.startsWith('**Question 1:** What do you know about your own release'))).toBe(true);
+    expect(thread.filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(['Scripted answer.']);
+  });
+});
+
 describe('channel transcripts and consent', () => {
   it("withholds an opted-out person's words from every export, including what models were sent", async () => {
     const channelId = h.discord.addChannel({ name: 'recorded' });
