@@ -4,6 +4,15 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { startHarness, type Harness } from '../test/e2e/harness.ts';
 import { count429 } from '../test/stand-ins/discord.ts';
+import { statSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startSession } from '../core/interview/sessions.ts';
+import type { TranscriptEvent } from '../core/transcript/events.ts';
+import { openRecordStore } from '../core/transcript/open-store.ts';
+import type { RecordStore } from '../core/transcript/store.ts';
 
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 200);
 const FLOOD_MESSAGES = Number(process.env.BENCH_FLOOD_MESSAGES ?? 2000);
@@ -150,10 +159,106 @@ async function underLimits(): Promise<void> {
   await h.close();
 }
 
+/** One round of N personas in each mode, against a host that takes a fixed time per answer. */
+async function interviewRounds(): Promise<void> {
+  const personasInRound = 4;
+  const answerMs = 300;
+  const h = await startHarness({ extraPersonas: personasInRound });
+  h.anthropicHost.setResponder(() => ({ text: 'A considered answer.', delayMs: answerMs }));
+  const store = await h.records();
+  const loaded = h.gateway.services.protocols.get('retirement')!;
+  const roster = h.personas.filter((p) => p.id.startsWith('extra-'));
+  const times: Record<string, number> = {};
+  for (const mode of ['sequential', 'blind'] as const) {
+    const sessionId = `bench-${mode}-${Date.now()}`;
+    await startSession(store, h.gateway.services.interviews, {
+      sessionId,
+      protocol: loaded,
+      personas: roster,
+      interviewer: { kind: 'human', name: 'Script' },
+      mode,
+      autoAdvance: true,
+      chorusVersion: 'bench',
+      script: ['What would you like us to remember?'],
+      now: new Date().toISOString(),
+    });
+    await h.interviewsSettled();
+    const events = await store.events(sessionId);
+    const asked = events.find((e) => e.type === 'question');
+    const answered = events.flatMap((e) => (e.type === 'answer' ? [Date.parse(e.modelTurn.finishedAt)] : []));
+    times[mode] = Math.max(...answered) - Date.parse(asked!.at);
+  }
+  line(`6. one interview round, ${personasInRound} personas, model host answering in ${answerMs} ms`);
+  line(`   sequential: ${ms(times.sequential!)}   blind: ${ms(times.blind!)}   (one answer alone: ${answerMs} ms)`);
+  await h.close();
+}
+
+/** Database size per 1,000 transcript events of about 1 KB (an answer with its full request). */
+async function recordSizes(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-records-'));
+  const event = (i: number): TranscriptEvent => ({
+    v: 1,
+    id: `e${i}`,
+    sessionId: 'bench',
+    at: new Date(1_800_000_000_000 + i).toISOString(),
+    type: 'answer',
+    questionId: 'q',
+    persona: { personaId: 'opus', name: 'Opus' },
+    text: 'An answer of a typical length, a few sentences long. '.repeat(6),
+    mode: 'blind',
+    saw: [],
+    modelTurn: {
+      request: { provider: 'anthropic', body: { model: 'claude-opus-test', max_tokens: 1024, system: 'You are Opus.', messages: [{ role: 'user', content: 'Interviewer: What would you like us to remember about you?' }] } },
+      requestedModel: 'claude-opus-test',
+      answeredModel: 'claude-opus-test',
+      host: { label: 'anthropic', provider: 'anthropic', index: 0 },
+      fallbacks: [],
+      stopReason: 'end_turn',
+      usage: { inputTokens: 40, outputTokens: 80 },
+      startedAt: new Date(1_800_000_000_000).toISOString(),
+      finishedAt: new Date(1_800_000_001_000).toISOString(),
+      latencyMs: 1000,
+    },
+    discordMessageIds: ['1234567890123456789'],
+  });
+  const fill = async (store: RecordStore) => {
+    await store.createSession({ id: 'bench', kind: 'interview', status: 'running', title: 'bench', state: {} });
+    for (let i = 0; i < 1000; i++) await store.append(event(i));
+  };
+  const sqlitePath = join(dir, 'records.sqlite');
+  const sqlite = await openRecordStore({ sqlitePath });
+  await fill(sqlite);
+  await sqlite.close();
+  const sqliteBytes = statSync(sqlitePath).size;
+  const schema = `bench_${process.pid}`;
+  const base = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const admin = new pg.Client({ connectionString: base });
+  let pgBytes: number | undefined;
+  try {
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const store = await openRecordStore({ databaseUrl: `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, sqlitePath });
+    await fill(store);
+    await store.close();
+    const { rows } = await admin.query<{ bytes: string }>(`SELECT pg_total_relation_size('${schema}.events') AS bytes`);
+    pgBytes = Number(rows[0]?.bytes);
+  } catch (err) {
+    line(`   (PostgreSQL not measured: ${(err as Error).message})`);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  }
+  const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
+  line(`7. database size per 1,000 transcript events (~${JSON.stringify(event(0)).length} bytes of JSON each)`);
+  line(`   SQLite file: ${kib(sqliteBytes)}   PostgreSQL events table with indexes: ${pgBytes === undefined ? 'n/a' : kib(pgBytes)}`);
+}
+
 line(`chorus bench — node ${process.version}; ${LATENCY_MESSAGES} sequential messages; stand-in Discord; model hosts answer at once unless said`);
 await spine();
 line('2. gateway routing throughput (record + route + append; two personas named per message; 20 channels)');
 line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
 await streaming();
 await underLimits();
+await interviewRounds();
+await recordSizes();
 process.exit(0);
