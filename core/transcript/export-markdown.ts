@@ -38,6 +38,8 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
     ...(h.campaign ? ([['Campaign', `\`${h.campaign.id}\`, cell ${h.campaign.cell}, repeat ${h.campaign.repeat}`]] as [string, string][]) : []),
     ['chorus version', h.chorusVersion],
     ['Transcript format', String(h.transcriptFormat)],
+    // The header carries the session's token usage too, so a reader sees cost before detail.
+    ['Tokens (in / out)', Object.entries(usageByPersona(events)).map(([id, u]) => `${id} ${u.inputTokens} / ${u.outputTokens}`).join('; ') || '—'],
   ];
   out.push('| | |', '|---|---|', ...rows.map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`), '');
 

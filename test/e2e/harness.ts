@@ -71,6 +71,8 @@ export interface Harness {
   workers: RunningWorker[];
   /** Resolves when the gateway has routed the message with this id (with how many personas answer). */
   routed(messageId: string): Promise<number>;
+  /** Stops the gateway and starts a new one, as a deploy or a crash would. */
+  restartGateway(): Promise<void>;
   /** Resolves when every job now queued or running has finished. */
   settled(): Promise<void>;
   /** Resolves when no interview step is queued, running or waiting for its children. */
@@ -182,14 +184,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const routedWaiters = new Map<string, (n: number) => void>();
   const routedSeen = new Map<string, number>();
   const protocols = await loadProtocols('protocols');
-  const gateway = startGateway(config, personas, log, {
-    env,
-    protocols,
-    onRouted: (id, n) => {
-      routedSeen.set(id, n);
-      routedWaiters.get(id)?.(n);
-    },
-  });
+  const newGateway = () =>
+    startGateway(config, personas, log, {
+      env,
+      protocols,
+      onRouted: (id, n) => {
+        routedSeen.set(id, n);
+        routedWaiters.get(id)?.(n);
+      },
+    });
+  let gateway = newGateway();
   await gateway.ready;
   const queueEvents = new QueueEvents('replies', { connection: { url: REDIS_URL }, prefix });
   const interviewEvents = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: REDIS_URL }, prefix });
@@ -208,7 +212,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     personasDir,
     config,
     env,
-    gateway,
+    get gateway() {
+      return gateway;
+    },
+    async restartGateway() {
+      await gateway.close();
+      gateway = newGateway();
+      await gateway.ready;
+    },
     redis,
     workers,
     routed(messageId) {
