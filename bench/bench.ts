@@ -64,7 +64,7 @@ async function spine(): Promise<void> {
   line(`   chorus (route, queue, worker, cached history): p50 ${ms(percentile(warm.latencies, 50))}  p99 ${ms(percentile(warm.latencies, 99))}`);
   line(`   direct call, no queue, no history:             p50 ${ms(percentile(direct, 50))}  p99 ${ms(percentile(direct, 99))}`);
   line(`   ratio chorus/direct: p50 ${(percentile(warm.latencies, 50) / percentile(direct, 50)).toFixed(1)}x  p99 ${(percentile(warm.latencies, 99) / percentile(direct, 99)).toFixed(1)}x`);
-  line('3. Discord REST calls per reply (streaming off)');
+  line('2. Discord REST calls per reply (streaming off)');
   line(`   warm caches: ${warm.restPerReply.toFixed(2)}   first reply in a new channel: ${cold.restPerReply}`);
 }
 
@@ -255,7 +255,7 @@ async function recordSizes(): Promise<void> {
 
 line(`chorus bench — node ${process.version}; ${LATENCY_MESSAGES} sequential messages; stand-in Discord; model hosts answer at once unless said`);
 await spine();
-line('2. gateway routing throughput (record + route + append; two personas named per message; 20 channels)');
+line('3. gateway routing throughput (record + route + append; two personas named per message; 20 channels)');
 line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
 await streaming();
 await underLimits();

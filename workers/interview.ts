@@ -39,9 +39,20 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
   switch (data.step) {
     case 'advance':
       return session.status === 'running' ? takeNextStep(session, state, deps) : `not-running:${session.status}`;
-    case 'ask':
-      if (session.status !== 'running') return `not-running:${session.status}`;
-      return ask(session, state, { text: data.text, source: data.source, askedBy: data.askedBy, ...(data.discordMessageId ? { discordMessageId: data.discordMessageId } : {}) }, deps);
+    case 'ask': {
+      const question = { text: data.text, source: data.source, askedBy: data.askedBy, ...(data.discordMessageId ? { discordMessageId: data.discordMessageId } : {}) };
+      const result = session.status === 'running' ? await ask(session, state, question, deps) : `not-running:${session.status}`;
+      // A question that cannot be put now gets a clear answer in the thread, not silence.
+      if (!result.startsWith('asked') && session.channelId && deps.discord) {
+        const why = result.startsWith('busy:await-answers')
+          ? 'the personas are still answering the last question; ask again when they are done'
+          : result.startsWith('busy:ended') || session.status === 'ended'
+            ? 'the interview has ended'
+            : `the interview is ${session.status}`;
+        await postOnce(deps, session.channelId, `refused-${job.id ?? data.text}`, undefined, `-# Not asked: ${why}.`);
+      }
+      return result;
+    }
     case 'answer':
       return answer(session, state, data.questionId, data.personaId, deps);
     case 'round': {
@@ -49,7 +60,7 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
       const step = nextStep(events, state.plan);
       if (session.status === 'running' && step.kind !== 'await-human') await advance(deps.queues, session.id, `after-${data.questionId}`);
       else if (step.kind === 'await-human' && session.channelId && deps.discord) {
-        await deps.discord.postAsBot(session.channelId, '-# Every persona has answered. Ask the next question here, or use `/interview next` for the next scripted one.').catch(() => undefined);
+        await postOnce(deps, session.channelId, `round-done-${data.questionId}`, undefined, '-# Every persona has answered. Ask the next question here, or use `/interview next` for the next scripted one.');
       }
       return 'round-done';
     }

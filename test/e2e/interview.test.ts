@@ -150,6 +150,27 @@ describe('an auditor-led interview in Discord', () => {
   });
 });
 
+describe('questions that cannot be put', () => {
+  it('tells the interviewer, instead of dropping the question silently', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    h.anthropicHost.setResponder(() => ({ text: 'Slowly answered.', hold: gate }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    const held = h.anthropicHost.nextRequest();
+    await h.discord.userSays({ channelId: threadId, content: 'First?' });
+    await held;
+    const notice = h.discord.nextMessage((m) => m.channel_id === threadId && m.content.startsWith('-# Not asked'));
+    await h.discord.userSays({ channelId: threadId, content: 'Second, too soon?' });
+    expect((await notice).content).toBe('-# Not asked: the personas are still answering the last question; ask again when they are done.');
+    release();
+    await h.interviewsSettled();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    expect((await records.events(session!.id)).filter((e) => e.type === 'question').map((e) => (e.type === 'question' ? e.text : ''))).toEqual(['First?']);
+  });
+});
+
 describe('channel transcripts and consent', () => {
   it("withholds an opted-out person's words from every export, including what models were sent", async () => {
     const channelId = h.discord.addChannel({ name: 'recorded' });
