@@ -138,6 +138,22 @@ describe('an auditor-led interview in Discord', () => {
     expect(h.discord.messages(threadId).at(-1)?.content).toMatch(/The interview has ended \(follow-up-limit\)/);
   });
 
+  it('re-runs the finished session in a new thread with another persona and temperature', async () => {
+    const records = await h.records();
+    const original = (await records.sessions({ kind: 'interview', status: 'ended' })).find((x) => x.title === 'Preferences, with follow-ups');
+    h.anthropicHost.setResponder(() => ({ text: 'Replayed answer.' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'rerun', options: [opt('personas', 'opus'), { type: 10, name: 'temperature', value: 0.4 }] }], { channelId: original!.channelId! });
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.interviewsSettled();
+    const [rerun] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(rerun!.id);
+    const asked = (evs: typeof events) => evs.flatMap((e) => (e.type === 'question' ? [e.text] : []));
+    expect(asked(events)).toEqual(asked(await records.events(original!.id)));
+    expect(events.filter((e) => e.type === 'answer').map((e) => (e.type === 'answer' ? (e.modelTurn.request.body as { temperature?: number }).temperature : 0))).toEqual([0.4, 0.4, 0.4, 0.4]);
+    expect(rerun?.status).toBe('ended');
+    expect(h.discord.messages(threadId)[0]?.content).toMatch(/Re-run of Preferences, with follow-ups/);
+  });
+
   it('puts the next scripted question on /interview next for a human interviewer', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'Scripted answer.' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
