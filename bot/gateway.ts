@@ -51,10 +51,14 @@ export async function handleMessage(message: Message, s: Services): Promise<numb
   const rolePersonas = guildId && mentionedRoles.length ? await s.roles.personasOf(guildId, mentionedRoles) : new Map<string, string>();
   const roleNames = new Map([...rolePersonas].map(([roleId, personaId]) => [roleId, s.personas.find((p) => p.id === personaId)?.name ?? personaId]));
   const trigger = snapshot(message, roleNames);
-  await s.history.add(message.channelId, [trigger]);
-
   const author: Author = message.author.bot || message.webhookId ? { kind: 'bot' } : { kind: 'human' };
-  const live = await s.live.of(message.channelId);
+  // Independent look-ups at once: each is a Redis round trip on the path to the reply.
+  const [, live, repliedTo, settings] = await Promise.all([
+    s.history.add(message.channelId, [trigger]),
+    s.live.of(message.channelId),
+    author.kind === 'human' && message.reference?.messageId ? s.ledger.postOf(message.reference.messageId) : undefined,
+    s.settings.resolve({ ...(guildId ? { guildId } : {}), channelId: message.channelId, ...(parentId ? { parentId } : {}) }),
+  ]);
   if (live) {
     // An interview thread is the interview's: its questions come from the interviewer, no one else's
     // messages start replies. A recorded channel goes on as usual, with every message kept.
@@ -62,8 +66,6 @@ export async function handleMessage(message: Message, s: Services): Promise<numb
     await recordChannelMessage(s, live.sessionId, trigger, author.kind === 'human');
   }
   if (author.kind === 'bot') return 0;
-  const repliedTo = message.reference?.messageId ? await s.ledger.postOf(message.reference.messageId) : undefined;
-  const settings = await s.settings.resolve({ ...(guildId ? { guildId } : {}), channelId: message.channelId, ...(parentId ? { parentId } : {}) });
   const now = Date.now();
   const activity = settings.values.interjectionProbability > 0 ? await s.ledger.activity(message.channelId, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
   const mentions = [...rolePersonas].map(([roleId, personaId]) => ({ personaId, at: message.content.indexOf(`<@&${roleId}>`) }));

@@ -33,7 +33,7 @@ export async function drainChannel(channelId: string, deps: DrainDeps, shouldSto
   let answered = 0;
   for (;;) {
     if (shouldStop()) return answered; // closing: the job is handed back and resumes elsewhere
-    const head = await deps.turns.head(channelId);
+    const [head, channelSettings] = await Promise.all([deps.turns.head(channelId), deps.settings.resolve({ channelId })]);
     if (!head) {
       if (await deps.turns.finish(channelId)) return answered;
       continue; // a turn arrived between the two reads
@@ -44,7 +44,8 @@ export async function drainChannel(channelId: string, deps: DrainDeps, shouldSto
       await deps.turns.pop(channelId, raw);
       continue;
     }
-    const settings = await deps.settings.resolve({ ...(turn.guildId ? { guildId: turn.guildId } : {}), channelId, ...(turn.parentId ? { parentId: turn.parentId } : {}) });
+    // Settings were read with the head; a thread's or guild's layers need the turn's own ids.
+    const settings = turn.guildId || turn.parentId ? await deps.settings.resolve({ ...(turn.guildId ? { guildId: turn.guildId } : {}), channelId, ...(turn.parentId ? { parentId: turn.parentId } : {}) }) : channelSettings;
     let outcome: ReplyOutcome;
     try {
       outcome = await answerTurn(turn, settings.values.historyMessages, deps);

@@ -30,12 +30,13 @@ export interface HistoryDeps {
 
 /** The channel's latest messages, oldest first, persona posts tagged with their persona. */
 export async function channelHistory(deps: HistoryDeps, channelId: string, limit: number): Promise<ChannelMessage[]> {
-  if (!(await deps.history.isFilled(channelId))) {
-    const raw = await deps.discord.latest(channelId, limit);
-    const personas = await deps.ledger.personasOfPosts(raw.filter((m) => m.webhook_id).map((m) => m.id));
-    await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, personas.get(m.id))));
-    await deps.history.markFilled(channelId);
-  }
-  const recent = await deps.history.recent(channelId, limit);
-  return recent.filter((m) => m.content.trim().length > 0 || (m.attachments?.length ?? 0) > 0);
+  const spoken = (ms: ChannelMessage[]) => ms.filter((m) => m.content.trim().length > 0 || (m.attachments?.length ?? 0) > 0);
+  // Usually filled: read both at once, and only refill (then re-read) when it is not.
+  const [filled, cached] = await Promise.all([deps.history.isFilled(channelId), deps.history.recent(channelId, limit)]);
+  if (filled) return spoken(cached);
+  const raw = await deps.discord.latest(channelId, limit);
+  const personas = await deps.ledger.personasOfPosts(raw.filter((m) => m.webhook_id).map((m) => m.id));
+  await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, personas.get(m.id))));
+  await deps.history.markFilled(channelId);
+  return spoken(await deps.history.recent(channelId, limit));
 }

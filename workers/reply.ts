@@ -97,7 +97,8 @@ async function generate(
   const context = buildContext(persona, history, trigger, { maxMessages: historyLimit, maxTokens: deps.maxTokens });
   const preview = progress.posted.get(0);
   // Typing once per reply, and only until something is visible; not awaited: it must not delay the model.
-  if (!preview) void deps.discord.typing(channelId).catch((err: Error) => log.debug({ err: err.message }, 'typing indicator failed'));
+  // Sent on the next turn of the event loop, so the model request leaves first.
+  if (!preview) setImmediate(() => void deps.discord.typing(channelId).catch((err: Error) => log.debug({ err: err.message }, 'typing indicator failed')));
   const streamer =
     deps.streamIntervalMs > 0
       ? createStreamer({
