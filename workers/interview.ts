@@ -13,7 +13,7 @@ import { advance, startRound, type InterviewJob, type InterviewQueues, type Sess
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
-import { eventId, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
 import type { RecordStore, SessionRow } from '../core/transcript/store.ts';
 
 export interface InterviewDeps {
@@ -97,14 +97,7 @@ async function takeNextStep(session: SessionRow, state: SessionState, deps: Inte
   }
 }
 
-interface NewQuestion {
-  text: string;
-  source: 'script' | 'human' | 'auditor';
-  askedBy: Participant;
-  followUpOf?: string;
-  modelTurn?: ModelTurn;
-  discordMessageId?: string;
-}
+type NewQuestion = Pick<EventOf<'question'>, 'text' | 'source' | 'askedBy' | 'followUpOf' | 'modelTurn' | 'discordMessageId'>;
 
 async function ask(session: SessionRow, state: SessionState, q: NewQuestion, deps: InterviewDeps): Promise<string> {
   const events = await deps.store.events(session.id);

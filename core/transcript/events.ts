@@ -132,6 +132,9 @@ export type TranscriptEvent =
 
 export type EventType = TranscriptEvent['type'];
 
+/** The event of one type, e.g. `EventOf<'answer'>`. */
+export type EventOf<T extends EventType> = Extract<TranscriptEvent, { type: T }>;
+
 /** A stable id for an event from what identifies it (e.g. session, question, persona). */
 export function eventId(...parts: (string | number)[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
