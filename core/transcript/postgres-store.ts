@@ -5,31 +5,8 @@
 import pg from 'pg';
 import type { TranscriptEvent } from './events.ts';
 import { MIGRATIONS, pendingMigrations, SCHEMA_MIGRATIONS_DDL, type Migration } from './migrations.ts';
+import { iso, sessionFromRow, type Row, type SessionFilter } from './rows.ts';
 import type { RecordStore, SessionRow } from './store.ts';
-
-type Row = Record<string, unknown>;
-type SessionFilter = Parameters<RecordStore['sessions']>[0];
-
-const iso = (at: string | Date): string => {
-  const d = new Date(at);
-  if (Number.isNaN(d.getTime())) throw new Error(`not a timestamp: ${String(at)}`);
-  return d.toISOString();
-};
-
-function toSession(r: Row): SessionRow {
-  return {
-    id: r.id as string,
-    kind: r.kind as SessionRow['kind'],
-    status: r.status as SessionRow['status'],
-    title: r.title as string,
-    ...(r.guild_id == null ? {} : { guildId: r.guild_id as string }),
-    ...(r.channel_id == null ? {} : { channelId: r.channel_id as string }),
-    ...(r.campaign_id == null ? {} : { campaignId: r.campaign_id as string }),
-    createdAt: iso(r.created_at as Date),
-    updatedAt: iso(r.updated_at as Date),
-    state: r.state as Record<string, unknown>,
-  };
-}
 
 export class PostgresRecordStore implements RecordStore {
   readonly #pool: pg.Pool;
@@ -96,7 +73,7 @@ export class PostgresRecordStore implements RecordStore {
 
   async session(id: string): Promise<SessionRow | undefined> {
     const { rows } = await this.#pool.query('SELECT * FROM sessions WHERE id = $1', [id]);
-    return rows[0] ? toSession(rows[0]) : undefined;
+    return rows[0] ? sessionFromRow(rows[0]) : undefined;
   }
 
   async sessions(filter: SessionFilter = {}): Promise<SessionRow[]> {
@@ -114,7 +91,7 @@ export class PostgresRecordStore implements RecordStore {
     // COLLATE "C": ties broken by byte order, as on SQLite.
     const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id COLLATE "C"`;
     const { rows } = await this.#pool.query(sql, params);
-    return rows.map(toSession);
+    return rows.map(sessionFromRow);
   }
 
   async append(event: TranscriptEvent): Promise<{ inserted: boolean; seq: number }> {

@@ -7,33 +7,10 @@
 import { DatabaseSync } from 'node:sqlite';
 import type { TranscriptEvent } from './events.ts';
 import { MIGRATIONS, pendingMigrations, SCHEMA_MIGRATIONS_DDL, type Migration } from './migrations.ts';
+import { iso, sessionFromRow, type Row, type SessionFilter } from './rows.ts';
 import type { RecordStore, SessionRow } from './store.ts';
 
 const BUSY_TIMEOUT_MS = 15_000;
-
-type Row = Record<string, unknown>;
-type SessionFilter = Parameters<RecordStore['sessions']>[0];
-
-const iso = (at: string | Date): string => {
-  const d = new Date(at);
-  if (Number.isNaN(d.getTime())) throw new Error(`not a timestamp: ${String(at)}`);
-  return d.toISOString();
-};
-
-function toSession(r: Row): SessionRow {
-  return {
-    id: r.id as string,
-    kind: r.kind as SessionRow['kind'],
-    status: r.status as SessionRow['status'],
-    title: r.title as string,
-    ...(r.guild_id == null ? {} : { guildId: r.guild_id as string }),
-    ...(r.channel_id == null ? {} : { channelId: r.channel_id as string }),
-    ...(r.campaign_id == null ? {} : { campaignId: r.campaign_id as string }),
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-    state: JSON.parse(r.state as string) as Record<string, unknown>,
-  };
-}
 
 export class SqliteRecordStore implements RecordStore {
   readonly path: string;
@@ -102,7 +79,7 @@ export class SqliteRecordStore implements RecordStore {
 
   async session(id: string): Promise<SessionRow | undefined> {
     const r = this.#db.prepare('SELECT * FROM sessions WHERE id = ?').get(id);
-    return r ? toSession(r) : undefined;
+    return r ? sessionFromRow(r) : undefined;
   }
 
   async sessions(filter: SessionFilter = {}): Promise<SessionRow[]> {
@@ -118,7 +95,7 @@ export class SqliteRecordStore implements RecordStore {
     by('channel_id', filter.channelId);
     by('campaign_id', filter.campaignId);
     const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
-    return this.#db.prepare(sql).all(...params).map(toSession);
+    return this.#db.prepare(sql).all(...params).map(sessionFromRow);
   }
 
   async append(event: TranscriptEvent): Promise<{ inserted: boolean; seq: number }> {
