@@ -13,6 +13,7 @@ import { advance, startRound, type InterviewJob, type InterviewQueues, type Sess
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
+import { postPieces } from './post.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
 import type { RecordStore, SessionRow } from '../core/transcript/store.ts';
 
@@ -167,7 +168,9 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     saw = context.saw;
     await deps.ledger.saveText(id, personaId, text, { text, turn, saw });
   }
-  const discordMessageIds = session.channelId && deps.discord ? await postOnce(deps, session.channelId, id, persona, text) : [];
+  // After the question's message: where a crashed attempt's unrecorded post would be.
+  const asked = events.find((e): e is EventOf<'question'> => e.type === 'question' && e.id === questionId)?.discordMessageId;
+  const discordMessageIds = session.channelId && deps.discord ? await postOnce(deps, session.channelId, id, persona, text, asked) : [];
   await deps.store.append({
     v: TRANSCRIPT_FORMAT_VERSION,
     id,
@@ -220,22 +223,10 @@ async function askOrExplain(persona: Persona, prompt: Parameters<typeof askPerso
 }
 
 /** Posts text in the thread once per key, as a persona (webhook) or as the bot, resuming after crashes. */
-async function postOnce(deps: InterviewDeps, channelId: string, key: string, persona: Persona | undefined, text: string): Promise<string[]> {
-  const discord = deps.discord!;
+async function postOnce(deps: InterviewDeps, channelId: string, key: string, persona: Persona | undefined, text: string, after?: string): Promise<string[]> {
   const who = persona?.id ?? 'chorus';
-  const progressNow = await deps.ledger.progress(key, who);
-  const ids: string[] = [];
-  for (const [index, piece] of splitMessage(text).entries()) {
-    const known = progressNow.posted.get(index);
-    if (known) {
-      ids.push(known.messageId);
-      continue;
-    }
-    await deps.ledger.markPending(key, who, index);
-    const speaker: Speaker | undefined = persona ? { personaId: persona.id, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) } : undefined;
-    const posted = speaker ? await discord.postAs(channelId, speaker, piece) : { id: (await discord.postAsBot(channelId, piece)).id, webhookId: 'bot' };
-    await deps.ledger.recordPost(key, who, index, { messageId: posted.id, webhookId: posted.webhookId, final: true }, 0);
-    ids.push(posted.id);
-  }
-  return ids;
+  const speaker: Speaker | undefined = persona && { personaId: persona.id, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };
+  const target = { channelId, key, who, depth: 0, ...(speaker ? { speaker } : {}), ...(after ? { after } : {}) };
+  const posted = await postPieces({ discord: deps.discord!, ledger: deps.ledger }, target, splitMessage(text), await deps.ledger.progress(key, who));
+  return posted.map((p) => p.id);
 }

@@ -2,7 +2,7 @@
 // retry after a crash resumes where the last attempt stopped and never posts a piece twice.
 import { hostLabel, type Host, type Persona } from '../personas/schema.ts';
 import { buildContext } from '../core/context.ts';
-import { MissingPermissionError, type DiscordEdge, type PostedMessage, type Speaker } from '../core/discord.ts';
+import { MissingPermissionError, type DiscordEdge, type Speaker } from '../core/discord.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient } from '../core/hosts/clients.ts';
 import { askPersona, RetryableHostError, unavailableNotice } from '../core/hosts/fallback.ts';
@@ -14,6 +14,7 @@ import type { ModelTurn } from '../core/transcript/events.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import type { Turn } from '../core/turns.ts';
 import { channelHistory } from './history.ts';
+import { postPieces } from './post.ts';
 import { createStreamer } from './stream.ts';
 
 export interface ReplyDeps {
@@ -162,44 +163,19 @@ async function generate(
 async function deliver(turn: Turn, persona: Persona, speaker: Speaker, progress: ReplyProgress, deps: ReplyDeps): Promise<ChannelMessage[]> {
   const { trigger, personaId, channelId } = turn;
   const pieces = splitMessage(progress.text ?? '');
-  const posts: ChannelMessage[] = [];
-  for (const [index, piece] of pieces.entries()) {
-    let posted: PostedMessage | undefined;
-    const known = progress.posted.get(index);
-    if (known) {
-      posted = { id: known.messageId, webhookId: known.webhookId };
-      if (!known.final) {
-        await deps.discord.editAs(channelId, posted, piece);
-        await deps.ledger.recordPost(trigger.id, personaId, index, { messageId: posted.id, webhookId: posted.webhookId, final: true }, turn.depth);
-      }
-    } else {
-      if (progress.pending.has(index)) posted = await findOwnPost(deps.discord, channelId, trigger.id, persona.name, piece);
-      if (!posted) {
-        await deps.ledger.markPending(trigger.id, personaId, index);
-        posted = await deps.discord.postAs(channelId, speaker, piece);
-      }
-      await deps.ledger.recordPost(trigger.id, personaId, index, { messageId: posted.id, webhookId: posted.webhookId, final: true }, turn.depth);
-    }
-    posts.push({
-      id: posted.id,
-      authorId: posted.webhookId,
-      authorName: persona.name,
-      content: piece,
-      personaId,
-      isBot: true,
-      createdAt: new Date().toISOString(),
-    });
-  }
+  const target = { channelId, key: trigger.id, who: personaId, depth: turn.depth, speaker, after: trigger.id };
+  const posted = await postPieces(deps, target, pieces, progress);
+  const posts: ChannelMessage[] = posted.map((p, i) => ({
+    id: p.id,
+    authorId: p.webhookId,
+    authorName: persona.name,
+    content: pieces[i]!,
+    personaId,
+    isBot: true,
+    createdAt: new Date().toISOString(),
+  }));
   // The persona's own words go into the channel history now, before the next turn reads it.
   await deps.history.add(channelId, posts);
   await deps.ledger.notePost(channelId, personaId, Date.now());
   return posts;
-}
-
-/** A previous attempt sent this piece but died before recording it: find it before posting again. */
-async function findOwnPost(discord: DiscordEdge, channelId: string, afterId: string, username: string, content: string): Promise<PostedMessage | undefined> {
-  const ours = new Set(await discord.webhookIds(channelId));
-  const after = await discord.messagesAfter(channelId, afterId, 100);
-  const found = after.find((m) => m.webhook_id && ours.has(m.webhook_id) && m.author.username === username && m.content === content);
-  return found?.webhook_id ? { id: found.id, webhookId: found.webhook_id } : undefined;
 }
