@@ -4,7 +4,7 @@ import { AttachmentBuilder, ChannelType, MessageFlags, SlashCommandBuilder, type
 import type { Services } from '../bot/services.ts';
 import { advance, askHumanQuestion, startSession, type SessionState } from '../core/interview/sessions.ts';
 import { nextStep } from '../core/interview/plan.ts';
-import { eventId, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
+import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
 import { sessionExports, sideBySide } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
 import type { Persona } from '../personas/schema.ts';
@@ -86,7 +86,7 @@ export const command: SlashCommand = {
       case 'end': {
         if (session.status === 'ended') return interaction.editReply('The interview has already ended.');
         const events = await records.events(session.id);
-        await records.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.id, 'session_ended'), sessionId: session.id, at: now, type: 'session_ended', reason: 'moderator', usage: usageByPersona(events) });
+        await records.append(sessionEnded(session.id, now, 'moderator', usageByPersona(events)));
         await records.updateSession(session.id, { status: 'ended' });
         await s.live.clear(interaction.channelId);
         return interaction.editReply('The interview has ended. `/interview export` attaches the transcript.');

@@ -1,6 +1,6 @@
 // /transcript start | stop | export | optout | optin — recording a channel, and people's consent.
 import { AttachmentBuilder, MessageFlags, SlashCommandBuilder } from 'discord.js';
-import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
+import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
 import { sessionExports } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
 import { rosterEntry } from '../core/interview/sessions.ts';
@@ -58,7 +58,7 @@ export const command: SlashCommand = {
       case 'stop': {
         const live = await s.live.of(channelId);
         if (live?.kind !== 'channel') return interaction.editReply('This channel is not being recorded.');
-        await records.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'session_ended'), sessionId: live.sessionId, at: now, type: 'session_ended', reason: 'moderator', usage: {} });
+        await records.append(sessionEnded(live.sessionId, now, 'moderator', {}));
         await records.updateSession(live.sessionId, { status: 'ended' });
         await s.live.clear(channelId);
         if (interaction.channel?.isSendable()) await interaction.channel.send({ content: '⏹️ Recording of this channel has stopped.', allowedMentions: { parse: [] } });

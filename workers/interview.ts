@@ -14,7 +14,7 @@ import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
 import { postPieces } from './post.ts';
-import { eventId, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
+import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
 import type { RecordStore, SessionRow } from '../core/transcript/store.ts';
 
 export interface InterviewDeps {
@@ -188,19 +188,11 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   return 'answered';
 }
 
-async function endSession(session: SessionRow, events: readonly TranscriptEvent[], reason: Extract<TranscriptEvent, { type: 'session_ended' }>['reason'], deps: InterviewDeps, note?: string): Promise<void> {
+async function endSession(session: SessionRow, events: readonly TranscriptEvent[], reason: EventOf<'session_ended'>['reason'], deps: InterviewDeps, note?: string): Promise<void> {
   if (note) {
     await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.id, 'notice', 'end'), sessionId: session.id, at: iso(deps), type: 'notice', text: note });
   }
-  await deps.store.append({
-    v: TRANSCRIPT_FORMAT_VERSION,
-    id: eventId(session.id, 'session_ended'),
-    sessionId: session.id,
-    at: iso(deps),
-    type: 'session_ended',
-    reason,
-    usage: usageByPersona(events),
-  });
+  await deps.store.append(sessionEnded(session.id, iso(deps), reason, usageByPersona(events)));
   await deps.store.updateSession(session.id, { status: 'ended' });
   if (session.channelId && deps.discord) {
     await postOnce(deps, session.channelId, eventId(session.id, 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`);

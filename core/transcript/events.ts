@@ -144,6 +144,14 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/**
+ * The event that ends a session. One id per session, whoever ends it (the moderator, the auditor,
+ * the script, a recording stopped), so two enders racing record one end.
+ */
+export function sessionEnded(sessionId: string, at: string, reason: EventOf<'session_ended'>['reason'], usage: EventOf<'session_ended'>['usage']): EventOf<'session_ended'> {
+  return { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(sessionId, 'session_ended'), sessionId, at, type: 'session_ended', reason, usage };
+}
+
 /** Token usage per persona over a session's model turns (auditor turns included, under the auditor). */
 export function usageByPersona(events: readonly TranscriptEvent[]): Record<string, { inputTokens: number; outputTokens: number }> {
   const usage: Record<string, { inputTokens: number; outputTokens: number }> = {};
