@@ -2,7 +2,7 @@
 // shown in the channel and the persona answers after the replies already queued here.
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Turn } from '../core/turns.ts';
-import { findPersona, personaChoices, placeOf, unknownPersona, type SlashCommand } from './index.ts';
+import { optionPersona, personaChoices, personaOption, placeOf, type SlashCommand } from './index.ts';
 
 /** Discord allows 2,000 characters a message; the question shares it with a short header. */
 const MAX_QUESTION = 1800;
@@ -11,13 +11,12 @@ export const command: SlashCommand = {
   data: new SlashCommandBuilder()
     .setName('ask')
     .setDescription('Ask a persona something')
-    .addStringOption((o) => o.setName('persona').setDescription('Persona').setRequired(true).setAutocomplete(true))
+    .addStringOption(personaOption())
     .addStringOption((o) => o.setName('text').setDescription('Your question').setRequired(true).setMaxLength(MAX_QUESTION))
     .toJSON(),
   async execute(interaction, s) {
-    const query = interaction.options.getString('persona', true);
-    const persona = findPersona(s.personas, query);
-    if (!persona) return interaction.reply({ content: unknownPersona(query), flags: MessageFlags.Ephemeral });
+    const persona = await optionPersona(interaction, s);
+    if (!persona) return;
     const text = interaction.options.getString('text', true).slice(0, MAX_QUESTION);
     await interaction.deferReply();
     const asker = interaction.member && 'displayName' in interaction.member ? interaction.member.displayName : interaction.user.displayName;

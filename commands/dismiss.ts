@@ -1,19 +1,18 @@
 // /dismiss <persona> — removes a persona from this channel's roster (moderators). It can still be
 // asked by name; it just stops joining in.
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
-import { findPersona, personaChoices, placeOf, refuseUnlessModerator, unknownPersona, type SlashCommand } from './index.ts';
+import { optionPersona, personaChoices, personaOption, placeOf, refuseUnlessModerator, type SlashCommand } from './index.ts';
 
 export const command: SlashCommand = {
   data: new SlashCommandBuilder()
     .setName('dismiss')
     .setDescription('Send a persona away from this channel')
-    .addStringOption((o) => o.setName('persona').setDescription('Persona').setRequired(true).setAutocomplete(true))
+    .addStringOption(personaOption())
     .toJSON(),
   async execute(interaction, s) {
     if (await refuseUnlessModerator(interaction, s)) return;
-    const query = interaction.options.getString('persona', true);
-    const persona = findPersona(s.personas, query);
-    if (!persona) return interaction.reply({ content: unknownPersona(query), flags: MessageFlags.Ephemeral });
+    const persona = await optionPersona(interaction, s);
+    if (!persona) return;
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     const place = placeOf(interaction);
     const { values } = await s.settings.resolve(place);

@@ -5,6 +5,7 @@ import {
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
+  type SlashCommandStringOption,
 } from 'discord.js';
 import type { Services } from '../bot/services.ts';
 import type { Persona } from '../personas/schema.ts';
@@ -52,6 +53,19 @@ export async function personaChoices(interaction: AutocompleteInteraction, s: Se
   const typed = interaction.options.getFocused().toLowerCase();
   const matches = s.personas.filter((p) => !typed || p.id.includes(typed) || p.name.toLowerCase().includes(typed) || p.aliases.some((a) => a.toLowerCase().includes(typed)));
   await interaction.respond(matches.slice(0, 25).map((p) => ({ name: p.name, value: p.id })));
+}
+
+/** The required, autocompleted persona option the persona commands take. */
+export function personaOption(name = 'persona') {
+  return (o: SlashCommandStringOption) => o.setName(name).setDescription('Persona').setRequired(true).setAutocomplete(true);
+}
+
+/** The persona an option names; undefined once the user has been told, privately, there is none. */
+export async function optionPersona(interaction: ChatInputCommandInteraction, s: Services, name = 'persona'): Promise<Persona | undefined> {
+  const query = interaction.options.getString(name, true);
+  const persona = findPersona(s.personas, query);
+  if (!persona) await interaction.reply({ content: unknownPersona(query), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+  return persona;
 }
 
 export function unknownPersona(query: string): string {

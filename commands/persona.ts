@@ -2,7 +2,7 @@
 // sampling, lifecycle, and the start of its system prompt.
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import { hostLabel, isHostUsable, keyEnvOf, type Persona } from '../personas/schema.ts';
-import { findPersona, personaChoices, unknownPersona, type SlashCommand } from './index.ts';
+import { optionPersona, personaChoices, personaOption, type SlashCommand } from './index.ts';
 import { lifecycleLine } from './personas.ts';
 
 export function describePersona(p: Persona, env: Record<string, string | undefined>): string {
@@ -25,12 +25,11 @@ export const command: SlashCommand = {
   data: new SlashCommandBuilder()
     .setName('persona')
     .setDescription('Details of one persona')
-    .addStringOption((o) => o.setName('name').setDescription('Persona').setRequired(true).setAutocomplete(true))
+    .addStringOption(personaOption('name'))
     .toJSON(),
   async execute(interaction, s) {
-    const query = interaction.options.getString('name', true);
-    const persona = findPersona(s.personas, query);
-    await interaction.reply({ content: persona ? describePersona(persona, s.env) : unknownPersona(query), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    const persona = await optionPersona(interaction, s, 'name');
+    if (persona) await interaction.reply({ content: describePersona(persona, s.env), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
   },
   autocomplete: personaChoices,
 };
