@@ -5,7 +5,7 @@ import type { Services } from '../bot/services.ts';
 import { advance, askHumanQuestion, startSession, type SessionState } from '../core/interview/sessions.ts';
 import { nextStep } from '../core/interview/plan.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
-import { sessionExports, sideBySide } from '../core/transcript/dataset.ts';
+import { exportFiles, sideBySide } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
 import type { Persona } from '../personas/schema.ts';
 import { findPersona, refuseUnlessModerator, type SlashCommand } from './index.ts';
@@ -94,19 +94,13 @@ export const command: SlashCommand = {
       case 'export': {
         const optedOut = await records.optedOut();
         const events = await records.events(session.id);
-        const files = sessionExports(events, optedOut);
+        const files = Object.values(exportFiles(session.id, events, optedOut));
         const header = events.find((e) => e.type === 'session_started');
         const original = header?.type === 'session_started' && header.rerunOf ? await records.events(header.rerunOf.sessionId) : undefined;
         const comparison = original ? [new AttachmentBuilder(Buffer.from(sideBySide(original, events, optedOut)), { name: `${session.id}.compare.md` })] : [];
         return interaction.editReply({
           content: `Transcript of **${session.title}** (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`,
-          files: [
-            new AttachmentBuilder(Buffer.from(files.jsonl), { name: `${session.id}.jsonl` }),
-            new AttachmentBuilder(Buffer.from(files.markdown), { name: `${session.id}.md` }),
-            new AttachmentBuilder(Buffer.from(JSON.stringify(files.inspect, null, 2)), { name: `${session.id}.inspect.json` }),
-            new AttachmentBuilder(Buffer.from(JSON.stringify(files.researchCommons, null, 2)), { name: `${session.id}.research-commons.json` }),
-            ...comparison,
-          ],
+          files: [...files.map((f) => new AttachmentBuilder(Buffer.from(f.text), { name: f.name })), ...comparison],
           allowedMentions: { parse: [] },
         });
       }

@@ -1,7 +1,7 @@
 // /transcript start | stop | export | optout | optin — recording a channel, and people's consent.
 import { AttachmentBuilder, MessageFlags, SlashCommandBuilder } from 'discord.js';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
-import { sessionExports } from '../core/transcript/dataset.ts';
+import { exportFiles } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
 import { rosterEntry } from '../core/interview/sessions.ts';
 import { placeOf, refuseUnlessModerator, type SlashCommand } from './index.ts';
@@ -67,10 +67,10 @@ export const command: SlashCommand = {
       case 'export': {
         const session = (await records.sessions({ kind: 'channel', channelId })).at(-1);
         if (!session) return interaction.editReply('This channel has no transcript.');
-        const files = sessionExports(await records.events(session.id), await records.optedOut());
+        const { jsonl, markdown } = exportFiles(session.id, await records.events(session.id), await records.optedOut());
         return interaction.editReply({
           content: `Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`,
-          files: [new AttachmentBuilder(Buffer.from(files.jsonl), { name: `${session.id}.jsonl` }), new AttachmentBuilder(Buffer.from(files.markdown), { name: `${session.id}.md` })],
+          files: [jsonl, markdown].map((f) => new AttachmentBuilder(Buffer.from(f.text), { name: f.name })),
           allowedMentions: { parse: [] },
         });
       }

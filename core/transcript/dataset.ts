@@ -28,14 +28,27 @@ export function sessionExports(events: readonly TranscriptEvent[], optedOut: Set
   };
 }
 
-export async function writeSessionExports(dir: string, sessionId: string, events: readonly TranscriptEvent[], optedOut: Set<string>): Promise<string[]> {
+/** The file each export of a session is written to. */
+export function exportFileNames(sessionId: string): Record<keyof SessionFiles, string> {
+  return { jsonl: `${sessionId}.jsonl`, markdown: `${sessionId}.md`, inspect: `${sessionId}.inspect.json`, researchCommons: `${sessionId}.research-commons.json` };
+}
+
+/** Every export of a session as named files, ready to write or attach. Pure. */
+export function exportFiles(sessionId: string, events: readonly TranscriptEvent[], optedOut: Set<string>): Record<keyof SessionFiles, { name: string; text: string }> {
   const files = sessionExports(events, optedOut);
-  const names = [`${sessionId}.jsonl`, `${sessionId}.md`, `${sessionId}.inspect.json`, `${sessionId}.research-commons.json`];
-  await writeFile(join(dir, names[0]!), files.jsonl);
-  await writeFile(join(dir, names[1]!), files.markdown);
-  await writeFile(join(dir, names[2]!), JSON.stringify(files.inspect, null, 2));
-  await writeFile(join(dir, names[3]!), JSON.stringify(files.researchCommons, null, 2));
-  return names;
+  const names = exportFileNames(sessionId);
+  return {
+    jsonl: { name: names.jsonl, text: files.jsonl },
+    markdown: { name: names.markdown, text: files.markdown },
+    inspect: { name: names.inspect, text: JSON.stringify(files.inspect, null, 2) },
+    researchCommons: { name: names.researchCommons, text: JSON.stringify(files.researchCommons, null, 2) },
+  };
+}
+
+export async function writeSessionExports(dir: string, sessionId: string, events: readonly TranscriptEvent[], optedOut: Set<string>): Promise<string[]> {
+  const files = Object.values(exportFiles(sessionId, events, optedOut));
+  for (const f of files) await writeFile(join(dir, f.name), f.text);
+  return files.map((f) => f.name);
 }
 
 /** `index.json` (one entry per session) and Inspect's `listing.json` beside the transcripts. */
@@ -55,12 +68,12 @@ export async function writeCampaignIndex(dir: string, campaignId: string, sessio
         answers: events.filter((e) => e.type === 'answer').length,
         ended: ended?.type === 'session_ended' ? ended.reason : null,
         usage: usageByPersona(events),
-        files: [`${session.id}.jsonl`, `${session.id}.md`, `${session.id}.inspect.json`, `${session.id}.research-commons.json`],
+        files: Object.values(exportFileNames(session.id)),
       };
     }),
   };
   await writeFile(join(dir, 'index.json'), JSON.stringify(index, null, 2));
-  const logs = sessions.map(({ session, events }) => ({ file: `${session.id}.inspect.json`, log: toInspectLog(prepareForExport(events, { optedOut: new Set(), pseudonymise: true })) }));
+  const logs = sessions.map(({ session, events }) => ({ file: exportFileNames(session.id).inspect, log: toInspectLog(prepareForExport(events, { optedOut: new Set(), pseudonymise: true })) }));
   await writeFile(join(dir, 'listing.json'), JSON.stringify(inspectListing(logs), null, 2));
 }
 
