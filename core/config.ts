@@ -1,5 +1,6 @@
 // Configuration from the environment, validated once at start-up. `.env.example` documents each variable.
 import { z } from 'zod';
+import { describeIssues } from './yaml-file.ts';
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -72,8 +73,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const result = ConfigSchema.safeParse(env);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+    throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   }
   return result.data;
 }

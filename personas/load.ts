@@ -1,7 +1,7 @@
 // Reads persona YAML files and validates them. A bad file stops start-up with the file and field named.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYamlFile } from '../core/yaml-file.ts';
 import { PersonaSchema, isHostUsable, keyEnvOf, type Persona } from './schema.ts';
 
 export class PersonaFileError extends Error {
@@ -10,18 +10,7 @@ export class PersonaFileError extends Error {
 
 /** Validates one parsed file; throws naming the file and the offending field. Pure. */
 export function parsePersona(file: string, source: string): Persona {
-  let raw: unknown;
-  try {
-    raw = parseYaml(source);
-  } catch (err) {
-    throw new PersonaFileError(`${file}: not valid YAML: ${(err as Error).message}`);
-  }
-  const result = PersonaSchema.safeParse(raw);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `  ${i.path.join('.') || '(file)'}: ${i.message}`);
-    throw new PersonaFileError(`${file}: invalid persona\n${issues.join('\n')}`);
-  }
-  return result.data;
+  return parseYamlFile(file, source, PersonaSchema, 'persona', (message) => new PersonaFileError(message));
 }
 
 /** Checks what only the whole set can show: unique ids, names and aliases. */

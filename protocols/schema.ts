@@ -2,7 +2,7 @@
 // the field and the reason.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYamlFile } from '../core/yaml-file.ts';
 import { z } from 'zod';
 
 export const ProtocolSchema = z.strictObject({
@@ -37,18 +37,7 @@ export class ProtocolFileError extends Error {
 
 /** Validates one file's text; throws naming the file, each bad field and why. Pure. */
 export function parseProtocol(file: string, source: string): Protocol {
-  let raw: unknown;
-  try {
-    raw = parseYaml(source);
-  } catch (err) {
-    throw new ProtocolFileError(`${file}: not valid YAML: ${(err as Error).message}`);
-  }
-  const result = ProtocolSchema.safeParse(raw);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `  ${i.path.join('.') || '(file)'}: ${i.message}`);
-    throw new ProtocolFileError(`${file}: invalid protocol\n${issues.join('\n')}`);
-  }
-  return result.data;
+  return parseYamlFile(file, source, ProtocolSchema, 'protocol', (message) => new ProtocolFileError(message));
 }
 
 export interface LoadedProtocol {
