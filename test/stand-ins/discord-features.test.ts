@@ -4,17 +4,7 @@ import type { Interaction, Message, PartialMessage, Role, Typing } from 'discord
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDiscordStandIn } from './discord.ts';
 import type { DiscordStandIn } from './discord.ts';
-
-function nextEvent<T>(client: Client, event: string, filter: (x: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const listener = (x: T) => {
-      if (!filter(x)) return;
-      client.off(event, listener);
-      resolve(x);
-    };
-    client.on(event, listener);
-  });
-}
+import { nextEvent } from './client-events.ts';
 
 describe('Discord stand-in: roles, permissions, attachments, edits, typing, options', () => {
   let standIn: DiscordStandIn;
