@@ -25,8 +25,15 @@ export interface Turn {
   receivedAt: number;
 }
 
+/** A channel to drain, with where its settings come from (every turn of a channel shares these). */
 export interface DrainJob {
   channelId: string;
+  guildId?: string;
+  parentId?: string;
+}
+
+function drainOf(turn: Turn): DrainJob {
+  return { channelId: turn.channelId, ...(turn.guildId ? { guildId: turn.guildId } : {}), ...(turn.parentId ? { parentId: turn.parentId } : {}) };
 }
 
 export function createDrainQueue(connection: ConnectionOptions, prefix: string): Queue<DrainJob> {
@@ -82,8 +89,8 @@ export function createTurnStore(redis: Redis, queue: Queue<DrainJob>, prefix: st
   const flagKey = (channelId: string) => `${prefix}:drain:${channelId}`;
   const sequenceKey = `${prefix}:drain-sequence`;
   const seenKey = (turn: Turn) => `${prefix}:turn-seen:${turnKey(turn)}`;
-  const schedule = async (channelId: string, jobId: string) => {
-    await queue.add('drain', { channelId }, { jobId, attempts: 1000, backoff: { type: 'turn' }, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } });
+  const schedule = async (drain: DrainJob, jobId: string) => {
+    await queue.add('drain', drain, { jobId, attempts: 1000, backoff: { type: 'turn' }, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } });
   };
 
   return {
@@ -103,7 +110,7 @@ export function createTurnStore(redis: Redis, queue: Queue<DrainJob>, prefix: st
           ...list.map((t) => JSON.stringify(t)),
         )) as [number, string | null];
         appended += count;
-        if (jobId) await schedule(channelId, jobId);
+        if (jobId) await schedule(drainOf(list[0]!), jobId);
       }
       return appended;
     },
@@ -129,7 +136,7 @@ export function createTurnStore(redis: Redis, queue: Queue<DrainJob>, prefix: st
         if (state && state !== 'completed' && state !== 'failed') continue;
         const fresh = `drain-${channelId}-${await redis.incr(sequenceKey)}`;
         await redis.set(flagKey(channelId), fresh);
-        await schedule(channelId, fresh);
+        await schedule(drainOf(JSON.parse(head) as Turn), fresh);
         recovered += 1;
       }
       return recovered;

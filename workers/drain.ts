@@ -5,7 +5,7 @@ import type { Ledger } from '../core/ledger.ts';
 import type { Logger } from '../core/log.ts';
 import { route } from '../core/route.ts';
 import type { SettingsStore } from '../core/settings.ts';
-import type { Turn, TurnStore } from '../core/turns.ts';
+import type { DrainJob, Turn, TurnStore } from '../core/turns.ts';
 import { describeError } from '../core/log.ts';
 import { answerTurn, type ReplyDeps, type ReplyOutcome } from './reply.ts';
 
@@ -29,11 +29,13 @@ export class TurnRetry extends Error {
   }
 }
 
-export async function drainChannel(channelId: string, deps: DrainDeps, shouldStop: () => boolean): Promise<number> {
+export async function drainChannel(drain: DrainJob, deps: DrainDeps, shouldStop: () => boolean): Promise<number> {
+  const { channelId } = drain;
   let answered = 0;
   for (;;) {
     if (shouldStop()) return answered; // closing: the job is handed back and resumes elsewhere
-    const [head, channelSettings] = await Promise.all([deps.turns.head(channelId), deps.settings.resolve({ channelId })]);
+    // Every turn of a channel shares its guild and parent: its settings are read with the head.
+    const [head, settings] = await Promise.all([deps.turns.head(channelId), deps.settings.resolve(drain)]);
     if (!head) {
       if (await deps.turns.finish(channelId)) return answered;
       continue; // a turn arrived between the two reads
@@ -44,8 +46,6 @@ export async function drainChannel(channelId: string, deps: DrainDeps, shouldSto
       await deps.turns.pop(channelId, raw);
       continue;
     }
-    // Settings were read with the head; a thread's or guild's layers need the turn's own ids.
-    const settings = turn.guildId || turn.parentId ? await deps.settings.resolve({ ...(turn.guildId ? { guildId: turn.guildId } : {}), channelId, ...(turn.parentId ? { parentId: turn.parentId } : {}) }) : channelSettings;
     let outcome: ReplyOutcome;
     try {
       outcome = await answerTurn(turn, settings.values.historyMessages, deps);

@@ -91,7 +91,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const worker = options.headless ? undefined : new Worker<DrainJob, number>(
     REPLY_QUEUE,
     async (job: Job<DrainJob, number>) => {
-      const answered = await drainChannel(job.data.channelId, deps, () => closing);
+      const answered = await drainChannel(job.data, deps, () => closing);
       // Stopped part-way: hand the channel's remaining turns to another worker.
       if (closing && (await deps.turns.pending(job.data.channelId)) > 0) await deps.turns.recover();
       return answered;
