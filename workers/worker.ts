@@ -1,22 +1,17 @@
 // The worker process's wiring: a BullMQ worker draining channels' turns, with its edges.
 import { Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { applicationIdFromToken, type Config } from '../core/config.ts';
 import { createDiscordEdge, createRest } from '../core/discord.ts';
-import { createHistoryStore } from '../core/history.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
-import { createLedger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
-import { createSettingsStore, defaultSettings } from '../core/settings.ts';
-import { createDrainQueue, createTurnStore, REPLY_QUEUE, type DrainJob, type Turn } from '../core/turns.ts';
+import { openStores } from '../core/stores.ts';
+import { REPLY_QUEUE, type DrainJob, type Turn } from '../core/turns.ts';
 import type { Host, Persona } from '../personas/schema.ts';
-import { createInterviewQueues, INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.ts';
-import { openRecordStore } from '../core/transcript/open-store.ts';
+import { INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.ts';
 import type { RecordStore } from '../core/transcript/store.ts';
 import { drainChannel, TurnRetry, type DrainDeps } from './drain.ts';
 import { processInterviewJob } from './interview.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
-import { createLiveSessions } from '../core/transcript/live.ts';
 import type { ReplyOutcome } from './reply.ts';
 
 export interface RunningWorker {
@@ -36,26 +31,23 @@ export interface WorkerOptions {
 }
 
 export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger, options: WorkerOptions = {}): RunningWorker {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const stores = openStores(config, personas.map((p) => p.id), log, options.records);
+  const { redis, records } = stores;
   const prefix = config.CHORUS_PREFIX;
-  const queue = createDrainQueue(redis, prefix);
   const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED);
   const clients = new Map<Host, HostClient | undefined>();
   const clientFor = (host: Host) => {
     if (!clients.has(host)) clients.set(host, createHostClient(host, env, { timeoutMs: config.MODEL_TIMEOUT_MS }));
     return clients.get(host);
   };
-  // The record store (transcripts) opens once; a failure is logged and fails the steps that need it.
-  const records = options.records ? Promise.resolve(options.records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
-  records.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
   const deps: DrainDeps = {
     personas: new Map(personas.map((p) => [p.id, p])),
     personaList: personas,
     discord: createDiscordEdge(rest, redis, prefix, options.headless ? '0' : applicationIdFromToken(config.DISCORD_TOKEN), config.WEBHOOK_POOL_SIZE),
-    ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
-    history: createHistoryStore(redis, prefix, config.HISTORY_CACHE_SIZE),
-    turns: createTurnStore(redis, queue, prefix, config.POST_MEMORY_DAYS * 24 * 3600),
-    settings: createSettingsStore(redis, prefix, defaultSettings(config, personas.map((p) => p.id))),
+    ledger: stores.ledger,
+    history: stores.history,
+    turns: stores.turns,
+    settings: stores.settings,
     clientFor,
     maxTokens: config.HISTORY_TOKENS,
     maxAttempts: config.REPLY_ATTEMPTS,
@@ -67,9 +59,8 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   };
 
   // Persona posts in recorded channels join the channel's transcript, with the model call behind them.
-  const live = createLiveSessions(redis, prefix);
   deps.onPosted = async (turn, posts, modelTurn) => {
-    const session = await live.of(turn.channelId);
+    const session = await stores.live.of(turn.channelId);
     if (session?.kind !== 'channel') return;
     const store = await records;
     for (const [i, post] of posts.entries()) {
@@ -119,13 +110,12 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   worker?.on('error', (err) => log.error({ err: describeError(err) }, 'worker error'));
 
   // Interviews: the same process, a second queue.
-  const queues = createInterviewQueues(redis, prefix);
   const interviews = new Worker<InterviewJob, string>(
     INTERVIEW_QUEUE,
     async (job) =>
       processInterviewJob(job, {
         store: await records,
-        queues,
+        queues: stores.interviews,
         personas: deps.personas,
         clientFor,
         ledger: deps.ledger,
@@ -146,9 +136,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
       closed ??= (async () => {
         closing = true;
         await Promise.all([worker?.close(), interviews.close()]);
-        await queues.close();
-        if (!options.records) await (await records.catch(() => undefined))?.close();
-        await redis.quit();
+        await stores.close();
       })();
       return closed;
     },

@@ -1,0 +1,58 @@
+// Everything chorus keeps, opened once per process: Redis (queues, history, ledger, settings,
+// roles, live sessions) and the record store. The gateway and the workers build the same set.
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import { createHistoryStore, type HistoryStore } from './history.ts';
+import { createInterviewQueues, type InterviewQueues } from './interview/sessions.ts';
+import { createLedger, type Ledger } from './ledger.ts';
+import { describeError, type Logger } from './log.ts';
+import { createPersonaRoles, type PersonaRoles } from './roles.ts';
+import { createSettingsStore, defaultSettings, type SettingsStore } from './settings.ts';
+import { createLiveSessions, type LiveSessions } from './transcript/live.ts';
+import { openRecordStore } from './transcript/open-store.ts';
+import type { RecordStore } from './transcript/store.ts';
+import { createDrainQueue, createTurnStore, type DrainJob, type TurnStore } from './turns.ts';
+
+export interface Stores {
+  redis: Redis;
+  queue: Queue<DrainJob>;
+  interviews: InterviewQueues;
+  ledger: Ledger;
+  history: HistoryStore;
+  turns: TurnStore;
+  settings: SettingsStore;
+  roles: PersonaRoles;
+  live: LiveSessions;
+  /** The transcript database (research data lives there, not in Redis); a failure to open is logged. */
+  records: Promise<RecordStore>;
+  /** Closes the queues, the record store (unless it was handed in) and Redis. */
+  close(): Promise<void>;
+}
+
+export function openStores(config: Config, personaIds: readonly string[], log: Logger, records?: RecordStore): Stores {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const prefix = config.CHORUS_PREFIX;
+  const queue = createDrainQueue(redis, prefix);
+  const interviews = createInterviewQueues(redis, prefix);
+  const opened = records ? Promise.resolve(records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
+  opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
+  return {
+    redis,
+    queue,
+    interviews,
+    ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
+    history: createHistoryStore(redis, prefix, config.HISTORY_CACHE_SIZE),
+    turns: createTurnStore(redis, queue, prefix, config.POST_MEMORY_DAYS * 24 * 3600),
+    settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds)),
+    roles: createPersonaRoles(redis, prefix),
+    live: createLiveSessions(redis, prefix),
+    records: opened,
+    async close() {
+      await interviews.close();
+      await queue.close();
+      if (!records) await (await opened.catch(() => undefined))?.close();
+      await redis.quit();
+    },
+  };
+}
