@@ -2,7 +2,7 @@
 // Moderators run sessions; everyone can read them. The steps themselves run in workers.
 import { AttachmentBuilder, ChannelType, MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { Services } from '../bot/services.ts';
-import { advance, askHumanQuestion, startSession, type SessionState } from '../core/interview/sessions.ts';
+import { advance, askHumanQuestion, auditorInterviewer, startSession, type SessionState } from '../core/interview/sessions.ts';
 import { nextStep } from '../core/interview/plan.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
 import { exportFiles, sideBySide } from '../core/transcript/dataset.ts';
@@ -133,8 +133,7 @@ async function start(interaction: ChatInputCommandInteraction, s: Services, reru
   else {
     const auditor = findPersona(s.personas, choice);
     if (!auditor) return interaction.editReply(`There is no persona "${choice}" to interview with.`);
-    const p = loaded.protocol.interviewer;
-    interviewer = { kind: 'auditor', persona: { personaId: auditor.id, name: auditor.name }, instructions: p.kind === 'auditor' ? p.instructions : 'Ask one short follow-up question after each round, or reply NEXT, or END.', followUpLimit: p.kind === 'auditor' ? p.followUpLimit : 2 };
+    interviewer = auditorInterviewer(auditor, loaded.protocol);
   }
   const mode = (interaction.options.getString('mode') ?? (originalHeader?.type === 'session_started' ? originalHeader.mode : undefined) ?? loaded.protocol.mode) as 'sequential' | 'blind';
   const temperature = interaction.options.getNumber('temperature');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../core/config.ts';
-import { advance, createInterviewQueues, startSession } from '../core/interview/sessions.ts';
+import { advance, auditorInterviewer, createInterviewQueues, startSession } from '../core/interview/sessions.ts';
 import { createLogger } from '../core/log.ts';
 import { sha256, type Interviewer } from '../core/transcript/events.ts';
 import { sideBySide, writeCampaignIndex, writeSessionExports } from '../core/transcript/dataset.ts';
@@ -71,14 +71,7 @@ const outDir = args.out ?? join('data', 'campaigns', campaignId);
 
 function interviewerFor(id: string): Interviewer {
   if (id === 'script') return { kind: 'human', name: 'Script' };
-  const auditor = byId.get(id) ?? fail(`unknown interviewer "${id}" (a persona id, or "script")`);
-  const fromProtocol = loaded.protocol.interviewer.kind === 'auditor' ? loaded.protocol.interviewer : undefined;
-  return {
-    kind: 'auditor',
-    persona: { personaId: auditor.id, name: auditor.name },
-    instructions: fromProtocol?.instructions ?? 'You are interviewing language models. After each round, ask one short follow-up question, or reply NEXT to move on, or END to close.',
-    followUpLimit: fromProtocol?.followUpLimit ?? 2,
-  };
+  return auditorInterviewer(byId.get(id) ?? fail(`unknown interviewer "${id}" (a persona id, or "script")`), loaded.protocol);
 }
 
 // A re-run is one session replaying the original's questions; a campaign is a matrix of cells.

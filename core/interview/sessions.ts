@@ -1,7 +1,7 @@
 // Opening interview sessions and handing their steps to the queue. Used by the /interview
 // commands and by headless campaigns alike; the steps themselves run in workers.
 import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
-import type { LoadedProtocol } from '../../protocols/schema.ts';
+import type { LoadedProtocol, Protocol } from '../../protocols/schema.ts';
 import { hostLabel, type Persona } from '../../personas/schema.ts';
 import { eventId, sha256, TRANSCRIPT_FORMAT_VERSION, type Interviewer, type Participant, type RosterEntry, type TranscriptEvent } from '../transcript/events.ts';
 import type { RecordStore } from '../transcript/store.ts';
@@ -78,6 +78,20 @@ export async function startRound(queues: InterviewQueues, sessionId: string, que
     opts: { ...JOB_OPTS, jobId: `round-${questionId}` },
     children,
   });
+}
+
+/**
+ * A persona as the auditor of a protocol's session: the protocol's own auditor instructions and
+ * follow-up limit when it has them, else plain defaults.
+ */
+export function auditorInterviewer(auditor: Persona, protocol: Protocol): Interviewer {
+  const given = protocol.interviewer.kind === 'auditor' ? protocol.interviewer : undefined;
+  return {
+    kind: 'auditor',
+    persona: { personaId: auditor.id, name: auditor.name },
+    instructions: given?.instructions ?? 'You are interviewing language models. After each round, ask one short follow-up question, or reply NEXT to move on, or END to close.',
+    followUpLimit: given?.followUpLimit ?? 2,
+  };
 }
 
 export function rosterEntry(p: Persona): RosterEntry {
