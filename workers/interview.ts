@@ -9,7 +9,7 @@ import type { HostClient } from '../core/hosts/clients.ts';
 import { askPersona, RetryableHostError, type Answered } from '../core/hosts/fallback.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, nextStep, progress, type NextStep } from '../core/interview/plan.ts';
-import { advance, startRound, type InterviewJob, type InterviewQueues, type SessionState } from '../core/interview/sessions.ts';
+import { advance, sessionKey, startRound, type InterviewJob, type InterviewQueues, type SessionState } from '../core/interview/sessions.ts';
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
@@ -29,6 +29,9 @@ export interface InterviewDeps {
   log: Logger;
   now?: () => Date;
 }
+
+/** The session's key for events, jobs and posts (see sessionKey). */
+const keyOf = (session: SessionRow) => sessionKey(session.id, session.state as unknown as SessionState);
 
 const iso = (deps: InterviewDeps) => (deps.now?.() ?? new Date()).toISOString();
 
@@ -105,7 +108,7 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, dep
   const pending = nextStep(events, state.plan);
   if (pending.kind === 'await-answers' || pending.kind === 'ended') return `busy:${pending.kind}`;
   const index = progress(events, state.plan).questions.length + 1;
-  const id = eventId(session.id, 'question', index);
+  const id = eventId(keyOf(session), 'question', index);
   let discordMessageId = q.discordMessageId;
   // An auditor's or a script's question is shown in the thread; a human's is already there.
   if (!discordMessageId && session.channelId && deps.discord) {
@@ -133,9 +136,9 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, dep
 }
 
 async function answer(session: SessionRow, state: SessionState, questionId: string, personaId: string, deps: InterviewDeps): Promise<string> {
-  const id = eventId(session.id, 'answer', questionId, personaId);
+  const id = eventId(keyOf(session), 'answer', questionId, personaId);
   const events = await deps.store.events(session.id);
-  if (events.some((e) => e.id === id || (e.type === 'error' && e.id === eventId(session.id, 'error', questionId, personaId)))) return 'already-answered';
+  if (events.some((e) => e.id === id || (e.type === 'error' && e.id === eventId(keyOf(session), 'error', questionId, personaId)))) return 'already-answered';
   const persona = deps.personas.get(personaId);
   if (!persona) throw new Error(`persona ${personaId} is not configured on this worker`);
   const reader: Persona = state.overrides ? { ...persona, sampling: { ...persona.sampling, ...(state.overrides.temperature === undefined ? {} : { temperature: state.overrides.temperature }), ...(state.overrides.maxTokens ? { maxTokens: state.overrides.maxTokens } : {}) } } : persona;
@@ -151,7 +154,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     if (answered.kind !== 'answered') {
       await deps.store.append({
         v: TRANSCRIPT_FORMAT_VERSION,
-        id: eventId(session.id, 'error', questionId, personaId),
+        id: eventId(keyOf(session), 'error', questionId, personaId),
         sessionId: session.id,
         at: iso(deps),
         type: 'error',
@@ -190,12 +193,12 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
 
 async function endSession(session: SessionRow, events: readonly TranscriptEvent[], reason: EventOf<'session_ended'>['reason'], deps: InterviewDeps, note?: string): Promise<void> {
   if (note) {
-    await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.id, 'notice', 'end'), sessionId: session.id, at: iso(deps), type: 'notice', text: note });
+    await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'notice', 'end'), sessionId: session.id, at: iso(deps), type: 'notice', text: note });
   }
   await deps.store.append(sessionEnded(session.id, iso(deps), reason, usageByPersona(events)));
   await deps.store.updateSession(session.id, { status: 'ended' });
   if (session.channelId && deps.discord) {
-    await postOnce(deps, session.channelId, eventId(session.id, 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`);
+    await postOnce(deps, session.channelId, eventId(keyOf(session), 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`);
   }
 }
 

@@ -1,5 +1,6 @@
 // Opening interview sessions and handing their steps to the queue. Used by the /interview
 // commands and by headless campaigns alike; the steps themselves run in workers.
+import { randomUUID } from 'node:crypto';
 import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
 import type { LoadedProtocol, Protocol } from '../../protocols/schema.ts';
 import { hostLabel, type Persona } from '../../personas/schema.ts';
@@ -16,12 +17,25 @@ export type InterviewJob =
   | { step: 'answer'; sessionId: string; questionId: string; personaId: string };
 
 export interface SessionState {
+  /** Made fresh when the session's records are created; see sessionKey. */
+  instance?: string;
   plan: SessionPlan;
   mode: 'sequential' | 'blind';
   /** Instructions for an auditor interviewer. */
   auditorInstructions?: string;
   /** Sampling overrides for a re-run ("temperature=0.2"), applied to every answering persona. */
   overrides?: { temperature?: number; maxTokens?: number };
+}
+
+/**
+ * What the session's queue jobs, posts and interview events are keyed by: its id and the instance
+ * of its records. Finished jobs and ledger entries outlive a database in Redis; with the instance in
+ * their keys, a session started again on a fresh database (the same campaign re-run after its data
+ * was deleted) is never mistaken for the old one — its steps are not skipped as done, nor its
+ * answers taken from the old run.
+ */
+export function sessionKey(sessionId: string, state: SessionState): string {
+  return state.instance ? `${sessionId}.${state.instance}` : sessionId;
 }
 
 export interface InterviewQueues {
@@ -132,6 +146,7 @@ export async function startSession(store: RecordStore, queues: InterviewQueues, 
     autoAdvance: o.autoAdvance,
   };
   const state: SessionState = {
+    instance: randomUUID().slice(0, 8),
     plan,
     mode: o.mode,
     ...(o.interviewer.kind === 'auditor' ? { auditorInstructions: o.interviewer.instructions } : {}),
@@ -174,6 +189,8 @@ export async function startSession(store: RecordStore, queues: InterviewQueues, 
     text: protocol.disclosure.text,
     toModels: protocol.disclosure.toModels,
   });
-  await advance(queues, o.sessionId, 'start');
+  // A session that existed already keeps its instance; this start then only nudges it.
+  const stored = created ? state : ((await store.session(o.sessionId))?.state as unknown as SessionState | undefined);
+  await advance(queues, o.sessionId, `start-${stored?.instance ?? ''}`);
   return created;
 }

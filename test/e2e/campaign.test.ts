@@ -23,8 +23,10 @@ afterAll(async () => {
 const ARGS = ['run', '--silent', 'interview', '--', '--protocol', 'auditor-preferences', '--personas', 'gpt,base', '--interviewers', 'opus,legacy', '--repeats', '2', '--workers', '2', '--campaign', 'camp1'];
 
 /** Runs the campaign; resolves with its exit code, or kills it once `killAfter` sessions have ended. */
-function runCampaign(killAfter?: number): Promise<{ code: number | null; ended: number }> {
-  const child = spawn('npm', [...ARGS, '--out', out], { env: { PATH: process.env.PATH ?? '', ...h.env, PROTOCOLS_DIR: 'protocols', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+function runCampaign(killAfter?: number, env: Record<string, string> = {}, dir = out): Promise<{ code: number | null; ended: number }> {
+  const child = spawn('npm', [...ARGS, '--out', dir], { env: { PATH: process.env.PATH ?? '', ...h.env, PROTOCOLS_DIR: 'protocols', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const guard = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000); // a hang fails the test, not the run
+  child.on('exit', () => clearTimeout(guard));
   let ended = 0;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (/^session .* ended/.test(line)) ended += 1;
@@ -95,4 +97,21 @@ describe('headless campaign', () => {
     expect(text).toMatch(/## Question 4[\s\S]*### A[\s\S]*### B[\s\S]*A re-run answer\./);
     expect(text).toContain('temperature 0.3');
   }, 60_000);
+
+  it('runs the same campaign again from scratch on a fresh database, with jobs of the old run still in Redis', async () => {
+    const fresh = await mkdtemp(join(tmpdir(), 'campaign-fresh-'));
+    const auditing = (req: RecordedRequest) => JSON.stringify(req.body).includes('You are interviewing other language models');
+    h.anthropicHost.setResponder((req) => (auditing(req) ? { text: 'Go on?' } : { text: 'A new answer.' }));
+    h.openaiHost.setResponder((req) => (auditing(req) ? { text: 'Go on?' } : { text: 'A new answer.' }));
+    const run = await runCampaign(undefined, { RECORDS_PATH: join(fresh, 'records.sqlite') }, fresh);
+    expect(run).toEqual({ code: 0, ended: 8 });
+    const index = JSON.parse(readFileSync(join(fresh, 'index.json'), 'utf8')) as { sessions: { questions: number; answers: number; ended: string }[] };
+    for (const s of index.sessions) expect([s.questions, s.answers, s.ended]).toEqual([4, 4, 'follow-up-limit']);
+    // Answered anew, not copied from the first run's saved answers.
+    for (const f of readdirSync(fresh).filter((name) => name.endsWith('.jsonl'))) {
+      const text = readFileSync(join(fresh, f), 'utf8');
+      expect(text).toContain('A new answer.');
+      for (const old of ['"An answer."', 'A chat answer.', 'A base answer.']) expect(text).not.toContain(old);
+    }
+  }, 90_000);
 });
