@@ -3,7 +3,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { startHarness, type Harness } from '../test/e2e/harness.ts';
-import { count429 } from '../test/stand-ins/discord.ts';
+import { count429 } from '../local-discord/server.ts';
 import { statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

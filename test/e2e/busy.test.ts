@@ -1,7 +1,7 @@
 // A busy channel: three workers reply through chorus's REST proxy to a stand-in that enforces
 // Discord's per-webhook and global limits, answering 429 as Discord does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { count429, maxPerSecond } from '../stand-ins/discord.ts';
+import { count429, maxPerSecond } from '../../local-discord/server.ts';
 import type { RecordedRequest } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
 

@@ -2,7 +2,7 @@
 // with SIGKILL, so nothing gets a chance to clean up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Turn } from '../../core/turns.ts';
-import type { StandInMessage } from '../stand-ins/discord.ts';
+import type { StandInMessage } from '../../local-discord/server.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;

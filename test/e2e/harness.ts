@@ -22,7 +22,7 @@ import { openRecordStore } from '../../core/transcript/open-store.ts';
 import type { RecordStore } from '../../core/transcript/store.ts';
 import type { ReplyOutcome } from '../../workers/reply.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
-import { startDiscordStandIn, type DiscordStandIn } from '../stand-ins/discord.ts';
+import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
 
 /** chorus's REST proxy process in front of the stand-in, as docker-compose runs it in front of Discord. */

@@ -1,7 +1,7 @@
 // The whole path of a message: discord.js gateway → route → BullMQ → worker → real SDKs →
 // local model hosts → webhook post as the persona → ledger.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StandInMessage } from '../stand-ins/discord.ts';
+import type { StandInMessage } from '../../local-discord/server.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;

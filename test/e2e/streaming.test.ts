@@ -1,6 +1,6 @@
 // Streaming replies: post early, edit as tokens arrive, end with the full text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StandInMessage } from '../stand-ins/discord.ts';
+import type { StandInMessage } from '../../local-discord/server.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;

@@ -1,7 +1,7 @@
 // Shared pieces of the stand-in's REST router: errors, limits, route shapes and lookup helpers.
-import type { Core, Interaction } from './discord-core.ts';
-import type { AllowedMentions, StandInMessage, StandInWebhook } from './discord-model.ts';
-import type { Limit } from './discord-ratelimit.ts';
+import type { Core, Interaction } from './core.ts';
+import type { AllowedMentions, StandInMessage, StandInWebhook } from './model.ts';
+import type { Limit } from './ratelimit.ts';
 
 export interface Ctx {
   params: string[];

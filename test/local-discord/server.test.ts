@@ -2,9 +2,9 @@ import { REST } from '@discordjs/rest';
 import { Client, Events, GatewayIntentBits, Routes } from 'discord.js';
 import type { Message } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDiscordStandIn } from './discord.ts';
-import type { DiscordStandIn } from './discord.ts';
-import { nextEvent } from './client-events.ts';
+import { startDiscordStandIn } from '../../local-discord/server.ts';
+import type { DiscordStandIn } from '../../local-discord/server.ts';
+import { nextEvent } from '../stand-ins/client-events.ts';
 
 describe('Discord stand-in', () => {
   let standIn: DiscordStandIn;

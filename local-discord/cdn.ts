@@ -2,7 +2,7 @@
 // at /attachments/{channel}/{id}/{filename} (url and proxy_url both point at the stand-in).
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Core } from './discord-core.ts';
+import type { Core } from './core.ts';
 
 export interface AttachmentInput {
   filename: string;

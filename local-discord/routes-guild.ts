@@ -1,10 +1,10 @@
 // REST routes of the stand-in: guild roles.
-import { Intents } from './discord-core.ts';
-import type { Core } from './discord-core.ts';
-import { wireRole } from './discord-model.ts';
-import type { StandInRole } from './discord-model.ts';
-import { DEFAULT, fail, formError, ID } from './discord-routing.ts';
-import type { Ctx, RouteFn } from './discord-routing.ts';
+import { Intents } from './core.ts';
+import type { Core } from './core.ts';
+import { wireRole } from './model.ts';
+import type { StandInRole } from './model.ts';
+import { DEFAULT, fail, formError, ID } from './routing.ts';
+import type { Ctx, RouteFn } from './routing.ts';
 
 export function guildRoutes(core: Core, route: RouteFn): void {
   const guild = (id: string) => (id === core.guildId ? id : fail(404, 10004, 'Unknown Guild'));

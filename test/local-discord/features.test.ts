@@ -2,9 +2,9 @@ import { REST } from '@discordjs/rest';
 import { Client, Events, GatewayIntentBits, PermissionFlagsBits, Routes } from 'discord.js';
 import type { Interaction, Message, PartialMessage, Role, Typing } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDiscordStandIn } from './discord.ts';
-import type { DiscordStandIn } from './discord.ts';
-import { nextEvent } from './client-events.ts';
+import { startDiscordStandIn } from '../../local-discord/server.ts';
+import type { DiscordStandIn } from '../../local-discord/server.ts';
+import { nextEvent } from '../stand-ins/client-events.ts';
 
 describe('Discord stand-in: roles, permissions, attachments, edits, typing, options', () => {
   let standIn: DiscordStandIn;

@@ -7,7 +7,7 @@ import {
   wireMessage,
   wireRole,
   wireUser,
-} from './discord-model.ts';
+} from './model.ts';
 import type {
   AllowedMentions,
   StandInChannel,
@@ -15,7 +15,7 @@ import type {
   StandInRole,
   StandInUser,
   StandInWebhook,
-} from './discord-model.ts';
+} from './model.ts';
 
 export const Intents = {
   Guilds: 1 << 0,

@@ -1,11 +1,11 @@
 // REST routes of the stand-in: gateway and identity, channels, messages, typing, webhook management.
 import { randomBytes } from 'node:crypto';
-import { addChannel, createMessage, deleteMessage, editMessage, lastMessageId, memberRoles, toWire } from './discord-core.ts';
-import type { Core } from './discord-core.ts';
-import { wireChannel, wireMember, wireUser, wireWebhook } from './discord-model.ts';
-import type { StandInMessage, StandInWebhook } from './discord-model.ts';
-import { DEFAULT, fail, formError, ID, PER_CHANNEL } from './discord-routing.ts';
-import type { Helpers, RouteFn } from './discord-routing.ts';
+import { addChannel, createMessage, deleteMessage, editMessage, lastMessageId, memberRoles, toWire } from './core.ts';
+import type { Core } from './core.ts';
+import { wireChannel, wireMember, wireUser, wireWebhook } from './model.ts';
+import type { StandInMessage, StandInWebhook } from './model.ts';
+import { DEFAULT, fail, formError, ID, PER_CHANNEL } from './routing.ts';
+import type { Helpers, RouteFn } from './routing.ts';
 
 export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl: () => string): void {
   // Gateway and identity.

@@ -1,18 +1,18 @@
 // REST API (v10) of the Discord stand-in: routing, authentication, rate limits and the call log.
 // The routes themselves live in discord-routes-*.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Core } from './discord-core.ts';
-import { parseBody, readBody } from './discord-http.ts';
-import { MentionsError } from './discord-model.ts';
-import { createRateLimiter } from './discord-ratelimit.ts';
-import { channelRoutes } from './discord-routes-channels.ts';
-import { guildRoutes } from './discord-routes-guild.ts';
-import { webhookRoutes } from './discord-routes-webhooks.ts';
-import { fail, helpers, HttpError } from './discord-routing.ts';
-import type { Auth, Handler, RouteFn, RouteOptions } from './discord-routing.ts';
-import type { Limit } from './discord-ratelimit.ts';
+import type { Core } from './core.ts';
+import { parseBody, readBody } from './http.ts';
+import { MentionsError } from './model.ts';
+import { createRateLimiter } from './ratelimit.ts';
+import { channelRoutes } from './routes-channels.ts';
+import { guildRoutes } from './routes-guild.ts';
+import { webhookRoutes } from './routes-webhooks.ts';
+import { fail, helpers, HttpError } from './routing.ts';
+import type { Auth, Handler, RouteFn, RouteOptions } from './routing.ts';
+import type { Limit } from './ratelimit.ts';
 
-export { HttpError } from './discord-routing.ts';
+export { HttpError } from './routing.ts';
 
 export interface RestCall {
   method: string;

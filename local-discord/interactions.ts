@@ -1,7 +1,7 @@
 // Interactions a person starts in the stand-in: slash commands (type 2) and autocomplete (type 4).
-import type { Core, Interaction } from './discord-core.ts';
-import { wireMember, wireUser } from './discord-model.ts';
-import type { StandInUser } from './discord-model.ts';
+import type { Core, Interaction } from './core.ts';
+import { wireMember, wireUser } from './model.ts';
+import type { StandInUser } from './model.ts';
 
 /**
  * The default invoking member's permission bits: Discord's default member set plus Administrator,

@@ -4,9 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { Intents, wireGuild } from './discord-core.ts';
-import type { Core, DispatchOptions } from './discord-core.ts';
-import { wireUser } from './discord-model.ts';
+import { Intents, wireGuild } from './core.ts';
+import type { Core, DispatchOptions } from './core.ts';
+import { wireUser } from './model.ts';
 
 interface Session {
   id: string;

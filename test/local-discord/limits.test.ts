@@ -1,10 +1,10 @@
 import { REST } from '@discordjs/rest';
 import { Routes } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRateLimiter } from './discord-ratelimit.ts';
-import { PER_WEBHOOK } from './discord-routing.ts';
-import { count429, maxPerSecond, startDiscordStandIn } from './discord.ts';
-import type { DiscordStandIn, RestCall } from './discord.ts';
+import { createRateLimiter } from '../../local-discord/ratelimit.ts';
+import { PER_WEBHOOK } from '../../local-discord/routing.ts';
+import { count429, maxPerSecond, startDiscordStandIn } from '../../local-discord/server.ts';
+import type { DiscordStandIn, RestCall } from '../../local-discord/server.ts';
 
 describe('Discord stand-in rate limits (enforced)', () => {
   let standIn: DiscordStandIn;

@@ -1,11 +1,11 @@
 // REST routes of the stand-in: webhook-token routes (execute, message get/edit/delete),
 // application commands and interaction callbacks.
-import { createMessage, deleteMessage, editMessage, toWire } from './discord-core.ts';
-import type { Core, Interaction } from './discord-core.ts';
-import { wireUser, wireWebhook } from './discord-model.ts';
-import type { AllowedMentions, StandInMessage } from './discord-model.ts';
-import { DEFAULT, fail, formError, ID, PER_WEBHOOK, TOKEN } from './discord-routing.ts';
-import type { Helpers, Reply, RouteFn, RouteOptions } from './discord-routing.ts';
+import { createMessage, deleteMessage, editMessage, toWire } from './core.ts';
+import type { Core, Interaction } from './core.ts';
+import { wireUser, wireWebhook } from './model.ts';
+import type { AllowedMentions, StandInMessage } from './model.ts';
+import { DEFAULT, fail, formError, ID, PER_WEBHOOK, TOKEN } from './routing.ts';
+import type { Helpers, Reply, RouteFn, RouteOptions } from './routing.ts';
 
 export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
   // Every token route of one webhook shares its budget; an interaction token has its own.

@@ -2,22 +2,22 @@
 // @discordjs/rest can talk to. One guild, one text channel by default; everything in memory.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeAttachments, serveAttachment } from './discord-cdn.ts';
-import type { AttachmentInput } from './discord-cdn.ts';
-import { addChannel, createCore, createMessage, deleteMessage, editMessage, Intents, rememberUser } from './discord-core.ts';
-import { createGateway } from './discord-gateway.ts';
-import { dispatchInteraction, hasFocused, PERMISSION_BITS } from './discord-interactions.ts';
-import type { DeniablePermission } from './discord-interactions.ts';
-import { wireChannel } from './discord-model.ts';
-import type { StandInMessage, StandInUser } from './discord-model.ts';
-import { createRest } from './discord-rest.ts';
-import type { RestCall } from './discord-rest.ts';
+import { makeAttachments, serveAttachment } from './cdn.ts';
+import type { AttachmentInput } from './cdn.ts';
+import { addChannel, createCore, createMessage, deleteMessage, editMessage, Intents, rememberUser } from './core.ts';
+import { createGateway } from './gateway.ts';
+import { dispatchInteraction, hasFocused, PERMISSION_BITS } from './interactions.ts';
+import type { DeniablePermission } from './interactions.ts';
+import { wireChannel } from './model.ts';
+import type { StandInMessage, StandInUser } from './model.ts';
+import { createRest } from './rest.ts';
+import type { RestCall } from './rest.ts';
 
-export type { StandInMessage, StandInUser, StandInChannel, StandInWebhook } from './discord-model.ts';
-export type { RestCall } from './discord-rest.ts';
-export type { AttachmentInput } from './discord-cdn.ts';
-export type { DeniablePermission } from './discord-interactions.ts';
-export { maxPerSecond, count429 } from './discord-ratelimit.ts';
+export type { StandInMessage, StandInUser, StandInChannel, StandInWebhook } from './model.ts';
+export type { RestCall } from './rest.ts';
+export type { AttachmentInput } from './cdn.ts';
+export type { DeniablePermission } from './interactions.ts';
+export { maxPerSecond, count429 } from './ratelimit.ts';
 
 type Author = { id: string; username: string; global_name?: string | null };
 
