@@ -23,7 +23,8 @@ export interface StandInMessage {
   pinned: boolean;
   timestamp: string;
   edited_timestamp: string | null;
-  message_reference?: { type?: number; message_id: string; channel_id: string; guild_id?: string };
+  /** Replies, pins and forwards carry message_id; THREAD_CREATED points at the thread (no message_id). */
+  message_reference?: { type?: number; message_id?: string; channel_id: string; guild_id?: string };
   mention_everyone: boolean;
   mentions: StandInUser[];
   mention_roles: string[];
@@ -40,7 +41,7 @@ export interface StandInMessage {
 
 export interface StandInChannel {
   id: string;
-  type: number; // 0 text, 4 category, 11 public thread
+  type: number; // 0 text, 4 category, 11 public thread, 12 private thread
   name: string;
   guild_id: string;
   parent_id: string | null;
@@ -66,7 +67,28 @@ export interface StandInRole {
   mentionable: boolean;
   color?: number;
   hoist?: boolean;
+  /** Discord's role tags, e.g. { bot_id } on a bot's managed role. */
+  tags?: Record<string, unknown>;
 }
+
+export interface StandInMember {
+  userId: string;
+  joinedAt: string;
+  roles: string[];
+}
+
+export interface StandInGuild {
+  id: string;
+  name: string;
+  ownerId: string;
+  /** @everyone (id = guild id) first. */
+  roles: StandInRole[];
+  members: Map<string, StandInMember>;
+  /** The guild's channels and threads in creation order. */
+  channelIds: string[];
+}
+
+export const isThread = (c: { type: number }): boolean => c.type === 10 || c.type === 11 || c.type === 12;
 
 export interface AllowedMentions {
   parse?: string[];
@@ -99,6 +121,17 @@ export function createSnowflakes(): () => string {
   };
 }
 
+/**
+ * Guild ids: the k-th guild was made k ms after a day ago (worker 2, so never equal to another id).
+ * Real guilds are made at different times, so their ids spread over shards ((id >> 22) % shards);
+ * ids made in one burst would all share a millisecond and land on one shard.
+ */
+export function createGuildSnowflakes(): () => string {
+  const start = BigInt(Date.now()) - DISCORD_EPOCH - 86_400_000n;
+  let k = 0n;
+  return () => (((start + k++) << 22n) | (2n << 17n) | (1n << 12n)).toString();
+}
+
 export function snowflakeTime(id: string): number {
   return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
 }
@@ -129,7 +162,7 @@ export function wireChannel(c: StandInChannel, lastMessageId: string | null): Re
   };
   if (c.type === 4) return base;
   Object.assign(base, { nsfw: false, topic: null, last_message_id: lastMessageId, rate_limit_per_user: 0 });
-  if (c.type === 11) {
+  if (isThread(c)) {
     delete base.position;
     delete base.permission_overwrites;
     Object.assign(base, {
@@ -143,6 +176,7 @@ export function wireChannel(c: StandInChannel, lastMessageId: string | null): Re
         archive_timestamp: new Date(snowflakeTime(c.id)).toISOString(),
         locked: false,
         create_timestamp: new Date(snowflakeTime(c.id)).toISOString(),
+        ...(c.type === 12 ? { invitable: true } : {}),
       },
     });
   }
@@ -163,6 +197,7 @@ export function wireRole(r: StandInRole): Record<string, unknown> {
     managed: r.managed,
     mentionable: r.mentionable,
     flags: 0,
+    ...(r.tags ? { tags: r.tags } : {}),
   };
 }
 
@@ -232,9 +267,13 @@ export function wireMessage(m: StandInMessage, lookup: (id: string) => StandInMe
   if (m.interaction_metadata) out.interaction_metadata = m.interaction_metadata;
   if (m.message_reference) {
     out.message_reference = { type: 0, ...m.message_reference };
-    const ref = lookup(m.message_reference.message_id);
+    // Only replies (19), thread starters (21) and context-menu commands (23) resolve the reference;
     // Discord sends null when the referenced message was deleted.
-    out.referenced_message = ref && !ref.deleted ? wireMessage({ ...ref, message_reference: undefined }, lookup) : null;
+    const id = m.message_reference.message_id;
+    if (id && (m.type === 19 || m.type === 21 || m.type === 23)) {
+      const ref = lookup(id);
+      out.referenced_message = ref && !ref.deleted ? wireMessage({ ...ref, message_reference: undefined }, lookup) : null;
+    }
   }
   return out;
 }

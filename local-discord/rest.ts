@@ -1,10 +1,13 @@
-// REST API (v10) of the Discord stand-in: routing, authentication, rate limits and the call log.
-// The routes themselves live in discord-routes-*.ts.
+// REST API (v10) of the Discord stand-in: routing, authentication, rate limits, injected faults
+// and the call log. The routes themselves live in routes-*.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from './core.ts';
 import { parseBody, readBody } from './http.ts';
+import { createFaults, faultAnswer } from './faults.ts';
 import { MentionsError } from './model.ts';
 import { createRateLimiter } from './ratelimit.ts';
+import { appRoutes } from './routes-app.ts';
+import type { AppRouteOptions } from './routes-app.ts';
 import { channelRoutes } from './routes-channels.ts';
 import { guildRoutes } from './routes-guild.ts';
 import { webhookRoutes } from './routes-webhooks.ts';
@@ -24,6 +27,8 @@ export interface RestCall {
   status: number;
   /** Carried Authorization: Bot <the right token> (so it counts against the bot's global limit). */
   authorized: boolean;
+  /** Set when failNext answered it: 'status' (its fault status, carried out first if accepted) or 'drop' (status 0, no answer). */
+  fault?: 'status' | 'drop';
 }
 
 interface Route {
@@ -37,36 +42,31 @@ interface Route {
 
 export function createRest(
   core: Core,
-  opts: { enforceRateLimits: boolean; gatewayUrl: () => string; beforeRespond?: () => ((call: RestCall) => Promise<void> | void) | undefined },
+  opts: AppRouteOptions & { enforceRateLimits: boolean; beforeRespond?: () => ((call: RestCall) => Promise<void> | void) | undefined },
 ) {
   const restCalls: RestCall[] = [];
   const callListeners = new Set<(c: RestCall) => void>();
   const limiter = createRateLimiter(opts.enforceRateLimits);
+  const faults = createFaults<RestCall>();
+  /** Responses Discord counts toward its invalid-request (Cloudflare) ban. */
+  let invalid = 0;
   const routes: Route[] = [];
   const route: RouteFn = (method, path, auth, limits, handler, o = {}) =>
     routes.push({ method, pattern: new RegExp(`^${path}$`), auth, limits: Array.isArray(limits) ? limits : [limits], handler, opts: o });
 
   const h = helpers(core);
-  channelRoutes(core, route, h, opts.gatewayUrl);
+  appRoutes(core, route, opts);
+  channelRoutes(core, route, h);
   webhookRoutes(core, route, h);
-  guildRoutes(core, route);
+  guildRoutes(core, route, h);
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Arrival time, as Discord would count it: before the body is read.
-    const arrivedAt = Date.now();
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    const method = req.method ?? 'GET';
-    const raw = await readBody(req);
-    const body = parseBody(req.headers['content-type'] ?? '', raw);
-    const query = Object.fromEntries(url.searchParams);
-    const authorized = req.headers.authorization === `Bot ${core.token}`;
-    const call: RestCall = { method, path: url.pathname, query, body, at: arrivedAt, status: 0, authorized };
+  /** Discord's answer: global limit, routing, auth, route limit, then the handler. */
+  function answer(call: RestCall, url: URL, body: unknown): { status: number; payload: unknown; headers: Record<string, string> } {
     let status = 500;
-    let payload: unknown;
     let headers: Record<string, string> = {};
     try {
       // The global limit comes first and counts every request made with the bot's token.
-      const global = authorized ? limiter.global(call.at) : undefined;
+      const global = call.authorized ? limiter.global(call.at) : undefined;
       if (global?.limited) {
         headers = global.headers;
         throw new HttpError(429, { message: 'You are being rate limited.', retry_after: global.limited.retryAfter, global: true });
@@ -77,7 +77,7 @@ export function createRest(
       let matched: { r: Route; params: string[] } | undefined;
       for (const r of routes) {
         const m = r.pattern.exec(path);
-        if (m && r.method === method) {
+        if (m && r.method === call.method) {
           matched = { r, params: m.slice(1).map((p) => p ?? '') };
           break;
         }
@@ -91,31 +91,51 @@ export function createRest(
       const major = r.opts.major ? r.opts.major(params) : (params[0] ?? '');
       const decision = limiter.route(r.opts.bucket ?? `${r.method} ${r.pattern.source}`, major, r.limits, call.at);
       headers = decision.headers;
-      if (r.auth === 'bot' && !authorized) fail(401, 0, '401: Unauthorized');
+      if (r.auth === 'bot' && !call.authorized) fail(401, 0, '401: Unauthorized');
       if (decision.limited) {
         throw new HttpError(429, { message: 'You are being rate limited.', retry_after: decision.limited.retryAfter, global: false });
       }
       const reply = r.handler({ params, query: url.searchParams, body: (body ?? {}) as Record<string, unknown> });
-      status = reply.status;
-      payload = reply.body;
+      return { status: reply.status, payload: reply.body, headers };
     } catch (err) {
-      if (err instanceof HttpError) {
-        status = err.status;
-        payload = err.body;
-      } else if (err instanceof MentionsError) {
-        status = 400;
-        payload = { message: 'Invalid Form Body', code: 50035, errors: { [err.field]: { _errors: [{ code: 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', message: err.message }] } } };
-      } else {
-        status = 500;
-        payload = { message: `stand-in error: ${String(err)}`, code: 0 };
+      if (err instanceof HttpError) return { status: err.status, payload: err.body, headers };
+      if (err instanceof MentionsError) {
+        const errors = { [err.field]: { _errors: [{ code: 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', message: err.message }] } };
+        return { status: 400, payload: { message: 'Invalid Form Body', code: 50035, errors }, headers };
       }
+      return { status: 500, payload: { message: `stand-in error: ${String(err)}`, code: 0 }, headers };
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Arrival time, as Discord would count it: before the body is read.
+    const arrivedAt = Date.now();
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const method = req.method ?? 'GET';
+    const raw = await readBody(req);
+    const body = parseBody(req.headers['content-type'] ?? '', raw);
+    const query = Object.fromEntries(url.searchParams);
+    const authorized = req.headers.authorization === `Bot ${core.token}`;
+    const call: RestCall = { method, path: url.pathname, query, body, at: arrivedAt, status: 0, authorized };
+    const fault = faults.take(call);
+    // An unaccepted fault answers before Discord does anything; an accepted one after it did the work.
+    let { status, payload, headers } = fault && !fault.accept ? { status: 0, payload: undefined, headers: {} } : answer(call, url, body);
+    if (fault) {
+      call.fault = 'drop' in fault ? 'drop' : 'status';
+      ({ status, payload, headers } = faultAnswer(fault, call.path));
     }
     call.status = status;
+    if (status === 401 || status === 403 || (status === 429 && headers['X-RateLimit-Scope'] !== 'shared')) invalid += 1;
     restCalls.push(call);
     for (const l of [...callListeners]) l(call);
+    if (fault) faults.applied(fault, call);
     // Lets a test act between Discord doing the work and the client hearing of it.
     await opts.beforeRespond?.()?.(call);
     if (res.destroyed) return;
+    if (call.fault === 'drop') {
+      req.socket.destroy();
+      return;
+    }
     res.statusCode = status;
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     if (status === 204 || payload === undefined) {
@@ -126,5 +146,5 @@ export function createRest(
     res.end(JSON.stringify(payload));
   }
 
-  return { handle, restCalls, callListeners };
+  return { handle, restCalls, callListeners, failNext: faults.add, invalidRequests: () => invalid };
 }

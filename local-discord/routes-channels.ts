@@ -1,62 +1,37 @@
-// REST routes of the stand-in: gateway and identity, channels, messages, typing, webhook management.
+// REST routes of the stand-in: channels, threads, messages, typing, webhook management.
 import { randomBytes } from 'node:crypto';
-import { addChannel, createMessage, deleteMessage, editMessage, lastMessageId, memberRoles, toWire } from './core.ts';
+import { Intents, lastMessageId } from './core.ts';
 import type { Core } from './core.ts';
-import { wireChannel, wireMember, wireUser, wireWebhook } from './model.ts';
+import { wireGuildMember } from './guilds.ts';
+import { createMessage, deleteMessage, editMessage, toWire } from './messages.ts';
+import { isThread, wireChannel, wireUser, wireWebhook } from './model.ts';
 import type { StandInMessage, StandInWebhook } from './model.ts';
 import { DEFAULT, fail, formError, ID, PER_CHANNEL } from './routing.ts';
 import type { Helpers, RouteFn } from './routing.ts';
+import { startThread } from './system.ts';
 
-export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl: () => string): void {
-  // Gateway and identity.
-  route('GET', '/gateway/bot', 'bot', DEFAULT, () => ({
-    status: 200,
-    body: {
-      url: gatewayUrl(),
-      shards: 1,
-      session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
-    },
-  }));
-  route('GET', '/gateway', 'none', DEFAULT, () => ({ status: 200, body: { url: gatewayUrl() } }));
-  route('GET', '/users/@me', 'bot', DEFAULT, () => ({
-    status: 200,
-    body: { ...wireUser(core.botUser), bot: true, verified: true, mfa_enabled: false, locale: 'en-US' },
-  }));
-  route('GET', '/applications/@me', 'bot', DEFAULT, () => ({
-    status: 200,
-    body: {
-      id: core.applicationId,
-      name: core.botUser.username,
-      icon: null,
-      description: '',
-      bot_public: false,
-      bot_require_code_grant: false,
-      verify_key: 'stand-in',
-      flags: 0,
-      owner: wireUser({ id: core.ownerId, username: 'owner' }),
-      team: null,
-      bot: wireUser(core.botUser),
-    },
-  }));
-
+export function channelRoutes(core: Core, route: RouteFn, h: Helpers): void {
   // Channels and messages.
   route('GET', `/channels/${ID}`, 'bot', DEFAULT, ({ params }) => {
     const c = h.channel(params[0] ?? '');
     return { status: 200, body: wireChannel(c, lastMessageId(core, c.id)) };
   });
-  // Start a thread without a message (Discord: POST /channels/{id}/threads; type 11 public, 12 private).
+  // Start a thread without a message: type 11 public, 12 private (Discord's default when type is absent).
   route('POST', `/channels/${ID}/threads`, 'bot', DEFAULT, ({ params, body }) => {
     const parent = h.channel(params[0]!);
     if (parent.type !== 0) fail(400, 50024, 'Cannot execute action on this channel type');
+    const type = body.type === undefined || body.type === null ? 12 : body.type;
+    if (type !== 11 && type !== 12) formError('type', 'BASE_TYPE_CHOICES', 'Value must be one of {11, 12}.');
     const name = typeof body.name === 'string' ? body.name : '';
     if (!name || name.length > 100) formError('name', 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 100 in length.');
-    const id = addChannel(core, { name, parentId: parent.id, thread: true });
-    return { status: 201, body: wireChannel(core.channels.get(id)!, null) };
+    h.requirePermission(parent.id, type === 11 ? 'CreatePublicThreads' : 'CreatePrivateThreads');
+    const { thread } = startThread(core, { parentId: parent.id, name, type: type as 11 | 12, author: core.botUser });
+    return { status: 201, body: wireChannel(thread, null) };
   });
   route('GET', `/channels/${ID}/messages`, 'bot', DEFAULT, ({ params, query }) => {
     const c = h.channel(params[0] ?? '');
     const limit = Math.min(100, Math.max(1, Number(query.get('limit') ?? 50) || 50));
-    const all = core.messages.filter((m) => m.channel_id === c.id && !m.deleted);
+    const all = (core.channelMessages.get(c.id) ?? []).filter((m) => !m.deleted);
     const before = query.get('before');
     const after = query.get('after');
     let picked: StandInMessage[];
@@ -72,7 +47,8 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl
   route('POST', `/channels/${ID}/messages`, 'bot', PER_CHANNEL, ({ params, body }) => {
     const c = h.channel(params[0] ?? '');
     if (c.type === 4) fail(400, 50008, 'Cannot send messages in a non-text channel');
-    h.requirePermission(c.id, 'SendMessages');
+    // Threads do not inherit Send Messages; they need Send Messages in Threads.
+    h.requirePermission(c.id, isThread(c) ? 'SendMessagesInThreads' : 'SendMessages');
     const content = h.checkContent(body, true);
     const ref = body.message_reference as { message_id?: string; fail_if_not_exists?: boolean } | undefined;
     let replyTo: string | undefined;
@@ -107,14 +83,15 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl
   route('POST', `/channels/${ID}/typing`, 'bot', DEFAULT, ({ params }) => {
     const c = h.channel(params[0] ?? '');
     if (c.type === 4) fail(400, 50008, 'Cannot send messages in a non-text channel');
-    h.requirePermission(c.id, 'SendMessages');
+    h.requirePermission(c.id, isThread(c) ? 'SendMessagesInThreads' : 'SendMessages');
+    const guild = core.guilds.get(c.guild_id);
     core.dispatch('TYPING_START', {
       channel_id: c.id,
-      guild_id: core.guildId,
+      guild_id: c.guild_id,
       user_id: core.botUser.id,
       timestamp: Math.floor(Date.now() / 1000),
-      member: { ...wireMember(core.joinedAt.get(core.botUser.id) ?? '', memberRoles(core, core.botUser.id)), user: wireUser(core.botUser) },
-    }, { intent: 1 << 11 });
+      member: { ...(guild ? wireGuildMember(guild, core.botUser.id) : {}), user: wireUser(core.botUser) },
+    }, { intent: Intents.GuildMessageTyping });
     return { status: 204 };
   });
 
@@ -124,7 +101,7 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl
     if (c.type !== 0) fail(400, 50024, 'Cannot execute action on this channel type');
     h.requirePermission(c.id, 'ManageWebhooks');
     const hooks = [...core.webhooks.values()].filter((w) => w.channel_id === c.id);
-    return { status: 200, body: hooks.map((w) => wireWebhook(w, core.guildId, core.applicationId, core.botUser)) };
+    return { status: 200, body: hooks.map((w) => wireWebhook(w, c.guild_id, core.applicationId, core.botUser)) };
   });
   route('POST', `/channels/${ID}/webhooks`, 'bot', DEFAULT, ({ params, body }) => {
     const c = h.channel(params[0] ?? '');
@@ -136,12 +113,12 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers, gatewayUrl
     }
     const w: StandInWebhook = { id: core.nextId(), token: randomBytes(34).toString('base64url'), name, avatar: null, channel_id: c.id };
     core.webhooks.set(w.id, w);
-    core.dispatch('WEBHOOKS_UPDATE', { guild_id: core.guildId, channel_id: c.id }, { intent: 1 << 5 });
-    return { status: 200, body: wireWebhook(w, core.guildId, core.applicationId, core.botUser) };
+    core.dispatch('WEBHOOKS_UPDATE', { guild_id: c.guild_id, channel_id: c.id }, { intent: Intents.GuildWebhooks });
+    return { status: 200, body: wireWebhook(w, c.guild_id, core.applicationId, core.botUser) };
   });
   route('GET', `/webhooks/${ID}`, 'bot', DEFAULT, ({ params }) => {
     const w = core.webhooks.get(params[0] ?? '') ?? fail(404, 10015, 'Unknown Webhook');
-    return { status: 200, body: wireWebhook(w, core.guildId, core.applicationId, core.botUser) };
+    return { status: 200, body: wireWebhook(w, core.channels.get(w.channel_id)?.guild_id ?? '', core.applicationId, core.botUser) };
   });
   route('DELETE', `/webhooks/${ID}`, 'bot', DEFAULT, ({ params }) => {
     if (!core.webhooks.delete(params[0] ?? '')) fail(404, 10015, 'Unknown Webhook');

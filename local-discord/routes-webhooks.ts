@@ -1,7 +1,7 @@
 // REST routes of the stand-in: webhook-token routes (execute, message get/edit/delete),
 // application commands and interaction callbacks.
-import { createMessage, deleteMessage, editMessage, toWire } from './core.ts';
 import type { Core, Interaction } from './core.ts';
+import { createMessage, deleteMessage, editMessage, toWire } from './messages.ts';
 import { wireUser, wireWebhook } from './model.ts';
 import type { AllowedMentions, StandInMessage } from './model.ts';
 import { DEFAULT, fail, formError, ID, PER_WEBHOOK, TOKEN } from './routing.ts';
@@ -16,7 +16,7 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
 
   route('GET', `/webhooks/${ID}/${TOKEN}`, 'none', PER_WEBHOOK, ({ params }) => {
     const w = h.webhook(params[0] ?? '', params[1] ?? '');
-    return { status: 200, body: wireWebhook(w, core.guildId, core.applicationId) };
+    return { status: 200, body: wireWebhook(w, core.channels.get(w.channel_id)?.guild_id ?? '', core.applicationId) };
   }, shared);
   route('POST', `/webhooks/${ID}/${TOKEN}`, 'none', PER_WEBHOOK, ({ params, query, body }) => {
     if (params[0] === core.applicationId) return followup(params[1] ?? '', body);
@@ -27,7 +27,7 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
     const threadId = query.get('thread_id');
     if (threadId) {
       const t = core.channels.get(threadId);
-      if (!t || t.type !== 11 || t.parent_id !== w.channel_id) fail(400, 10003, 'Unknown Channel');
+      if (!t || (t.type !== 11 && t.type !== 12) || t.parent_id !== w.channel_id) fail(400, 10003, 'Unknown Channel');
       channelId = threadId;
     }
     // message_reference is not part of execute-webhook; Discord ignores it.
@@ -72,13 +72,14 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
   // Application commands.
   route('PUT', `/applications/${ID}/guilds/${ID}/commands`, 'bot', DEFAULT, ({ params, body }) => {
     if (params[0] !== core.applicationId) fail(403, 50001, 'Missing Access');
-    if (params[1] !== core.guildId) fail(404, 10004, 'Unknown Guild');
+    const guildId = params[1] ?? '';
+    if (!core.guilds.has(guildId)) fail(404, 10004, 'Unknown Guild');
     const list = Array.isArray(body) ? (body as Record<string, unknown>[]) : [];
-    const previous = core.commands.get(core.guildId) ?? [];
+    const previous = core.commands.get(guildId) ?? [];
     const stored = list.map((c) => ({
       id: (previous.find((p) => p.name === c.name)?.id as string | undefined) ?? core.nextId(),
       application_id: core.applicationId,
-      guild_id: core.guildId,
+      guild_id: guildId,
       version: core.nextId(),
       type: 1,
       default_member_permissions: null,
@@ -87,12 +88,12 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
       name_localizations: null,
       ...c,
     }));
-    core.commands.set(core.guildId, stored);
+    core.commands.set(guildId, stored);
     return { status: 200, body: stored };
   });
-  route('GET', `/applications/${ID}/guilds/${ID}/commands`, 'bot', DEFAULT, () => ({
+  route('GET', `/applications/${ID}/guilds/${ID}/commands`, 'bot', DEFAULT, ({ params }) => ({
     status: 200,
-    body: core.commands.get(core.guildId) ?? [],
+    body: core.commands.get(params[1] ?? '') ?? (core.guilds.has(params[1] ?? '') ? [] : fail(404, 10004, 'Unknown Guild')),
   }));
   route('PUT', `/applications/${ID}/commands`, 'bot', DEFAULT, ({ body }) => ({
     status: 200,
@@ -143,7 +144,7 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
       embeds: data.embeds as unknown[] | undefined,
       flags,
       ephemeral: (flags & 64) !== 0,
-      interactionMetadata: { id: i.id, type: 2, user: user ? wireUser(user) : null, authorizing_integration_owners: { '0': core.guildId } },
+      interactionMetadata: { id: i.id, type: 2, user: user ? wireUser(user) : null, authorizing_integration_owners: { '0': i.guildId } },
     });
   }
 

@@ -1,5 +1,8 @@
 // Shared pieces of the stand-in's REST router: errors, limits, route shapes and lookup helpers.
+import { permissionsIn } from './core.ts';
 import type { Core, Interaction } from './core.ts';
+import { basePermissions, bitOf, PERMISSION_BITS } from './permissions.ts';
+import type { PermissionName } from './permissions.ts';
 import type { AllowedMentions, StandInMessage, StandInWebhook } from './model.ts';
 import type { Limit } from './ratelimit.ts';
 
@@ -66,9 +69,16 @@ export function helpers(core: Core) {
   };
   const interaction = (token: string): Interaction => core.interactions.get(token) ?? fail(404, 10015, 'Unknown Webhook');
   const allowedMentions = (body: Record<string, unknown>) => body.allowed_mentions as AllowedMentions | undefined;
-  /** 403 50013 when a test denied the bot this permission in the channel. */
-  const requirePermission = (channelId: string, permission: string) => {
-    if (core.denied.get(channelId)?.has(permission)) missingPermissions();
+  /** The bot's permissions in the channel: 403 50001 without View Channel, 403 50013 without the one asked. */
+  const requirePermission = (channelId: string, permission: PermissionName) => {
+    const bits = permissionsIn(core, channel(channelId), core.botUser.id);
+    if (!(bits & PERMISSION_BITS.ViewChannel)) fail(403, 50001, 'Missing Access');
+    if (!(bits & bitOf(permission))) missingPermissions();
+  };
+  const requireGuildPermission = (guildId: string, permission: PermissionName) => {
+    const g = core.guilds.get(guildId) ?? fail(404, 10004, 'Unknown Guild');
+    if (!(basePermissions(g, core.botUser.id) & bitOf(permission))) missingPermissions();
+    return g;
   };
 
   function checkContent(body: Record<string, unknown>, required: boolean): string {
@@ -90,7 +100,7 @@ export function helpers(core: Core) {
     return name;
   }
 
-  return { channel, message, webhook, interaction, allowedMentions, requirePermission, checkContent, checkName };
+  return { channel, message, webhook, interaction, allowedMentions, requirePermission, requireGuildPermission, checkContent, checkName };
 }
 
 export type Helpers = ReturnType<typeof helpers>;
