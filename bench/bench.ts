@@ -29,13 +29,9 @@ const line = (text: string) => console.log(text);
 
 /** Sends messages one at a time; returns gateway-receive → model-request times and REST calls. */
 async function sequentialReplies(h: Harness, count: number, channelId: string): Promise<{ latencies: number[]; restPerReply: number }> {
-  const seenAt = new Map<string, number>();
-  h.gateway.client.on(Events.MessageCreate, (m) => {
-    if (!m.webhookId) seenAt.set(m.content, performance.now());
-  });
   let hostAt = 0;
   h.anthropicHost.setResponder(() => {
-    hostAt = performance.now();
+    hostAt = performance.timeOrigin + performance.now();
     return { text: 'ok' };
   });
   const latencies: number[] = [];
@@ -46,7 +42,9 @@ async function sequentialReplies(h: Harness, count: number, channelId: string): 
     await h.discord.userSays({ channelId, content });
     await posted;
     await h.settled();
-    latencies.push(hostAt - (seenAt.get(content) ?? NaN));
+    // When the gateway received the message, as the job carries it.
+    const job = h.outcomes.findLast((o) => o.turn.trigger.content === content)?.job;
+    latencies.push(hostAt - (job?.receivedAt ?? NaN));
     await new Promise((r) => setTimeout(r, PACE_MS));
   }
   return { latencies, restPerReply: (h.discord.restCalls.length - before) / count };
@@ -113,7 +111,7 @@ async function routingThroughput(extraPersonas: number): Promise<number> {
   const ids = (await Promise.all(sent)).map((m) => m.id);
   await Promise.all(ids.map((id) => h.routed(id)));
   const perSecond = FLOOD_MESSAGES / ((performance.now() - start) / 1000);
-  await h.gateway.services.queue.obliterate({ force: true });
+  await h.gateway.services.replies.queue.obliterate({ force: true });
   await h.close();
   return perSecond;
 }
@@ -133,7 +131,7 @@ async function streaming(): Promise<void> {
     await h.discord.nextMessage((m) => m.webhook_id !== undefined && m.channel_id === channelId);
     await h.settled();
   }
-  const firstVisible = h.outcomes.slice(outcomesBefore).map((o) => o.outcome.firstTokenToVisibleMs ?? NaN);
+  const firstVisible = h.outcomes.slice(outcomesBefore).map((o) => ('firstTokenToVisibleMs' in o.outcome ? o.outcome.firstTokenToVisibleMs : undefined) ?? NaN);
   line('4. streaming (edits at most every 200 ms, a reply of 20 tokens over ~1 s)');
   line(`   Discord REST calls per reply: ${((h.discord.restCalls.length - before) / replies).toFixed(2)}`);
   line(`   first model token → first visible text: p50 ${ms(percentile(firstVisible, 50))}  p99 ${ms(percentile(firstVisible, 99))}`);

@@ -1,260 +1,211 @@
-// The gateway: listens to Discord, keeps each channel's history, routes each message, and appends
-// the resulting turns to the channel's queue. It never calls a model.
-import { Client, Events, GatewayIntentBits, MessageFlags, Partials, type ClientOptions, type Guild, type Message, type PartialMessage } from 'discord.js';
+// The gateway: listens to Discord (bot/connection.ts), reads each event it needs (bot/payloads.ts),
+// keeps guild facts and message history, routes messages (bot/messages.ts) and runs slash commands.
+// It never calls a model. An event it cannot read costs that one event, never the process.
+import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
+import { ZodError } from 'zod';
+import { createBotIdentity } from '../core/application.ts';
 import type { Config } from '../core/config.ts';
+import { classifyDiscordError, createRest } from '../core/discord.ts';
 import { describeError, type Logger } from '../core/log.ts';
-import { readableContent, type ChannelMessage } from '../core/messages.ts';
-import { route, type Author } from '../core/route.ts';
-import type { Turn } from '../core/turns.ts';
+import { createRestGate } from '../core/rest-gate.ts';
+import { openStores } from '../core/stores.ts';
 import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
-import { askHumanQuestion } from '../core/interview/sessions.ts';
-import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
-import type { LiveSession } from '../core/transcript/live.ts';
 import { loadCommands } from '../commands/index.ts';
-import { ensurePersonaRole } from './roles.ts';
-import { createServices, type Services } from './services.ts';
+import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
+import { createGuildFacts } from './guild-facts.ts';
+import { commandContext } from './interactions.ts';
+import { handleDelete, handleEdit, handleMessage } from './messages.ts';
+import * as P from './payloads.ts';
+import type { Services } from './services.ts';
 
 export interface RunningGateway {
-  client: Client;
   services: Services;
-  /** Resolves once the client is logged in and ready. */
+  /** Resolves once every shard this process runs is ready or resumed. */
   ready: Promise<void>;
-  /** Stops routing, lets handlers in flight finish, then disconnects. */
+  /** Stops taking events, lets those in hand finish, saves the sessions for a successor, disconnects. */
   close(): Promise<void>;
 }
 
-/** The message as the context builder will read it: display names, readable mentions. */
-export function snapshot(message: Message, personaRoleNames: ReadonlyMap<string, string> = new Map()): ChannelMessage {
-  const users = [...message.mentions.users.values()].map((u) => ({ id: u.id, name: message.mentions.members?.get(u.id)?.displayName ?? u.displayName }));
-  const roles = [...message.mentions.roles.values()].map((r) => ({ id: r.id, name: personaRoleNames.get(r.id) ?? r.name }));
-  const attachments = [...message.attachments.values()].map((a) => ({ name: a.name, url: a.url, ...(a.contentType ? { contentType: a.contentType } : {}) }));
-  return {
-    id: message.id,
-    authorId: message.author.id,
-    authorName: message.member?.displayName ?? message.author.displayName,
-    content: readableContent(message.content, users, roles),
-    isBot: message.author.bot || message.webhookId !== null,
-    createdAt: message.createdAt.toISOString(),
-    ...(message.reference?.messageId ? { replyToId: message.reference.messageId } : {}),
-    ...(attachments.length ? { attachments } : {}),
+export interface GatewayOptions {
+  env?: Record<string, string | undefined>;
+  protocols?: ReadonlyMap<string, LoadedProtocol>;
+  /** Called after each message is handled, with how many personas answer it. */
+  onRouted?: (messageId: string, answering: number) => void;
+  /** The gateway cannot go on (token refused, intents disallowed, shard taken): stop, saying why. */
+  onFatal?: (message: string) => void;
+}
+
+export function startGateway(config: Config, personas: Persona[], log: Logger, options: GatewayOptions = {}): RunningGateway {
+  const stores = openStores(config, personas.map((p) => p.id), log);
+  const prefix = config.CHORUS_PREFIX;
+  const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(stores.redis, prefix) });
+  const identity = createBotIdentity(rest, stores.redis, prefix, config.DISCORD_TOKEN);
+  const services: Services = {
+    ...stores,
+    config,
+    personas,
+    env: options.env ?? process.env,
+    log,
+    protocols: options.protocols ?? new Map(),
+    rest,
+    guildFacts: createGuildFacts(rest, stores.redis, prefix),
+    isOurWebhook: async (webhookId) => (await stores.redis.sismember(`${prefix}:our-webhooks`, webhookId)) === 1,
   };
-}
-
-/** Records the message and appends a turn for each persona that should answer. Returns how many. */
-export async function handleMessage(message: Message, s: Services): Promise<number> {
-  if (message.webhookId && (await s.isOurWebhook(message.webhookId))) return 0; // a worker recorded and routed it
-  const guildId = message.guildId ?? undefined;
-  const parentId = message.channel.isThread() ? (message.channel.parentId ?? undefined) : undefined;
-
-  const mentionedRoles = [...message.mentions.roles.keys()];
-  const rolePersonas = guildId && mentionedRoles.length ? await s.roles.personasOf(guildId, mentionedRoles) : new Map<string, string>();
-  const roleNames = new Map([...rolePersonas].map(([roleId, personaId]) => [roleId, s.personas.find((p) => p.id === personaId)?.name ?? personaId]));
-  const trigger = snapshot(message, roleNames);
-  const author: Author = message.author.bot || message.webhookId ? { kind: 'bot' } : { kind: 'human' };
-  // Independent look-ups at once: each is a Redis round trip on the path to the reply.
-  const [, live, repliedTo, settings] = await Promise.all([
-    s.history.add(message.channelId, [trigger]),
-    s.live.of(message.channelId),
-    author.kind === 'human' && message.reference?.messageId ? s.ledger.postOf(message.reference.messageId) : undefined,
-    s.settings.resolve({ ...(guildId ? { guildId } : {}), channelId: message.channelId, ...(parentId ? { parentId } : {}) }),
-  ]);
-  if (live) {
-    // An interview thread is the interview's: its questions come from the interviewer, no one else's
-    // messages start replies. A recorded channel goes on as usual, with every message kept.
-    if (live.kind === 'interview') return interviewMessage(message, trigger, live, s);
-    await recordChannelMessage(s, live.sessionId, trigger, author.kind === 'human');
-  }
-  if (author.kind === 'bot') return 0;
-  const now = Date.now();
-  const activity = settings.values.interjectionProbability > 0 ? await s.ledger.activity(message.channelId, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
-  const mentions = [...rolePersonas].map(([roleId, personaId]) => ({ personaId, at: message.content.indexOf(`<@&${roleId}>`) }));
-  const { answer, skipped } = route(
-    { content: message.content, author, ...(repliedTo ? { repliedToPersonaId: repliedTo.personaId } : {}), mentions },
-    s.personas,
-    { ...settings.values, ...activity },
-    { maxPerMessage: s.config.MAX_PERSONAS_PER_MESSAGE, now, random: Math.random },
-  );
-  if (skipped.length) s.log.info({ messageId: message.id, channelId: message.channelId, skipped }, 'some addressed personas will not answer');
-  if (answer.length === 0) return 0;
-  const ambient = answer.filter((d) => d.trigger === 'interjection').length;
-  if (ambient) await s.ledger.noteAmbient(message.channelId, ambient, now);
-  const turns: Turn[] = answer.map((d) => ({
-    v: 2,
-    ...(guildId ? { guildId } : {}),
-    channelId: message.channelId,
-    ...(parentId ? { parentId } : {}),
-    personaId: d.personaId,
-    reason: d.trigger,
-    depth: d.depth,
-    trigger,
-    receivedAt: now,
-  }));
-  await s.turns.append(turns);
-  s.log.debug({ messageId: message.id, channelId: message.channelId, personas: answer.map((d) => d.personaId) }, 'turns appended');
-  return answer.length;
-}
-
-async function interviewMessage(message: Message, trigger: ChannelMessage, live: LiveSession, s: Services): Promise<number> {
-  if (message.author.bot || message.webhookId || message.author.id !== live.interviewerId) return 0;
-  const session = await (await s.records).session(live.sessionId);
-  if (session?.status === 'ended') {
-    await s.live.clear(message.channelId);
-    return 0;
-  }
-  if (session?.status !== 'running') return 0;
-  await askHumanQuestion(
-    s.interviews,
-    { step: 'ask', sessionId: live.sessionId, text: trigger.content, source: 'human', askedBy: { kind: 'human', userId: trigger.authorId, name: trigger.authorName }, discordMessageId: message.id },
-    message.id,
-  );
-  return 0;
-}
-
-async function recordChannelMessage(s: Services, sessionId: string, m: ChannelMessage, human: boolean): Promise<void> {
-  await (await s.records).append({
-    v: TRANSCRIPT_FORMAT_VERSION,
-    id: eventId(sessionId, 'message', m.id),
-    sessionId,
-    at: m.createdAt,
-    type: 'channel_message',
-    author: human ? { kind: 'human', userId: m.authorId, name: m.authorName } : { kind: 'system' },
-    text: m.content,
-    discordMessageId: m.id,
-    ...(m.replyToId ? { replyToId: m.replyToId } : {}),
-    ...(m.attachments?.length ? { attachments: m.attachments.map((a) => ({ name: a.name, ...(a.contentType ? { contentType: a.contentType } : {}) })) } : {}),
-  });
-}
-
-async function handleEdit(message: Message | PartialMessage, s: Services): Promise<void> {
-  if (message.webhookId && (await s.isOurWebhook(message.webhookId))) return; // workers keep their own posts
-  if (typeof message.content !== 'string') return;
-  const text = message.partial ? message.content : snapshot(message).content;
-  await s.history.edit(message.channelId, message.id, text);
-  const live = await s.live.of(message.channelId);
-  if (live?.kind === 'channel') {
-    await (await s.records).append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', message.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: message.id, text });
-  }
-}
-
-async function handleDelete(channelId: string, ids: string[], s: Services): Promise<void> {
-  await s.history.remove(channelId, ids);
-  const live = await s.live.of(channelId);
-  if (live?.kind !== 'channel') return;
-  const records = await s.records;
-  for (const id of ids) {
-    await records.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'delete', id), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_deleted', discordMessageId: id });
-  }
-}
-
-export function startGateway(
-  config: Config,
-  personas: Persona[],
-  log: Logger,
-  options: {
-    env?: Record<string, string | undefined>;
-    clientOptions?: Partial<ClientOptions>;
-    /** Called after each message is routed, with how many personas answer. */
-    onRouted?: (messageId: string, answering: number) => void;
-    protocols?: ReadonlyMap<string, LoadedProtocol>;
-  } = {},
-): RunningGateway {
-  const services = createServices(config, personas, options.env ?? process.env, log, options.protocols);
-  const client = new Client({
-    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
-    // Edits and deletions of messages discord.js has not cached still reach the history.
-    partials: [Partials.Message, Partials.Channel],
-    rest: { api: config.DISCORD_API_URL, ...(config.DISCORD_REST_PROXIED ? { globalRequestsPerSecond: 10_000 } : {}) },
-    ...options.clientOptions,
-  });
   const commands = loadCommands();
-  let stopping = false;
-  const inFlight = new Set<Promise<unknown>>();
-  const track = (p: Promise<unknown>) => {
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
+  const fatal = (message: string) => {
+    log.fatal(message);
+    options.onFatal?.(message);
   };
-  const failed = (what: string, ids: object) => (err: Error) => log.error({ ...ids, err: describeError(err) }, what);
 
-  client.on(Events.MessageCreate, (message) => {
-    if (stopping) return;
-    track(
-      handleMessage(message, services).then(
-        (answering) => options.onRouted?.(message.id, answering),
-        failed('could not route message', { messageId: message.id, channelId: message.channelId }),
-      ),
-    );
-  });
-  client.on(Events.MessageUpdate, (_old, message) => {
-    if (!stopping) track(handleEdit(message, services).catch(failed('could not record an edit', { messageId: message.id })));
-  });
-  client.on(Events.MessageDelete, (message) => {
-    if (!stopping) track(handleDelete(message.channelId, [message.id], services).catch(failed('could not record a deletion', { messageId: message.id })));
-  });
-  client.on(Events.MessageBulkDelete, (messages, channel) => {
-    if (!stopping) track(handleDelete(channel.id, [...messages.keys()], services).catch(failed('could not record deletions', { channelId: channel.id })));
-  });
-  client.on(Events.InteractionCreate, (interaction) => {
-    if (stopping) return;
-    if (interaction.isAutocomplete()) {
-      const command = commands.get(interaction.commandName);
-      if (command?.autocomplete) track(command.autocomplete(interaction, services).catch(failed('autocomplete failed', { command: interaction.commandName })));
+  // Events of one channel are handled in the order Discord sent them (an edit or a deletion must
+  // never overtake the message's creation); different channels go on at once.
+  const channelQueues = new Map<string, Promise<void>>();
+  function onDispatch(event: ShardEvent): Promise<void> {
+    // Sub-millisecond, for latency figures (ms since the epoch, like Date.now()).
+    const receivedAt = performance.timeOrigin + performance.now();
+    const channelId = (event.payload.d as { channel_id?: unknown } | null)?.channel_id;
+    if (!event.payload.t.startsWith('MESSAGE_') || typeof channelId !== 'string') return handleEvent(event, receivedAt);
+    const run = (channelQueues.get(channelId) ?? Promise.resolve()).then(() => handleEvent(event, receivedAt));
+    channelQueues.set(channelId, run);
+    void run.finally(() => channelQueues.get(channelId) === run && channelQueues.delete(channelId));
+    return run;
+  }
+
+  async function handleEvent({ payload }: ShardEvent, receivedAt: number): Promise<void> {
+    const d = payload.d as unknown;
+    try {
+      await handle(payload.t, d, receivedAt);
+    } catch (err) {
+      const id = (d as { id?: unknown } | null)?.id;
+      if (err instanceof ZodError) {
+        log.warn({ type: payload.t, id, problems: err.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`) }, 'an event chorus cannot read was skipped');
+      } else if (classifyDiscordError(err) === 'unauthorized') {
+        fatal('Discord refused the bot token (HTTP 401): it was reset or revoked. Put the new token in DISCORD_TOKEN and restart chorus.');
+      } else {
+        log.error({ type: payload.t, id, err: describeError(err) }, 'handling an event failed');
+      }
+    }
+  }
+
+  async function handle(t: GatewayDispatchPayload['t'], d: unknown, receivedAt: number): Promise<void> {
+    switch (t) {
+      case GatewayDispatchEvents.Ready: {
+        const ready = P.Ready.parse(d);
+        await identity.remember({ botUserId: ready.user.id, ...(ready.application ? { applicationId: ready.application.id } : {}) });
+        // A fresh session: what was said while no session existed reached no one; workers re-read
+        // each channel's history from Discord once.
+        await stores.history.newEpoch();
+        log.info({ user: ready.user.username, guilds: ready.guilds?.length ?? 0 }, 'gateway ready');
+        return;
+      }
+      case GatewayDispatchEvents.GuildCreate:
+        return services.guildFacts.learnGuild(P.GuildCreate.parse(d));
+      case GatewayDispatchEvents.GuildDelete:
+        return services.guildFacts.forgetGuild(P.MessageDelete.pick({ id: true }).parse(d).id);
+      case GatewayDispatchEvents.ChannelCreate:
+      case GatewayDispatchEvents.ThreadCreate:
+        return services.guildFacts.learnChannels([P.Channel.parse(d)]);
+      case GatewayDispatchEvents.ChannelUpdate:
+      case GatewayDispatchEvents.ThreadUpdate: {
+        const channel = P.Channel.parse(d);
+        await services.guildFacts.learnChannels([channel]);
+        // Overwrites may have changed: permissions refused here (or in its threads) may be granted now.
+        if (channel.guild_id) await stores.access.forgetGuild(channel.guild_id);
+        return;
+      }
+      case GatewayDispatchEvents.ChannelDelete:
+      case GatewayDispatchEvents.ThreadDelete:
+        return services.guildFacts.forgetChannel(P.Channel.pick({ id: true }).parse(d).id);
+      case GatewayDispatchEvents.ThreadListSync:
+        return services.guildFacts.learnChannels(P.ThreadListSync.parse(d).threads ?? []);
+      case GatewayDispatchEvents.GuildRoleCreate:
+      case GatewayDispatchEvents.GuildRoleUpdate: {
+        const { guild_id, role } = P.GuildRoleEvent.parse(d);
+        services.guildFacts.learnRole(guild_id, role);
+        return stores.access.forgetGuild(guild_id);
+      }
+      case GatewayDispatchEvents.GuildRoleDelete: {
+        const { guild_id, role_id } = P.GuildRoleDelete.parse(d);
+        services.guildFacts.forgetRole(guild_id, role_id);
+        for (const [, personaId] of await stores.roles.personasOf(guild_id, [role_id])) await stores.roles.forget(guild_id, personaId);
+        return stores.access.forgetGuild(guild_id);
+      }
+      case GatewayDispatchEvents.MessageCreate: {
+        const message = P.MessageCreate.parse(d);
+        const answering = await handleMessage(message, services, await identity.botUserId(), receivedAt);
+        options.onRouted?.(message.id, answering);
+        return;
+      }
+      case GatewayDispatchEvents.MessageUpdate:
+        return handleEdit(P.MessageUpdate.parse(d), services);
+      case GatewayDispatchEvents.MessageDelete: {
+        const { id, channel_id } = P.MessageDelete.parse(d);
+        return handleDelete(channel_id, [id], services);
+      }
+      case GatewayDispatchEvents.MessageDeleteBulk: {
+        const { ids, channel_id } = P.MessageDeleteBulk.parse(d);
+        return handleDelete(channel_id, ids, services);
+      }
+      case GatewayDispatchEvents.InteractionCreate:
+        return runInteraction(P.Interaction.parse(d));
+      default:
+        return;
+    }
+  }
+
+  async function runInteraction(i: P.Interaction): Promise<void> {
+    if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return;
+    const channelId = i.channel_id ?? i.channel?.id;
+    const parentId = i.channel?.parent_id ?? (channelId ? await services.guildFacts.parentOf(channelId).catch(() => undefined) : undefined);
+    const ctx = commandContext(i, rest, parentId);
+    const command = commands.get(ctx.commandName);
+    if (!command) return;
+    if (ctx.isAutocomplete) {
+      await command.autocomplete?.(ctx, services);
       return;
     }
-    if (!interaction.isChatInputCommand()) return;
-    const command = commands.get(interaction.commandName);
-    if (!command) return;
-    track(
-      command.execute(interaction, services).catch(async (err: Error) => {
-        log.error({ command: interaction.commandName, err: describeError(err) }, 'command failed');
-        const reply = { content: 'Something went wrong running that command; it has been logged.', flags: MessageFlags.Ephemeral } as const;
-        try {
-          if (interaction.deferred || interaction.replied) await interaction.editReply({ content: reply.content });
-          else await interaction.reply(reply);
-        } catch {
-          // The interaction expired; the log line above is what is left.
-        }
-      }),
-    );
-  });
-  // Default-roster personas get their mentionable roles as soon as chorus sees a guild.
-  const prepareGuild = (guild: Guild) =>
-    track(
-      services.settings
-        .resolve({ guildId: guild.id, channelId: guild.id }) // no channel has the guild's id: guild layer only
-        .then(async ({ values }) => {
-          for (const persona of personas.filter((p) => values.roster.includes(p.id))) await ensurePersonaRole(guild, persona, services.roles, log);
-        })
-        .catch(failed('could not prepare guild', { guildId: guild.id })),
-    );
-  client.on(Events.GuildCreate, prepareGuild);
-  client.on(Events.Error, (err) => log.error({ err: describeError(err) }, 'discord client error'));
+    try {
+      await command.execute(ctx, services);
+    } catch (err) {
+      log.error({ command: ctx.commandName, err: describeError(err) }, 'command failed');
+      const text = 'Something went wrong running that command; it has been logged.';
+      await (ctx.answered ? ctx.edit(text) : ctx.reply(text, { ephemeral: true })).catch(() => undefined); // the interaction may have expired
+    }
+  }
 
-  const ready = new Promise<void>((resolve, reject) => {
-    client.once(Events.ClientReady, async (c) => {
-      try {
-        // Messages sent while the gateway was away are in no cache: workers refill each channel once.
-        await services.history.newEpoch();
-        const recovered = await services.turns.recover();
-        for (const guild of c.guilds.cache.values()) prepareGuild(guild);
-        log.info({ user: c.user.tag, guilds: c.guilds.cache.size, recoveredDrains: recovered }, 'gateway ready');
-        resolve();
-      } catch (err) {
-        reject(err as Error);
-      }
+  let connection: GatewayConnection | undefined;
+  const stopped = new AbortController();
+  const ready = (async () => {
+    connection = await connectGateway({
+      token: config.DISCORD_TOKEN,
+      rest,
+      redis: stores.redis,
+      prefix,
+      shardCount: config.SHARD_COUNT === 'auto' ? null : config.SHARD_COUNT,
+      shardIds: config.SHARD_IDS,
+      readyTimeoutMs: config.GATEWAY_READY_TIMEOUT_MS,
+      log,
+      onDispatch,
+      onFatal: fatal,
+      signal: stopped.signal,
     });
-    client.login(config.DISCORD_TOKEN).catch(reject);
-  });
+    await connection.ready;
+    log.info({ shards: connection.shardIds, shardCount: connection.shardCount }, 'gateway connected');
+  })();
 
+  let closed: Promise<void> | undefined;
   return {
-    client,
     services,
     ready,
-    async close() {
-      stopping = true;
-      await Promise.allSettled([...inFlight]);
-      await client.destroy();
-      await services.close();
+    close() {
+      closed ??= (async () => {
+        stopped.abort();
+        await ready.catch(() => undefined);
+        await connection?.close();
+        await stores.close();
+      })();
+      return closed;
     },
   };
 }

@@ -1,8 +1,12 @@
-// Gateway process entry: `node bot/main.ts`. Run exactly one per bot token.
-import { onShutdown, startUp } from '../core/startup.ts';
+// Gateway process entry: `node bot/main.ts`. One process per shard group: a second one for the same
+// shards waits until the first stops (a rolling deploy), so no message is routed twice.
+import { explainStartFailure, onShutdown, startUp, stop } from '../core/startup.ts';
 import { startGateway } from './gateway.ts';
 
 const { config, log, personas, protocols } = await startUp('gateway');
-const gateway = startGateway(config, personas, log, { protocols });
-await gateway.ready;
+const gateway = startGateway(config, personas, log, {
+  protocols,
+  onFatal: (message) => void gateway.close().finally(() => stop('gateway', message)),
+});
 onShutdown(log, () => gateway.close());
+await gateway.ready.catch((err: unknown) => gateway.close().finally(() => stop('gateway', explainStartFailure(err, config.DISCORD_API_URL))));

@@ -1,8 +1,9 @@
 // /ask <persona> <text> — puts a question to any persona, on the roster or not. The question is
-// shown in the channel and the persona answers after the replies already queued here.
-import { MessageFlags, SlashCommandBuilder } from 'discord.js';
-import type { Turn } from '../core/turns.ts';
-import { optionPersona, personaChoices, personaOption, placeOf, type SlashCommand } from './index.ts';
+// shown in the channel and the persona answers it like a message that named it.
+import { SlashCommandBuilder } from '@discordjs/builders';
+import { jobIds } from '../core/replies.ts';
+import type { ChannelMessage } from '../core/messages.ts';
+import { optionPersona, personaChoices, personaOption, placeOf, type SlashCommand } from './shared.ts';
 
 /** Discord allows 2,000 characters a message; the question shares it with a short header. */
 const MAX_QUESTION = 1800;
@@ -14,25 +15,27 @@ export const command: SlashCommand = {
     .addStringOption(personaOption())
     .addStringOption((o) => o.setName('text').setDescription('Your question').setRequired(true).setMaxLength(MAX_QUESTION))
     .toJSON(),
-  async execute(interaction, s) {
-    const persona = await optionPersona(interaction, s);
+  async execute(ctx, s) {
+    // Making a persona speak here is speaking here: it needs the right to.
+    if (!ctx.memberCan(ctx.parentId ? 'SendMessagesInThreads' : 'SendMessages')) {
+      return ctx.reply('Sorry — you cannot send messages in this channel, so you cannot ask a persona to speak here.', { ephemeral: true });
+    }
+    const live = await s.live.of(ctx.channelId);
+    if (live?.kind === 'interview') {
+      return ctx.reply('This thread is an interview: only its interviewer puts questions here, by writing in the thread.', { ephemeral: true });
+    }
+    const persona = await optionPersona(ctx, s);
     if (!persona) return;
-    const text = interaction.options.getString('text', true).slice(0, MAX_QUESTION);
-    await interaction.deferReply();
-    const asker = interaction.member && 'displayName' in interaction.member ? interaction.member.displayName : interaction.user.displayName;
-    const shown = await interaction.editReply({ content: `**${asker}** asks **${persona.name}**: ${text}`, allowedMentions: { parse: [] } });
-    const place = placeOf(interaction);
-    const turn: Turn = {
-      v: 2,
-      ...place,
-      personaId: persona.id,
-      reason: 'ask',
-      depth: 1,
-      trigger: { id: shown.id, authorId: interaction.user.id, authorName: asker, content: text, isBot: false, createdAt: shown.createdAt.toISOString() },
-      receivedAt: Date.now(),
-    };
-    await s.turns.append([turn]);
-    s.log.info({ channelId: place.channelId, personaId: persona.id, by: interaction.user.id }, 'asked');
+    const text = (ctx.string('text') ?? '').slice(0, MAX_QUESTION);
+    await ctx.defer();
+    const shown = await ctx.edit(`**${ctx.user.name}** asks **${persona.name}**: ${text}`);
+    const place = placeOf(ctx);
+    // The question as the asker's own words, at the shown message's place in the channel.
+    const trigger: ChannelMessage = { id: shown.id, authorId: ctx.user.id, authorName: ctx.user.name, content: text, isBot: false, createdAt: shown.timestamp };
+    const { values: settings } = await s.settings.resolve(place);
+    await s.history.add(place.channelId, [trigger]);
+    await s.replies.add(jobIds.message(shown.id), { v: 3, ...place, settings, turns: [{ personaId: persona.id, reason: 'ask', depth: 1, trigger }], receivedAt: Date.now() });
+    s.log.info({ channelId: place.channelId, personaId: persona.id, by: ctx.user.id }, 'asked');
   },
   autocomplete: personaChoices,
 };

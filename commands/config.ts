@@ -1,8 +1,8 @@
-// /config view | set | reset — this channel's or guild's settings, and where each value comes
-// from. Everyone may view; changing needs the moderation permission.
-import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+// /config view | set | reset — this channel's or the server's settings, and where each value comes
+// from. Everyone may view; changing needs the moderation permission (server-wide for the server).
+import { SlashCommandBuilder, type SlashCommandStringOption } from '@discordjs/builders';
 import { parseSetting, SETTING_KEYS, type ResolvedSettings, type SettingKey } from '../core/settings.ts';
-import { placeOf, refuseUnlessModerator, type SlashCommand } from './index.ts';
+import { placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 const EXPLAIN: Record<SettingKey, string> = {
   roster: 'personas here (ids, comma-separated)',
@@ -21,9 +21,9 @@ export function describeSettings({ values, sources }: ResolvedSettings): string 
   }).join('\n');
 }
 
-const keyOption = (o: import('discord.js').SlashCommandStringOption) =>
+const keyOption = (o: SlashCommandStringOption) =>
   o.setName('key').setDescription('Setting').setRequired(true).addChoices(...SETTING_KEYS.map((k) => ({ name: k, value: k })));
-const scopeOption = (o: import('discord.js').SlashCommandStringOption) =>
+const scopeOption = (o: SlashCommandStringOption) =>
   o.setName('scope').setDescription('This channel (default) or the whole server').addChoices({ name: 'channel', value: 'channel' }, { name: 'server', value: 'guild' });
 
 export const command: SlashCommand = {
@@ -41,25 +41,26 @@ export const command: SlashCommand = {
     )
     .addSubcommand((c) => c.setName('reset').setDescription('Go back to the inherited value').addStringOption(keyOption).addStringOption(scopeOption))
     .toJSON(),
-  async execute(interaction, s) {
-    const sub = interaction.options.getSubcommand();
-    if (sub !== 'view' && (await refuseUnlessModerator(interaction, s))) return;
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const place = placeOf(interaction);
+  async execute(ctx, s) {
+    const sub = ctx.subcommand;
+    const scope = (ctx.string('scope') ?? 'channel') as 'channel' | 'guild';
+    if (sub !== 'view' && (await refuseUnlessModerator(ctx, s, scope))) return;
+    await ctx.defer({ ephemeral: true });
+    const place = placeOf(ctx);
     if (sub !== 'view') {
-      const key = interaction.options.getString('key', true) as SettingKey;
-      const scope = (interaction.options.getString('scope') ?? 'channel') as 'channel' | 'guild';
+      const key = ctx.string('key') as SettingKey;
       const id = scope === 'guild' ? place.guildId : place.channelId;
-      if (!id) return interaction.editReply('Server settings need a server.');
+      if (!id) return ctx.edit('Server settings need a server.');
+      if (!SETTING_KEYS.includes(key)) return ctx.edit(`Not changed: there is no setting "${String(key).slice(0, 40)}".`);
       if (sub === 'reset') {
         await s.settings.unset(scope, id, key);
       } else {
-        const parsed = parseSetting(key, interaction.options.getString('value', true), s.personas.map((p) => p.id));
-        if (!parsed.ok) return interaction.editReply(`Not changed: ${parsed.error}.`);
+        const parsed = parseSetting(key, ctx.string('value') ?? '', s.personas.map((p) => p.id));
+        if (!parsed.ok) return ctx.edit(`Not changed: ${parsed.error}.`);
         await s.settings.set(scope, id, key, parsed.value);
       }
-      s.log.info({ scope, id, key, sub, by: interaction.user.id }, 'setting changed');
+      s.log.info({ scope, id, key, sub, by: ctx.user.id }, 'setting changed');
     }
-    return interaction.editReply({ content: describeSettings(await s.settings.resolve(place)).slice(0, 2000), allowedMentions: { parse: [] } });
+    return ctx.edit(describeSettings(await s.settings.resolve(place)).slice(0, 2000));
   },
 };

@@ -1,8 +1,8 @@
 // /persona <name> — one persona in detail: hosts in order and whether each can be used, mode,
 // sampling, lifecycle, and the start of its system prompt.
-import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+import { SlashCommandBuilder } from '@discordjs/builders';
 import { hostLabel, isHostUsable, keyEnvOf, type Persona } from '../personas/schema.ts';
-import { optionPersona, personaChoices, personaOption, type SlashCommand } from './index.ts';
+import { optionPersona, personaChoices, personaOption, type SlashCommand } from './shared.ts';
 import { lifecycleLine } from './personas.ts';
 
 export function describePersona(p: Persona, env: Record<string, string | undefined>): string {
@@ -27,9 +27,9 @@ export const command: SlashCommand = {
     .setDescription('Details of one persona')
     .addStringOption(personaOption('name'))
     .toJSON(),
-  async execute(interaction, s) {
-    const persona = await optionPersona(interaction, s, 'name');
-    if (persona) await interaction.reply({ content: describePersona(persona, s.env), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+  async execute(ctx, s) {
+    const persona = await optionPersona(ctx, s, 'name');
+    if (persona) await ctx.reply(describePersona(persona, s.env), { ephemeral: true });
   },
   autocomplete: personaChoices,
 };

@@ -1,9 +1,9 @@
 // /personas — who is here, who else can be asked, which are unavailable, lifecycle dates, and
 // which host serves each now.
-import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+import { SlashCommandBuilder } from '@discordjs/builders';
 import { availability } from '../personas/load.ts';
 import { hostLabel, isHostUsable, type Persona } from '../personas/schema.ts';
-import { placeOf, type SlashCommand } from './index.ts';
+import { placeOf, type SlashCommand } from './shared.ts';
 
 export function lifecycleLine(persona: Persona): string {
   const l = persona.lifecycle;
@@ -39,9 +39,9 @@ export function describePersonas(personas: readonly Persona[], roster: readonly 
 
 export const command: SlashCommand = {
   data: new SlashCommandBuilder().setName('personas').setDescription('Who is here, who can be asked, their hosts and lifecycle dates').toJSON(),
-  async execute(interaction, s) {
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const { values } = await s.settings.resolve(placeOf(interaction));
-    await interaction.editReply({ content: describePersonas(s.personas, values.roster, s.env), allowedMentions: { parse: [] } });
+  async execute(ctx, s) {
+    await ctx.defer({ ephemeral: true });
+    const { values } = await s.settings.resolve(placeOf(ctx));
+    await ctx.edit(describePersonas(s.personas, values.roster, s.env));
   },
 };

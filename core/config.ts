@@ -18,8 +18,11 @@ export const ConfigSchema = z.object({
   CHORUS_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('chorus'),
   PERSONAS_DIR: z.string().default('personas'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Replies one worker process generates at once. */
-  WORKER_CONCURRENCY: int(8),
+  /**
+   * Replies one worker process carries at once. A reply mostly waits on its model host, so one
+   * process carries hundreds (each costs a few hundred KB of memory while in flight).
+   */
+  WORKER_CONCURRENCY: int(200),
   /** How long a worker holds a job before others may take it over; crash recovery takes about this long. */
   JOB_LOCK_MS: int(10_000),
   /** How often workers look for jobs whose worker died. */
@@ -60,6 +63,19 @@ export const ConfigSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
   /** The SQLite file holding transcripts when DATABASE_URL is not set. */
   RECORDS_PATH: z.string().default('data/chorus.sqlite'),
+  /** Gateway shards in all: a number, or `auto` for Discord's recommendation. */
+  SHARD_COUNT: z.union([z.literal('auto'), z.coerce.number().int().positive()]).default('auto'),
+  /** The shards this gateway process runs (`0,1` or `0-3`); empty runs them all. */
+  SHARD_IDS: z
+    .string()
+    .regex(/^(\d+(-\d+)?(,\d+(-\d+)?)*)?$/, 'shard ids like 0,1 or 0-3')
+    .default('')
+    .transform((v) => (v === '' ? null : v.split(',').flatMap((part) => {
+      const [a, b] = part.split('-').map(Number);
+      return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+    }))),
+  /** How long log-in to the gateway may take before chorus says something is wrong. */
+  GATEWAY_READY_TIMEOUT_MS: int(30_000),
   /** Guild where `npm run commands:register` installs slash commands; empty registers them globally. */
   DISCORD_GUILD_ID: z.string().regex(/^\d*$/).default(''),
 });
@@ -76,12 +92,4 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   }
   return result.data;
-}
-
-/** The application id is the first part of a bot token (base64 of the user id). */
-export function applicationIdFromToken(token: string): string {
-  const first = token.split('.')[0] ?? '';
-  const id = Buffer.from(first, 'base64').toString('utf8');
-  if (!/^\d+$/.test(id)) throw new ConfigError('DISCORD_TOKEN does not look like a bot token');
-  return id;
 }

@@ -85,7 +85,8 @@ export function selectHistory(
  */
 export function conversationFor(history: readonly ChannelMessage[], trigger: ChannelMessage): ChannelMessage[] {
   const at = BigInt(trigger.id);
-  return history.filter((m) => BigInt(m.id) <= at || m.personaId !== undefined);
+  // Notices ("could not answer") are chorus speaking about a model, not the model speaking.
+  return history.filter((m) => !m.notice && (BigInt(m.id) <= at || m.personaId !== undefined));
 }
 
 export function buildContext(

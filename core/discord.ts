@@ -1,8 +1,14 @@
-// The worker's edge to Discord: REST only. Posts and edits as a persona through a small pool of
+// The workers' edge to Discord: REST only. Posts and edits as a persona through a small pool of
 // channel webhooks chorus owns, shows typing, and reads history when the cache is cold.
-import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike } from '@discordjs/rest';
+//
+// Retries: a request that changes something (a post) is never retried here or by @discordjs/rest:
+// Discord may have carried it out before the answer was lost, and only the reply ledger knows
+// whether to look for it first. Reads and edits, which can be repeated safely, are retried here.
+import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents, type APIRequest, type ResponseLike } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
+import type { BotIdentity } from './application.ts';
+import type { RestGate } from './rest-gate.ts';
 
 export const WEBHOOK_NAME = 'chorus';
 
@@ -21,29 +27,117 @@ export interface PostedMessage {
   webhookId: string;
 }
 
+/** A channel, and its parent when it is a thread (threads post through their parent's webhooks). */
+export interface ChannelRef {
+  channelId: string;
+  parentId?: string;
+}
+
+/** Permissions chorus cannot work without in a channel; remembered when Discord refuses for want of one. */
+export type ChannelPermission = 'ManageWebhooks' | 'SendMessages';
+
+export class MissingPermissionError extends Error {
+  override name = 'MissingPermissionError';
+  readonly permission: ChannelPermission;
+  constructor(permission: ChannelPermission, channelId: string) {
+    super(`chorus needs the ${permission} permission in channel ${channelId}`);
+    this.permission = permission;
+  }
+}
+
+/**
+ * What a failed Discord request means for whoever made it:
+ * - transient: may succeed later (5xx, 429, a timeout or cut connection); for a post, Discord may
+ *   even have carried it out;
+ * - forbidden: a permission is missing (403); asking again costs an invalid request each time;
+ * - unauthorized: the bot token was refused (401): nothing will work until it is replaced;
+ * - gone: the channel, message or webhook no longer exists (404, or a webhook's token refused);
+ * - refused: Discord will never accept this request as it is (other 4xx).
+ */
+export type DiscordFailure = 'transient' | 'forbidden' | 'unauthorized' | 'gone' | 'refused';
+
+export function classifyDiscordError(err: unknown): DiscordFailure | undefined {
+  if (err instanceof MissingPermissionError) return 'forbidden';
+  if (err instanceof RateLimitError || err instanceof HTTPError) return 'transient';
+  if (err instanceof DiscordAPIError) {
+    if (err.status === 429 || err.status === 408 || err.status >= 500) return 'transient';
+    if (err.code === 50027 || err.code === 10015) return 'gone'; // a webhook deleted or reset
+    if (err.status === 401) return 'unauthorized';
+    if (err.status === 403) return 'forbidden';
+    if (err.status === 404) return 'gone';
+    return 'refused';
+  }
+  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'transient';
+  const code = e?.code ?? e?.cause?.code;
+  if (typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|UND_ERR_\w+)$/.test(code)) return 'transient';
+  if (err instanceof TypeError && /fetch failed|terminated|socket/i.test(err.message)) return 'transient';
+  return undefined;
+}
+
+export interface RestOptions {
+  /** The Redis gate every chorus process shares; absent when chorus's REST proxy keeps the limit. */
+  gate?: RestGate;
+  /** True when `apiUrl` is chorus's REST proxy. */
+  proxied?: boolean;
+  /** Time limit of one request (ms). */
+  timeoutMs?: number;
+}
+
+/** The REST client every chorus process uses: no automatic retries, one shared rate limit. */
+export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
+  const { gate } = opts;
+  return new REST({
+    api: apiUrl,
+    version: '10',
+    retries: 0,
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+    // The shared gate (or the proxy) keeps the global limit; this process's own counter stands aside.
+    ...(gate || opts.proxied ? { globalRequestsPerSecond: 100_000 } : {}),
+    ...(gate
+      ? {
+          async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
+            const headers = init.headers as Record<string, string> | undefined;
+            const bot = Boolean(headers?.authorization ?? headers?.Authorization);
+            const release = await gate.acquire(bot ? 'bot' : 'webhook');
+            try {
+              return await DefaultRestOptions.makeRequest(url, init);
+            } finally {
+              release();
+            }
+          },
+        }
+      : {}),
+  }).setToken(token);
+}
+
+/** Repeats a request that is safe to repeat (a read, an edit to a fixed text) on a passing failure. */
+export async function idempotent<T>(request: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      if (attempt >= tries || classifyDiscordError(err) !== 'transient') throw err;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
 export interface DiscordEdge {
   /** The newest messages of a channel, oldest first (used only to fill a cold cache). */
   latest(channelId: string, limit: number): Promise<APIMessage[]>;
-  /** Messages after `afterId`, oldest first (used to reconcile an interrupted post). */
-  messagesAfter(channelId: string, afterId: string, limit: number): Promise<APIMessage[]>;
-  postAs(channelId: string, speaker: Speaker, content: string): Promise<PostedMessage>;
-  editAs(channelId: string, posted: PostedMessage, content: string): Promise<void>;
+  postAs(channel: ChannelRef, speaker: Speaker, content: string): Promise<PostedMessage>;
+  editAs(channel: ChannelRef, posted: PostedMessage, content: string): Promise<void>;
   typing(channelId: string): Promise<void>;
   /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
   editDelay(webhookId: string): number;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
-  /** Ids of the webhooks chorus posts through in this channel. */
-  webhookIds(channelId: string): Promise<string[]>;
-}
-
-export class MissingPermissionError extends Error {
-  override name = 'MissingPermissionError';
-}
-
-/** Behind chorus's REST proxy the proxy keeps the global limit; alone, a process keeps its own. */
-export function createRest(apiUrl: string, token: string, proxied = false): REST {
-  return new REST({ api: apiUrl, version: '10', ...(proxied ? { globalRequestsPerSecond: 10_000 } : {}) }).setToken(token);
+  /**
+   * A recent post of ours after `afterId` with exactly this content, by the persona of that name
+   * (through our webhooks) or, for `null`, by the bot itself: one whose answer was lost.
+   */
+  findOwnPost(channel: ChannelRef, afterId: string, username: string | null, content: string): Promise<PostedMessage | undefined>;
 }
 
 interface Target {
@@ -59,11 +153,24 @@ interface StoredWebhook {
 /** Requests kept back from streaming edits for the final edit and the next post. */
 const EDIT_RESERVE = 2;
 
-export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, applicationId: string, poolSize: number): DiscordEdge {
+export interface EdgeOptions {
+  rest: REST;
+  redis: Redis;
+  prefix: string;
+  /** Who the bot is: webhooks it created carry its application id, its own messages its user id. */
+  identity: BotIdentity;
+  poolSize: number;
+  /** Called when growing a pool in the background fails. */
+  onBackgroundError?: (err: unknown) => void;
+}
+
+export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
+  const { rest, redis, prefix, poolSize } = o;
   const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
   const poolKey = (channelId: string) => `${prefix}:webhooks:${channelId}`;
   const ourWebhooksKey = `${prefix}:our-webhooks`;
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
+  const growing = new Map<string, Promise<StoredWebhook[]>>();
 
   // Every webhook answer carries its bucket's state (through a proxy too): remember the latest.
   rest.on(RESTEvents.Response, (request: APIRequest, response: ResponseLike) => {
@@ -75,15 +182,15 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
     }
   });
 
-  /** Threads post through their parent channel's webhooks with `thread_id`. Cached: it never changes. */
-  async function targetOf(channelId: string): Promise<Target> {
-    const cached = await redis.get(targetKey(channelId));
+  /** Threads post through their parent's webhooks with `thread_id`. Known from the job, else read once. */
+  async function targetOf(channel: ChannelRef): Promise<Target> {
+    if (channel.parentId) return { webhookChannelId: channel.parentId, threadId: channel.channelId };
+    const cached = await redis.get(targetKey(channel.channelId));
     if (cached !== null) return JSON.parse(cached) as Target;
-    const channel = (await rest.get(Routes.channel(channelId))) as APIChannel;
-    const isThread =
-      channel.type === ChannelType.PublicThread || channel.type === ChannelType.PrivateThread || channel.type === ChannelType.AnnouncementThread;
-    const target: Target = isThread && channel.parent_id ? { webhookChannelId: channel.parent_id, threadId: channelId } : { webhookChannelId: channelId };
-    await redis.set(targetKey(channelId), JSON.stringify(target));
+    const found = (await idempotent(() => rest.get(Routes.channel(channel.channelId)))) as APIChannel;
+    const isThread = found.type === ChannelType.PublicThread || found.type === ChannelType.PrivateThread || found.type === ChannelType.AnnouncementThread;
+    const target: Target = isThread && found.parent_id ? { webhookChannelId: found.parent_id, threadId: channel.channelId } : { webhookChannelId: channel.channelId };
+    await redis.set(targetKey(channel.channelId), JSON.stringify(target));
     return target;
   }
 
@@ -92,35 +199,48 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
     return cached === null ? [] : (JSON.parse(cached) as StoredWebhook[]);
   }
 
-  /** The pool webhook for a slot, adopting or creating webhooks as needed (one creator at a time). */
+  /**
+   * The webhook for a persona's slot. A channel's first reply waits for one webhook only; the rest of
+   * the pool grows in the background, so warming up costs one creation, not the whole pool.
+   */
   async function webhookFor(channelId: string, slot: number): Promise<StoredWebhook> {
     let pool = await readPool(channelId);
-    if (pool[slot]) return pool[slot];
-    const lock = `${poolKey(channelId)}:lock`;
-    for (let tries = 0; tries < 100; tries++) {
-      if (await redis.set(lock, '1', 'PX', 10_000, 'NX')) {
-        try {
-          pool = await growPool(channelId, slot + 1);
-          await redis.set(poolKey(channelId), JSON.stringify(pool));
-          if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
-        } finally {
-          await redis.del(lock);
-        }
-        break;
-      }
-      // Another worker is creating this channel's webhooks; rare, and over within a request or two.
-      await new Promise((r) => setTimeout(r, 50));
-      pool = await readPool(channelId);
-      if (pool[slot]) return pool[slot];
-    }
+    if (pool.length === 0) pool = await grow(channelId, 1, true);
+    else if (pool.length <= slot && pool.length < poolSize) void grow(channelId, Math.min(poolSize, slot + 1), false).catch((err) => o.onBackgroundError?.(err));
     const hook = pool[slot] ?? pool[slot % Math.max(1, pool.length)];
     if (!hook) throw new Error(`no webhook available in channel ${channelId}`);
     return hook;
   }
 
-  async function growPool(channelId: string, wanted: number): Promise<StoredWebhook[]> {
+  /** Grows the pool to `wanted`, one creator at a time in the process and across processes. */
+  function grow(channelId: string, wanted: number, mustHaveOne: boolean): Promise<StoredWebhook[]> {
+    const running = growing.get(channelId);
+    if (running) return running;
+    const work = (async () => {
+      const lock = `${poolKey(channelId)}:lock`;
+      // Another process is creating this channel's webhooks: wait for its first (rare, one-off).
+      for (let wait = 5; !(await redis.set(lock, '1', 'PX', 10_000, 'NX')); wait = Math.min(wait * 2, 200)) {
+        const pool = await readPool(channelId);
+        if (!mustHaveOne || pool.length > 0) return pool;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      try {
+        const pool = await createWebhooks(channelId, wanted);
+        await redis.set(poolKey(channelId), JSON.stringify(pool));
+        if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
+        return pool;
+      } finally {
+        await redis.del(lock);
+      }
+    })().finally(() => growing.delete(channelId));
+    growing.set(channelId, work);
+    return work;
+  }
+
+  async function createWebhooks(channelId: string, wanted: number): Promise<StoredWebhook[]> {
     try {
-      const existing = (await rest.get(Routes.channelWebhooks(channelId))) as APIWebhook[];
+      const applicationId = await o.identity.applicationId();
+      const existing = (await idempotent(() => rest.get(Routes.channelWebhooks(channelId)))) as APIWebhook[];
       const pool: StoredWebhook[] = existing
         .filter((w) => w.application_id === applicationId && (w.name ?? '').startsWith(WEBHOOK_NAME) && w.token)
         .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
@@ -138,9 +258,7 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
       }
       return pool;
     } catch (err) {
-      if (err instanceof DiscordAPIError && (err.code === 50013 || err.status === 403)) {
-        throw new MissingPermissionError(`chorus needs the Manage Webhooks permission in channel ${channelId}`);
-      }
+      if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('ManageWebhooks', channelId);
       throw err;
     }
   }
@@ -152,53 +270,54 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
   }
 
   async function listMessages(channelId: string, query: Record<string, string>): Promise<APIMessage[]> {
-    const page = (await rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams(query) })) as APIMessage[];
+    const page = (await idempotent(() => rest.get(Routes.channelMessages(channelId), { query: new URLSearchParams(query) }))) as APIMessage[];
     return page.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-  }
-
-  async function withWebhook<T>(channelId: string, personaId: string, use: (hook: StoredWebhook, target: Target) => Promise<T>): Promise<T> {
-    const target = await targetOf(channelId);
-    for (let attempt = 0; ; attempt++) {
-      const hook = await webhookFor(target.webhookChannelId, slotOf(personaId));
-      try {
-        return await use(hook, target);
-      } catch (err) {
-        // Someone deleted our webhook: forget the pool and rebuild it, once.
-        if (attempt === 0 && err instanceof DiscordAPIError && err.code === 10015) {
-          await redis.del(poolKey(target.webhookChannelId));
-          continue;
-        }
-        throw err;
-      }
-    }
   }
 
   const threadQuery = (target: Target, extra: Record<string, string> = {}) =>
     new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });
 
+  /** Someone deleted or reset our webhook: forget the pool so the next use rebuilds it. */
+  async function forgetIfGone(target: Target, err: unknown): Promise<boolean> {
+    if (!(err instanceof DiscordAPIError) || (err.code !== 10015 && err.code !== 50027)) return false;
+    await redis.del(poolKey(target.webhookChannelId));
+    return true;
+  }
+
   return {
     latest: (channelId, limit) => listMessages(channelId, { limit: String(Math.min(100, limit)) }),
-    messagesAfter: (channelId, afterId, limit) => listMessages(channelId, { after: afterId, limit: String(Math.min(100, limit)) }),
 
-    postAs(channelId, speaker, content) {
-      return withWebhook(channelId, speaker.personaId, async (hook, target) => {
+    async postAs(channel, speaker, content) {
+      const target = await targetOf(channel);
+      for (let attempt = 0; ; attempt++) {
+        const hook = await webhookFor(target.webhookChannelId, slotOf(speaker.personaId));
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
-        const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false })) as APIMessage;
-        return { id: message.id, webhookId: hook.id };
-      });
+        try {
+          const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false })) as APIMessage;
+          return { id: message.id, webhookId: hook.id };
+        } catch (err) {
+          // A webhook refusing means it is gone: Discord carried nothing out, so posting again is safe.
+          if (attempt === 0 && (await forgetIfGone(target, err))) continue;
+          throw err;
+        }
+      }
     },
 
-    async editAs(channelId, posted, content) {
-      const target = await targetOf(channelId);
-      const pool = await readPool(target.webhookChannelId);
-      const hook = pool.find((w) => w.id === posted.webhookId);
-      if (!hook) throw new Error(`webhook ${posted.webhookId} is no longer in the pool`);
+    async editAs(channel, posted, content) {
+      const target = await targetOf(channel);
+      const hook = (await readPool(target.webhookChannelId)).find((w) => w.id === posted.webhookId);
+      if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
       // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
-      await rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false });
+      await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false }));
     },
 
     async typing(channelId) {
-      await rest.post(Routes.channelTyping(channelId));
+      try {
+        await rest.post(Routes.channelTyping(channelId));
+      } catch (err) {
+        if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
+        throw err;
+      }
     },
 
     editDelay(webhookId) {
@@ -208,12 +327,31 @@ export function createDiscordEdge(rest: REST, redis: Redis, prefix: string, appl
     },
 
     async postAsBot(channelId, content) {
-      return (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage;
+      try {
+        return (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage;
+      } catch (err) {
+        if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
+        throw err;
+      }
     },
 
-    async webhookIds(channelId) {
-      const target = await targetOf(channelId);
-      return (await readPool(target.webhookChannelId)).map((w) => w.id);
+    async findOwnPost(channel, afterId, username, content) {
+      const target = await targetOf(channel);
+      const ours = new Set((await readPool(target.webhookChannelId)).map((w) => w.id));
+      const botId = username === null ? await o.identity.botUserId() : undefined;
+      // The newest messages, not those just after `afterId`: in a busy channel a hundred may follow it.
+      const recent = (await listMessages(channel.channelId, { limit: '100' })).filter((m) => BigInt(m.id) > BigInt(afterId) && m.content === content);
+      const found =
+        username === null
+          ? recent.find((m) => !m.webhook_id && m.author.id === botId)
+          : recent.find((m) => m.webhook_id && ours.has(m.webhook_id) && m.author.username === username);
+      if (!found) return undefined;
+      return { id: found.id, webhookId: found.webhook_id ?? 'bot' };
     },
   };
+}
+
+/** Whether a request failed in a way that may have been carried out (so a post must be looked for). */
+export function mayHaveHappened(err: unknown): boolean {
+  return classifyDiscordError(err) === 'transient' && !(err instanceof RateLimitError) && !(err instanceof DiscordAPIError && err.status === 429);
 }

@@ -44,8 +44,8 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   return {
     async add(channelId, messages) {
       if (messages.length === 0) return;
-      const args = messages.flatMap(({ personaId: _, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
-      const tagged = messages.filter((m) => m.personaId).flatMap((m) => [m.id, m.personaId!]);
+      const args = messages.flatMap(({ personaId: _, notice: __, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
+      const tagged = messages.filter((m) => m.personaId).flatMap((m) => [m.id, m.notice ? `${m.personaId!} notice` : m.personaId!]);
       if (tagged.length) await redis.hset(pkey(channelId), ...tagged);
       await redis.eval(ADD, 3, zkey(channelId), hkey(channelId), pkey(channelId), String(size), ...args);
     },
@@ -65,8 +65,9 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       const messages: ChannelMessage[] = [];
       raw.forEach((r, i) => {
         if (r === null) return;
-        const personaId = personas[i];
-        messages.push(personaId ? { ...(JSON.parse(r) as ChannelMessage), personaId } : (JSON.parse(r) as ChannelMessage));
+        const [personaId, kind] = (personas[i] ?? '').split(' ');
+        const m = JSON.parse(r) as ChannelMessage;
+        messages.push(personaId ? { ...m, personaId, ...(kind === 'notice' ? { notice: true } : {}) } : m);
       });
       // Same millisecond: order by id, which Discord makes increase.
       return messages.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));

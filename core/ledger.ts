@@ -10,15 +10,23 @@ export interface PostedPiece {
   final: boolean;
 }
 
+/** What a reply's saved text is: the model's answer, or a notice standing in for one. */
+export type ReplyKind = 'reply' | 'notice';
+
 export interface ReplyProgress {
-  /** The generated text, saved before posting so a retry posts the same words without re-asking. */
+  /** The text to post, saved before posting so a retry posts the same words without re-asking. */
   text?: string;
-  /** What was saved with the text (JSON). */
+  /** What was saved with the text (JSON): the model call behind it, for the transcript. */
   meta?: string;
   /** Pieces already posted, by index. */
   posted: Map<number, PostedPiece>;
-  /** A piece whose post was sent but whose answer was not recorded (the worker died in between). */
-  pending: Set<number>;
+  /**
+   * Pieces whose post was sent but whose answer was not recorded (a crash, a lost answer), with the
+   * exact content sent: the retry looks for that post before sending again.
+   */
+  pending: Map<number, string>;
+  /** The follow-up turns this reply's post called for, saved before the reply is marked done. */
+  followUps?: string;
   done: boolean;
   /** Attempts started so far, this one included once `startAttempt` ran. */
   attempts: number;
@@ -33,87 +41,98 @@ export interface PersonaPost {
   personaId: string;
   /** Chain depth: persona posts since the last human message. */
   depth: number;
+  /** A notice ("could not answer") rather than the model's words: never read as conversation. */
+  notice: boolean;
 }
 
 export interface Ledger {
   postOf(messageId: string): Promise<PersonaPost | undefined>;
-  personasOfPosts(messageIds: readonly string[]): Promise<Map<string, string>>;
-  progress(triggerId: string, personaId: string): Promise<ReplyProgress>;
-  startAttempt(triggerId: string, personaId: string): Promise<number>;
-  saveText(triggerId: string, personaId: string, text: string, meta: object): Promise<void>;
-  markPending(triggerId: string, personaId: string, piece: number): Promise<void>;
-  recordPost(triggerId: string, personaId: string, piece: number, posted: PostedPiece, depth: number): Promise<void>;
-  markDone(triggerId: string, personaId: string): Promise<void>;
+  postsOf(messageIds: readonly string[]): Promise<Map<string, PersonaPost>>;
+  progress(key: string, who: string): Promise<ReplyProgress>;
+  startAttempt(key: string, who: string): Promise<number>;
+  /** Saves the text to post (first write wins, so racing attempts post the same words). */
+  saveText(key: string, who: string, text: string, meta: object): Promise<void>;
+  markPending(key: string, who: string, piece: number, content: string): Promise<void>;
+  recordPost(key: string, who: string, piece: number, posted: PostedPiece, post: Omit<PersonaPost, 'personaId'>): Promise<void>;
+  saveFollowUps(key: string, who: string, followUps: string): Promise<void>;
+  markDone(key: string, who: string): Promise<void>;
   activity(channelId: string, now: number): Promise<ChannelActivity>;
   notePost(channelId: string, personaId: string, at: number): Promise<void>;
   noteAmbient(channelId: string, count: number, at: number): Promise<void>;
 }
 
+const parsePost = (raw: string): PersonaPost => {
+  const [personaId, depth, kind] = raw.split(' ');
+  return { personaId: personaId!, depth: Number(depth ?? 1), notice: kind === 'notice' };
+};
+
 export function createLedger(redis: Redis, prefix: string, memoryDays: number): Ledger {
   const ttl = memoryDays * 24 * 3600;
   const postKey = (id: string) => `${prefix}:post:${id}`;
-  const replyKey = (trigger: string, persona: string) => `${prefix}:reply:${trigger}:${persona}`;
+  const replyKey = (key: string, who: string) => `${prefix}:reply:${key}:${who}`;
   const lastPostKey = (channel: string) => `${prefix}:last-post:${channel}`;
   const ambientKey = (channel: string) => `${prefix}:ambient:${channel}`;
 
   return {
     async postOf(messageId) {
       const raw = await redis.get(postKey(messageId));
-      if (raw === null) return undefined;
-      const [personaId, depth] = raw.split(' ');
-      return { personaId: personaId!, depth: Number(depth ?? 1) };
+      return raw === null ? undefined : parsePost(raw);
     },
-    async personasOfPosts(messageIds) {
-      const found = new Map<string, string>();
+    async postsOf(messageIds) {
+      const found = new Map<string, PersonaPost>();
       if (messageIds.length === 0) return found;
       const values = await redis.mget(messageIds.map(postKey));
-      values.forEach((v, i) => v && found.set(messageIds[i]!, v.split(' ')[0]!));
+      values.forEach((v, i) => v && found.set(messageIds[i]!, parsePost(v)));
       return found;
     },
-    async progress(triggerId, personaId) {
-      const fields = await redis.hgetall(replyKey(triggerId, personaId));
+    async progress(key, who) {
+      const fields = await redis.hgetall(replyKey(key, who));
       const posted = new Map<number, PostedPiece>();
-      const pending = new Set<number>();
+      const pending = new Map<number, string>();
       for (const [field, value] of Object.entries(fields)) {
         const [kind, index] = field.split(':');
         if (kind === 'posted') {
           const [messageId, webhookId, final] = value.split(' ');
           posted.set(Number(index), { messageId: messageId!, webhookId: webhookId!, final: final === 'final' });
         }
-        if (kind === 'pending') pending.add(Number(index));
+        if (kind === 'pending') pending.set(Number(index), value);
       }
       for (const i of posted.keys()) pending.delete(i);
       return {
         ...(fields.text === undefined ? {} : { text: fields.text }),
         ...(fields.meta === undefined ? {} : { meta: fields.meta }),
+        ...(fields.followUps === undefined ? {} : { followUps: fields.followUps }),
         posted,
         pending,
         done: fields.done === '1',
         attempts: Number(fields.attempts ?? 0),
       };
     },
-    async startAttempt(triggerId, personaId) {
-      const key = replyKey(triggerId, personaId);
-      const [[, attempts]] = (await redis.multi().hincrby(key, 'attempts', 1).expire(key, ttl).exec()) as [[unknown, number]];
+    async startAttempt(key, who) {
+      const k = replyKey(key, who);
+      const [[, attempts]] = (await redis.multi().hincrby(k, 'attempts', 1).expire(k, ttl).exec()) as [[unknown, number]];
       return attempts;
     },
-    async saveText(triggerId, personaId, text, meta) {
-      const key = replyKey(triggerId, personaId);
-      // HSETNX: if two workers ever raced, both post the first text saved.
-      await redis.multi().hsetnx(key, 'text', text).hsetnx(key, 'meta', JSON.stringify(meta)).expire(key, ttl).exec();
+    async saveText(key, who, text, meta) {
+      const k = replyKey(key, who);
+      await redis.multi().hsetnx(k, 'text', text).hsetnx(k, 'meta', JSON.stringify(meta)).expire(k, ttl).exec();
     },
-    async markPending(triggerId, personaId, piece) {
-      await redis.hset(replyKey(triggerId, personaId), `pending:${piece}`, String(Date.now()));
+    async markPending(key, who, piece, content) {
+      // A later pending of the same piece (a retry's new preview) replaces the content to look for.
+      await redis.hset(replyKey(key, who), `pending:${piece}`, content);
     },
-    async recordPost(triggerId, personaId, piece, posted, depth) {
+    async recordPost(key, who, piece, posted, post) {
       await redis
         .multi()
-        .set(postKey(posted.messageId), `${personaId} ${depth}`, 'EX', ttl)
-        .hset(replyKey(triggerId, personaId), `posted:${piece}`, `${posted.messageId} ${posted.webhookId} ${posted.final ? 'final' : 'preview'}`)
+        .set(postKey(posted.messageId), `${who} ${post.depth}${post.notice ? ' notice' : ''}`, 'EX', ttl)
+        .hset(replyKey(key, who), `posted:${piece}`, `${posted.messageId} ${posted.webhookId} ${posted.final ? 'final' : 'preview'}`)
         .exec();
     },
-    async markDone(triggerId, personaId) {
-      await redis.hset(replyKey(triggerId, personaId), 'done', '1');
+    async saveFollowUps(key, who, followUps) {
+      await redis.hsetnx(replyKey(key, who), 'followUps', followUps);
+    },
+    async markDone(key, who) {
+      await redis.hset(replyKey(key, who), 'done', '1');
     },
     async activity(channelId, now) {
       const [last, ambient] = await Promise.all([redis.hgetall(lastPostKey(channelId)), redis.zcount(ambientKey(channelId), now - 60_000, '+inf')]);

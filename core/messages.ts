@@ -9,6 +9,8 @@ export interface ChannelMessage {
   content: string;
   /** Set when this message was posted by a chorus persona. */
   personaId?: string;
+  /** A notice chorus posted (as a persona or itself), not anyone's words: no model reads it. */
+  notice?: boolean;
   /** Any bot or webhook author, persona or not. */
   isBot: boolean;
   createdAt: string;
@@ -17,6 +19,13 @@ export interface ChannelMessage {
   /** Files attached to the message. */
   attachments?: Attachment[];
 }
+
+/**
+ * Message types people write: a plain message (0) and a reply (19). Everything else — pins, joins,
+ * boosts, thread notices, command answers — is Discord or chorus speaking: never routed, never read
+ * by a model as if someone had said it.
+ */
+export const SPOKEN_TYPES: ReadonlySet<number> = new Set([0, 19]);
 
 export interface Attachment {
   name: string;

@@ -67,6 +67,9 @@ export function createProxyRest(upstream: string, botRequestsPerSecond = DEFAULT
     api: upstream,
     version: '10',
     globalRequestsPerSecond: 10_000,
+    // Never repeat a request on the caller's behalf: a post Discord carried out but whose answer was
+    // lost must not go out twice. The caller knows (from its reply ledger) whether to look first.
+    retries: 0,
     async makeRequest(url, init) {
       const headers = init.headers as Record<string, string> | undefined;
       const bot = headers?.authorization?.startsWith('Bot ') || headers?.Authorization?.startsWith('Bot ');
@@ -83,6 +86,17 @@ export function createProxyRest(upstream: string, botRequestsPerSecond = DEFAULT
 
 export function proxyHandler(rest: REST): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
+    // The whole body first: a stream can be read once, and a request held for the rate limit is
+    // sent later, perhaps after its caller has gone.
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    // A caller that gave up (its own timeout) must not have its request sent after all: it may
+    // already be trying again, and both would arrive.
+    const callerGone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableEnded) callerGone.abort();
+    });
     const url = new URL(req.url ?? '/', 'http://proxy');
     const fullRoute = url.pathname.replace(/^\/api(\/v\d+)?/, '') as `/${string}`;
     const headers: Record<string, string> = {};
@@ -94,8 +108,8 @@ export function proxyHandler(rest: REST): (req: IncomingMessage, res: ServerResp
       const response = await rest.queueRequest({
         fullRoute,
         method: (req.method ?? 'GET') as RequestMethod,
-        body: req,
-        passThroughBody: true,
+        ...(body.length ? { body, passThroughBody: true } : {}),
+        signal: callerGone.signal,
         auth: false,
         query: url.searchParams,
         headers,
@@ -114,12 +128,13 @@ export function proxyHandler(rest: REST): (req: IncomingMessage, res: ServerResp
         res.statusCode = 429;
         res.setHeader('Retry-After', String(err.timeToReset / 1000));
       } else if (err instanceof Error && err.name === 'AbortError') {
+        if (callerGone.signal.aborted) return; // nobody to answer
         res.statusCode = 504;
       } else {
         res.statusCode = 502;
       }
     } finally {
-      res.end();
+      if (!res.destroyed) res.end();
     }
   };
 }

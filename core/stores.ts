@@ -1,6 +1,5 @@
 // Everything chorus keeps, opened once per process: Redis (queues, history, ledger, settings,
-// roles, live sessions) and the record store. The gateway and the workers build the same set.
-import type { Queue } from 'bullmq';
+// refused permissions, roles, live sessions) and the record store. The gateway and the workers build the same set.
 import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import { createHistoryStore, type HistoryStore } from './history.ts';
@@ -12,15 +11,16 @@ import { createSettingsStore, defaultSettings, type SettingsStore } from './sett
 import { createLiveSessions, type LiveSessions } from './transcript/live.ts';
 import { openRecordStore } from './transcript/open-store.ts';
 import type { RecordStore } from './transcript/store.ts';
-import { createDrainQueue, createTurnStore, type DrainJob, type TurnStore } from './turns.ts';
+import { createChannelAccess, type ChannelAccess } from './access.ts';
+import { createReplyQueue, type ReplyQueue } from './replies.ts';
 
 export interface Stores {
   redis: Redis;
-  queue: Queue<DrainJob>;
+  replies: ReplyQueue;
   interviews: InterviewQueues;
   ledger: Ledger;
   history: HistoryStore;
-  turns: TurnStore;
+  access: ChannelAccess;
   settings: SettingsStore;
   roles: PersonaRoles;
   live: LiveSessions;
@@ -33,24 +33,24 @@ export interface Stores {
 export function openStores(config: Config, personaIds: readonly string[], log: Logger, records?: RecordStore): Stores {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = config.CHORUS_PREFIX;
-  const queue = createDrainQueue(redis, prefix);
+  const replies = createReplyQueue(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
   const interviews = createInterviewQueues(redis, prefix);
   const opened = records ? Promise.resolve(records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
   opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
   return {
     redis,
-    queue,
+    replies,
     interviews,
     ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
     history: createHistoryStore(redis, prefix, config.HISTORY_CACHE_SIZE),
-    turns: createTurnStore(redis, queue, prefix, config.POST_MEMORY_DAYS * 24 * 3600),
+    access: createChannelAccess(redis, prefix),
     settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds)),
     roles: createPersonaRoles(redis, prefix),
     live: createLiveSessions(redis, prefix),
     records: opened,
     async close() {
       await interviews.close();
-      await queue.close();
+      await replies.close();
       if (!records) await (await opened.catch(() => undefined))?.close();
       await redis.quit();
     },

@@ -1,7 +1,7 @@
 // Reads persona YAML files and validates them. A bad file stops start-up with the file and field named.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseYamlFile } from '../core/yaml-file.ts';
+import { parseYamlFile, readSmallFile } from '../core/yaml-file.ts';
 import { PersonaSchema, isHostUsable, keyEnvOf, type Persona } from './schema.ts';
 
 export class PersonaFileError extends Error {
@@ -15,6 +15,12 @@ export function parsePersona(file: string, source: string): Persona {
 
 /** Checks what only the whole set can show: unique ids, names and aliases. */
 export function checkPersonaSet(entries: { file: string; persona: Persona }[]): void {
+  const files = new Map<string, string>();
+  for (const { file, persona } of entries) {
+    const other = files.get(persona.id);
+    if (other) throw new PersonaFileError(`${file}: id "${persona.id}" is already used by ${other}; each persona needs its own id`);
+    files.set(persona.id, file);
+  }
   const seen = new Map<string, string>();
   for (const { file, persona } of entries) {
     for (const handle of [persona.id, persona.name, ...persona.aliases].map((h) => h.toLowerCase())) {
@@ -29,9 +35,7 @@ export function checkPersonaSet(entries: { file: string; persona: Persona }[]): 
 
 export async function loadPersonas(dir: string): Promise<Persona[]> {
   const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
-  const entries = await Promise.all(
-    files.map(async (f) => ({ file: join(dir, f), persona: parsePersona(join(dir, f), await readFile(join(dir, f), 'utf8')) })),
-  );
+  const entries = await Promise.all(files.map(async (f) => ({ file: join(dir, f), persona: parsePersona(join(dir, f), await readSmallFile(join(dir, f), 'persona', (m) => new PersonaFileError(m))) })));
   checkPersonaSet(entries);
   if (entries.length === 0) throw new PersonaFileError(`${dir}: no persona files (*.yaml) found`);
   return entries.map((e) => e.persona);

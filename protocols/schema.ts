@@ -1,8 +1,9 @@
 // The shape of an interview protocol file, and its loader. A bad file is refused with the file,
 // the field and the reason.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseYamlFile } from '../core/yaml-file.ts';
+import { parseYamlFile, readSmallFile } from '../core/yaml-file.ts';
+import type { Persona } from '../personas/schema.ts';
 import { z } from 'zod';
 
 export const ProtocolSchema = z.strictObject({
@@ -50,10 +51,21 @@ export async function loadProtocols(dir: string): Promise<Map<string, LoadedProt
   const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
   const loaded = new Map<string, LoadedProtocol>();
   for (const f of files) {
-    const text = await readFile(join(dir, f), 'utf8');
+    const text = await readSmallFile(join(dir, f), 'protocol', (m) => new ProtocolFileError(m));
     const protocol = parseProtocol(join(dir, f), text);
     if (loaded.has(protocol.id)) throw new ProtocolFileError(`${join(dir, f)}: id "${protocol.id}" is already used by another protocol`);
     loaded.set(protocol.id, { protocol, text });
   }
   return loaded;
+}
+
+/** A protocol whose auditor is not a persona chorus knows cannot run: refused at start, not mid-session. */
+export function checkProtocolPersonas(protocols: ReadonlyMap<string, LoadedProtocol>, personas: readonly Persona[]): void {
+  for (const { protocol } of protocols.values()) {
+    if (protocol.interviewer.kind !== 'auditor') continue;
+    const wanted = protocol.interviewer.persona;
+    if (!personas.some((p) => p.id === wanted)) {
+      throw new ProtocolFileError(`protocol ${protocol.id}: interviewer.persona "${wanted}" is not a persona (known: ${personas.map((p) => p.id).join(', ')})`);
+    }
+  }
 }

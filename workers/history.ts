@@ -3,10 +3,10 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordEdge } from '../core/discord.ts';
 import type { HistoryStore } from '../core/history.ts';
-import type { Ledger } from '../core/ledger.ts';
-import { readableContent, type ChannelMessage } from '../core/messages.ts';
+import type { Ledger, PersonaPost } from '../core/ledger.ts';
+import { readableContent, SPOKEN_TYPES, type ChannelMessage } from '../core/messages.ts';
 
-export function toChannelMessage(m: APIMessage, personaId: string | undefined): ChannelMessage {
+export function toChannelMessage(m: APIMessage, post: PersonaPost | undefined): ChannelMessage {
   const users = m.mentions.map((u) => ({ id: u.id, name: u.global_name ?? u.username }));
   const attachments = m.attachments.map((a) => ({ name: a.filename, url: a.url, ...(a.content_type ? { contentType: a.content_type } : {}) }));
   return {
@@ -14,7 +14,7 @@ export function toChannelMessage(m: APIMessage, personaId: string | undefined): 
     authorId: m.author.id,
     authorName: m.author.global_name ?? m.author.username,
     content: readableContent(m.content, users),
-    ...(personaId ? { personaId } : {}),
+    ...(post ? { personaId: post.personaId, ...(post.notice ? { notice: true } : {}) } : {}),
     isBot: Boolean(m.author.bot || m.webhook_id),
     createdAt: m.timestamp,
     ...(m.message_reference?.message_id ? { replyToId: m.message_reference.message_id } : {}),
@@ -26,6 +26,8 @@ export interface HistoryDeps {
   discord: DiscordEdge;
   ledger: Ledger;
   history: HistoryStore;
+  /** The bot's own user id: its messages (notices, command answers) are not conversation. */
+  botUserId(): Promise<string>;
 }
 
 /** The channel's latest messages, oldest first, persona posts tagged with their persona. */
@@ -34,9 +36,11 @@ export async function channelHistory(deps: HistoryDeps, channelId: string, limit
   // Usually filled: read both at once, and only refill (then re-read) when it is not.
   const [filled, cached] = await Promise.all([deps.history.isFilled(channelId), deps.history.recent(channelId, limit)]);
   if (filled) return spoken(cached);
-  const raw = await deps.discord.latest(channelId, limit);
-  const personas = await deps.ledger.personasOfPosts(raw.filter((m) => m.webhook_id).map((m) => m.id));
-  await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, personas.get(m.id))));
+  const [latest, botUserId] = await Promise.all([deps.discord.latest(channelId, limit), deps.botUserId()]);
+  // What the gateway would have kept: words people and personas wrote, not Discord's or chorus's notices.
+  const raw = latest.filter((m) => SPOKEN_TYPES.has(m.type) && m.author.id !== botUserId);
+  const posts = await deps.ledger.postsOf(raw.filter((m) => m.webhook_id).map((m) => m.id));
+  await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, posts.get(m.id))));
   await deps.history.markFilled(channelId);
   return spoken(await deps.history.recent(channelId, limit));
 }

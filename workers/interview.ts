@@ -13,7 +13,7 @@ import { advance, sessionKey, startRound, type InterviewJob, type InterviewQueue
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
-import { postPieces } from './post.ts';
+import { postPieces, type PostTarget } from './post.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
 import type { RecordStore, SessionRow } from '../core/transcript/store.ts';
 
@@ -218,10 +218,10 @@ async function askOrExplain(persona: Persona, prompt: Parameters<typeof askPerso
 }
 
 /** Posts text in the thread once per key, as a persona (webhook) or as the bot, resuming after crashes. */
-async function postOnce(deps: InterviewDeps, channelId: string, key: string, persona: Persona | undefined, text: string, after?: string): Promise<string[]> {
+async function postOnce(deps: InterviewDeps, channelId: string, key: string, persona: Persona | undefined, text: string, after?: string, notice = false): Promise<string[]> {
   const who = persona?.id ?? 'chorus';
   const speaker: Speaker | undefined = persona && { personaId: persona.id, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };
-  const target = { channelId, key, who, depth: 0, ...(speaker ? { speaker } : {}), ...(after ? { after } : {}) };
+  const target: PostTarget = { channel: { channelId }, key, who, depth: 0, notice, ...(speaker ? { speaker } : {}), after: after ?? '0' };
   const posted = await postPieces({ discord: deps.discord!, ledger: deps.ledger }, target, splitMessage(text), await deps.ledger.progress(key, who));
   return posted.map((p) => p.id);
 }

@@ -1,51 +1,66 @@
-// Posting a reply's pieces exactly once, whatever crashed before: the ledger says which pieces are
-// posted (a streamed preview is edited into its final text), and a piece whose post was sent but
-// not recorded is looked for in the channel before it is sent again.
-import type { DiscordEdge, PostedMessage, Speaker } from '../core/discord.ts';
+// Posting exactly once, whatever crashed or went unanswered before. Every post chorus makes — a
+// reply's pieces, a streaming preview, an interview's questions and notices — goes through here:
+// the ledger says which pieces are posted (an unfinished one is edited into its final text), and a
+// piece whose post was sent but never confirmed is looked for in the channel, by the exact content
+// sent, before it is sent again. Nothing below this (no REST retry) repeats a post on its own.
+import type { ChannelRef, DiscordEdge, PostedMessage, Speaker } from '../core/discord.ts';
 import type { Ledger, ReplyProgress } from '../core/ledger.ts';
 
 export interface PostTarget {
-  channelId: string;
+  channel: ChannelRef;
   /** The ledger entry the pieces belong to: a (message, persona) pair, or any stable key and who. */
   key: string;
   who: string;
   /** Chain depth recorded with each post. */
   depth: number;
+  /** A notice rather than a model's words: remembered so no model reads it as conversation. */
+  notice: boolean;
   /** Posts as this persona (webhook); absent, as the bot itself. */
   speaker?: Speaker;
-  /** A message the posts come after: where to look for one a crashed attempt sent. */
-  after?: string;
+  /** The message the posts come after: where to look for one whose answer was lost. */
+  after: string;
 }
 
-export async function postPieces(deps: { discord: DiscordEdge; ledger: Ledger }, target: PostTarget, pieces: readonly string[], progress: ReplyProgress): Promise<PostedMessage[]> {
+export interface PostDeps {
+  discord: DiscordEdge;
+  ledger: Ledger;
+}
+
+/**
+ * Makes piece `index` show `content`: posts it, or edits the post already there. `final: false`
+ * marks a streaming preview, which a later call edits into the final text.
+ */
+export async function postPiece(deps: PostDeps, target: PostTarget, index: number, content: string, progress: ReplyProgress, final = true): Promise<PostedMessage> {
   const { discord, ledger } = deps;
-  const { channelId, key, who, depth, speaker, after } = target;
-  const posts: PostedMessage[] = [];
-  for (const [index, piece] of pieces.entries()) {
-    const known = progress.posted.get(index);
-    let posted: PostedMessage | undefined = known && { id: known.messageId, webhookId: known.webhookId };
-    if (known && posted) {
-      if (!known.final) {
-        await discord.editAs(channelId, posted, piece);
-        await ledger.recordPost(key, who, index, { messageId: posted.id, webhookId: posted.webhookId, final: true }, depth);
-      }
-    } else {
-      if (progress.pending.has(index) && speaker && after) posted = await findOwnPost(discord, channelId, after, speaker.name, piece);
-      if (!posted) {
-        await ledger.markPending(key, who, index);
-        posted = speaker ? await discord.postAs(channelId, speaker, piece) : { id: (await discord.postAsBot(channelId, piece)).id, webhookId: 'bot' };
-      }
-      await ledger.recordPost(key, who, index, { messageId: posted.id, webhookId: posted.webhookId, final: true }, depth);
+  const record = (posted: PostedMessage) =>
+    ledger.recordPost(target.key, target.who, index, { messageId: posted.id, webhookId: posted.webhookId, final }, { depth: target.depth, notice: target.notice });
+  const known = progress.posted.get(index);
+  if (known) {
+    const posted = { id: known.messageId, webhookId: known.webhookId };
+    if (!known.final) {
+      await discord.editAs(target.channel, posted, content);
+      if (final) await record(posted);
     }
-    posts.push(posted);
+    return posted;
   }
-  return posts;
+  const sent = progress.pending.get(index);
+  if (sent !== undefined) {
+    const found = await discord.findOwnPost(target.channel, target.after, target.speaker?.name ?? null, sent);
+    if (found) {
+      if (sent !== content) await discord.editAs(target.channel, found, content);
+      await record(found);
+      return found;
+    }
+  }
+  await ledger.markPending(target.key, target.who, index, content);
+  const posted = target.speaker ? await discord.postAs(target.channel, target.speaker, content) : { id: (await discord.postAsBot(target.channel.channelId, content)).id, webhookId: 'bot' };
+  await record(posted);
+  return posted;
 }
 
-/** A previous attempt sent this piece but died before recording it: find it before posting again. */
-async function findOwnPost(discord: DiscordEdge, channelId: string, afterId: string, username: string, content: string): Promise<PostedMessage | undefined> {
-  const ours = new Set(await discord.webhookIds(channelId));
-  const after = await discord.messagesAfter(channelId, afterId, 100);
-  const found = after.find((m) => m.webhook_id && ours.has(m.webhook_id) && m.author.username === username && m.content === content);
-  return found?.webhook_id ? { id: found.id, webhookId: found.webhook_id } : undefined;
+/** Posts what is missing of `pieces`, in order, finalising a preview; never repeats a piece. */
+export async function postPieces(deps: PostDeps, target: PostTarget, pieces: readonly string[], progress: ReplyProgress): Promise<PostedMessage[]> {
+  const posts: PostedMessage[] = [];
+  for (const [index, piece] of pieces.entries()) posts.push(await postPiece(deps, target, index, piece, progress));
+  return posts;
 }

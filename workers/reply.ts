@@ -1,181 +1,307 @@
-// One turn: context → model (streamed) → post as the persona → remember. Safe to run again: a
-// retry after a crash resumes where the last attempt stopped and never posts a piece twice.
-import { hostLabel, type Host, type Persona } from '../personas/schema.ts';
+// One turn: context → model (streamed) → post as the persona → remember → route what it called for.
+// Safe to run again: a retry after a crash resumes where the last attempt stopped, never asks the
+// model twice for text already saved, and never posts a piece twice.
+import { type Host, type Persona } from '../personas/schema.ts';
 import { buildContext } from '../core/context.ts';
-import { MissingPermissionError, type DiscordEdge, type Speaker } from '../core/discord.ts';
+import { classifyDiscordError, MissingPermissionError, type ChannelRef, type DiscordEdge, type Speaker } from '../core/discord.ts';
+import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient } from '../core/hosts/clients.ts';
 import { askPersona, RetryableHostError, unavailableNotice } from '../core/hosts/fallback.ts';
-import type { Ledger, ReplyProgress } from '../core/ledger.ts';
-import type { Logger } from '../core/log.ts';
-import type { ChannelMessage } from '../core/messages.ts';
+import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
+import { describeError, type Logger } from '../core/log.ts';
+import { readableContent, type ChannelMessage } from '../core/messages.ts';
+import type { Place, Turn } from '../core/replies.ts';
+import { route } from '../core/route.ts';
+import type { Settings } from '../core/settings.ts';
 import { splitMessage } from '../core/split.ts';
 import type { ModelTurn } from '../core/transcript/events.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
-import type { Turn } from '../core/turns.ts';
 import { channelHistory } from './history.ts';
-import { postPieces } from './post.ts';
+import { postPiece, postPieces, type PostTarget } from './post.ts';
 import { createStreamer } from './stream.ts';
 
 export interface ReplyDeps {
   personas: ReadonlyMap<string, Persona>;
+  personaList: readonly Persona[];
   discord: DiscordEdge;
   ledger: Ledger;
   history: HistoryStore;
+  access: ChannelAccess;
+  botUserId(): Promise<string>;
   clientFor: (host: Host) => HostClient | undefined;
   maxTokens: number;
+  /** Tries of a turn whose host keeps failing, before a notice stands in for the answer. */
   maxAttempts: number;
+  backoffMs: number;
   streamIntervalMs: number;
+  maxPerMessage: number;
+  random: () => number;
   log: Logger;
   /** Called with a persona's posts once delivered (recorded channels keep them). */
-  onPosted?: (turn: Turn, posts: ChannelMessage[], modelTurn: ModelTurn | undefined) => Promise<void>;
+  onPosted?: (place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply) => Promise<void>;
 }
 
-export interface ReplyOutcome {
-  status: 'posted' | 'notice' | 'already-answered' | 'unknown-persona' | 'no-permission';
-  /** The persona's posts, in order, as the conversation will see them. */
-  posts: ChannelMessage[];
+/** What is saved with a reply's text, so any later attempt records and routes it the same way. */
+export interface SavedReply {
+  kind: ReplyKind;
   host?: string;
   model?: string;
   usage?: { inputTokens: number; outputTokens: number } | null;
-  modelLatencyMs?: number;
-  /** Time from the first model token to the first visible text, when streamed. */
-  firstTokenToVisibleMs?: number;
-  /** The model call, as a transcript records it (absent when the text came from an earlier attempt). */
+  /** The model call behind the text (absent for a notice). */
   modelTurn?: ModelTurn;
 }
 
-export async function answerTurn(turn: Turn, historyLimit: number, deps: ReplyDeps): Promise<ReplyOutcome> {
-  const { trigger, personaId, channelId } = turn;
-  const log = deps.log.child({ channelId, triggerId: trigger.id, personaId });
+export type TurnOutcome =
+  | {
+      status: 'posted' | 'notice';
+      posts: ChannelMessage[];
+      followUps: Turn[];
+      saved: SavedReply;
+      modelLatencyMs?: number;
+      /** Time from the first model token to the first visible text, when streamed. */
+      firstTokenToVisibleMs?: number;
+    }
+  | { status: 'already-answered'; followUps: Turn[] }
+  /** The host failed in passing: try this turn again on its own, later. */
+  | { status: 'retry-later'; attempt: number; delayMs: number }
+  | { status: 'unknown-persona' | 'no-permission' | 'undeliverable' };
+
+/** Discord refused the bot token: nothing will work until it is replaced. */
+export class BotTokenRefusedError extends Error {
+  override name = 'BotTokenRefusedError';
+}
+
+export async function answerTurn(place: Place, turn: Turn, settings: Settings, deps: ReplyDeps): Promise<TurnOutcome> {
+  const { trigger, personaId } = turn;
+  const channel: ChannelRef = { channelId: place.channelId, ...(place.parentId ? { parentId: place.parentId } : {}) };
+  const log = deps.log.child({ channelId: place.channelId, triggerId: trigger.id, personaId });
   const persona = deps.personas.get(personaId);
   if (!persona) {
     log.warn('turn names a persona this worker does not know; dropped');
-    return { status: 'unknown-persona', posts: [] };
+    return { status: 'unknown-persona' };
   }
   const speaker: Speaker = { personaId, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };
 
-  let progress = await deps.ledger.progress(trigger.id, personaId);
-  if (progress.done) return { status: 'already-answered', posts: [] };
+  let [progress, missing] = await Promise.all([deps.ledger.progress(trigger.id, personaId), deps.access.missing(place.channelId)]);
+  if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
+  if (missing.has('ManageWebhooks')) {
+    // Refused before and not granted since: asking again would only cost another invalid request.
+    log.debug('skipped: chorus lacks Manage Webhooks here');
+    await deps.ledger.markDone(trigger.id, personaId);
+    return { status: 'no-permission' };
+  }
   const attempt = await deps.ledger.startAttempt(trigger.id, personaId);
-  const lastAttempt = attempt >= deps.maxAttempts;
+  const target: PostTarget = { channel, key: trigger.id, who: personaId, depth: turn.depth, notice: false, speaker, after: trigger.id };
 
   try {
-    let outcome: ReplyOutcome = { status: 'posted', posts: [] };
+    let generated: Extract<TurnOutcome, { status: 'posted' | 'notice' }> | undefined;
     if (progress.text === undefined) {
-      outcome = await generate(turn, persona, speaker, progress, historyLimit, lastAttempt, deps, log);
+      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, !missing.has('SendMessages'), deps, log);
+      if (result.status === 'retry-later') return result;
+      generated = result;
       progress = await deps.ledger.progress(trigger.id, personaId);
     }
-    const posts = await deliver(turn, persona, speaker, progress, deps);
-    await deps.onPosted?.(turn, posts, outcome.modelTurn);
+    const saved = JSON.parse(progress.meta ?? '{"kind":"reply"}') as SavedReply;
+    const posts = await deliver(place, turn, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
+    await deps.onPosted?.(place, turn, posts, saved);
+    const followUps = saved.kind === 'reply' ? await followUpsOf(place, turn, posts, settings, deps) : [];
     await deps.ledger.markDone(trigger.id, personaId);
-    log.info({ pieces: posts.length, status: outcome.status, host: outcome.host }, 'reply posted');
-    return { ...outcome, posts };
+    log.info({ pieces: posts.length, kind: saved.kind, host: saved.host }, 'reply posted');
+    return {
+      status: saved.kind === 'notice' ? 'notice' : 'posted',
+      posts,
+      followUps,
+      saved,
+      ...(generated?.modelLatencyMs === undefined ? {} : { modelLatencyMs: generated.modelLatencyMs }),
+      ...(generated?.firstTokenToVisibleMs === undefined ? {} : { firstTokenToVisibleMs: generated.firstTokenToVisibleMs }),
+    };
   } catch (err) {
-    if (!(err instanceof MissingPermissionError)) throw err;
-    // Without webhooks personas cannot speak; say so plainly, once per turn, as the bot itself.
-    log.warn({ err: err.message }, 'missing permission');
-    await deps.discord
-      .postAsBot(channelId, `${persona.name} cannot speak here: chorus needs the **Manage Webhooks** permission in this channel.`)
-      .catch((e: Error) => log.error({ err: e.message }, 'could not tell the channel about the missing permission'));
-    await deps.ledger.markDone(trigger.id, personaId);
-    return { status: 'no-permission', posts: [] };
+    return settleDiscordFailure(err, place, turn, persona, deps, log);
+  }
+}
+
+/** Discord refused for good: remember, tell the channel once, and let the turn go. Passing failures rethrow. */
+async function settleDiscordFailure(err: unknown, place: Place, turn: Turn, persona: Persona, deps: ReplyDeps, log: Logger): Promise<TurnOutcome> {
+  const kind = classifyDiscordError(err);
+  const { trigger, personaId } = turn;
+  if (kind === undefined || kind === 'transient') throw err;
+  if (kind === 'unauthorized') throw new BotTokenRefusedError('Discord refused the bot token (HTTP 401): it was reset or revoked. Put the new token in DISCORD_TOKEN and restart chorus.');
+  await deps.ledger.markDone(trigger.id, personaId);
+  if (err instanceof MissingPermissionError) {
+    const first = await deps.access.refuse(place.channelId, place.guildId, err.permission);
+    log.warn({ permission: err.permission, first }, 'missing permission');
+    if (first && err.permission === 'ManageWebhooks') {
+      await tellChannelOnce(deps, place, `missing-${err.permission}`, `${persona.name} cannot speak here: chorus needs the **Manage Webhooks** permission in this channel. Personas stay silent here until it is granted.`, log);
+    }
+    return { status: 'no-permission' };
+  }
+  const { message } = describeError(err);
+  log.error({ err: message, kind }, 'Discord refused the reply for good');
+  if (kind === 'refused') await tellChannelOnce(deps, place, `refused-${trigger.id}-${personaId}`, `${persona.name}'s reply could not be posted: Discord refused it (${message.slice(0, 120)}).`, log);
+  return { status: 'undeliverable' };
+}
+
+/** A turn that will not be answered: let it go and tell the channel why, once. */
+export async function reportUndelivered(place: Place, turn: Turn, why: string, deps: ReplyDeps): Promise<void> {
+  const log = deps.log.child({ channelId: place.channelId, triggerId: turn.trigger.id, personaId: turn.personaId });
+  await deps.ledger.markDone(turn.trigger.id, turn.personaId).catch(() => undefined);
+  const name = deps.personas.get(turn.personaId)?.name ?? turn.personaId;
+  await tellChannelOnce(deps, place, `undelivered-${turn.trigger.id}-${turn.personaId}`, `${name}'s reply could not be posted: ${why}.`, log);
+}
+
+/** A plain bot message, posted at most once per key; a failure is only logged (it is already bad news). */
+async function tellChannelOnce(deps: ReplyDeps, place: Place, key: string, text: string, log: Logger): Promise<void> {
+  if ((await deps.access.missing(place.channelId)).has('SendMessages')) return;
+  const target: PostTarget = { channel: { channelId: place.channelId }, key: `notice-${place.channelId}-${key}`, who: 'chorus', depth: 0, notice: true, after: '0' };
+  try {
+    await postPiece(deps, target, 0, text, await deps.ledger.progress(target.key, target.who));
+  } catch (err) {
+    if (err instanceof MissingPermissionError) await deps.access.refuse(place.channelId, place.guildId, 'SendMessages');
+    log.warn({ err: describeError(err).message }, 'could not tell the channel');
   }
 }
 
 async function generate(
+  place: Place,
+  channel: ChannelRef,
   turn: Turn,
   persona: Persona,
-  speaker: Speaker,
+  target: PostTarget,
   progress: ReplyProgress,
-  historyLimit: number,
-  lastAttempt: boolean,
+  attempt: number,
+  settings: Settings,
+  mayType: boolean,
   deps: ReplyDeps,
   log: Logger,
-): Promise<ReplyOutcome> {
-  const { trigger, personaId, channelId } = turn;
-  const history = await channelHistory(deps, channelId, historyLimit);
-  const context = buildContext(persona, history, trigger, { maxMessages: historyLimit, maxTokens: deps.maxTokens });
+): Promise<Extract<TurnOutcome, { status: 'posted' | 'notice' | 'retry-later' }>> {
+  const { trigger, personaId } = turn;
+  const history = await channelHistory(deps, place.channelId, settings.historyMessages);
+  const context = buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens: deps.maxTokens });
   const preview = progress.posted.get(0);
-  // Typing once per reply, and only until something is visible; not awaited: it must not delay the model.
-  // Sent on the next turn of the event loop, so the model request leaves first.
-  if (!preview) setImmediate(() => void deps.discord.typing(channelId).catch((err: Error) => log.debug({ err: err.message }, 'typing indicator failed')));
   const streamer =
     deps.streamIntervalMs > 0
       ? createStreamer({
-          discord: deps.discord,
-          channelId,
-          speaker,
           intervalMs: deps.streamIntervalMs,
           ...(preview ? { existing: { id: preview.messageId, webhookId: preview.webhookId } } : {}),
-          beforePost: () => deps.ledger.markPending(trigger.id, personaId, 0),
-          afterPost: (posted) => deps.ledger.recordPost(trigger.id, personaId, 0, { messageId: posted.id, webhookId: posted.webhookId, final: false }, turn.depth),
+          preview: (content) => postPiece(deps, target, 0, content, progress, false),
+          edit: (posted, content) => deps.discord.editAs(channel, posted, content),
+          editDelay: (webhookId) => deps.discord.editDelay(webhookId),
           log,
         })
       : undefined;
+  // Typing only while nothing shows: a reply visible within the delay needs no indicator, and each
+  // indicator is a REST call. Not awaited: it must never delay the answer.
   let firstTokenAt: number | undefined;
+  const typing = mayType && !preview ? setTimeout(() => void sendTyping(deps, place, log), TYPING_DELAY_MS) : undefined;
   const onText = (delta: string) => {
     firstTokenAt ??= Date.now();
+    if (streamer) clearTimeout(typing);
     streamer?.onText(delta);
   };
 
   let text: string;
-  let outcome: ReplyOutcome;
+  let saved: SavedReply;
+  let latency: number | undefined;
   try {
     const answer = await askPersona(persona, context.prompt, deps.clientFor, onText);
-    await streamer?.settle();
     if (answer.kind === 'answered') {
       text = answer.completion.text.trim() || '*(no answer)*';
-      const visibleAt = streamer?.firstVisibleAt();
-      outcome = {
-        status: 'posted',
-        posts: [],
-        host: hostLabel(answer.host),
-        model: answer.completion.model,
-        usage: answer.completion.usage,
-        modelLatencyMs: answer.latencyMs,
-        ...(visibleAt && firstTokenAt ? { firstTokenToVisibleMs: visibleAt - firstTokenAt } : {}),
-        modelTurn: toModelTurn(answer),
-      };
+      const modelTurn = toModelTurn(answer);
+      saved = { kind: 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
+      latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');
     } else {
       log.warn({ attempts: answer.attempts }, 'no host could answer');
       text = unavailableNotice(persona, answer.attempts);
-      outcome = { status: 'notice', posts: [] };
+      saved = { kind: 'notice' };
     }
   } catch (err) {
+    clearTimeout(typing);
     await streamer?.settle();
-    if (!(err instanceof RetryableHostError) || !lastAttempt) throw err;
+    if (!(err instanceof RetryableHostError)) throw err;
+    if (attempt < deps.maxAttempts) {
+      const delayMs = Math.max(deps.backoffMs * 2 ** (attempt - 1), err.retryAfterMs ?? 0);
+      log.warn({ attempt, delayMs, err: err.message }, 'host failed in passing; the turn will be tried again');
+      return { status: 'retry-later', attempt, delayMs };
+    }
     log.warn({ attempts: err.attempts }, 'host kept failing; giving up with a notice');
     text = unavailableNotice(persona, err.attempts, true);
-    outcome = { status: 'notice', posts: [] };
+    saved = { kind: 'notice' };
+  } finally {
+    clearTimeout(typing);
   }
-  await deps.ledger.saveText(trigger.id, personaId, text, { host: outcome.host, model: outcome.model, usage: outcome.usage });
-  // The preview already shows the whole first piece: no final edit needed.
-  const shownMessage = await streamer?.settle();
-  if (shownMessage && streamer?.shown() === splitMessage(text)[0]) {
-    await deps.ledger.recordPost(trigger.id, personaId, 0, { messageId: shownMessage.id, webhookId: shownMessage.webhookId, final: true }, turn.depth);
+  await streamer?.settle();
+  await deps.ledger.saveText(trigger.id, personaId, text, saved);
+  const visibleAt = streamer?.firstVisibleAt();
+  return {
+    status: saved.kind === 'notice' ? 'notice' : 'posted',
+    posts: [],
+    followUps: [],
+    saved,
+    ...(latency === undefined ? {} : { modelLatencyMs: latency }),
+    ...(visibleAt && firstTokenAt ? { firstTokenToVisibleMs: Math.max(0, visibleAt - firstTokenAt) } : {}),
+  };
+}
+
+/** How long a reply may take to show anything before the typing indicator is worth a request. */
+const TYPING_DELAY_MS = 300;
+
+async function sendTyping(deps: ReplyDeps, place: Place, log: Logger): Promise<void> {
+  try {
+    await deps.discord.typing(place.channelId);
+  } catch (err) {
+    if (err instanceof MissingPermissionError) await deps.access.refuse(place.channelId, place.guildId, 'SendMessages').catch(() => undefined);
+    log.debug({ err: describeError(err).message }, 'typing indicator failed');
   }
-  return outcome;
 }
 
 /** Posts what is missing of the saved text, finalises a streamed preview, never repeats a piece. */
-async function deliver(turn: Turn, persona: Persona, speaker: Speaker, progress: ReplyProgress, deps: ReplyDeps): Promise<ChannelMessage[]> {
-  const { trigger, personaId, channelId } = turn;
+async function deliver(place: Place, turn: Turn, persona: Persona, target: PostTarget, progress: ReplyProgress, deps: ReplyDeps): Promise<ChannelMessage[]> {
   const pieces = splitMessage(progress.text ?? '');
-  const target = { channelId, key: trigger.id, who: personaId, depth: turn.depth, speaker, after: trigger.id };
   const posted = await postPieces(deps, target, pieces, progress);
   const posts: ChannelMessage[] = posted.map((p, i) => ({
     id: p.id,
     authorId: p.webhookId,
     authorName: persona.name,
-    content: pieces[i]!,
-    personaId,
+    // What later turns read: mention syntax made readable, as for everyone else's messages.
+    content: readableContent(pieces[i]!, []),
+    personaId: persona.id,
+    ...(target.notice ? { notice: true } : {}),
     isBot: true,
     createdAt: new Date().toISOString(),
   }));
-  // The persona's own words go into the channel history now, before the next turn reads it.
-  await deps.history.add(channelId, posts);
-  await deps.ledger.notePost(channelId, personaId, Date.now());
+  // The persona's own words go into the channel history now, before the next turn reads them.
+  await deps.history.add(place.channelId, posts);
+  await deps.ledger.notePost(place.channelId, persona.id, Date.now());
   return posts;
+}
+
+/**
+ * A persona's answer may address others: route it like any message, as a persona post. Saved
+ * before the turn is marked done, so a crash between the two loses no follow-up and a retry
+ * routes the same ones (not a new roll of the dice).
+ */
+async function followUpsOf(place: Place, turn: Turn, posts: ChannelMessage[], settings: Settings, deps: ReplyDeps): Promise<Turn[]> {
+  const last = posts.at(-1);
+  if (!last) return [];
+  const progress = await deps.ledger.progress(turn.trigger.id, turn.personaId);
+  if (progress.followUps !== undefined) return parseTurns(progress.followUps);
+  const now = Date.now();
+  const activity = await deps.ledger.activity(place.channelId, now);
+  const { answer, skipped } = route(
+    { content: posts.map((p) => p.content).join('\n'), author: { kind: 'persona', personaId: turn.personaId, depth: turn.depth } },
+    deps.personaList,
+    { ...settings, ...activity },
+    { maxPerMessage: deps.maxPerMessage, now, random: deps.random },
+  );
+  if (skipped.length) deps.log.info({ channelId: place.channelId, from: turn.personaId, skipped }, 'persona post not answered by some');
+  const turns: Turn[] = answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last }));
+  await deps.ledger.saveFollowUps(turn.trigger.id, turn.personaId, JSON.stringify(turns));
+  if (turns.length) await deps.ledger.noteAmbient(place.channelId, turns.length, now);
+  return parseTurns((await deps.ledger.progress(turn.trigger.id, turn.personaId)).followUps);
+}
+
+function parseTurns(raw: string | undefined): Turn[] {
+  return raw ? (JSON.parse(raw) as Turn[]) : [];
 }

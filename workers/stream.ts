@@ -1,7 +1,9 @@
-// Shows an answer while it is generated: the first tokens are posted at once, then the message is
-// edited as more arrive — no faster than the interval, and only while the webhook's rate budget
-// has room, so the final text (posted by the caller) always has requests left to land.
-import type { DiscordEdge, PostedMessage, Speaker } from '../core/discord.ts';
+// Shows an answer while it is generated: the first words are posted at once, then the message is
+// edited as more arrive — no faster than the interval, and only while the webhook's rate budget has
+// room, so the final text (posted by the caller) always has requests left to land. Edits cost REST
+// calls, which bound how many replies a bot can give: a reply shorter than the interval costs its
+// preview and the final edit only.
+import type { PostedMessage } from '../core/discord.ts';
 import type { Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
 
@@ -11,20 +13,17 @@ export interface Streamer {
   settle(): Promise<PostedMessage | undefined>;
   /** When the first text became visible (ms), for figures. */
   firstVisibleAt(): number | undefined;
-  /** The text the message shows now. */
-  shown(): string;
 }
 
 export interface StreamOptions {
-  discord: DiscordEdge;
-  channelId: string;
-  speaker: Speaker;
   intervalMs: number;
   /** A preview already shown by an earlier attempt: edited, never posted again. */
   existing?: PostedMessage;
-  /** Called before and after the first post, so the ledger knows about it. */
-  beforePost(): Promise<void>;
-  afterPost(posted: PostedMessage): Promise<void>;
+  /** Posts the preview exactly once (through the ledger). */
+  preview(content: string): Promise<PostedMessage>;
+  edit(posted: PostedMessage, content: string): Promise<void>;
+  /** How long to hold an edit back so the webhook's budget keeps room (0: now). */
+  editDelay(webhookId: string): number;
   log: Logger;
 }
 
@@ -32,7 +31,7 @@ export function createStreamer(opts: StreamOptions): Streamer {
   let text = '';
   let posted = opts.existing;
   let shown = '';
-  let lastEditAt = 0;
+  let lastUpdateAt = 0;
   let inFlight: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -50,27 +49,20 @@ export function createStreamer(opts: StreamOptions): Streamer {
     if (stopped || inFlight || timer) return;
     const next = splitMessage(text)[0] ?? '';
     if (!next.trim() || next === shown) return;
-    if (!posted) {
-      inFlight = (async () => {
-        await opts.beforePost();
-        const message = await opts.discord.postAs(opts.channelId, opts.speaker, next);
-        posted = message;
-        shown = next;
-        firstVisibleAt = Date.now();
-        lastEditAt = firstVisibleAt;
-        await opts.afterPost(message);
-      })();
-    } else {
-      const wait = Math.max(lastEditAt + opts.intervalMs - Date.now(), opts.discord.editDelay(posted.webhookId));
-      if (wait > 0) return later(wait);
-      const target = posted;
-      lastEditAt = Date.now();
-      inFlight = opts.discord.editAs(opts.channelId, target, next).then(() => {
-        shown = next;
-      });
-    }
+    const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId)) : 0;
+    if (wait > 0) return later(wait);
+    lastUpdateAt = Date.now();
+    inFlight = (posted ? opts.edit(posted, next) : opts.preview(next).then((message) => void (posted = message))).then(() => {
+      shown = next;
+      firstVisibleAt ??= Date.now();
+    });
     inFlight
-      .catch((err: Error) => opts.log.warn({ err: err.message }, 'streaming update failed; the final text will still be posted'))
+      .catch((err: unknown) => {
+        // No more updates: a preview whose fate is unknown must not be followed by another (the
+        // caller looks for it first), and a refused one would be refused again.
+        stopped = true;
+        opts.log.warn({ err: (err as Error).message }, 'streaming stopped; the final text will still be posted');
+      })
       .finally(() => {
         inFlight = undefined;
         pump();
@@ -90,6 +82,5 @@ export function createStreamer(opts: StreamOptions): Streamer {
       return posted;
     },
     firstVisibleAt: () => firstVisibleAt,
-    shown: () => shown,
   };
 }

@@ -44,14 +44,24 @@ export interface Exhausted {
   attempts: HostAttempt[];
 }
 
-/** Thrown so the queue retries the job later. */
+/** Thrown so the queue retries later; carries the host's own Retry-After when it gave one. */
 export class RetryableHostError extends Error {
   override name = 'RetryableHostError';
   readonly attempts: HostAttempt[];
-  constructor(message: string, attempts: HostAttempt[]) {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, attempts: HostAttempt[], retryAfterMs?: number) {
     super(message);
     this.attempts = attempts;
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** The Retry-After a host sent with a 429 or 529, in ms (the SDKs expose the response headers). */
+function retryAfterOf(err: unknown): number | undefined {
+  const headers = (err as { headers?: Headers | Record<string, string> })?.headers;
+  const raw = headers instanceof Headers ? headers.get('retry-after') : headers?.['retry-after'];
+  const seconds = Number(raw);
+  return raw && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 300_000) : undefined;
 }
 
 export async function askPersona(
@@ -77,17 +87,49 @@ export async function askPersona(
       const { message, status } = describeError(err);
       const kind = classifyFailure(err);
       attempts.push({ ...base, outcome: kind === 'retry' ? 'failed' : 'refused', reason: message, ...(status === undefined ? {} : { status }) });
-      if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts);
+      if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));
     }
   }
   return { kind: 'exhausted', attempts };
 }
 
-/** A short notice posted as the persona when no host could answer. */
+/** A host failure in plain words: what a reader of the channel can understand (no addresses, no JSON). */
+export function plainReason(a: HostAttempt): string {
+  if (a.outcome === 'skipped') return 'no API key is configured';
+  switch (a.status) {
+    case undefined:
+      return /time|abort/i.test(a.reason) ? 'took too long to answer' : 'could not be reached';
+    case 400:
+    case 422:
+      return 'refused the request';
+    case 401:
+      return 'refused the API key';
+    case 403:
+      return 'refused access';
+    case 404:
+    case 410:
+      return 'no longer serves the model';
+    case 408:
+      return 'took too long to answer';
+    case 429:
+      return 'is rate-limiting requests';
+    case 529:
+    case 503:
+      return 'is overloaded';
+    default:
+      return a.status >= 500 ? 'is failing' : 'refused the request';
+  }
+}
+
+/**
+ * The notice posted (as the persona) when no host could answer, in plain words: which hosts were
+ * tried and why they did not answer, never addresses or the hosts' raw errors (those go to the log).
+ */
 export function unavailableNotice(persona: Persona, attempts: readonly HostAttempt[], passing = false): string {
-  const why = attempts.map((a) => `${a.host}: ${a.outcome === 'skipped' ? a.reason : a.status ? `HTTP ${a.status}` : a.reason.slice(0, 80)}`);
-  const head = passing
-    ? `*${persona.name} could not answer: the model host kept failing. Please try again later.*`
-    : `*${persona.name} could not answer: no host serves this model right now.*`;
-  return `${head}\n-# ${why.join(' · ')}`;
+  const reasons = [...new Set(attempts.map(plainReason))];
+  const hosts = attempts.length === 1 ? 'its model host' : 'its model hosts';
+  if (passing) {
+    return `*${persona.name} could not answer: ${hosts} ${reasons.join(', and ')}. Please try again in a few minutes.*`;
+  }
+  return `*${persona.name} could not answer: no host serves this model right now (${reasons.join('; ')}).*`;
 }

@@ -1,19 +1,11 @@
-// A busy channel: three workers reply through chorus's REST proxy to a stand-in that enforces
-// Discord's per-webhook and global limits, answering 429 as Discord does.
+// A busy channel: three workers reply to a stand-in that enforces Discord's per-webhook and global
+// limits, answering 429 as Discord does — sharing one rate limit through Redis (the default), and
+// through chorus's REST proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count429, maxPerSecond } from '../../local-discord/server.ts';
 import type { RecordedRequest } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
 
-let h: Harness;
-beforeAll(async () => {
-  // As deployed: three worker processes and the REST proxy process between them and "Discord".
-  h = await startHarness({ inProcessWorkers: 0, enforceRateLimits: true, viaProxy: true, env: { WEBHOOK_POOL_SIZE: '3', PERSONA_COOLDOWN_SECONDS: '0' } });
-  await Promise.all([h.spawnWorker(), h.spawnWorker(), h.spawnWorker()]);
-});
-afterAll(async () => {
-  await h?.close();
-});
 
 const MESSAGES = 30;
 const SPEAKERS = [
@@ -29,8 +21,21 @@ function echoNumber(req: RecordedRequest): { text: string } {
   return { text: `#${numbers.at(-1)}` };
 }
 
-describe('a busy channel under Discord rate limits', () => {
-  it('delivers every reply, in order, none lost or doubled, within the global limit', async () => {
+describe.each([
+  ['the shared Redis gate', false],
+  ['the REST proxy', true],
+])('a busy channel under Discord rate limits, with %s', (_, viaProxy) => {
+  let h: Harness;
+  beforeAll(async () => {
+    // As deployed: three worker processes (and, in the second case, the REST proxy process).
+    h = await startHarness({ inProcessWorkers: 0, enforceRateLimits: true, viaProxy, env: { WEBHOOK_POOL_SIZE: '3', PERSONA_COOLDOWN_SECONDS: '0' } });
+    await Promise.all([h.spawnWorker(), h.spawnWorker(), h.spawnWorker()]);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('delivers every reply, none lost or doubled, within the global limit', async () => {
     h.anthropicHost.setResponder(echoNumber);
     h.openaiHost.setResponder(echoNumber);
     const channelId = h.discord.addChannel({ name: 'busy' });
@@ -42,20 +47,23 @@ describe('a busy channel under Discord rate limits', () => {
     for (const id of ids) expect(await h.routed(id)).toBe(1);
     await h.settled();
 
+    // Independent messages are answered at once, so replies show in the order they finish.
     const posts = h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
-    expect(posts.map((m) => `${m.author.username} ${m.content}`)).toEqual(
-      Array.from({ length: MESSAGES }, (_, i) => `${SPEAKERS[i % SPEAKERS.length]![1]} #${i}`),
+    expect(posts.map((m) => `${m.author.username} ${m.content}`).sort()).toEqual(
+      Array.from({ length: MESSAGES }, (_, i) => `${SPEAKERS[i % SPEAKERS.length]![1]} #${i}`).sort(),
     );
     const bot = (c: { authorized: boolean }) => c.authorized;
     expect(maxPerSecond(h.discord.restCalls, bot)).toBeLessThanOrEqual(50);
     // Per webhook, never more than Discord's burst of 5 in 2 s reached the stand-in as accepted calls.
+    // The channel's first reply waits for one webhook; the pool grows to its size in the background.
     const webhooks = new Set(posts.map((m) => m.webhook_id!));
-    expect(webhooks.size).toBe(3);
+    expect(webhooks.size).toBeGreaterThanOrEqual(1);
+    expect(webhooks.size).toBeLessThanOrEqual(3);
     for (const id of webhooks) {
       const accepted = h.discord.restCalls.filter((c) => c.path.includes(`/webhooks/${id}/`) && c.status < 300);
       expect(maxPerSecond(accepted, undefined, 2000)).toBeLessThanOrEqual(5);
     }
-    console.log(`busy channel: ${posts.length} replies, ${count429(h.discord.restCalls)} answers of 429, max bot calls in a second ${maxPerSecond(h.discord.restCalls, bot)}`);
+    console.log(`busy channel (${_}): ${posts.length} replies, ${count429(h.discord.restCalls)} answers of 429, max bot calls in a second ${maxPerSecond(h.discord.restCalls, bot)}`);
   }, 60_000);
 
   it('keeps the bot within 50 requests a second when many channels wake at once', async () => {
@@ -70,9 +78,9 @@ describe('a busy channel under Discord rate limits', () => {
     }
     const calls = h.discord.restCalls.filter((c) => c.at >= start);
     const bot = calls.filter((c) => c.authorized);
-    // Each new channel costs the bot its channel, webhook, history and typing calls: well over 50.
-    expect(bot.length).toBeGreaterThan(100);
+    // Each new channel costs the bot its webhook and history calls: more than a second's worth.
+    expect(bot.length).toBeGreaterThan(50);
     expect(maxPerSecond(calls, (c) => c.authorized)).toBeLessThanOrEqual(50);
-    console.log(`many channels: ${bot.length} bot calls, max in a second ${maxPerSecond(calls, (c) => c.authorized)}, 429s ${count429(calls)}`);
+    console.log(`many channels (${_}): ${bot.length} bot calls, max in a second ${maxPerSecond(calls, (c) => c.authorized)}, 429s ${count429(calls)}`);
   }, 60_000);
 });

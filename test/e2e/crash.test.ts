@@ -1,7 +1,7 @@
 // Workers die; replies must not be lost or doubled. Workers here are real processes, killed
 // with SIGKILL, so nothing gets a chance to clean up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Turn } from '../../core/turns.ts';
+import { jobIds, type ReplyJob } from '../../core/replies.ts';
 import type { StandInMessage } from '../../local-discord/server.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -68,12 +68,11 @@ describe('a worker killed mid-job', () => {
 
     const second = await h.spawnWorker();
     await h.settled();
-    expect(await h.gateway.services.turns.pending(h.discord.channelId)).toBe(0);
     expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Posted exactly once.']);
     // The answer was saved before posting: the retry did not ask the model again.
     expect(calls).toBe(1);
     // And the post is remembered as Opus's, so replies to it reach Opus.
-    expect(await h.redis.get(`${h.config.CHORUS_PREFIX}:post:${opusPostsAfter(trigger.id)[0]!.id}`)).toBe('opus 1');
+    expect(await h.gateway.services.ledger.postOf(opusPostsAfter(trigger.id)[0]!.id)).toEqual({ personaId: 'opus', depth: 1, notice: false });
     second.kill('SIGKILL');
     await exited(second);
   });
@@ -88,21 +87,18 @@ describe('idempotency', () => {
     await post;
     await h.settled();
 
-    const turn: Turn = {
-      v: 2,
+    const job: ReplyJob = {
+      v: 3,
       channelId: h.discord.channelId,
-      personaId: 'opus',
-      reason: 'named',
-      depth: 1,
-      trigger: { id: trigger.id, authorId: trigger.author.id, authorName: 'Alice', content: trigger.content, isBot: false, createdAt: trigger.timestamp },
+      settings: (await h.gateway.services.settings.resolve({ channelId: h.discord.channelId })).values,
+      turns: [{ personaId: 'opus', reason: 'named', depth: 1, trigger: { id: trigger.id, authorId: trigger.author.id, authorName: 'Alice', content: trigger.content, isBot: false, createdAt: trigger.timestamp } }],
       receivedAt: Date.now(),
     };
-    // The same (message, persona) routed again, as after a gateway resume replays the event:
-    // dropped when appended.
-    expect(await h.gateway.services.turns.append([turn])).toBe(0);
-    // Even if it got through (the de-duplication key expired), the reply ledger refuses to answer twice.
-    await h.redis.del(`${h.config.CHORUS_PREFIX}:turn-seen:${trigger.id}-opus`);
-    expect(await h.gateway.services.turns.append([turn])).toBe(1);
+    // The same message routed again, as after a gateway resume replays the event: the same job id, ignored.
+    await h.gateway.services.replies.add(jobIds.message(trigger.id), job);
+    expect(await h.gateway.services.replies.queue.getJobCounts('wait', 'active', 'delayed')).toEqual({ wait: 0, active: 0, delayed: 0 });
+    // Even under another id (the finished job's id expired), the reply ledger refuses to answer twice.
+    await h.gateway.services.replies.add(`again-${trigger.id}`, job);
     await h.settled();
     expect(opusPostsAfter(trigger.id).map((m) => m.content)).toEqual(['Only once.']);
     expect(h.anthropicHost.requests.filter((r) => JSON.stringify(r.body).includes('once please'))).toHaveLength(1);
@@ -127,6 +123,5 @@ describe('graceful stop', () => {
     expect(await exit).toBe(0);
     expect(opusPostsAfter(trigger.id)).toHaveLength(1);
     await h.settled();
-    expect(await h.gateway.services.turns.pending(h.discord.channelId)).toBe(0);
   });
 });

@@ -16,11 +16,11 @@ import { createLogger } from '../../core/log.ts';
 import { loadPersonas } from '../../personas/load.ts';
 import { loadProtocols } from '../../protocols/schema.ts';
 import type { Persona } from '../../personas/schema.ts';
-import type { Turn } from '../../core/turns.ts';
+import type { ReplyJob, Turn } from '../../core/replies.ts';
 import { INTERVIEW_QUEUE } from '../../core/interview/sessions.ts';
 import { openRecordStore } from '../../core/transcript/open-store.ts';
 import type { RecordStore } from '../../core/transcript/store.ts';
-import type { ReplyOutcome } from '../../workers/reply.ts';
+import type { TurnOutcome } from '../../workers/reply.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
@@ -82,7 +82,7 @@ export interface Harness {
   /** Runs a slash command as a member and resolves with the text of the bot's answer to it. */
   command(name: string, options?: unknown[], opts?: { permissions?: string; channelId?: string; author?: { id: string; username: string; global_name?: string } }): Promise<string>;
   /** Every turn in-process workers finished, in order. */
-  outcomes: { turn: Turn; outcome: ReplyOutcome }[];
+  outcomes: { job: ReplyJob; turn: Turn; outcome: TurnOutcome }[];
   /** Starts an in-process worker. */
   addWorker(): RunningWorker;
   /** Starts a worker as its own process, resolved when it reports ready. */
@@ -201,7 +201,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let store: Promise<RecordStore> | undefined;
   const redis = new Redis(REDIS_URL);
   const workers: RunningWorker[] = [];
-  const outcomes: { turn: Turn; outcome: ReplyOutcome }[] = [];
+  const outcomes: { job: ReplyJob; turn: Turn; outcome: TurnOutcome }[] = [];
   const children = new Set<ChildProcess>();
 
   const harness: Harness = {
@@ -228,9 +228,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return new Promise((resolve) => routedWaiters.set(messageId, resolve));
     },
     async settled() {
-      const jobs = await gateway.services.queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
-      gateway.services.queue.setMaxListeners(jobs.length + 10); // one listener per awaited job
-      await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
+      // A finished job may have queued follow-ups or retries: look again until nothing is left.
+      const queue = gateway.services.replies.queue;
+      for (;;) {
+        const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
+        if (jobs.length === 0) return;
+        queueEvents.setMaxListeners(jobs.length + 10); // one listener per awaited job
+        await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
+      }
     },
     outcomes,
     async command(name, options = [], opts = {}) {
@@ -264,7 +269,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return store;
     },
     addWorker() {
-      const w = startWorker(workerConfig, personas, env, log, { onTurn: (turn, outcome) => outcomes.push({ turn, outcome }) });
+      const w = startWorker(workerConfig, personas, env, log, { onTurn: (job, turn, outcome) => outcomes.push({ job, turn, outcome }) });
       workers.push(w);
       return w;
     },

@@ -97,7 +97,7 @@ describe('a blind group interview in Discord', () => {
   it('lets only moderators run it, pauses, ends and exports', async () => {
     const MEMBER = String((1n << 10n) | (1n << 11n));
     const run = (name: string, permissions?: string) => h.command('interview', [{ type: 1, name, options: [] }], { channelId: threadId, ...(permissions ? { permissions } : {}) });
-    expect(await run('pause', MEMBER)).toBe('Sorry — you need the Manage Channels permission to use /interview.');
+    expect(await run('pause', MEMBER)).toBe('Sorry — you need the Manage Channels permission to use /interview pause.');
     expect(await run('pause')).toMatch(/Paused/);
     expect(await run('resume')).toMatch(/Resumed/);
     expect(await run('end')).toMatch(/has ended/);

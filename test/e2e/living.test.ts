@@ -53,7 +53,7 @@ describe('a three-persona conversation with chain depth 2', () => {
     expect(seen.opus).toBe('Alice: Opus and GPT: is a chorus a choir?');
     expect(seen.gpt).toBe('Alice: Opus and GPT: is a chorus a choir?\n\nOpus: I think Base should weigh in on this.');
     expect(seen.base).toMatch(/Alice: Opus and GPT: is a chorus a choir\?\nOpus: I think Base should weigh in on this\.\nGPT: Agreed, a fine question\.\nBase:$/);
-    const chain = h.outcomes.filter((o) => o.turn.channelId === channelId).map((o) => [o.turn.personaId, o.turn.reason, o.turn.depth]);
+    const chain = h.outcomes.filter((o) => o.job.channelId === channelId).map((o) => [o.turn.personaId, o.turn.reason, o.turn.depth]);
     expect(chain).toEqual([
       ['opus', 'named', 1],
       ['gpt', 'named', 1],
@@ -74,8 +74,17 @@ describe('history without refetching', () => {
       await h.settled();
     }
     expect(historyReads()).toBe(1);
-    // Typing shows once per reply, before the answer.
-    expect(h.discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/typing`))).toHaveLength(3);
+    // A reply visible at once needs no typing indicator (each is a REST call)…
+    const typing = () => h.discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/typing`)).length;
+    expect(typing()).toBe(0);
+    // …one that keeps people waiting shows it, once.
+    const typed = h.discord.nextRestCall((c) => c.path.endsWith(`/channels/${channelId}/typing`));
+    h.anthropicHost.setResponder(() => ({ text: 'Thinking done.', hold: typed }));
+    const slow = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, take your time' });
+    expect((await slow).content).toBe('Thinking done.');
+    await h.settled();
+    expect(typing()).toBe(1);
   });
 
   it('gives models edited text and leaves deleted messages out', async () => {
@@ -101,10 +110,14 @@ describe('history without refetching', () => {
 });
 
 describe('mentions, interjections and permissions', () => {
-  it('answers a persona @-mentioned through its role', async () => {
+  it('answers a persona @-mentioned through its role, made when it is summoned', async () => {
+    const channelId = h.discord.addChannel({ name: 'mentions' });
+    // No roles are made at start-up (with many guilds that would be a burst of requests)…
+    expect(h.discord.roles().find((r) => r.name === 'GPT')).toBeUndefined();
+    // …but when a persona is summoned.
+    await h.command('summon', [{ type: 3, name: 'persona', value: 'gpt' }], { channelId });
     const role = h.discord.roles().find((r) => r.name === 'GPT');
     expect(role?.mentionable).toBe(true);
-    const channelId = h.discord.addChannel({ name: 'mentions' });
     h.openaiHost.setResponder(() => ({ text: 'You rang?' }));
     const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'GPT');
     const request = h.openaiHost.nextRequest();
@@ -122,7 +135,7 @@ describe('mentions, interjections and permissions', () => {
     await h.discord.userSays({ channelId, content: 'nice weather today' });
     expect((await post).content).toBe('Mind if I join?');
     await h.settled();
-    expect(h.outcomes.find((o) => o.turn.channelId === channelId)?.turn.reason).toBe('interjection');
+    expect(h.outcomes.find((o) => o.job.channelId === channelId)?.turn.reason).toBe('interjection');
   });
 
   it('says plainly when it lacks the webhook permission, and loses no other work', async () => {
@@ -130,8 +143,17 @@ describe('mentions, interjections and permissions', () => {
     h.discord.denyPermission(channelId, 'ManageWebhooks');
     const notice = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.id === h.discord.botUser.id);
     await h.discord.userSays({ channelId, content: 'Opus, hello?' });
-    expect((await notice).content).toBe('Opus cannot speak here: chorus needs the **Manage Webhooks** permission in this channel.');
+    expect((await notice).content).toMatch(/^Opus cannot speak here: chorus needs the \*\*Manage Webhooks\*\* permission in this channel\./);
     await h.settled();
+    // Remembered: more messages there cost no request Discord would refuse, and no second notice.
+    const callsBefore = h.discord.restCalls.length;
+    for (const content of ['Opus, still there?', 'GPT, you?']) {
+      const m = await h.discord.userSays({ channelId, content });
+      await h.routed(m.id);
+    }
+    await h.settled();
+    expect(h.discord.restCalls.slice(callsBefore).filter((c) => c.status === 403)).toEqual([]);
+    expect(h.discord.messages(channelId).filter((m) => m.author.id === h.discord.botUser.id)).toHaveLength(1);
     const open = h.discord.addChannel({ name: 'open' });
     const post = h.discord.nextMessage((m) => m.channel_id === open && m.author.username === 'Opus');
     await h.discord.userSays({ channelId: open, content: 'Opus, and here?' });

@@ -105,8 +105,10 @@ describe('spine', () => {
     await h.discord.userSays({ content: 'Legacy?' });
     const notice = await post;
     expect(notice.content).toMatch(/Legacy could not answer/);
-    expect(notice.content).toMatch(/HTTP 404/);
-    expect(notice.content).toMatch(/second-host: HTTP 403/);
+    // In plain words: why, not where (no host addresses) and not the hosts' raw errors.
+    expect(notice.content).toMatch(/no longer serves the model/);
+    expect(notice.content).toMatch(/refused access/);
+    expect(notice.content).not.toMatch(/127\.0\.0\.1|localhost|https?:|[{}]|HTTP \d/);
   });
 
   it('retries a passing failure (overloaded) and then answers', async () => {
@@ -160,7 +162,7 @@ describe('spine', () => {
     const requests = h.anthropicHost.requests.length + h.openaiHost.requests.length;
     const m = await h.discord.userSays({ content: 'just chatting among humans, opusy gpt4' });
     expect(await h.routed(m.id)).toBe(0);
-    expect(await h.gateway.services.queue.getJobCounts('wait', 'active', 'delayed')).toEqual({ wait: 0, active: 0, delayed: 0 });
+    expect(await h.gateway.services.replies.queue.getJobCounts('wait', 'active', 'delayed')).toEqual({ wait: 0, active: 0, delayed: 0 });
     expect(h.anthropicHost.requests.length + h.openaiHost.requests.length).toBe(requests);
     expect(h.discord.restCalls.length).toBe(calls);
   });

@@ -34,8 +34,8 @@ describe('streaming', () => {
     for (const e of edits) expect((e.body as { allowed_mentions?: unknown }).allowed_mentions).toEqual({ parse: [], users: [], roles: [], replied_user: false });
     expect(h.discord.messages(channelId).find((m) => m.id === post.id)?.content).toBe('The first words, then some more, and the end.');
     expect(personaPosts(channelId)).toHaveLength(1);
-    const outcome = h.outcomes.find((o) => o.turn.channelId === channelId)?.outcome;
-    expect(outcome?.firstTokenToVisibleMs).toBeGreaterThanOrEqual(0);
+    const outcome = h.outcomes.find((o) => o.job.channelId === channelId)?.outcome;
+    expect(outcome && 'firstTokenToVisibleMs' in outcome ? outcome.firstTokenToVisibleMs : undefined).toBeGreaterThanOrEqual(0);
   });
 
   it('splits a long streamed answer into several messages at the end', async () => {

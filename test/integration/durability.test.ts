@@ -1,5 +1,5 @@
 // What chorus keeps in Redis survives a Redis crash when Redis runs with append-only persistence,
-// as docker-compose runs it: queued turns, their drain job, and which persona sent which post.
+// as docker-compose runs it: queued reply jobs, and which persona sent which post.
 // This test runs its own redis-server (the shared one keeps nothing on disk).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../../core/ledger.ts';
-import { createDrainQueue, createTurnStore, REPLY_QUEUE, type DrainJob, type Turn } from '../../core/turns.ts';
+import { createReplyQueue, jobIds, REPLY_QUEUE, type ReplyJob } from '../../core/replies.ts';
 
 let server: ChildProcess | undefined;
 afterAll(() => {
@@ -36,25 +36,24 @@ function startRedis(port: number, dir: string): Promise<ChildProcess> {
 }
 
 describe('Redis with append-only persistence', () => {
-  it('keeps queued turns, their drain job and the post ledger across a crash', async () => {
+  it('keeps queued reply jobs and the post ledger across a crash', async () => {
     const port = await freePort();
     const dir = await mkdtemp(`${tmpdir()}/chorus-aof-`);
     server = await startRedis(port, dir);
     const prefix = 'durable';
     let redis = new Redis({ port, maxRetriesPerRequest: null });
-    let queue = createDrainQueue(redis, prefix);
-    const turn = (id: string, personaId: string): Turn => ({
-      v: 2,
+    let replies = createReplyQueue(redis, prefix, { attempts: 3, backoffMs: 100 });
+    const trigger = { id: '100', authorId: 'u', authorName: 'Alice', content: 'hi', isBot: false, createdAt: '' };
+    const job: ReplyJob = {
+      v: 3,
       channelId: 'c1',
-      personaId,
-      reason: 'named',
-      depth: 1,
-      trigger: { id, authorId: 'u', authorName: 'Alice', content: 'hi', isBot: false, createdAt: '' },
+      settings: { roster: [], interjectionProbability: 0, chainDepth: 2, cooldownSeconds: 0, repliesPerMinute: 20, historyMessages: 40 },
+      turns: [{ personaId: 'opus', reason: 'named', depth: 1, trigger }, { personaId: 'gpt', reason: 'named', depth: 1, trigger }],
       receivedAt: 0,
-    });
-    expect(await createTurnStore(redis, queue, prefix, 600).append([turn('100', 'opus'), turn('100', 'gpt')])).toBe(2);
-    await createLedger(redis, prefix, 1).recordPost('99', 'opus', 0, { messageId: '555', webhookId: 'w', final: true }, 1);
-    await queue.close();
+    };
+    await replies.add(jobIds.message('100'), job);
+    await createLedger(redis, prefix, 1).recordPost('99', 'opus', 0, { messageId: '555', webhookId: 'w', final: true }, { depth: 1, notice: false });
+    await replies.close();
     await redis.quit();
 
     // A hard crash: no shutdown, no final save.
@@ -64,18 +63,15 @@ describe('Redis with append-only persistence', () => {
     server = await startRedis(port, dir);
 
     redis = new Redis({ port, maxRetriesPerRequest: null });
-    queue = createDrainQueue(redis, prefix);
-    const turns = createTurnStore(redis, queue, prefix, 600);
-    expect(await turns.pending('c1')).toBe(2);
-    expect((await turns.head('c1'))?.turn.personaId).toBe('opus');
-    expect(await createLedger(redis, prefix, 1).postOf('555')).toEqual({ personaId: 'opus', depth: 1 });
-    // The drain job is still queued, and a worker takes it.
-    let resolveTaken!: (job: DrainJob) => void;
-    const taken = new Promise<DrainJob>((resolve) => (resolveTaken = resolve));
-    const worker = new Worker<DrainJob>(REPLY_QUEUE, async (job) => resolveTaken(job.data), { connection: redis, prefix });
-    expect(await taken).toEqual({ channelId: 'c1' });
+    replies = createReplyQueue(redis, prefix, { attempts: 3, backoffMs: 100 });
+    expect(await createLedger(redis, prefix, 1).postOf('555')).toEqual({ personaId: 'opus', depth: 1, notice: false });
+    // The job is still queued, with its turns in order, and a worker takes it.
+    let resolveTaken!: (job: ReplyJob) => void;
+    const taken = new Promise<ReplyJob>((resolve) => (resolveTaken = resolve));
+    const worker = new Worker<ReplyJob>(REPLY_QUEUE, async (j) => resolveTaken(j.data), { connection: redis, prefix });
+    expect((await taken).turns.map((t) => t.personaId)).toEqual(['opus', 'gpt']);
     await worker.close();
-    await queue.close();
+    await replies.close();
     await redis.quit();
   });
 });

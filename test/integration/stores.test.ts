@@ -3,17 +3,19 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHistoryStore } from '../../core/history.ts';
 import type { ChannelMessage } from '../../core/messages.ts';
-import { createDrainQueue, createTurnStore, type Turn } from '../../core/turns.ts';
+import { QueueEvents, Worker } from 'bullmq';
+import { createChannelAccess } from '../../core/access.ts';
+import { createReplyQueue, jobIds, REPLY_QUEUE, type ReplyJob } from '../../core/replies.ts';
+import { createRestGate } from '../../core/rest-gate.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const prefix = `stores-${process.pid}-${Date.now().toString(36)}`;
-const queue = createDrainQueue(redis, prefix);
+const events = new QueueEvents(REPLY_QUEUE, { connection: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, prefix });
 
 afterAll(async () => {
-  await queue.obliterate({ force: true });
-  const keys = await redis.keys(`${prefix}:*`);
+  const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);
-  await queue.close();
+  await events.close();
   await redis.quit();
 });
 
@@ -22,50 +24,74 @@ const message = (content: string, extra: Partial<ChannelMessage> = {}): ChannelM
   seq += 1n << 22n;
   return { id: String(seq), authorId: 'u', authorName: 'Alice', content, isBot: false, createdAt: '', ...extra };
 };
-const turn = (channelId: string, trigger: ChannelMessage, personaId = 'opus'): Turn => ({ v: 2, channelId, personaId, reason: 'named', depth: 1, trigger, receivedAt: 0 });
 
-describe('turn store', () => {
-  const turns = createTurnStore(redis, queue, prefix, 600);
+describe('reply queue', () => {
+  const replies = createReplyQueue(redis, prefix, { attempts: 3, backoffMs: 100 });
+  const job = (trigger: ChannelMessage, personas: string[]): ReplyJob => ({
+    v: 3,
+    channelId: 'c1',
+    settings: { roster: [], interjectionProbability: 0, chainDepth: 2, cooldownSeconds: 0, repliesPerMinute: 20, historyMessages: 40 },
+    turns: personas.map((personaId) => ({ personaId, reason: 'named', depth: 1, trigger })),
+    receivedAt: 0,
+  });
 
-  it('keeps turns in order, drops repeats, and schedules one drain per busy channel', async () => {
+  it('holds one job per message: routing the same message again adds nothing', async () => {
     const a = message('a');
+    await replies.add(jobIds.message(a.id), job(a, ['opus', 'gpt']));
+    await replies.add(jobIds.message(a.id), job(a, ['opus']));
+    const waiting = await replies.queue.getJobs(['wait']);
+    expect(waiting.map((j) => j.id)).toEqual([jobIds.message(a.id)]);
+    expect(waiting[0]!.data.turns.map((t) => t.personaId)).toEqual(['opus', 'gpt']);
+  });
+
+  it("recognises a finished job's id too, so a late repeat is not answered again", async () => {
+    await replies.queue.obliterate({ force: true });
     const b = message('b');
-    expect(await turns.append([turn('c1', a), turn('c1', a, 'gpt')])).toBe(2);
-    expect(await turns.append([turn('c1', b), turn('c1', a)])).toBe(1); // the repeat is dropped
-    expect(await queue.getJobCounts('wait')).toEqual({ wait: 1 });
-    const heads: string[] = [];
-    for (let head = await turns.head('c1'); head; head = await turns.head('c1')) {
-      heads.push(`${head.turn.trigger.content}:${head.turn.personaId}`);
-      await turns.pop('c1', head.raw);
+    await replies.add(jobIds.message(b.id), job(b, ['opus']));
+    const worker = new Worker<ReplyJob>(REPLY_QUEUE, async () => 'done', { connection: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, prefix });
+    const [first] = await replies.queue.getJobs(['wait']);
+    await first!.waitUntilFinished(events);
+    await replies.add(jobIds.message(b.id), job(b, ['opus']));
+    expect(await replies.queue.getJobCounts('wait', 'completed')).toEqual({ wait: 0, completed: 1 });
+    await worker.close();
+  });
+});
+
+describe('channel access', () => {
+  const access = createChannelAccess(redis, prefix);
+
+  it('remembers a refused permission, says "first" once, and forgets it when the guild changes', async () => {
+    expect(await access.refuse('ch1', 'g1', 'ManageWebhooks')).toBe(true);
+    expect(await access.refuse('ch1', 'g1', 'ManageWebhooks')).toBe(false);
+    expect([...(await access.missing('ch1'))]).toEqual(['ManageWebhooks']);
+    await access.forgetGuild('g1');
+    expect((await access.missing('ch1')).size).toBe(0);
+    expect(await access.refuse('ch1', 'g1', 'ManageWebhooks')).toBe(true);
+  });
+});
+
+describe('rest gate', () => {
+  it('lets no more than the limit through in any second, across processes sharing Redis', async () => {
+    const other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const gates = [createRestGate(redis, `${prefix}-gate`, 10), createRestGate(other, `${prefix}-gate`, 10)];
+    const sentAt: number[] = [];
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const release = await gates[i % 2]!.acquire('bot');
+        sentAt.push(Date.now());
+        await new Promise((r) => setTimeout(r, 5)); // the request's round trip
+        release();
+      }),
+    );
+    sentAt.sort((a, b) => a - b);
+    let most = 0;
+    for (let lo = 0, hi = 0; hi < sentAt.length; hi++) {
+      while (sentAt[hi]! - sentAt[lo]! >= 1000) lo++;
+      most = Math.max(most, hi - lo + 1);
     }
-    expect(heads).toEqual(['a:opus', 'a:gpt', 'b:opus']);
-    expect(await turns.finish('c1')).toBe(true);
-  });
-
-  it('schedules a fresh drain (with a new job id) once the last one has finished', async () => {
-    await queue.obliterate({ force: true });
-    await turns.append([turn('c2', message('x'))]);
-    const [first] = await queue.getJobs(['wait']);
-    await turns.pop('c2', (await turns.head('c2'))!.raw);
-    expect(await turns.finish('c2')).toBe(true);
-    await turns.append([turn('c2', message('y'))]);
-    const ids = (await queue.getJobs(['wait'])).map((j) => j.id);
-    expect(ids).toHaveLength(2);
-    expect(new Set(ids).size).toBe(2);
-    expect(ids).toContain(first?.id);
-  });
-
-  it('does not end a drain while turns remain', async () => {
-    await turns.append([turn('c3', message('z'))]);
-    expect(await turns.finish('c3')).toBe(false);
-  });
-
-  it('recovers a channel whose drain job was lost', async () => {
-    await queue.obliterate({ force: true });
-    expect(await turns.pending('c3')).toBe(1);
-    expect(await turns.recover()).toBeGreaterThanOrEqual(1);
-    expect((await queue.getJobs(['wait'])).map((j) => j.data.channelId)).toContain('c3');
-    expect(await turns.recover()).toBe(0); // a waiting drain is left alone
+    expect(most).toBeLessThanOrEqual(10);
+    expect(sentAt).toHaveLength(30);
+    await other.quit();
   });
 });
 

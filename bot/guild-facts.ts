@@ -1,0 +1,123 @@
+// The little the gateway needs to know about guilds, and no more: which channels are threads of
+// which parent (settings and webhooks are the parent's), role names (for readable mentions) and
+// permissions (for guild-wide commands), and guild owners. Learned from the gateway's own events;
+// after a resumed session in a new process, when no GUILD_CREATE arrives, looked up once through
+// Redis (where the gateway writes each channel's place for the workers too) or REST.
+import type { REST } from '@discordjs/rest';
+import { ChannelType, Routes, type APIChannel, type APIGuild, type APIRole } from 'discord-api-types/v10';
+import type { Redis } from 'ioredis';
+import { idempotent } from '../core/discord.ts';
+import type { Channel, Role } from './payloads.ts';
+
+const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);
+
+/** Where a channel's replies are posted: its own webhooks, or, for a thread, its parent's (the workers' format). */
+interface Target {
+  webhookChannelId: string;
+  threadId?: string;
+}
+
+interface GuildRoles {
+  names: Map<string, string>;
+  permissions: Map<string, string>;
+}
+
+export interface GuildFacts {
+  learnGuild(guild: { id: string; owner_id?: string | undefined; roles?: Role[] | undefined; channels?: Channel[] | undefined; threads?: Channel[] | undefined }): Promise<void>;
+  learnChannels(channels: Channel[], guildId?: string): Promise<void>;
+  forgetChannel(channelId: string): void;
+  forgetGuild(guildId: string): void;
+  learnRole(guildId: string, role: Role): void;
+  forgetRole(guildId: string, roleId: string): void;
+  /** The parent of a thread; undefined for any other channel. */
+  parentOf(channelId: string): Promise<string | undefined>;
+  roleName(guildId: string, roleId: string): string | undefined;
+  /** Role permissions of a guild (@everyone under the guild's id), and its owner. */
+  permissionsOf(guildId: string): Promise<{ rolePermissions: Map<string, string>; ownerId?: string }>;
+}
+
+export function createGuildFacts(rest: REST, redis: Redis, prefix: string): GuildFacts {
+  const parents = new Map<string, string | null>(); // null: known not to be a thread
+  const roles = new Map<string, GuildRoles>();
+  const owners = new Map<string, string>();
+  const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
+
+  const targetOf = (c: { id: string; type: number; parent_id?: string | null | undefined }): Target =>
+    THREAD_TYPES.has(c.type) && c.parent_id ? { webhookChannelId: c.parent_id, threadId: c.id } : { webhookChannelId: c.id };
+
+  async function learnChannels(channels: Channel[]): Promise<void> {
+    if (channels.length === 0) return;
+    const write = redis.multi();
+    for (const c of channels) {
+      const target = targetOf(c);
+      parents.set(c.id, target.threadId ? target.webhookChannelId : null);
+      write.set(targetKey(c.id), JSON.stringify(target));
+    }
+    await write.exec();
+  }
+
+  function rolesOf(guildId: string): GuildRoles {
+    let r = roles.get(guildId);
+    if (!r) roles.set(guildId, (r = { names: new Map(), permissions: new Map() }));
+    return r;
+  }
+
+  return {
+    async learnGuild(guild) {
+      if (guild.owner_id) owners.set(guild.id, guild.owner_id);
+      if (guild.roles) {
+        const r: GuildRoles = { names: new Map(), permissions: new Map() };
+        for (const role of guild.roles) {
+          r.names.set(role.id, role.name);
+          r.permissions.set(role.id, role.permissions);
+        }
+        roles.set(guild.id, r);
+      }
+      await learnChannels([...(guild.channels ?? []), ...(guild.threads ?? [])]);
+    },
+    learnChannels: (channels) => learnChannels(channels),
+    forgetChannel(channelId) {
+      parents.delete(channelId);
+    },
+    forgetGuild(guildId) {
+      roles.delete(guildId);
+      owners.delete(guildId);
+    },
+    learnRole(guildId, role) {
+      const r = rolesOf(guildId);
+      r.names.set(role.id, role.name);
+      r.permissions.set(role.id, role.permissions);
+    },
+    forgetRole(guildId, roleId) {
+      roles.get(guildId)?.names.delete(roleId);
+      roles.get(guildId)?.permissions.delete(roleId);
+    },
+    async parentOf(channelId) {
+      const known = parents.get(channelId);
+      if (known !== undefined) return known ?? undefined;
+      const cached = await redis.get(targetKey(channelId));
+      let target: Target;
+      if (cached !== null) target = JSON.parse(cached) as Target;
+      else {
+        const channel = (await idempotent(() => rest.get(Routes.channel(channelId)))) as APIChannel;
+        target = targetOf({ id: channel.id, type: channel.type, parent_id: 'parent_id' in channel ? channel.parent_id : undefined });
+        await redis.set(targetKey(channelId), JSON.stringify(target));
+      }
+      parents.set(channelId, target.threadId ? target.webhookChannelId : null);
+      return target.threadId ? target.webhookChannelId : undefined;
+    },
+    roleName: (guildId, roleId) => roles.get(guildId)?.names.get(roleId),
+    async permissionsOf(guildId) {
+      if (!roles.has(guildId) || !owners.has(guildId)) {
+        const [list, guild] = (await Promise.all([
+          idempotent(() => rest.get(Routes.guildRoles(guildId))),
+          idempotent(() => rest.get(Routes.guild(guildId))),
+        ])) as [APIRole[], APIGuild];
+        for (const role of list) this.learnRole(guildId, { id: role.id, name: role.name, permissions: role.permissions, position: role.position });
+        owners.set(guildId, guild.owner_id);
+      }
+      const owner = owners.get(guildId);
+      return { rolePermissions: new Map(rolesOf(guildId).permissions), ...(owner ? { ownerId: owner } : {}) };
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// A slash command or autocomplete as the commands see it: its options, who ran it and where, what
+// they may do there, and the ways to answer — the interaction callback and its follow-up edits,
+// over REST. Built from the raw INTERACTION_CREATE the gateway reads (bot/payloads.ts).
+import type { RawFile, REST } from '@discordjs/rest';
+import {
+  ApplicationCommandOptionType,
+  InteractionResponseType,
+  InteractionType,
+  MessageFlags,
+  Routes,
+  type APIApplicationCommandInteractionDataOption,
+  type APIMessage,
+} from 'discord-api-types/v10';
+import { NO_PINGS } from '../core/discord.ts';
+import { has, type PermissionName } from '../core/permissions.ts';
+import { displayName, type Interaction } from './payloads.ts';
+
+export interface AnswerFile {
+  name: string;
+  data: Buffer;
+}
+
+export interface Answer {
+  content: string;
+  files?: AnswerFile[];
+}
+
+export interface CommandContext {
+  commandName: string;
+  isAutocomplete: boolean;
+  /** The subcommand chosen, if the command has them. */
+  subcommand: string | undefined;
+  string(name: string): string | undefined;
+  number(name: string): number | undefined;
+  /** The option being typed, for autocomplete. */
+  focused(): string;
+  user: { id: string; name: string };
+  /** The member's roles in the guild (for permissions across the whole server). */
+  memberRoles: string[];
+  guildId: string | undefined;
+  channelId: string;
+  /** The thread's parent, when the command ran in a thread. */
+  parentId: string | undefined;
+  channelType: number | undefined;
+  channelName: string | undefined;
+  /** What the member may do in this channel (Discord computes it, overwrites included). */
+  memberCan(permission: PermissionName): boolean;
+  /** Replies at once (within Discord's 3 s). */
+  reply(answer: string | Answer, opts?: { ephemeral?: boolean }): Promise<void>;
+  /** Acknowledges now and answers later with `edit`. */
+  defer(opts?: { ephemeral?: boolean }): Promise<void>;
+  /** Sets the (deferred or given) answer; resolves with the message it shows. */
+  edit(answer: string | Answer): Promise<APIMessage>;
+  /** Autocomplete choices. */
+  respond(choices: { name: string; value: string }[]): Promise<void>;
+  answered: boolean;
+}
+
+type Option = APIApplicationCommandInteractionDataOption;
+
+function leafOptions(options: Option[] | undefined): { subcommand?: string; options: Option[] } {
+  const first = options?.[0];
+  if (first && (first.type === ApplicationCommandOptionType.Subcommand || first.type === ApplicationCommandOptionType.SubcommandGroup)) {
+    const inner = leafOptions(first.options as Option[] | undefined);
+    return { subcommand: inner.subcommand ?? first.name, options: inner.options };
+  }
+  return { options: options ?? [] };
+}
+
+const asAnswer = (a: string | Answer): Answer => (typeof a === 'string' ? { content: a } : a);
+const files = (a: Answer): RawFile[] | undefined => a.files?.map((f) => ({ name: f.name, data: f.data }));
+
+export function commandContext(i: Interaction, rest: REST, parentId: string | undefined): CommandContext {
+  const data = (i.data ?? {}) as { name?: string; options?: Option[] };
+  const { subcommand, options } = leafOptions(data.options);
+  const option = (name: string) => options.find((o) => o.name === name) as (Option & { value?: unknown; focused?: boolean }) | undefined;
+  const person = i.member?.user ?? i.user;
+  if (!person) throw new Error('an interaction without a user');
+  const flags = (ephemeral?: boolean) => (ephemeral ? MessageFlags.Ephemeral : 0);
+  const ctx: CommandContext = {
+    commandName: data.name ?? '',
+    isAutocomplete: i.type === InteractionType.ApplicationCommandAutocomplete,
+    subcommand,
+    string: (name) => {
+      const v = option(name)?.value;
+      return typeof v === 'string' ? v : v === undefined ? undefined : String(v);
+    },
+    number: (name) => {
+      const v = option(name)?.value;
+      return typeof v === 'number' ? v : undefined;
+    },
+    focused: () => String((options.find((o) => 'focused' in o && o.focused) as { value?: unknown } | undefined)?.value ?? ''),
+    user: { id: person.id, name: displayName(person, i.member ?? undefined) },
+    memberRoles: i.member?.roles ?? [],
+    guildId: i.guild_id,
+    channelId: i.channel_id ?? i.channel?.id ?? '',
+    parentId,
+    channelType: i.channel?.type,
+    channelName: i.channel?.name,
+    memberCan: (permission) => (i.member ? has(i.member.permissions, permission) : true),
+    answered: false,
+    async reply(answer, opts = {}) {
+      const a = asAnswer(answer);
+      ctx.answered = true;
+      await rest.post(Routes.interactionCallback(i.id, i.token), {
+        body: { type: InteractionResponseType.ChannelMessageWithSource, data: { content: a.content, flags: flags(opts.ephemeral), allowed_mentions: NO_PINGS } },
+        files: files(a),
+        auth: false,
+      });
+    },
+    async defer(opts = {}) {
+      ctx.answered = true;
+      await rest.post(Routes.interactionCallback(i.id, i.token), {
+        body: { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: flags(opts.ephemeral) } },
+        auth: false,
+      });
+    },
+    async edit(answer) {
+      const a = asAnswer(answer);
+      return (await rest.patch(Routes.webhookMessage(i.application_id, i.token, '@original'), {
+        body: { content: a.content, allowed_mentions: NO_PINGS, ...(a.files ? { attachments: a.files.map((f, n) => ({ id: n, filename: f.name })) } : {}) },
+        files: files(a),
+        auth: false,
+      })) as APIMessage;
+    },
+    async respond(choices) {
+      ctx.answered = true;
+      await rest.post(Routes.interactionCallback(i.id, i.token), {
+        body: { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: choices.slice(0, 25) } },
+        auth: false,
+      });
+    },
+  };
+  return ctx;
+}

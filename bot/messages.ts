@@ -1,0 +1,126 @@
+// What the gateway does with messages: keep each channel's history, route what people wrote, and
+// queue one reply job per message that someone should answer. It never calls a model.
+import { askHumanQuestion } from '../core/interview/sessions.ts';
+import { readableContent, type ChannelMessage } from '../core/messages.ts';
+import { jobIds, type Place } from '../core/replies.ts';
+import { route, type Author } from '../core/route.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
+import type { LiveSession } from '../core/transcript/live.ts';
+import { displayName, SPOKEN_TYPES, toChannelMessage, type MessageCreate, type MessageUpdate } from './payloads.ts';
+import type { Services } from './services.ts';
+
+/** Records the message and queues a reply job when personas should answer it. Returns how many answer. */
+export async function handleMessage(m: MessageCreate, s: Services, botUserId: string, receivedAt = Date.now()): Promise<number> {
+  // The workers record and route their own posts; chorus's own notices and answers are not conversation.
+  if (m.author.id === botUserId) return 0;
+  if (m.webhook_id && (await s.isOurWebhook(m.webhook_id))) return 0;
+  // Pins, joins, boosts, thread notices…: Discord speaking, not a person. Never routed, never read.
+  if (!SPOKEN_TYPES.has(m.type)) return 0;
+
+  const guildId = m.guild_id;
+  const rolePersonas = guildId && m.mention_roles?.length ? await s.roles.personasOf(guildId, m.mention_roles) : new Map<string, string>();
+  const roleName = (roleId: string) => {
+    const personaId = rolePersonas.get(roleId);
+    if (personaId) return s.personas.find((p) => p.id === personaId)?.name ?? personaId;
+    return guildId ? s.guildFacts.roleName(guildId, roleId) : undefined;
+  };
+  const trigger = toChannelMessage(m, roleName);
+  const author: Author = m.author.bot || m.webhook_id ? { kind: 'bot' } : { kind: 'human' };
+  // Independent look-ups at once: each is a Redis round trip on the path to the reply.
+  const [parentId, , live, repliedTo] = await Promise.all([
+    s.guildFacts.parentOf(m.channel_id),
+    s.history.add(m.channel_id, [trigger]),
+    s.live.of(m.channel_id),
+    author.kind === 'human' && m.message_reference?.message_id ? s.ledger.postOf(m.message_reference.message_id) : undefined,
+  ]);
+  const place: Place = { ...(guildId ? { guildId } : {}), channelId: m.channel_id, ...(parentId ? { parentId } : {}) };
+  if (live) {
+    // An interview thread is the interview's: its questions come from the interviewer, no one else's
+    // messages start replies. A recorded channel goes on as usual, with every message kept.
+    if (live.kind === 'interview') return interviewMessage(m, trigger, live, s);
+    await recordChannelMessage(s, live.sessionId, trigger, author.kind === 'human');
+  }
+  if (author.kind === 'bot') return 0;
+  const { values: settings } = await s.settings.resolve(place);
+  const now = Date.now();
+  const activity = settings.interjectionProbability > 0 ? await s.ledger.activity(m.channel_id, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
+  const content = m.content ?? '';
+  const mentions = [...rolePersonas].map(([roleId, personaId]) => ({ personaId, at: content.indexOf(`<@&${roleId}>`) }));
+  const { answer, skipped } = route(
+    { content, author, ...(repliedTo && !repliedTo.notice ? { repliedToPersonaId: repliedTo.personaId } : {}), mentions },
+    s.personas,
+    { ...settings, ...activity },
+    { maxPerMessage: s.config.MAX_PERSONAS_PER_MESSAGE, now, random: Math.random },
+  );
+  if (skipped.length) s.log.info({ messageId: m.id, channelId: m.channel_id, skipped }, 'some addressed personas will not answer');
+  if (answer.length === 0) return 0;
+  const ambient = answer.filter((d) => d.trigger === 'interjection').length;
+  if (ambient) await s.ledger.noteAmbient(m.channel_id, ambient, now);
+  // One job per message: a replayed event or a second routing of it is the same job, ignored.
+  await s.replies.add(jobIds.message(m.id), {
+    v: 3,
+    ...place,
+    settings,
+    turns: answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger })),
+    receivedAt,
+  });
+  return answer.length;
+}
+
+async function interviewMessage(m: MessageCreate, trigger: ChannelMessage, live: LiveSession, s: Services): Promise<number> {
+  if (m.author.bot || m.webhook_id || m.author.id !== live.interviewerId) return 0;
+  const session = await (await s.records).session(live.sessionId);
+  if (session?.status === 'ended') {
+    await s.live.clear(m.channel_id);
+    return 0;
+  }
+  if (session?.status !== 'running') return 0;
+  await askHumanQuestion(
+    s.interviews,
+    { step: 'ask', sessionId: live.sessionId, text: trigger.content, source: 'human', askedBy: { kind: 'human', userId: trigger.authorId, name: trigger.authorName }, discordMessageId: m.id },
+    m.id,
+  );
+  return 0;
+}
+
+async function recordChannelMessage(s: Services, sessionId: string, m: ChannelMessage, human: boolean): Promise<void> {
+  await (await s.records).append({
+    v: TRANSCRIPT_FORMAT_VERSION,
+    id: eventId(sessionId, 'message', m.id),
+    sessionId,
+    at: m.createdAt,
+    type: 'channel_message',
+    author: human ? { kind: 'human', userId: m.authorId, name: m.authorName } : { kind: 'system' },
+    text: m.content,
+    discordMessageId: m.id,
+    ...(m.replyToId ? { replyToId: m.replyToId } : {}),
+    ...(m.attachments?.length ? { attachments: m.attachments.map((a) => ({ name: a.name, ...(a.contentType ? { contentType: a.contentType } : {}) })) } : {}),
+  });
+}
+
+/** An edit: models read the new text; a recorded channel keeps the edit. */
+export async function handleEdit(m: MessageUpdate, s: Services): Promise<void> {
+  if (m.webhook_id && (await s.isOurWebhook(m.webhook_id))) return; // workers keep their own posts
+  if (m.content === undefined) return; // an embed update, not a change of words
+  const users = (m.mentions ?? []).map((u) => ({ id: u.id, name: displayName(u, u.member) }));
+  const guildId = m.guild_id;
+  const personaRoles = guildId && m.mention_roles?.length ? await s.roles.personasOf(guildId, m.mention_roles) : new Map<string, string>();
+  const roles = (m.mention_roles ?? []).map((r) => ({ id: r, name: (personaRoles.get(r) && s.personas.find((p) => p.id === personaRoles.get(r))?.name) ?? (guildId ? s.guildFacts.roleName(guildId, r) : undefined) ?? 'unknown-role' }));
+  const text = readableContent(m.content, users, roles);
+  await s.history.edit(m.channel_id, m.id, text);
+  const live = await s.live.of(m.channel_id);
+  if (live?.kind === 'channel') {
+    await (await s.records).append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: m.id, text });
+  }
+}
+
+/** Deleted messages leave what models read; a recorded channel keeps the deletion. */
+export async function handleDelete(channelId: string, ids: string[], s: Services): Promise<void> {
+  await s.history.remove(channelId, ids);
+  const live = await s.live.of(channelId);
+  if (live?.kind !== 'channel') return;
+  const records = await s.records;
+  for (const id of ids) {
+    await records.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'delete', id), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_deleted', discordMessageId: id });
+  }
+}

@@ -1,0 +1,29 @@
+// Persona posts in a recorded channel join its transcript, with the model call behind them (saved
+// with the text, so a retry that posts after a crash records the same call).
+import type { ChannelMessage } from '../core/messages.ts';
+import type { Place, Turn } from '../core/replies.ts';
+import type { Stores } from '../core/stores.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
+import type { SavedReply } from './reply.ts';
+
+export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'>, place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply): Promise<void> {
+  const session = await stores.live.of(place.channelId);
+  if (session?.kind !== 'channel') return;
+  const store = await stores.records;
+  const persona = { personaId: turn.personaId, name: posts[0]?.authorName ?? turn.personaId };
+  for (const [i, post] of posts.entries()) {
+    const base = { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.sessionId, 'message', post.id), sessionId: session.sessionId, at: post.createdAt };
+    if (saved.kind === 'notice') {
+      await store.append({ ...base, type: 'notice', text: post.content, persona, discordMessageId: post.id });
+      continue;
+    }
+    await store.append({
+      ...base,
+      type: 'channel_message',
+      author: { kind: 'persona', ...persona },
+      text: post.content,
+      discordMessageId: post.id,
+      ...(i === 0 && saved.modelTurn ? { modelTurn: saved.modelTurn } : {}),
+    });
+  }
+}
