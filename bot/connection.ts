@@ -39,6 +39,8 @@ export interface ConnectionOptions {
   shardIds: number[] | null;
   /** How long log-in may take before chorus says so. */
   readyTimeoutMs: number;
+  /** How long a shard lease lasts without renewal (the time a crashed gateway holds up its successor). */
+  leaseMs: number;
   log: Logger;
   /** Handles one event; the session's saved position moves past it only once this settles. */
   onDispatch(event: ShardEvent): Promise<void>;
@@ -58,8 +60,6 @@ export interface GatewayConnection {
   close(): Promise<void>;
 }
 
-/** How long a shard lease lasts without renewal: the time a crashed gateway holds up its successor. */
-const LEASE_MS = 15_000;
 /** How often saved sessions catch up with the events handled. */
 const SAVE_EVERY_MS = 250;
 
@@ -132,7 +132,7 @@ export async function connectGateway(o: ConnectionOptions): Promise<GatewayConne
   // One process per shard: wait for a predecessor's lease (a rolling deploy, or a crash's lease running out).
   for (const shard of shardIds) {
     let told = false;
-    while (!(await o.redis.set(leaseKey(shard), owner, 'PX', LEASE_MS, 'NX'))) {
+    while (!(await o.redis.set(leaseKey(shard), owner, 'PX', o.leaseMs, 'NX'))) {
       if (o.signal?.aborted) {
         clearInterval(saver);
         for (const held of shardIds) await o.redis.eval(RELEASE, 1, leaseKey(held), owner);
@@ -145,12 +145,12 @@ export async function connectGateway(o: ConnectionOptions): Promise<GatewayConne
   }
   const renewer = setInterval(() => {
     for (const shard of shardIds) {
-      void o.redis.eval(RENEW, 1, leaseKey(shard), owner, String(LEASE_MS)).then(
+      void o.redis.eval(RENEW, 1, leaseKey(shard), owner, String(o.leaseMs)).then(
         (kept) => kept === 0 && !stopping && o.onFatal(`another gateway took over shard ${shard}; this one stops so no message is routed twice`),
         (err: Error) => o.log.warn({ shard, err: err.message }, 'could not renew the shard lease'),
       );
     }
-  }, LEASE_MS / 3);
+  }, o.leaseMs / 3);
 
   const handling = new Set<Promise<void>>();
   manager.on(WebSocketShardEvents.Dispatch, ({ data, shardId }) => {

@@ -185,6 +185,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       shardCount: config.SHARD_COUNT === 'auto' ? null : config.SHARD_COUNT,
       shardIds: config.SHARD_IDS,
       readyTimeoutMs: config.GATEWAY_READY_TIMEOUT_MS,
+      leaseMs: config.GATEWAY_LEASE_MS,
       log,
       onDispatch,
       onFatal: fatal,

@@ -74,6 +74,11 @@ export const ConfigSchema = z.object({
       const [a, b] = part.split('-').map(Number);
       return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
     }))),
+  /**
+   * How long a gateway's hold on its shards lasts without renewal: after a crash, the next gateway
+   * waits at most this long before resuming the session (and Discord replays what was missed).
+   */
+  GATEWAY_LEASE_MS: int(15_000),
   /** How long log-in to the gateway may take before chorus says something is wrong. */
   GATEWAY_READY_TIMEOUT_MS: int(30_000),
   /** Guild where `npm run commands:register` installs slash commands; empty registers them globally. */

@@ -22,7 +22,8 @@ import { openRecordStore } from '../../core/transcript/open-store.ts';
 import type { RecordStore } from '../../core/transcript/store.ts';
 import type { TurnOutcome } from '../../workers/reply.ts';
 import { startWorker, type RunningWorker } from '../../workers/worker.ts';
-import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
+import { openStores, type Stores } from '../../core/stores.ts';
+import { startDiscordStandIn, type DiscordStandIn, type StandInOptions } from '../../local-discord/server.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
 
 /** chorus's REST proxy process in front of the stand-in, as docker-compose runs it in front of Discord. */
@@ -66,13 +67,22 @@ export interface Harness {
   personasDir: string;
   config: Config;
   env: Record<string, string>;
+  /** The in-process gateway (see `inProcessGateway`); throws when there is none. */
   gateway: RunningGateway;
+  /** The stores as every chorus process opens them (queues, ledger, settings, …), the harness's own. */
+  stores: Stores;
   redis: Redis;
   workers: RunningWorker[];
   /** Resolves when the gateway has routed the message with this id (with how many personas answer). */
   routed(messageId: string): Promise<number>;
   /** Stops the gateway and starts a new one, as a deploy or a crash would. */
   restartGateway(): Promise<void>;
+  /** Stops the in-process gateway (its sessions are kept for a successor). */
+  stopGateway(): Promise<void>;
+  /** Starts an in-process gateway (when none runs); resolves when connected. */
+  startGateway(): Promise<RunningGateway>;
+  /** Starts a gateway as its own process; resolves when it reports it is connected. */
+  spawnGateway(extraEnv?: Record<string, string>): Promise<ChildProcess>;
   /** Resolves when every job now queued or running has finished. */
   settled(): Promise<void>;
   /** Resolves when no interview step is queued, running or waiting for its children. */
@@ -138,12 +148,16 @@ export interface HarnessOptions {
   enforceRateLimits?: boolean;
   /** Send the workers' REST calls through chorus's REST proxy (one rate-limit authority). */
   viaProxy?: boolean;
+  /** Start a gateway in this process (default true); tests of gateway processes spawn their own. */
+  inProcessGateway?: boolean;
+  /** Options of the Discord stand-in (a token of another shape, intents the app may not use, …). */
+  discord?: StandInOptions;
   /** More personas (extra-1, extra-2, …) on the Anthropic host, for rosters of a realistic size. */
   extraPersonas?: number;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const discord = await startDiscordStandIn({ enforceRateLimits: opts.enforceRateLimits ?? false });
+  const discord = await startDiscordStandIn({ enforceRateLimits: opts.enforceRateLimits ?? false, ...opts.discord });
   const proxy = opts.viaProxy ? await startProxy(discord.restUrl) : undefined;
   const anthropicHost = await startModelHost();
   const openaiHost = await startModelHost();
@@ -193,8 +207,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         routedWaiters.get(id)?.(n);
       },
     });
-  let gateway = newGateway();
-  await gateway.ready;
+  let gateway: RunningGateway | undefined;
+  if (opts.inProcessGateway ?? true) {
+    gateway = newGateway();
+    await gateway.ready;
+  }
+  const stores = openStores(config, personas.map((p) => p.id), log);
   const queueEvents = new QueueEvents('replies', { connection: { url: REDIS_URL }, prefix });
   const interviewEvents = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: REDIS_URL }, prefix });
   await Promise.all([queueEvents.waitUntilReady(), interviewEvents.waitUntilReady()]);
@@ -213,12 +231,38 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     config,
     env,
     get gateway() {
+      if (!gateway) throw new Error('no in-process gateway runs');
       return gateway;
     },
+    stores,
     async restartGateway() {
-      await gateway.close();
+      await gateway?.close();
       gateway = newGateway();
       await gateway.ready;
+    },
+    async stopGateway() {
+      await gateway?.close();
+      gateway = undefined;
+    },
+    async startGateway() {
+      gateway ??= newGateway();
+      await gateway.ready;
+      return gateway;
+    },
+    async spawnGateway(extraEnv = {}) {
+      const child = spawn(process.execPath, ['bot/main.ts'], {
+        env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      const lines = createInterface({ input: child.stdout! });
+      if (process.env.DEBUG_WORKERS) lines.on('line', (l) => console.error('[gateway]', l.slice(0, 300)));
+      await new Promise<void>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`gateway exited early with ${code}`)));
+        lines.on('line', (line) => line.includes('"gateway connected"') && resolve());
+      });
+      return child;
     },
     redis,
     workers,
@@ -229,7 +273,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async settled() {
       // A finished job may have queued follow-ups or retries: look again until nothing is left.
-      const queue = gateway.services.replies.queue;
+      const queue = stores.replies.queue;
       for (;;) {
         const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
         if (jobs.length === 0) return;
@@ -256,7 +300,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return body.data?.content ?? body.content ?? '';
     },
     async interviewsSettled() {
-      const queue = gateway.services.interviews.queue;
+      const queue = stores.interviews.queue;
       for (;;) {
         const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
         if (jobs.length === 0) return;
@@ -293,7 +337,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       for (const child of children) child.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.close()));
-      await gateway.close();
+      await gateway?.close();
+      await stores.close();
       await queueEvents.close();
       await interviewEvents.close();
       await (await store)?.close();
