@@ -152,11 +152,14 @@ export interface HarnessOptions {
   inProcessGateway?: boolean;
   /** Options of the Discord stand-in (a token of another shape, intents the app may not use, …). */
   discord?: StandInOptions;
+  /** Another Redis than the shared one (a test of a Redis crash runs its own). */
+  redisUrl?: string;
   /** More personas (extra-1, extra-2, …) on the Anthropic host, for rosters of a realistic size. */
   extraPersonas?: number;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const redisUrl = opts.redisUrl ?? REDIS_URL;
   const discord = await startDiscordStandIn({ enforceRateLimits: opts.enforceRateLimits ?? false, ...opts.discord });
   const proxy = opts.viaProxy ? await startProxy(discord.restUrl) : undefined;
   const anthropicHost = await startModelHost();
@@ -175,7 +178,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const env: Record<string, string> = {
     DISCORD_TOKEN: discord.token,
     DISCORD_API_URL: discord.restUrl,
-    REDIS_URL,
+    REDIS_URL: redisUrl,
     CHORUS_PREFIX: prefix,
     PERSONAS_DIR: personasDir,
     LOG_LEVEL: 'silent',
@@ -213,11 +216,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     await gateway.ready;
   }
   const stores = openStores(config, personas.map((p) => p.id), log);
-  const queueEvents = new QueueEvents('replies', { connection: { url: REDIS_URL }, prefix });
-  const interviewEvents = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: REDIS_URL }, prefix });
+  const queueEvents = new QueueEvents('replies', { connection: { url: redisUrl }, prefix });
+  const interviewEvents = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: redisUrl }, prefix });
   await Promise.all([queueEvents.waitUntilReady(), interviewEvents.waitUntilReady()]);
   let store: Promise<RecordStore> | undefined;
-  const redis = new Redis(REDIS_URL);
+  const redis = new Redis(redisUrl);
   const workers: RunningWorker[] = [];
   const outcomes: { job: ReplyJob; turn: Turn; outcome: TurnOutcome }[] = [];
   const children = new Set<ChildProcess>();

@@ -1,0 +1,202 @@
+// A reply job's orchestration against the real Redis stores, with Discord and the model host as
+// small fakes that fail on cue: what happens when a try dies at each awkward moment.
+import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createChannelAccess } from '../../core/access.ts';
+import type { DiscordEdge, PostedMessage } from '../../core/discord.ts';
+import { createHistoryStore } from '../../core/history.ts';
+import type { HostClient } from '../../core/hosts/clients.ts';
+import { createLedger } from '../../core/ledger.ts';
+import { createLogger } from '../../core/log.ts';
+import type { ChannelMessage } from '../../core/messages.ts';
+import { createReplyQueue, jobIds, type ReplyJob } from '../../core/replies.ts';
+import { PersonaSchema, type Persona } from '../../personas/schema.ts';
+import { runReplyJob, type ReplyJobDeps } from '../../workers/replies.ts';
+
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+let prefix = '';
+afterAll(async () => {
+  const keys = await redis.keys('reply-job-*');
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+const persona = (id: string, name: string): Persona => PersonaSchema.parse({ id, name, hosts: [{ provider: 'anthropic', model: `${id}-model`, apiKeyEnv: 'none' }] });
+const personas = [persona('opus', 'Opus'), persona('gpt', 'GPT'), persona('base', 'Base')];
+
+/** An in-memory Discord whose next post can be carried out and then fail, as a lost answer does. */
+function fakeDiscord() {
+  let next = 1_000_000_000_000_000_000n;
+  const messages: { id: string; webhookId: string; username: string; content: string }[] = [];
+  let loseNextPostAnswer = false;
+  const edge: DiscordEdge = {
+    latest: async () => [],
+    async postAs(_channel, speaker, content) {
+      const id = String((next += 1n << 22n));
+      messages.push({ id, webhookId: 'w1', username: speaker.name, content });
+      if (loseNextPostAnswer) {
+        loseNextPostAnswer = false;
+        throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+      }
+      return { id, webhookId: 'w1' };
+    },
+    async editAs(_channel, posted: PostedMessage, content) {
+      const m = messages.find((x) => x.id === posted.id);
+      if (m) m.content = content;
+    },
+    typing: async () => undefined,
+    editDelay: () => 0,
+    postAsBot: async () => {
+      throw new Error('not expected');
+    },
+    async findOwnPost(_channel, afterId, username, content) {
+      const m = messages.find((x) => BigInt(x.id) > BigInt(afterId) && x.username === username && x.content === content);
+      return m && { id: m.id, webhookId: m.webhookId };
+    },
+  };
+  return { edge, messages, loseNextPostAnswer: () => (loseNextPostAnswer = true) };
+}
+
+function deps(discord: DiscordEdge, answer: (personaId: string) => string | Error, overrides: Partial<ReplyJobDeps> = {}): ReplyJobDeps & { calls: string[] } {
+  const calls: string[] = [];
+  const client = (personaId: string): HostClient => ({
+    async complete(_request, onText) {
+      calls.push(personaId);
+      const a = answer(personaId);
+      if (a instanceof Error) throw a;
+      onText?.(a);
+      return { text: a, stopReason: 'end_turn', usage: { inputTokens: 10, outputTokens: 5 }, model: `${personaId}-model` };
+    },
+  });
+  return {
+    personas: new Map(personas.map((p) => [p.id, p])),
+    personaList: personas,
+    discord,
+    ledger: createLedger(redis, prefix, 1),
+    history: createHistoryStore(redis, prefix, 50),
+    access: createChannelAccess(redis, prefix),
+    botUserId: async () => '1',
+    queue: createReplyQueue(redis, prefix, { attempts: 3, backoffMs: 100 }),
+    clientFor: (host) => client(host.model.replace('-model', '')),
+    maxTokens: 4000,
+    maxAttempts: 3,
+    backoffMs: 100,
+    streamIntervalMs: 0,
+    maxPerMessage: 5,
+    random: () => 0.5,
+    log: createLogger('test', 'silent'),
+    calls,
+    ...overrides,
+  };
+}
+
+const trigger: ChannelMessage = { id: '900000000000000000', authorId: 'u1', authorName: 'Alice', content: 'Opus and GPT, hello', isBot: false, createdAt: new Date().toISOString() };
+const settings = { roster: ['opus', 'gpt', 'base'], interjectionProbability: 0, chainDepth: 2, cooldownSeconds: 0, repliesPerMinute: 20, historyMessages: 40 };
+const jobOf = (personaIds: string[]): Job<ReplyJob> =>
+  ({
+    id: jobIds.message(trigger.id),
+    data: { v: 3, channelId: 'c1', settings, turns: personaIds.map((personaId) => ({ personaId, reason: 'named', depth: 1, trigger })), receivedAt: Date.now() },
+    moveToWait: async () => 0,
+  }) as unknown as Job<ReplyJob>;
+
+beforeEach(() => {
+  prefix = `reply-job-${Math.random().toString(36).slice(2)}`;
+});
+
+describe('a reply job tried again after dying at an awkward moment', () => {
+  it('still queues the follow-ups of a turn marked done before they were queued', async () => {
+    const discord = fakeDiscord();
+    let failAdd = true;
+    const d = deps(discord.edge, (p) => (p === 'opus' ? 'I think Base should weigh in.' : 'ok'));
+    const realAdd = d.queue.add;
+    d.queue = { ...d.queue, add: (id, job, o) => (id.startsWith('after-') && failAdd ? ((failAdd = false), Promise.reject(new Error('Redis went away'))) : realAdd(id, job, o)) };
+    await expect(runReplyJob(jobOf(['opus']), undefined, d, () => false)).rejects.toThrow('Redis went away');
+    const result = await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(result.followUps).toBe(1);
+    const followUp = await d.queue.queue.getJob(jobIds.followUps(jobIds.message(trigger.id)));
+    expect(followUp?.data.turns.map((t) => t.personaId)).toEqual(['base']);
+    expect(discord.messages.map((m) => m.username)).toEqual(['Opus']); // posted once
+    expect(d.calls).toEqual(['opus']); // asked once
+  });
+
+  it('records the model call behind a post even when the first recording failed', async () => {
+    const discord = fakeDiscord();
+    const recorded: unknown[] = [];
+    let failRecord = true;
+    const d = deps(discord.edge, () => 'Recorded answer.', {
+      onPosted: async (_place, _turn, _posts, saved) => {
+        if (failRecord) {
+          failRecord = false;
+          throw new Error('database locked');
+        }
+        recorded.push(saved.modelTurn);
+      },
+    });
+    await expect(runReplyJob(jobOf(['opus']), undefined, d, () => false)).rejects.toThrow('database locked');
+    await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ answeredModel: 'opus-model', host: { provider: 'anthropic' }, usage: { inputTokens: 10 } });
+    expect(discord.messages).toHaveLength(1);
+  });
+
+  it('finds a post Discord carried out but whose answer was lost, instead of posting again', async () => {
+    const discord = fakeDiscord();
+    discord.loseNextPostAnswer();
+    const d = deps(discord.edge, () => 'Said once.');
+    await expect(runReplyJob(jobOf(['opus']), undefined, d, () => false)).rejects.toThrow('fetch failed');
+    await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(discord.messages.map((m) => m.content)).toEqual(['Said once.']);
+    expect(await d.ledger.postOf(discord.messages[0]!.id)).toMatchObject({ personaId: 'opus' });
+  });
+
+  it('edits a streamed preview whose answer was lost into the final text, leaving no orphan', async () => {
+    const discord = fakeDiscord();
+    discord.loseNextPostAnswer(); // the preview's post
+    const d = deps(discord.edge, () => 'A streamed answer, in full.', { streamIntervalMs: 1000 });
+    await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(discord.messages.map((m) => m.content)).toEqual(['A streamed answer, in full.']);
+  });
+});
+
+describe('a turn whose host fails in passing', () => {
+  it('steps aside into a delayed job of its own, so the turns after it are answered now', async () => {
+    const discord = fakeDiscord();
+    const d = deps(discord.edge, (p) => (p === 'opus' ? Object.assign(new Error('Overloaded'), { status: 529 }) : 'GPT here.'));
+    const result = await runReplyJob(jobOf(['opus', 'gpt']), undefined, d, () => false);
+    expect(result).toEqual({ answered: 1, deferred: 1, followUps: 0 });
+    expect(discord.messages.map((m) => `${m.username}: ${m.content}`)).toEqual(['GPT: GPT here.']);
+    const retry = await d.queue.queue.getJob(jobIds.retry(trigger.id, 'opus', 1));
+    expect(await retry?.getState()).toBe('delayed');
+    expect(retry?.data.turns.map((t) => t.personaId)).toEqual(['opus']);
+  });
+
+  it('posts a notice in plain words on its last attempt, which no model later reads as conversation', async () => {
+    const discord = fakeDiscord();
+    const d = deps(discord.edge, () => Object.assign(new Error('{"type":"error","error":{"type":"overloaded_error"}} at http://10.0.0.1:8000'), { status: 529 }));
+    for (let i = 0; i < 3; i++) await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(discord.messages.map((m) => m.content)).toEqual(['*Opus could not answer: its model host is overloaded. Please try again in a few minutes.*']);
+    const history = await d.history.recent('c1', 10);
+    expect(history.map((m) => m.notice)).toEqual([true]);
+    expect(await d.ledger.postOf(discord.messages[0]!.id)).toMatchObject({ notice: true });
+  });
+});
+
+describe('a worker asked to stop', () => {
+  it('finishes the turn in hand and hands the rest of the job back', async () => {
+    const discord = fakeDiscord();
+    const d = deps(discord.edge, (p) => `${p} answered`);
+    let movedBack = false;
+    const job = { ...jobOf(['opus', 'gpt', 'base']), moveToWait: async () => ((movedBack = true), 0) } as unknown as Job<ReplyJob>;
+    let stopping = false;
+    d.onTurn = () => (stopping = true); // the stop arrives while the first turn is answered
+    await expect(runReplyJob(job, 'token', d, () => stopping)).rejects.toThrow();
+    expect(movedBack).toBe(true);
+    expect(discord.messages.map((m) => m.username)).toEqual(['Opus']);
+    // The next worker carries on from the ledger: Opus is not asked again.
+    d.onTurn = undefined;
+    await runReplyJob(jobOf(['opus', 'gpt', 'base']), undefined, d, () => false);
+    expect(discord.messages.map((m) => m.username)).toEqual(['Opus', 'GPT', 'Base']);
+    expect(d.calls).toEqual(['opus', 'gpt', 'base']);
+  });
+});
