@@ -2,7 +2,7 @@
 // aside into a job of its own, tried again later, so the turns after it — and every other message,
 // in this channel or any — never wait for its retries. When the job's turns are done, the persona
 // posts they produced are answered in turn by one follow-up job: models answering models, in order.
-import { WaitingError, type Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { describeError } from '../core/log.ts';
 import { jobIds, placeOf, type ReplyJob, type ReplyQueue, type Turn } from '../core/replies.ts';
 import { answerTurn, reportUndelivered, type ReplyDeps, type TurnOutcome } from './reply.ts';
@@ -13,6 +13,9 @@ export interface ReplyJobDeps extends ReplyDeps {
   onTurn?: (job: ReplyJob, turn: Turn, outcome: TurnOutcome) => void;
 }
 
+/** How long a job handed back by a stopping worker waits before another worker takes it. */
+const HAND_BACK_MS = 1000;
+
 export interface JobResult {
   answered: number;
   deferred: number;
@@ -22,7 +25,7 @@ export interface JobResult {
 /**
  * Runs a job's turns. `shouldStop` turns true when the worker is asked to stop: the turn in hand is
  * finished, and the job goes back to the queue for another worker to carry on (the ledger knows
- * which turns are done).
+ * which turns are done). A job taken while stopping goes back before any turn starts.
  */
 export async function runReplyJob(job: Job<ReplyJob>, token: string | undefined, deps: ReplyJobDeps, shouldStop: () => boolean): Promise<JobResult> {
   const data = job.data;
@@ -35,10 +38,12 @@ export async function runReplyJob(job: Job<ReplyJob>, token: string | undefined,
   const followUps: Turn[] = [];
   let answered = 0;
   let deferred = 0;
-  for (const [index, turn] of data.turns.entries()) {
-    if (index > 0 && shouldStop()) {
-      await job.moveToWait(token);
-      throw new WaitingError();
+  for (const turn of data.turns) {
+    if (shouldStop()) {
+      // Held back a moment rather than put straight back: a stopping worker may still be waiting for
+      // a job, and would take this one again.
+      await job.moveToDelayed(Date.now() + HAND_BACK_MS, token);
+      throw new DelayedError();
     }
     const outcome = await answerTurn(place, turn, settings, deps);
     deps.onTurn?.(data, turn, outcome);

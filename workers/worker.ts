@@ -1,5 +1,5 @@
 // The worker process's wiring: BullMQ workers for reply jobs and interview steps, with their edges.
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Config } from '../core/config.ts';
 import { createBotIdentity } from '../core/application.ts';
 import { createDiscordEdge, createRest } from '../core/discord.ts';
@@ -90,13 +90,14 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
             return await runReplyJob(job, token, deps, () => closing);
           } catch (err) {
             if (err instanceof BotTokenRefusedError) {
-              // Not the job's fault: back to the queue untouched, for when the token is replaced.
+              // Not the job's fault: back to the queue untouched (no try counted), for when the
+              // token is replaced — held back a little, so this worker, stopping, does not take it again.
               fatal(err);
-              await job.moveToWait(token);
-              throw new WaitingError();
+              await job.moveToDelayed(Date.now() + 10_000, token);
+              throw new DelayedError();
             }
             const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-            if (!lastTry || err instanceof WaitingError) throw err;
+            if (!lastTry || err instanceof DelayedError) throw err;
             await giveUp(job, err, deps);
             return { answered: 0, deferred: 0, followUps: 0 };
           }

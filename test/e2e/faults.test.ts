@@ -168,9 +168,12 @@ describe('Discord refusing the bot token (401)', () => {
       await h.discord.userSays({ channelId, content: 'Opus, number 5' });
       expect(await exited(worker)).toBe(1);
       expect(`${stderr}${logs.map((l) => l.msg).join('\n')}`).toMatch(/refused the bot token.*DISCORD_TOKEN/s);
-      expect(await h.stores.replies.queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+      // Held back (no try counted) for a worker with a good token.
+      expect(await h.stores.replies.queue.getJobCounts('delayed', 'failed')).toEqual({ delayed: 1, failed: 0 });
+      expect(logs.filter((l) => l.msg.startsWith('reply job failed'))).toEqual([]);
       const next = await h.spawnWorker();
       const answered = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+      await (await h.stores.replies.queue.getJobs(['delayed']))[0]!.promote();
       expect((await answered).content).toBe('#5');
       next.kill('SIGKILL');
     } finally {

@@ -97,7 +97,7 @@ const jobOf = (personaIds: string[]): Job<ReplyJob> =>
   ({
     id: jobIds.message(trigger.id),
     data: { v: 3, channelId: 'c1', settings, turns: personaIds.map((personaId) => ({ personaId, reason: 'named', depth: 1, trigger })), receivedAt: Date.now() },
-    moveToWait: async () => 0,
+    moveToDelayed: async () => undefined,
   }) as unknown as Job<ReplyJob>;
 
 beforeEach(() => {
@@ -187,7 +187,7 @@ describe('a worker asked to stop', () => {
     const discord = fakeDiscord();
     const d = deps(discord.edge, (p) => `${p} answered`);
     let movedBack = false;
-    const job = { ...jobOf(['opus', 'gpt', 'base']), moveToWait: async () => ((movedBack = true), 0) } as unknown as Job<ReplyJob>;
+    const job = { ...jobOf(['opus', 'gpt', 'base']), moveToDelayed: async () => void (movedBack = true) } as unknown as Job<ReplyJob>;
     let stopping = false;
     d.onTurn = () => (stopping = true); // the stop arrives while the first turn is answered
     await expect(runReplyJob(job, 'token', d, () => stopping)).rejects.toThrow();
