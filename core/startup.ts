@@ -21,7 +21,17 @@ export function stop(name: string, message: string): never {
   process.exit(1);
 }
 
+/** Reads `.env` when there is one; variables already set win. */
+export function loadDotEnv(): void {
+  try {
+    process.loadEnvFile('.env');
+  } catch {
+    // No .env: the environment is the configuration.
+  }
+}
+
 export async function startUp(name: string, opts: { personas?: boolean; redis?: boolean } = {}): Promise<Started> {
+  loadDotEnv();
   let started: Started;
   try {
     const config = loadConfig();
@@ -47,14 +57,16 @@ export async function startUp(name: string, opts: { personas?: boolean; redis?: 
 /** Why Redis cannot be used, in one line with what to do; undefined when it answers. */
 export async function redisProblem(url: string): Promise<string | undefined> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  let lastError: string | undefined;
+  redis.on('error', (err: { code?: string }) => (lastError = err.code ?? lastError));
   try {
     await redis.connect();
     await redis.ping();
     return undefined;
   } catch (err) {
     const where = url.replace(/\/\/[^@/]*@/, '//');
-    return `cannot reach Redis at ${where} (${describeError(err).message}). chorus keeps its queue there: start one (\`redis-server\`, or \`docker compose up -d redis\`) or set REDIS_URL.`;
+    const e = err as { code?: string; message?: string };
+    return `cannot reach Redis at ${where} (${e.code ?? lastError ?? describeError(err).message}). chorus keeps its queue there: start one (\`redis-server\`, or \`docker compose up -d redis\`) or set REDIS_URL.`;
   } finally {
     redis.disconnect();
   }

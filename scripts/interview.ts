@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../core/config.ts';
+import { loadDotEnv } from '../core/startup.ts';
 import { advance, auditorInterviewer, createInterviewQueues, startSession } from '../core/interview/sessions.ts';
 import { createLogger } from '../core/log.ts';
 import { sha256, type Interviewer } from '../core/transcript/events.ts';
@@ -43,6 +44,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+loadDotEnv();
 // Headless campaigns need no Discord token.
 const config = loadConfig({ DISCORD_TOKEN: 'headless', ...process.env });
 const log = createLogger('interview', config.LOG_LEVEL);

@@ -5,7 +5,7 @@ import { loadCommands } from '../commands/index.ts';
 import { createRest } from '../core/discord.ts';
 import { explainStartFailure, startUp } from '../core/startup.ts';
 
-const { config } = await startUp('register-commands', { personas: false });
+const { config } = await startUp('register-commands', { personas: false, redis: false });
 const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN);
 try {
   const app = (await rest.get(Routes.currentApplication())) as APIApplication;

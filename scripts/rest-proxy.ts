@@ -4,7 +4,9 @@ import { createServer } from 'node:http';
 import { z } from 'zod';
 import { createProxyRest, DEFAULT_BOT_REQUESTS_PER_SECOND, proxyHandler } from '../core/rest-proxy.ts';
 import { createLogger, describeError } from '../core/log.ts';
+import { loadDotEnv } from '../core/startup.ts';
 
+loadDotEnv();
 const env = z
   .object({
     /** Where the proxy forwards to: Discord itself, unless you chain proxies. */

@@ -1,8 +1,23 @@
 // Worker process entry: `node workers/main.ts`. Run as many as you like, on as many machines.
-import { onShutdown, startUp, stop } from '../core/startup.ts';
+import { createBotIdentity } from '../core/application.ts';
+import { createRest } from '../core/discord.ts';
+import { explainStartFailure, onShutdown, startUp, stop } from '../core/startup.ts';
 import { startWorker } from './worker.ts';
 
 const { config, log, personas } = await startUp('worker');
+// Ask Discord who the bot is before taking any job: a wrong token or an unreachable Discord is
+// said now, in one line, not on the first reply.
+{
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  try {
+    await createBotIdentity(createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN), redis, config.CHORUS_PREFIX, config.DISCORD_TOKEN).botUserId();
+  } catch (err) {
+    redis.disconnect();
+    stop('worker', explainStartFailure(err, config.DISCORD_API_URL));
+  }
+  redis.disconnect();
+}
 const running = startWorker(config, personas, process.env, log, {
   // Nothing a retry can mend: stop, saying why (the jobs in hand go back to the queue).
   onFatal: (err) => void running.close().finally(() => stop('worker', err.message)),

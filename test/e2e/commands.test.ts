@@ -73,3 +73,30 @@ describe('slash commands', () => {
     expect(choices).toEqual([{ name: 'Legacy', value: 'legacy' }]);
   });
 });
+
+describe('who may do what where', () => {
+  const bob = { id: '990000000000000001', username: 'bob', global_name: 'Bob' };
+  const set = (channelId: string, key: string, value: string, scope?: 'guild') =>
+    h.command('config', [{ type: 1, name: 'set', options: [opt('key', key), opt('value', value), ...(scope ? [opt('scope', scope)] : [])] }], { channelId, author: bob });
+
+  it('lets Manage Channels on one channel change that channel, not the whole server', async () => {
+    const channelId = h.discord.addChannel({ name: 'bobs-corner' });
+    h.discord.allowPermission(channelId, { userId: bob.id }, 'ManageChannels');
+    expect(await set(channelId, 'chainDepth', '3')).toMatch(/\*\*chainDepth\*\*: 3 — \*set here\*/);
+    expect(await set(channelId, 'interjectionProbability', '1', 'guild')).toMatch(/^Sorry — you need the Manage Channels permission for the whole server/);
+    expect((await h.stores.settings.resolve({ guildId: h.discord.guildId, channelId: h.discord.channelId })).values.interjectionProbability).toBe(0);
+    // A role that grants it across the server does.
+    const role = h.discord.addRole({ name: 'mods', permissions: ['ManageChannels'] });
+    h.discord.giveRole(bob.id, role);
+    expect(await set(channelId, 'repliesPerMinute', '30', 'guild')).toMatch(/\*\*repliesPerMinute\*\*: 30 — \*from the server\*/);
+  });
+
+  it('lets no one make a persona speak through /ask where they may not speak themselves', async () => {
+    const channelId = h.discord.addChannel({ name: 'announcements' });
+    h.discord.denyPermission(channelId, { userId: bob.id }, 'SendMessages');
+    const visible = () => h.discord.messages(channelId).filter((m) => (m.flags & 64) === 0);
+    expect(await h.command('ask', [opt('persona', 'opus'), opt('text', 'say something')], { channelId, author: bob })).toMatch(/^Sorry — you cannot send messages in this channel/);
+    await h.settled();
+    expect(visible()).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startDiscordStandIn } from '../../local-discord/server.ts';
 
 function run(script: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -30,5 +31,26 @@ describe('start-up', () => {
     const { code, stderr } = await run('start:worker', { DISCORD_TOKEN: '' });
     expect(code).toBe(1);
     expect(stderr).toMatch(/DISCORD_TOKEN: set DISCORD_TOKEN to the bot token/);
+  });
+
+  it('stops with one clear line when Redis cannot be reached', async () => {
+    for (const script of ['start:gateway', 'start:worker']) {
+      const { code, stderr } = await run(script, { DISCORD_TOKEN: 'MTIz.x.y', REDIS_URL: 'redis://127.0.0.1:9' });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:9 .* start one/);
+    }
+  });
+
+  it('stops a worker with one clear line when Discord refuses its token, whatever the token looks like', async () => {
+    const discord = await startDiscordStandIn();
+    try {
+      const { code, stderr } = await run('start:worker', { DISCORD_TOKEN: 'abc', DISCORD_API_URL: discord.restUrl, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toMatch(/Discord refused DISCORD_TOKEN \(HTTP 401\)/);
+    } finally {
+      await discord.close();
+    }
   });
 });

@@ -182,6 +182,16 @@ describe('a turn whose host fails in passing', () => {
   });
 });
 
+describe("what later turns read of a persona's post", () => {
+  it('never holds raw mention syntax a model could echo as a ping', async () => {
+    const discord = fakeDiscord();
+    const d = deps(discord.edge, () => 'Thanks <@123456789012345678> and <@&223456789012345678>, see <#323456789012345678>.');
+    await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    const [post] = await d.history.recent('c1', 10);
+    expect(post?.content).toBe('Thanks @unknown-user and @unknown-role, see #channel.');
+  });
+});
+
 describe('a worker asked to stop', () => {
   it('finishes the turn in hand and hands the rest of the job back', async () => {
     const discord = fakeDiscord();

@@ -50,6 +50,19 @@ describe('persona files', () => {
     await expect(loadPersonas(dir)).rejects.toThrow(/b\.yaml: "oldie" is already used by persona old-model/);
   });
 
+  it('refuses two files with the same persona id, naming both', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'personas-'));
+    await writeFile(join(dir, 'a.yaml'), good);
+    await writeFile(join(dir, 'b.yaml'), good);
+    await expect(loadPersonas(dir)).rejects.toThrow(/b\.yaml: id "old-model" is already used by .*a\.yaml/);
+  });
+
+  it('refuses a file too large to be a persona, before reading it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'personas-'));
+    await writeFile(join(dir, 'huge.yaml'), `${good}\nsystemPrompt: "${'x'.repeat(5 * 1024 * 1024)}"\n`);
+    await expect(loadPersonas(dir)).rejects.toThrow(/huge\.yaml: 5\d{3} KiB is too large for a persona file \(at most 256 KiB\)/);
+  });
+
   it('loads the shipped example personas', async () => {
     const personas = await loadPersonas('personas');
     expect(personas.length).toBeGreaterThanOrEqual(4);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadProtocols, parseProtocol, ProtocolFileError } from '../../protocols/schema.ts';
+import { checkProtocolPersonas, loadProtocols, parseProtocol, ProtocolFileError } from '../../protocols/schema.ts';
+import { PersonaSchema } from '../../personas/schema.ts';
 
 const good = `
 id: p1
@@ -31,5 +32,13 @@ describe('protocol files', () => {
     const protocols = await loadProtocols('protocols');
     expect([...protocols.keys()].sort()).toEqual(['auditor-preferences', 'retirement']);
     expect(protocols.get('retirement')?.text).toContain('On being retired');
+  });
+
+  it('refuses, at start, a protocol whose auditor is not a persona', () => {
+    const protocol = parseProtocol('p1.yaml', good);
+    const gpt = PersonaSchema.parse({ id: 'gpt', name: 'GPT', hosts: [{ provider: 'openai', model: 'm' }] });
+    expect(() => checkProtocolPersonas(new Map([['p1', { protocol, text: good }]]), [gpt])).toThrow(/protocol p1: interviewer.persona "opus" is not a persona \(known: gpt\)/);
+    const opus = PersonaSchema.parse({ id: 'opus', name: 'Opus', hosts: [{ provider: 'anthropic', model: 'm' }] });
+    expect(() => checkProtocolPersonas(new Map([['p1', { protocol, text: good }]]), [gpt, opus])).not.toThrow();
   });
 });
