@@ -1,6 +1,6 @@
 // What the gateway does with messages: keep each channel's history, route what people wrote, and
 // queue one reply job per message that someone should answer. It never calls a model.
-import { askHumanQuestion } from '../core/interview/sessions.ts';
+import { askQuestion } from '../core/interview/sessions.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
 import { jobIds, type Place } from '../core/replies.ts';
 import { route, type Author } from '../core/route.ts';
@@ -69,17 +69,16 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
 
 async function interviewMessage(m: MessageCreate, trigger: ChannelMessage, live: LiveSession, s: Services): Promise<number> {
   if (m.author.bot || m.webhook_id || m.author.id !== live.interviewerId) return 0;
-  const session = await (await s.records).session(live.sessionId);
-  if (session?.status === 'ended') {
-    await s.live.clear(m.channel_id);
-    return 0;
-  }
-  if (session?.status !== 'running') return 0;
-  await askHumanQuestion(
-    s.interviews,
-    { step: 'ask', sessionId: live.sessionId, text: trigger.content, source: 'human', askedBy: { kind: 'human', userId: trigger.authorId, name: trigger.authorName }, discordMessageId: m.id },
-    m.id,
-  );
+  // Queued whatever the session's state: the step answers in the thread when it cannot be put.
+  await askQuestion(s.interviews, {
+    step: 'ask',
+    sessionId: live.sessionId,
+    key: `message-${m.id}`,
+    text: trigger.content,
+    source: 'human',
+    askedBy: { kind: 'human', userId: trigger.authorId, name: trigger.authorName },
+    discordMessageId: m.id,
+  });
   return 0;
 }
 

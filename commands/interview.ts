@@ -5,7 +5,7 @@ import { ChannelType, Routes, type APIChannel } from 'discord-api-types/v10';
 import type { CommandContext } from '../bot/interactions.ts';
 import { NO_PINGS } from '../core/discord.ts';
 import type { Services } from '../bot/services.ts';
-import { advance, askHumanQuestion, auditorInterviewer, startSession, type SessionState } from '../core/interview/sessions.ts';
+import { advance, askQuestion, auditorInterviewer, startSession, type SessionState } from '../core/interview/sessions.ts';
 import { nextStep } from '../core/interview/plan.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
 import { exportFiles, sideBySide } from '../core/transcript/dataset.ts';
@@ -74,7 +74,7 @@ export const command: SlashCommand = {
         const step = nextStep(events, { ...state.plan, autoAdvance: true });
         if (step.kind === 'await-answers') return ctx.edit('The personas are still answering the last question.');
         if (step.kind !== 'ask-script') return ctx.edit('There are no scripted questions left. Ask your own here, or `/interview end`.');
-        await askHumanQuestion(s.interviews, { step: 'ask', sessionId: session.id, text: step.text, source: 'script', askedBy: by }, `script-${step.scriptIndex}`);
+        await askQuestion(s.interviews, { step: 'ask', sessionId: session.id, key: `script-${step.scriptIndex}`, scriptIndex: step.scriptIndex, text: step.text, source: 'script', askedBy: by });
         return ctx.edit(`Asking scripted question ${step.scriptIndex + 1} of ${state.plan.script.length}.`);
       }
       case 'pause':

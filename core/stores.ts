@@ -34,7 +34,7 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = config.CHORUS_PREFIX;
   const replies = createReplyQueue(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
-  const interviews = createInterviewQueues(redis, prefix);
+  const interviews = createInterviewQueues(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
   const opened = records ? Promise.resolve(records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
   opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
   return {

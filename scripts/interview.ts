@@ -89,7 +89,7 @@ const cells = rerunOf
 const replayScript = original?.flatMap((e) => (e.type === 'question' ? [e.text] : []));
 
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-const queues = createInterviewQueues(redis, config.CHORUS_PREFIX);
+const queues = createInterviewQueues(redis, config.CHORUS_PREFIX, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
 const workers = Array.from({ length: Number(args.workers) }, () => startWorker(config, personas, process.env, log, { records: store, headless: true }));
 
 const sessionIds: string[] = [];

@@ -1,14 +1,16 @@
 // Interview steps, run by workers from the `interviews` queue: ask a question, let every persona
 // answer (in turn or blind), consult the auditor, end. Every step reads the session's records
-// first and writes idempotent events, so a retried or taken-over job repeats nothing.
+// first and writes idempotent events, so a retried or taken-over job repeats nothing. A step that
+// cannot succeed — its last try failed — records why and lets the session go on: no session waits
+// for ever on one persona or one host.
 import type { Job } from 'bullmq';
 import type { Host, Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import type { DiscordEdge, Speaker } from '../core/discord.ts';
 import type { HostClient } from '../core/hosts/clients.ts';
-import { askPersona, RetryableHostError, type Answered } from '../core/hosts/fallback.ts';
+import { askPersona, plainReason, RetryableHostError, type Answered, type HostAttempt } from '../core/hosts/fallback.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
-import { applyAuditorMove, nextStep, progress, type NextStep } from '../core/interview/plan.ts';
+import { applyAuditorMove, awaitingAnswers, nextStep, progress, type NextStep } from '../core/interview/plan.ts';
 import { advance, sessionKey, startRound, type InterviewJob, type InterviewQueues, type SessionState } from '../core/interview/sessions.ts';
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -40,38 +42,53 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
   const session = await deps.store.session(data.sessionId);
   if (!session) return 'no-session';
   const state = session.state as unknown as SessionState;
+  const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   switch (data.step) {
     case 'advance':
-      return session.status === 'running' ? takeNextStep(session, state, deps) : `not-running:${session.status}`;
+      return session.status === 'running' ? takeNextStep(session, state, lastTry, deps) : `not-running:${session.status}`;
     case 'ask': {
-      const question = { text: data.text, source: data.source, askedBy: data.askedBy, ...(data.discordMessageId ? { discordMessageId: data.discordMessageId } : {}) };
-      const result = session.status === 'running' ? await ask(session, state, question, deps) : `not-running:${session.status}`;
-      // A question that cannot be put now gets a clear answer in the thread, not silence.
-      if (!result.startsWith('asked') && session.channelId && deps.discord) {
-        const why = result.startsWith('busy:await-answers')
-          ? 'the personas are still answering the last question; ask again when they are done'
-          : result.startsWith('busy:ended') || session.status === 'ended'
-            ? 'the interview has ended'
-            : `the interview is ${session.status}`;
-        await postOnce(deps, session.channelId, `refused-${job.id ?? data.text}`, undefined, `-# Not asked: ${why}.`);
+      if (session.status !== 'running') {
+        // A question that cannot be put now gets a clear answer in the thread, not silence.
+        if (session.channelId && deps.discord) {
+          const why = session.status === 'ended' ? 'the interview has ended' : `the interview is ${session.status}; \`/interview resume\` goes on`;
+          await postOnce(deps, session.channelId, `refused-${job.id ?? data.key}`, undefined, `-# Not asked: ${why}.`, undefined, true);
+        }
+        return `not-running:${session.status}`;
       }
-      return result;
+      const question = { text: data.text, source: data.source, askedBy: data.askedBy, ...(data.discordMessageId ? { discordMessageId: data.discordMessageId } : {}) };
+      return ask(session, state, question, data.key, deps, data.scriptIndex === undefined ? undefined : { scriptIndex: data.scriptIndex });
     }
     case 'answer':
-      return answer(session, state, data.questionId, data.personaId, deps);
-    case 'round': {
-      const events = await deps.store.events(session.id);
-      const step = nextStep(events, state.plan);
-      if (session.status === 'running' && step.kind !== 'await-human') await advance(deps.queues, session.id, `after-${data.questionId}`);
-      else if (step.kind === 'await-human' && session.channelId && deps.discord) {
-        await postOnce(deps, session.channelId, `round-done-${data.questionId}`, undefined, '-# Every persona has answered. Ask the next question here, or use `/interview next` for the next scripted one.');
-      }
-      return 'round-done';
-    }
+      return answer(session, state, data.questionId, data.personaId, lastTry, deps);
+    case 'round':
+      return roundDone(session, state, data.questionId, deps);
   }
 }
 
-async function takeNextStep(session: SessionRow, state: SessionState, deps: InterviewDeps): Promise<string> {
+/** After a question's round: whatever never came is recorded as missing, then the session moves on. */
+async function roundDone(session: SessionRow, state: SessionState, questionId: string, deps: InterviewDeps): Promise<string> {
+  let events = await deps.store.events(session.id);
+  const answered = new Set(events.flatMap((e) => ((e.type === 'answer' || e.type === 'error') && e.questionId === questionId && e.persona ? [e.persona.personaId] : [])));
+  for (const personaId of state.plan.personaIds.filter((id) => !answered.has(id))) {
+    const persona = deps.personas.get(personaId);
+    await recordNoAnswer(session, questionId, personaId, persona?.name ?? personaId, 'its answer step failed for good', [], deps);
+  }
+  events = await deps.store.events(session.id);
+  // A question asked while this round ran is next.
+  const waiting = awaitingAnswers(events, state.plan);
+  if (waiting) {
+    await startRound(deps.queues, session.id, waiting.questionId, waiting.missing, state.mode);
+    return 'round-done:next-question';
+  }
+  const step = nextStep(events, state.plan);
+  if (session.status === 'running' && step.kind !== 'await-human') await advance(deps.queues, session.id, `after-${questionId}`);
+  else if (step.kind === 'await-human' && session.channelId && deps.discord) {
+    await postOnce(deps, session.channelId, `round-done-${questionId}`, undefined, '-# Every persona has answered. Ask the next question here, or use `/interview next` for the next scripted one.', undefined, true);
+  }
+  return 'round-done';
+}
+
+async function takeNextStep(session: SessionRow, state: SessionState, lastTry: boolean, deps: InterviewDeps): Promise<string> {
   const events = await deps.store.events(session.id);
   let step: NextStep | { kind: 'ask-follow-up'; text: string; followUpOf: string } = nextStep(events, state.plan);
   const auditor = state.plan.interviewer.kind === 'auditor' ? deps.personas.get(state.plan.interviewer.personaId) : undefined;
@@ -80,19 +97,32 @@ async function takeNextStep(session: SessionRow, state: SessionState, deps: Inte
   if (step.kind === 'consult-auditor') {
     if (!auditor) throw new Error(`auditor persona ${JSON.stringify(state.plan.interviewer)} is not configured`);
     const context = auditorContext(auditor, state.auditorInstructions ?? '', events, step.followUpsLeft, deps.maxTokens);
-    const answered = await askOrExplain(auditor, context.prompt, deps);
-    if (answered.kind !== 'answered') {
-      await endSession(session, events, 'error', deps, `The auditor ${auditor.name} could not be reached; the session ends here.`);
-      return 'auditor-unavailable';
+    const answered = await askOrExplain(auditor, context.prompt, lastTry, deps);
+    if (answered.kind === 'answered') {
+      auditorTurn = toModelTurn(answered);
+      step = applyAuditorMove(events, state.plan, parseAuditorReply(answered.completion.text));
+    } else {
+      // The auditor cannot be reached: recorded, and the script goes on without its follow-up.
+      await deps.store.append({
+        v: TRANSCRIPT_FORMAT_VERSION,
+        id: eventId(keyOf(session), 'error', 'auditor', progress(events, state.plan).questions.length),
+        sessionId: session.id,
+        at: iso(deps),
+        type: 'error',
+        message: `the auditor ${auditor.name} could not be reached (${answered.message}); the scripted questions go on without its follow-up`,
+        persona: { personaId: auditor.id, name: auditor.name },
+        attempts: answered.attempts,
+      });
+      step = applyAuditorMove(events, state.plan, { kind: 'next' });
     }
-    auditorTurn = toModelTurn(answered);
-    step = applyAuditorMove(events, state.plan, parseAuditorReply(answered.completion.text));
   }
   switch (step.kind) {
     case 'ask-script':
-      return ask(session, state, { text: step.text, source: 'script', askedBy: auditorParticipant ?? { kind: 'system' } }, deps);
-    case 'ask-follow-up':
-      return ask(session, state, { text: step.text, source: 'auditor', askedBy: auditorParticipant!, followUpOf: step.followUpOf, ...(auditorTurn ? { modelTurn: auditorTurn } : {}) }, deps);
+      return ask(session, state, { text: step.text, source: 'script', askedBy: auditorParticipant ?? { kind: 'system' } }, `script-${step.scriptIndex}`, deps, step);
+    case 'ask-follow-up': {
+      const n = progress(events, state.plan).followUps + 1;
+      return ask(session, state, { text: step.text, source: 'auditor', askedBy: auditorParticipant!, followUpOf: step.followUpOf, ...(auditorTurn ? { modelTurn: auditorTurn } : {}) }, `follow-up-${n}`, deps);
+    }
     case 'end':
       await endSession(session, events, step.reason, deps);
       return `ended:${step.reason}`;
@@ -103,27 +133,25 @@ async function takeNextStep(session: SessionRow, state: SessionState, deps: Inte
 
 type NewQuestion = Pick<EventOf<'question'>, 'text' | 'source' | 'askedBy' | 'followUpOf' | 'modelTurn' | 'discordMessageId'>;
 
-async function ask(session: SessionRow, state: SessionState, q: NewQuestion, deps: InterviewDeps): Promise<string> {
-  const events = await deps.store.events(session.id);
-  const pending = nextStep(events, state.plan);
-  if (pending.kind === 'await-answers' || pending.kind === 'ended') return `busy:${pending.kind}`;
-  const index = progress(events, state.plan).questions.length + 1;
-  const id = eventId(keyOf(session), 'question', index);
+/**
+ * Records a question (numbered by the store, so two asked at once are both kept, in order) and starts
+ * the round of the first question still waiting for answers: questions asked during a round wait.
+ */
+async function ask(session: SessionRow, state: SessionState, q: NewQuestion, sourceKey: string, deps: InterviewDeps, script?: { scriptIndex: number }): Promise<string> {
+  const id = eventId(keyOf(session), 'question', sourceKey);
   let discordMessageId = q.discordMessageId;
   // An auditor's or a script's question is shown in the thread; a human's is already there.
   if (!discordMessageId && session.channelId && deps.discord) {
     const speaker = q.askedBy.kind === 'persona' ? deps.personas.get(q.askedBy.personaId) : undefined;
-    const text = speaker ? q.text : `**Question ${index}:** ${q.text}`;
-    const ids = await postOnce(deps, session.channelId, id, speaker, text);
-    discordMessageId = ids[0];
+    const text = speaker ? q.text : `**Question${script ? ` ${script.scriptIndex + 1} of ${state.plan.script.length}` : ''}:** ${q.text}`;
+    discordMessageId = (await postOnce(deps, session.channelId, id, speaker, text))[0];
   }
-  await deps.store.append({
+  const { index } = await deps.store.appendQuestion({
     v: TRANSCRIPT_FORMAT_VERSION,
     id,
     sessionId: session.id,
     at: iso(deps),
     type: 'question',
-    index,
     text: q.text,
     source: q.source,
     askedBy: q.askedBy,
@@ -131,16 +159,23 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, dep
     ...(q.modelTurn ? { modelTurn: q.modelTurn } : {}),
     ...(discordMessageId ? { discordMessageId } : {}),
   });
-  await startRound(deps.queues, session.id, id, state.plan.personaIds, state.mode);
+  // Its round starts now only if no earlier question is still being answered; else the round
+  // before it starts it when done.
+  const waiting = awaitingAnswers(await deps.store.events(session.id), state.plan);
+  if (waiting?.questionId !== id) return `queued:${index}`;
+  await startRound(deps.queues, session.id, id, waiting.missing, state.mode);
   return `asked:${index}`;
 }
 
-async function answer(session: SessionRow, state: SessionState, questionId: string, personaId: string, deps: InterviewDeps): Promise<string> {
+async function answer(session: SessionRow, state: SessionState, questionId: string, personaId: string, lastTry: boolean, deps: InterviewDeps): Promise<string> {
   const id = eventId(keyOf(session), 'answer', questionId, personaId);
   const events = await deps.store.events(session.id);
   if (events.some((e) => e.id === id || (e.type === 'error' && e.id === eventId(keyOf(session), 'error', questionId, personaId)))) return 'already-answered';
   const persona = deps.personas.get(personaId);
-  if (!persona) throw new Error(`persona ${personaId} is not configured on this worker`);
+  if (!persona) {
+    await recordNoAnswer(session, questionId, personaId, personaId, 'this persona is not configured on the workers', [], deps);
+    return 'error';
+  }
   const reader: Persona = state.overrides ? { ...persona, sampling: { ...persona.sampling, ...(state.overrides.temperature === undefined ? {} : { temperature: state.overrides.temperature }), ...(state.overrides.maxTokens ? { maxTokens: state.overrides.maxTokens } : {}) } } : persona;
   const saved = await deps.ledger.progress(id, personaId);
   let text: string;
@@ -150,20 +185,9 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     ({ text, turn, saw } = JSON.parse(saved.meta) as { text: string; turn: ModelTurn; saw: string[] });
   } else {
     const context = answerContext(reader, events, questionId, deps.maxTokens);
-    const answered = await askOrExplain(reader, context.built.prompt, deps);
+    const answered = await askOrExplain(reader, context.built.prompt, lastTry, deps);
     if (answered.kind !== 'answered') {
-      await deps.store.append({
-        v: TRANSCRIPT_FORMAT_VERSION,
-        id: eventId(keyOf(session), 'error', questionId, personaId),
-        sessionId: session.id,
-        at: iso(deps),
-        type: 'error',
-        message: answered.message,
-        persona: { personaId, name: persona.name },
-        questionId,
-        attempts: answered.attempts,
-      });
-      if (session.channelId && deps.discord) await postOnce(deps, session.channelId, `${id}-error`, persona, `*${persona.name} could not answer: ${answered.message}*`);
+      await recordNoAnswer(session, questionId, personaId, persona.name, answered.message, answered.attempts, deps, persona);
       return 'error';
     }
     text = answered.completion.text.trim() || '*(no answer)*';
@@ -173,7 +197,16 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   }
   // After the question's message: where a crashed attempt's unrecorded post would be.
   const asked = events.find((e): e is EventOf<'question'> => e.type === 'question' && e.id === questionId)?.discordMessageId;
-  const discordMessageIds = session.channelId && deps.discord ? await postOnce(deps, session.channelId, id, persona, text, asked) : [];
+  let discordMessageIds: string[] = [];
+  if (session.channelId && deps.discord) {
+    try {
+      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text, asked);
+    } catch (err) {
+      // The answer is research data whether or not Discord shows it: on the last try, keep it.
+      if (!lastTry) throw err;
+      deps.log.error({ sessionId: session.id, personaId, err: describeError(err) }, 'an interview answer could not be posted; it is recorded');
+    }
+  }
   await deps.store.append({
     v: TRANSCRIPT_FORMAT_VERSION,
     id,
@@ -191,6 +224,17 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   return 'answered';
 }
 
+/** A persona that will not answer this question: why, recorded, and said in the thread. */
+async function recordNoAnswer(session: SessionRow, questionId: string, personaId: string, name: string, why: string, attempts: HostAttempt[], deps: InterviewDeps, persona?: Persona): Promise<void> {
+  const id = eventId(keyOf(session), 'error', questionId, personaId);
+  await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id, sessionId: session.id, at: iso(deps), type: 'error', message: why, persona: { personaId, name }, questionId, attempts });
+  if (session.channelId && deps.discord) {
+    await postOnce(deps, session.channelId, id, persona, `*${name} could not answer: ${why}.*`, undefined, true).catch((err: unknown) =>
+      deps.log.warn({ sessionId: session.id, err: describeError(err) }, 'could not post a no-answer notice'),
+    );
+  }
+}
+
 async function endSession(session: SessionRow, events: readonly TranscriptEvent[], reason: EventOf<'session_ended'>['reason'], deps: InterviewDeps, note?: string): Promise<void> {
   if (note) {
     await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'notice', 'end'), sessionId: session.id, at: iso(deps), type: 'notice', text: note });
@@ -198,22 +242,27 @@ async function endSession(session: SessionRow, events: readonly TranscriptEvent[
   await deps.store.append(sessionEnded(session.id, iso(deps), reason, usageByPersona(events)));
   await deps.store.updateSession(session.id, { status: 'ended' });
   if (session.channelId && deps.discord) {
-    await postOnce(deps, session.channelId, eventId(keyOf(session), 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`);
+    await postOnce(deps, session.channelId, eventId(keyOf(session), 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`, undefined, true);
   }
 }
 
-type Outcome = Answered | { kind: 'failed'; message: string; attempts: Answered['attempts'] };
+type Outcome = Answered | { kind: 'failed'; message: string; attempts: HostAttempt[] };
 
-/** A model call with the queue's retry rules; hosts that all refuse become an explanation. */
-async function askOrExplain(persona: Persona, prompt: Parameters<typeof askPersona>[1], deps: InterviewDeps): Promise<Outcome> {
+/**
+ * A model call with the queue's retry rules: a passing failure is retried by the queue, except on
+ * the last try, where it becomes an explanation like a refusal does.
+ */
+async function askOrExplain(persona: Persona, prompt: Parameters<typeof askPersona>[1], lastTry: boolean, deps: InterviewDeps): Promise<Outcome> {
   try {
     const result = await askPersona(persona, prompt, deps.clientFor);
     if (result.kind === 'answered') return result;
-    return { kind: 'failed', message: 'no host serves this model right now', attempts: result.attempts };
+    return { kind: 'failed', message: `no host serves this model right now (${[...new Set(result.attempts.map(plainReason))].join('; ')})`, attempts: result.attempts };
   } catch (err) {
-    if (err instanceof RetryableHostError) throw err; // BullMQ retries the step with backoff
-    deps.log.error({ personaId: persona.id, err: describeError(err) }, 'interview model call failed');
-    throw err;
+    if (err instanceof RetryableHostError && lastTry) {
+      return { kind: 'failed', message: `its model host ${[...new Set(err.attempts.map(plainReason))].join(', and ')}, through every try`, attempts: err.attempts };
+    }
+    if (!(err instanceof RetryableHostError)) deps.log.error({ personaId: persona.id, err: describeError(err) }, 'interview model call failed');
+    throw err; // BullMQ retries the step with backoff
   }
 }
 

@@ -17,7 +17,7 @@ export type NextStep =
   | { kind: 'consult-auditor'; followUpsLeft: number }
   | { kind: 'await-human' }
   | { kind: 'await-answers'; questionId: string; missing: string[] }
-  | { kind: 'end'; reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' }
+  | { kind: 'end'; reason: 'script-finished' | 'auditor-closed' }
   | { kind: 'ended' };
 
 type Question = Extract<TranscriptEvent, { type: 'question' }>;
@@ -30,23 +30,40 @@ export function progress(events: readonly TranscriptEvent[], plan: SessionPlan) 
   return { questions, scriptAsked, followUps, followUpsLeft: Math.max(0, limit - followUps), last: questions.at(-1) };
 }
 
+/**
+ * The first question not every persona has answered yet, and who has not. Questions asked while a
+ * round runs wait their turn: rounds go one question at a time, in the order asked. A persona that
+ * could not answer (its error is recorded) counts as done: it does not hold the session up.
+ */
+export function awaitingAnswers(events: readonly TranscriptEvent[], plan: Pick<SessionPlan, 'personaIds'>): { questionId: string; missing: string[] } | undefined {
+  const done = new Map<string, Set<string>>();
+  for (const e of events) {
+    if ((e.type === 'answer' || e.type === 'error') && e.questionId && e.persona) {
+      let set = done.get(e.questionId);
+      if (!set) done.set(e.questionId, (set = new Set()));
+      set.add(e.persona.personaId);
+    }
+  }
+  for (const q of events) {
+    if (q.type !== 'question') continue;
+    const missing = plan.personaIds.filter((id) => !done.get(q.id)?.has(id));
+    if (missing.length) return { questionId: q.id, missing };
+  }
+  return undefined;
+}
+
 export function nextStep(events: readonly TranscriptEvent[], plan: SessionPlan): NextStep {
   if (events.some((e) => e.type === 'session_ended')) return { kind: 'ended' };
   const { scriptAsked, followUpsLeft, last } = progress(events, plan);
-  if (last) {
-    // A persona that could not answer (its error is recorded) does not hold the session up.
-    const answered = new Set(
-      events.flatMap((e) => ((e.type === 'answer' || e.type === 'error') && e.questionId === last.id && e.persona ? [e.persona.personaId] : [])),
-    );
-    const missing = plan.personaIds.filter((id) => !answered.has(id));
-    if (missing.length) return { kind: 'await-answers', questionId: last.id, missing };
-  }
+  const awaiting = awaitingAnswers(events, plan);
+  if (awaiting) return { kind: 'await-answers', ...awaiting };
   const scriptLeft = scriptAsked < plan.script.length;
   const askScript = (): NextStep => ({ kind: 'ask-script', scriptIndex: scriptAsked, text: plan.script[scriptAsked]! });
   if (plan.interviewer.kind === 'auditor') {
     if (!last) return askScript();
     if (followUpsLeft > 0) return { kind: 'consult-auditor', followUpsLeft };
-    return scriptLeft ? askScript() : { kind: 'end', reason: plan.interviewer.followUpLimit > 0 ? 'follow-up-limit' : 'script-finished' };
+    // The follow-up limit only bounds follow-ups: a session whose script is done ends for that.
+    return scriptLeft ? askScript() : { kind: 'end', reason: 'script-finished' };
   }
   if (plan.autoAdvance) return scriptLeft ? askScript() : { kind: 'end', reason: 'script-finished' };
   return { kind: 'await-human' };

@@ -1,7 +1,7 @@
 // Opening interview sessions and handing their steps to the queue. Used by the /interview
 // commands and by headless campaigns alike; the steps themselves run in workers.
 import { randomUUID } from 'node:crypto';
-import { FlowProducer, Queue, type ConnectionOptions } from 'bullmq';
+import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { LoadedProtocol, Protocol } from '../../protocols/schema.ts';
 import { hostLabel, type Persona } from '../../personas/schema.ts';
 import { eventId, sha256, TRANSCRIPT_FORMAT_VERSION, type Interviewer, type Participant, type RosterEntry, type TranscriptEvent } from '../transcript/events.ts';
@@ -12,7 +12,8 @@ export const INTERVIEW_QUEUE = 'interviews';
 
 export type InterviewJob =
   | { step: 'advance'; sessionId: string }
-  | { step: 'ask'; sessionId: string; text: string; source: 'human' | 'script'; askedBy: Participant; discordMessageId?: string }
+  /** `key` names the question's source (a message, a scripted question): the same source is asked once. */
+  | { step: 'ask'; sessionId: string; key: string; text: string; source: 'human' | 'script'; askedBy: Participant; discordMessageId?: string; scriptIndex?: number }
   | { step: 'round'; sessionId: string; questionId: string }
   | { step: 'answer'; sessionId: string; questionId: string; personaId: string };
 
@@ -41,15 +42,18 @@ export function sessionKey(sessionId: string, state: SessionState): string {
 export interface InterviewQueues {
   queue: Queue<InterviewJob>;
   flows: FlowProducer;
+  /** Tries and backoff of every step: a model overloaded for a while is waited out, within reason. */
+  jobOpts: JobsOptions;
   close(): Promise<void>;
 }
 
-export function createInterviewQueues(connection: ConnectionOptions, prefix: string): InterviewQueues {
+export function createInterviewQueues(connection: ConnectionOptions, prefix: string, retry: { attempts: number; backoffMs: number } = { attempts: 4, backoffMs: 2000 }): InterviewQueues {
   const queue = new Queue<InterviewJob>(INTERVIEW_QUEUE, { connection, prefix });
   const flows = new FlowProducer({ connection, prefix });
   return {
     queue,
     flows,
+    jobOpts: { attempts: retry.attempts, backoff: { type: 'exponential', delay: retry.backoffMs }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
     async close() {
       await flows.close();
       await queue.close();
@@ -57,15 +61,14 @@ export function createInterviewQueues(connection: ConnectionOptions, prefix: str
   };
 }
 
-const JOB_OPTS = { attempts: 4, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
-
 /** Asks workers to take the session's next step (deduplicated per state of the session). */
 export async function advance(queues: InterviewQueues, sessionId: string, stateKey: string | number): Promise<void> {
-  await queues.queue.add('advance', { step: 'advance', sessionId }, { ...JOB_OPTS, jobId: `advance-${sessionId}-${stateKey}` });
+  await queues.queue.add('advance', { step: 'advance', sessionId }, { ...queues.jobOpts, jobId: `advance-${sessionId}-${stateKey}` });
 }
 
-export async function askHumanQuestion(queues: InterviewQueues, job: Extract<InterviewJob, { step: 'ask' }>, key: string): Promise<void> {
-  await queues.queue.add('ask', job, { ...JOB_OPTS, jobId: `ask-${job.sessionId}-${key}` });
+/** Queues a question from outside the workers (a human interviewer, `/interview next`). */
+export async function askQuestion(queues: InterviewQueues, job: Extract<InterviewJob, { step: 'ask' }>): Promise<void> {
+  await queues.queue.add('ask', job, { ...queues.jobOpts, jobId: `ask-${job.sessionId}-${job.key}` });
 }
 
 /** One round: every persona answers the question, in turn (sequential) or all at once (blind). */
@@ -74,7 +77,8 @@ export async function startRound(queues: InterviewQueues, sessionId: string, que
     name: 'answer',
     queueName: INTERVIEW_QUEUE,
     data: { step: 'answer', sessionId, questionId, personaId } satisfies InterviewJob,
-    opts: { ...JOB_OPTS, jobId: `answer-${questionId}-${personaId}` },
+    // A child that fails for good must not leave its round waiting for ever: the round records it.
+    opts: { ...queues.jobOpts, jobId: `answer-${questionId}-${personaId}`, ignoreDependencyOnFailure: true },
   });
   // A flow's children finish before their parent: a chain makes turns, siblings run in parallel.
   type Node = ReturnType<typeof answer> & { children?: Node[] };
@@ -89,7 +93,7 @@ export async function startRound(queues: InterviewQueues, sessionId: string, que
     name: 'round',
     queueName: INTERVIEW_QUEUE,
     data: { step: 'round', sessionId, questionId } satisfies InterviewJob,
-    opts: { ...JOB_OPTS, jobId: `round-${questionId}` },
+    opts: { ...queues.jobOpts, jobId: `round-${questionId}` },
     children,
   });
 }

@@ -114,6 +114,7 @@ export type TranscriptEvent =
   | (Base & { type: 'session_paused' | 'session_resumed'; by?: Participant })
   | (Base & {
       type: 'session_ended';
+      /** Why it ended (`follow-up-limit` appears only in records made before 0.2, for `script-finished`). */
       reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' | 'moderator' | 'error';
       usage: Record<string, { inputTokens: number; outputTokens: number }>;
     })

@@ -3,7 +3,7 @@
 // and each reads the MAX(seq) the previous one committed: no gaps, no duplicates. Idempotency is
 // the events primary key (ON CONFLICT (id) DO NOTHING).
 import pg from 'pg';
-import type { TranscriptEvent } from './events.ts';
+import type { EventOf, TranscriptEvent } from './events.ts';
 import { MIGRATIONS, pendingMigrations, SCHEMA_MIGRATIONS_DDL, type Migration } from './migrations.ts';
 import { iso, sessionFromRow, type Row, type SessionFilter } from './rows.ts';
 import type { RecordStore, SessionRow } from './store.ts';
@@ -111,6 +111,23 @@ export class PostgresRecordStore implements RecordStore {
       const { rows } = await c.query<{ seq: number }>('SELECT seq FROM events WHERE id = $1', [event.id]);
       if (!rows[0]) throw new Error(`event ${event.id} neither inserted nor found`);
       return { inserted: false, seq: rows[0].seq };
+    });
+  }
+
+  async appendQuestion(event: Omit<EventOf<'question'>, 'index'>): Promise<{ inserted: boolean; seq: number; index: number }> {
+    const { seq: _ignored, ...body } = event;
+    return this.#transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [event.sessionId]);
+      const { rows: found } = await c.query<{ seq: number; body: { index: number } }>('SELECT seq, body FROM events WHERE id = $1', [event.id]);
+      if (found[0]) return { inserted: false, seq: found[0].seq, index: found[0].body.index };
+      const { rows } = await c.query<{ seq: number; questions: string }>(
+        `SELECT COALESCE(MAX(seq), 0) + 1 AS seq, COUNT(*) FILTER (WHERE type = 'question') AS questions FROM events WHERE session_id = $1`,
+        [event.sessionId],
+      );
+      const seq = Number(rows[0]!.seq);
+      const index = Number(rows[0]!.questions) + 1;
+      await c.query('INSERT INTO events (id, session_id, seq, type, at, body) VALUES ($1, $2, $3, $4, $5, $6)', [event.id, event.sessionId, seq, event.type, event.at, JSON.stringify({ ...body, index })]);
+      return { inserted: true, seq, index };
     });
   }
 

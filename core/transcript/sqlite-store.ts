@@ -5,7 +5,7 @@
 // node:sqlite is synchronous: a call that waits for the lock blocks this process's event loop for
 // up to BUSY_TIMEOUT_MS. Writes are short, so waits are too.
 import { DatabaseSync } from 'node:sqlite';
-import type { TranscriptEvent } from './events.ts';
+import type { EventOf, TranscriptEvent } from './events.ts';
 import { MIGRATIONS, pendingMigrations, SCHEMA_MIGRATIONS_DDL, type Migration } from './migrations.ts';
 import { iso, sessionFromRow, type Row, type SessionFilter } from './rows.ts';
 import type { RecordStore, SessionRow } from './store.ts';
@@ -109,6 +109,23 @@ export class SqliteRecordStore implements RecordStore {
         .prepare('INSERT INTO events (id, session_id, seq, type, at, body) VALUES (?, ?, ?, ?, ?, ?)')
         .run(event.id, event.sessionId, seq, event.type, event.at, JSON.stringify(body));
       return { inserted: true, seq };
+    });
+  }
+
+  async appendQuestion(event: Omit<EventOf<'question'>, 'index'>): Promise<{ inserted: boolean; seq: number; index: number }> {
+    const { seq: _ignored, ...body } = event;
+    return this.#write(() => {
+      const existing = this.#db.prepare('SELECT seq, body FROM events WHERE id = ?').get(event.id);
+      if (existing) return { inserted: false, seq: Number(existing.seq), index: (JSON.parse(existing.body as string) as { index: number }).index };
+      const next = this.#db
+        .prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS seq, SUM(CASE WHEN type = 'question' THEN 1 ELSE 0 END) AS questions FROM events WHERE session_id = ?")
+        .get(event.sessionId);
+      const seq = Number(next?.seq);
+      const index = Number(next?.questions ?? 0) + 1;
+      this.#db
+        .prepare('INSERT INTO events (id, session_id, seq, type, at, body) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(event.id, event.sessionId, seq, event.type, event.at, JSON.stringify({ ...body, index }));
+      return { inserted: true, seq, index };
     });
   }
 

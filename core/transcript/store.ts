@@ -1,7 +1,7 @@
 // The record store: where transcripts live. Research data outlives any queue, so records go to a
 // real database — an SQLite file by default (node:sqlite), PostgreSQL when DATABASE_URL is set —
 // never to the queue's Redis. One small interface; both implementations are tested on real engines.
-import type { TranscriptEvent } from './events.ts';
+import type { EventOf, TranscriptEvent } from './events.ts';
 
 export interface SessionRow {
   id: string;
@@ -32,6 +32,12 @@ export interface RecordStore {
    * even when several processes write to one session at once.
    */
   append(event: TranscriptEvent): Promise<{ inserted: boolean; seq: number }>;
+  /**
+   * Records a question, numbering it among the session's questions (1, 2, …) in the same
+   * transaction that gives it its position: two questions asked at once get two numbers, in order,
+   * and neither is lost. Idempotent on `event.id` like `append` (a repeat returns the first number).
+   */
+  appendQuestion(event: Omit<EventOf<'question'>, 'index'>): Promise<{ inserted: boolean; seq: number; index: number }>;
   /** A session's events in order, each with its `seq`. */
   events(sessionId: string): Promise<TranscriptEvent[]>;
   /** Opt-out is per person and applies to every export, past and future. */

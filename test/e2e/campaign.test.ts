@@ -62,7 +62,7 @@ describe('headless campaign', () => {
     for (const s of index.sessions) {
       expect(s.status).toBe('ended');
       // Two scripted questions and the auditor's two follow-ups, each answered once by one persona.
-      expect([s.questions, s.answers, s.ended]).toEqual([4, 4, 'follow-up-limit']);
+      expect([s.questions, s.answers, s.ended]).toEqual([4, 4, 'script-finished']);
       const events = await records.events(s.id);
       expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
       expect(events.filter((e) => e.type === 'question' && e.source === 'auditor')).toHaveLength(2);
@@ -106,7 +106,7 @@ describe('headless campaign', () => {
     const run = await runCampaign(undefined, { RECORDS_PATH: join(fresh, 'records.sqlite') }, fresh);
     expect(run).toEqual({ code: 0, ended: 8 });
     const index = JSON.parse(readFileSync(join(fresh, 'index.json'), 'utf8')) as { sessions: { questions: number; answers: number; ended: string }[] };
-    for (const s of index.sessions) expect([s.questions, s.answers, s.ended]).toEqual([4, 4, 'follow-up-limit']);
+    for (const s of index.sessions) expect([s.questions, s.answers, s.ended]).toEqual([4, 4, 'script-finished']);
     // Answered anew, not copied from the first run's saved answers.
     for (const f of readdirSync(fresh).filter((name) => name.endsWith('.jsonl'))) {
       const text = readFileSync(join(fresh, f), 'utf8');

@@ -129,13 +129,13 @@ describe('an auditor-led interview in Discord', () => {
     const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
     expect(session?.status).toBe('ended');
     const events = await records.events(session!.id);
-    expect(events.at(-1)).toMatchObject({ type: 'session_ended', reason: 'follow-up-limit' });
+    expect(events.at(-1)).toMatchObject({ type: 'session_ended', reason: 'script-finished' });
     const followUps = events.filter((e) => e.type === 'question' && e.source === 'auditor');
     expect(followUps).toHaveLength(2);
     for (const f of followUps) expect(f.type === 'question' && f.modelTurn?.answeredModel).toBe('claude-opus-test');
     // Sequential: Base's answer to each question was written having read GPT's.
     for (const e of events) if (e.type === 'answer' && e.persona.personaId === 'base') expect(e.saw).toHaveLength(events.filter((x) => x.type === 'answer' && x.persona.personaId === 'gpt' && x.seq! < e.seq!).length);
-    expect(h.discord.messages(threadId).at(-1)?.content).toMatch(/The interview has ended \(follow-up-limit\)/);
+    expect(h.discord.messages(threadId).at(-1)?.content).toMatch(/The interview has ended \(script-finished\)/);
   });
 
   it('re-runs the finished session in a new thread with another persona and temperature', async () => {
@@ -161,29 +161,97 @@ describe('an auditor-led interview in Discord', () => {
     expect(await h.command('interview', [{ type: 1, name: 'next', options: [] }], { channelId: threadId })).toBe('Asking scripted question 1 of 2.');
     await h.interviewsSettled();
     const thread = h.discord.messages(threadId);
-    expect(thread.some((m) => m.content.startsWith('**Question 1:** What do you know about your own release'))).toBe(true);
+    expect(thread.some((m) => m.content.startsWith('**Question 1 of 2:** What do you know about your own release'))).toBe(true);
     expect(thread.filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(['Scripted answer.']);
   });
 });
 
-describe('questions that cannot be put', () => {
-  it('tells the interviewer, instead of dropping the question silently', async () => {
+describe('questions asked quickly, or when they cannot be put', () => {
+  it('keeps two questions asked at once, numbered in order, each answered once after the other', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    h.anthropicHost.setResponder(() => ({ text: 'Slowly answered.', hold: gate }));
+    const seen: string[] = [];
+    h.anthropicHost.setResponder((req) => {
+      seen.push(JSON.stringify(req.body));
+      return { text: seen.length === 1 ? 'One.' : 'Two.', hold: seen.length === 1 ? gate : undefined };
+    });
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
     const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
     const held = h.anthropicHost.nextRequest();
     await h.discord.userSays({ channelId: threadId, content: 'First?' });
+    await h.discord.userSays({ channelId: threadId, content: 'Second, straight after?' });
     await held;
-    const notice = h.discord.nextMessage((m) => m.channel_id === threadId && m.content.startsWith('-# Not asked'));
-    await h.discord.userSays({ channelId: threadId, content: 'Second, too soon?' });
-    expect((await notice).content).toBe('-# Not asked: the personas are still answering the last question; ask again when they are done.');
     release();
     await h.interviewsSettled();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
-    expect((await records.events(session!.id)).filter((e) => e.type === 'question').map((e) => (e.type === 'question' ? e.text : ''))).toEqual(['First?']);
+    const events = await records.events(session!.id);
+    expect(events.flatMap((e) => (e.type === 'question' ? [`${e.index}: ${e.text}`] : []))).toEqual(['1: First?', '2: Second, straight after?']);
+    expect(events.flatMap((e) => (e.type === 'answer' ? [e.text] : []))).toEqual(['One.', 'Two.']);
+    // The second was put after the first was answered, and the model read that answer.
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toContain('One.');
+  });
+
+  it('tells the interviewer when the interview is paused, instead of dropping the question silently', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'ok' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    expect(await h.command('interview', [{ type: 1, name: 'pause', options: [] }], { channelId: threadId })).toMatch(/Paused/);
+    const notice = h.discord.nextMessage((m) => m.channel_id === threadId && m.content.startsWith('-# Not asked'));
+    await h.discord.userSays({ channelId: threadId, content: 'Anyone?' });
+    expect((await notice).content).toBe('-# Not asked: the interview is paused; `/interview resume` goes on.');
+  });
+
+  it('lets no one but its interviewer put questions, /ask included', async () => {
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    expect(await h.command('ask', [opt('persona', 'opus'), opt('text', 'psst')], { channelId: threadId })).toMatch(/only its interviewer puts questions/);
+  });
+});
+
+describe('hosts that fail during an interview', () => {
+  it('waits out a host overloaded for a while, records a persona whose host is down for good as not answering, and goes on', async () => {
+    let opusCalls = 0;
+    h.anthropicHost.setResponder(() => (++opusCalls <= 2 ? { status: 529, errorType: 'overloaded_error' } : { text: 'Opus, after the overload.' }));
+    h.openaiHost.setResponder(() => ({ status: 500 }));
+    // Sequential: GPT first, so Opus waits on a persona that never answers.
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'gpt,opus'), opt('mode', 'sequential')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.routed((await h.discord.userSays({ channelId: threadId, content: 'First question?' })).id);
+    await h.interviewsSettled();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    let events = await records.events(session!.id);
+    const gptError = events.find((e) => e.type === 'error' && e.persona?.personaId === 'gpt');
+    expect(gptError?.type === 'error' ? gptError.message : undefined).toMatch(/^its model host is failing, through every try$/);
+    expect(events.flatMap((e) => (e.type === 'answer' ? [`${e.persona.personaId}: ${e.text}`] : []))).toEqual(['opus: Opus, after the overload.']);
+    const thread = h.discord.messages(threadId).map((m) => m.content);
+    expect(thread).toContain('*GPT could not answer: its model host is failing, through every try.*');
+    expect(thread.at(-1)).toMatch(/^-# Every persona has answered/);
+    // The session goes on: the next question is put and answered.
+    h.openaiHost.setResponder(() => ({ text: 'GPT is back.' }));
+    await h.routed((await h.discord.userSays({ channelId: threadId, content: 'Second question?' })).id);
+    await h.interviewsSettled();
+    events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'answer').map((e) => (e.type === 'answer' ? e.persona.personaId : ''))).toEqual(['opus', 'gpt', 'opus']);
+  });
+
+  it('goes on with the script when the auditor cannot be reached for its follow-up', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'An answer.' }));
+    h.openaiHost.setResponder(() => ({ status: 529, errorType: 'overloaded_error' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus'), opt('interviewer', 'gpt')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.interviewsSettled();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'question').map((e) => (e.type === 'question' ? e.source : ''))).toEqual(['script', 'script']);
+    expect(events.filter((e) => e.type === 'error').map((e) => (e.type === 'error' ? e.message : ''))).toEqual([
+      expect.stringMatching(/^the auditor GPT could not be reached/),
+      expect.stringMatching(/^the auditor GPT could not be reached/),
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: 'session_ended', reason: 'script-finished' });
   });
 });
 
