@@ -1,12 +1,13 @@
 // /interview start | next | pause | resume | end | export | rerun — group interviews in a thread.
 // Moderators run sessions; everyone can read them. The steps themselves run in workers.
+import { randomUUID } from 'node:crypto';
 import { SlashCommandBuilder, type SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ChannelType, Routes, type APIChannel } from 'discord-api-types/v10';
 import type { CommandContext } from '../bot/interactions.ts';
 import { NO_PINGS } from '../core/discord.ts';
 import type { Services } from '../bot/services.ts';
 import { advance, askQuestion, auditorInterviewer, startSession, type SessionState } from '../core/interview/sessions.ts';
-import { nextStep } from '../core/interview/plan.ts';
+import { nextStep, replayableQuestions } from '../core/interview/plan.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
 import { exportFiles, sideBySide } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
@@ -139,13 +140,15 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   }
   const mode = (ctx.string('mode') ?? (originalHeader?.type === 'session_started' ? originalHeader.mode : undefined) ?? loaded.protocol.mode) as 'sequential' | 'blind';
   const temperature = ctx.number('temperature') ?? null;
-  const script = original ? (await records.events(original.id)).flatMap((e) => (e.type === 'question' ? [e.text] : [])) : undefined;
+  const script = original ? replayableQuestions(await records.events(original.id), await records.optedOut()) : undefined;
+  if (script?.length === 0) return ctx.edit('There are no questions to replay: the session has none that may be put again.');
 
   const thread = (await s.rest.post(Routes.threads(parentId), {
     body: { name: `${rerun ? 'Re-run: ' : ''}${loaded.protocol.title}`.slice(0, 100), auto_archive_duration: 1440, type: ChannelType.PublicThread },
     reason: 'chorus interview',
   })) as APIChannel;
-  const sessionId = `i-${thread.id}`;
+  // Not the thread's id: an exported transcript must not lead back to Discord.
+  const sessionId = `i-${randomUUID()}`;
   const header = [
     `## ${loaded.protocol.title}`,
     loaded.protocol.purpose.trim(),

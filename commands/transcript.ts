@@ -1,4 +1,5 @@
 // /transcript start | stop | export | optout | optin — recording a channel, and people's consent.
+import { randomUUID } from 'node:crypto';
 import { SlashCommandBuilder } from '@discordjs/builders';
 import { Routes } from 'discord-api-types/v10';
 import { NO_PINGS } from '../core/discord.ts';
@@ -38,7 +39,8 @@ export const command: SlashCommand = {
       case 'start': {
         const live = await s.live.of(channelId);
         if (live) return ctx.edit(live.kind === 'interview' ? 'This thread is an interview; it is recorded already.' : 'This channel is already being recorded.');
-        const sessionId = `ch-${channelId}-${Date.now()}`;
+        // Not the channel's id: an exported transcript must not lead back to Discord.
+        const sessionId = `ch-${randomUUID()}`;
         const place = placeOf(ctx);
         await records.createSession({ id: sessionId, kind: 'channel', status: 'running', title: `#${ctx.channelName ?? channelId}`, ...(place.guildId ? { guildId: place.guildId } : {}), channelId, state: {} });
         const { values } = await s.settings.resolve(place);

@@ -40,6 +40,8 @@ export type Prompt =
 
 export interface BuiltContext {
   prompt: Prompt;
+  /** The messages the model sees, oldest first (what the transcript records it was shown). */
+  kept: ChannelMessage[];
   /** Ids of the messages the model sees, oldest first. */
   keptIds: string[];
   /** Ids dropped by the count or token budget, oldest first. */
@@ -97,7 +99,7 @@ export function buildContext(
 ): BuiltContext {
   const { kept, dropped, tokens } = selectHistory(conversationFor(history, trigger), trigger, limits);
   const prompt = persona.contextMode === 'chat' ? chatPrompt(persona, kept) : prefillPrompt(persona, kept);
-  return { prompt, keptIds: kept.map((m) => m.id), droppedIds: dropped.map((m) => m.id), estimatedTokens: tokens };
+  return { prompt, kept, keptIds: kept.map((m) => m.id), droppedIds: dropped.map((m) => m.id), estimatedTokens: tokens };
 }
 
 const SKIPPED = '[earlier messages are not shown]';

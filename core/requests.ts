@@ -8,6 +8,7 @@ export type OpenAIContent = string | ({ type: 'text'; text: string } | { type: '
 
 export interface AnthropicBody {
   model: string;
+  stream?: boolean;
   max_tokens: number;
   system?: string;
   messages: { role: 'user' | 'assistant'; content: AnthropicContent }[];
@@ -18,6 +19,8 @@ export interface AnthropicBody {
 
 export interface OpenAIChatBody {
   model: string;
+  stream?: boolean;
+  stream_options?: { include_usage: boolean };
   messages: ({ role: 'system' | 'assistant'; content: string } | { role: 'user'; content: OpenAIContent })[];
   max_tokens: number;
   temperature?: number;
@@ -27,6 +30,8 @@ export interface OpenAIChatBody {
 
 export interface CompletionsBody {
   model: string;
+  stream?: boolean;
+  stream_options?: { include_usage: boolean };
   prompt: string;
   max_tokens: number;
   temperature?: number;
@@ -130,4 +135,19 @@ export function requestFor(persona: Persona, host: Host, prompt: Prompt): Reques
 function chatAsTranscript(prompt: Extract<Prompt, { mode: 'chat' }>, name: string): string {
   const lines = prompt.turns.map((t) => (t.role === 'assistant' ? `${name}: ${t.content}` : t.content));
   return `${prompt.system ? `${prompt.system}\n\n` : ''}${lines.join('\n')}\n${name}:`;
+}
+
+/**
+ * The body exactly as it is sent: chorus streams every answer, and asks OpenAI-compatible hosts for
+ * the usage at the end of the stream. What the transcript records, and what the host receives.
+ */
+export function streamingRequest(request: RequestBody): RequestBody {
+  switch (request.provider) {
+    case 'anthropic':
+      return { provider: 'anthropic', body: { ...request.body, stream: true } };
+    case 'openai':
+      return { provider: 'openai', body: { ...request.body, stream: true, stream_options: { include_usage: true } } };
+    case 'completions':
+      return { provider: 'completions', body: { ...request.body, stream: true, stream_options: { include_usage: true } } };
+  }
 }

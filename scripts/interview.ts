@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../core/config.ts';
 import { loadDotEnv } from '../core/startup.ts';
 import { advance, auditorInterviewer, createInterviewQueues, startSession } from '../core/interview/sessions.ts';
+import { replayableQuestions } from '../core/interview/plan.ts';
 import { createLogger } from '../core/log.ts';
 import { sha256, type Interviewer } from '../core/transcript/events.ts';
 import { sideBySide, writeCampaignIndex, writeSessionExports } from '../core/transcript/dataset.ts';
@@ -86,7 +87,7 @@ const cells = rerunOf
       : subjects.map((s) => ({ interviewer, repeat, subjects: [s], cell: `${interviewer}.${s.id}` })),
   ),
   );
-const replayScript = original?.flatMap((e) => (e.type === 'question' ? [e.text] : []));
+const replayScript = original ? replayableQuestions(original, await store.optedOut()) : undefined;
 
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 const queues = createInterviewQueues(redis, config.CHORUS_PREFIX, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });

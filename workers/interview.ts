@@ -6,6 +6,7 @@
 import type { Job } from 'bullmq';
 import type { Host, Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
+import { locateShown } from '../core/transcript/shown.ts';
 import type { DiscordEdge, Speaker } from '../core/discord.ts';
 import type { HostClient } from '../core/hosts/clients.ts';
 import { askPersona, plainReason, RetryableHostError, type Answered, type HostAttempt } from '../core/hosts/fallback.ts';
@@ -191,7 +192,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
       return 'error';
     }
     text = answered.completion.text.trim() || '*(no answer)*';
-    turn = toModelTurn(answered);
+    turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system));
     saw = context.saw;
     await deps.ledger.saveText(id, personaId, text, { text, turn, saw });
   }

@@ -17,6 +17,7 @@ import type { Settings } from '../core/settings.ts';
 import { splitMessage } from '../core/split.ts';
 import type { ModelTurn } from '../core/transcript/events.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
+import { locateShown } from '../core/transcript/shown.ts';
 import { channelHistory } from './history.ts';
 import { postPiece, postPieces, type PostTarget } from './post.ts';
 import { createStreamer } from './stream.ts';
@@ -207,7 +208,7 @@ async function generate(
     const answer = await askPersona(persona, context.prompt, deps.clientFor, onText);
     if (answer.kind === 'answered') {
       text = answer.completion.text.trim() || '*(no answer)*';
-      const modelTurn = toModelTurn(answer);
+      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, context.kept, context.prompt.system));
       saved = { kind: 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');

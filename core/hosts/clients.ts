@@ -37,7 +37,8 @@ function anthropicClient(sdk: Anthropic): HostClient {
   return {
     async complete(request, onText) {
       if (request.provider !== 'anthropic') throw new Error(`anthropic host cannot send a ${request.provider} request`);
-      const stream = sdk.messages.stream(request.body);
+      const { stream: _, ...body } = request.body; // the SDK's stream() sends stream: true itself
+      const stream = sdk.messages.stream(body);
       if (onText) stream.on('text', (delta) => onText(delta));
       const message = await stream.finalMessage();
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');

@@ -3,7 +3,7 @@
 import { hostLabel, type Host, type Persona } from '../../personas/schema.ts';
 import type { Prompt } from '../context.ts';
 import { describeError } from '../log.ts';
-import { requestFor, type RequestBody } from '../requests.ts';
+import { requestFor, streamingRequest, type RequestBody } from '../requests.ts';
 import type { Completion, HostClient } from './clients.ts';
 
 export type FailureKind = 'next-host' | 'retry';
@@ -78,7 +78,7 @@ export async function askPersona(
       attempts.push({ ...base, outcome: 'skipped', reason: 'no API key configured' });
       continue;
     }
-    const request = requestFor(persona, host, prompt);
+    const request = streamingRequest(requestFor(persona, host, prompt));
     const startedAt = Date.now();
     try {
       const completion = await client.complete(request, onText);

@@ -20,13 +20,16 @@ function started(events: readonly TranscriptEvent[]) {
   return header;
 }
 
-function askerName(q: Question): string {
-  return q.askedBy.kind === 'system' ? 'Interviewer' : q.askedBy.name;
+/** Synthetic, increasing ids: the context builder orders by id and never sends them to a model. */
+function asMessage(seq: number, author: { id: string; name: string }, content: string, personaId?: string): ChannelMessage {
+  return { id: String(1_000_000 + seq), authorId: author.id, authorName: author.name, content, isBot: Boolean(personaId), createdAt: '', ...(personaId ? { personaId } : {}) };
 }
 
-/** Synthetic, increasing ids: the context builder orders by id and never sends them to a model. */
-function asMessage(seq: number, authorName: string, content: string, personaId?: string): ChannelMessage {
-  return { id: String(1_000_000 + seq), authorId: authorName, authorName, content, isBot: Boolean(personaId), createdAt: '', ...(personaId ? { personaId } : {}) };
+/** Who asked, as the transcript knows them: a person's user id, a persona, or chorus. */
+function askerOf(q: Question): { id: string; name: string } {
+  if (q.askedBy.kind === 'human') return { id: q.askedBy.userId, name: q.askedBy.name };
+  if (q.askedBy.kind === 'persona') return { id: q.askedBy.personaId, name: q.askedBy.name };
+  return { id: 'system', name: 'Interviewer' };
 }
 
 /**
@@ -41,13 +44,13 @@ export function answerContext(persona: Persona, events: readonly TranscriptEvent
   let trigger: ChannelMessage | undefined;
   for (const [i, e] of events.entries()) {
     if (e.type === 'question') {
-      const m = asMessage(e.seq ?? i, askerName(e), e.text);
+      const m = { ...asMessage(e.seq ?? i, askerOf(e), e.text), isBot: e.askedBy.kind !== 'human' };
       history.push(m);
       if (e.id === questionId) trigger = m;
     } else if (e.type === 'answer') {
       const own = e.persona.personaId === persona.id;
       if (!own && blind) continue; // blind: another persona's answer is never in the context
-      const m = asMessage(e.seq ?? i, e.persona.name, e.text, e.persona.personaId);
+      const m = asMessage(e.seq ?? i, { id: e.persona.personaId, name: e.persona.name }, e.text, e.persona.personaId);
       history.push(m);
       if (!own) answerOf.set(m.id, e.id);
     }
@@ -83,6 +86,6 @@ export function auditorContext(auditor: Persona, instructions: string, events: r
       ? `You may ask ${followUpsLeft} more follow-up question(s). Reply with one follow-up question, or NEXT to move on to the next scripted question, or END to close the interview.`
       : 'You have no follow-ups left. Reply NEXT to move on, or END to close the interview.';
   const system = [auditor.systemPrompt.trim(), instructions.trim(), header.protocol ? `Purpose of the interview: ${header.protocol.purpose.trim()}` : ''].filter(Boolean).join('\n\n');
-  const trigger = asMessage(1, 'Moderator', `The interview so far:\n\n${lines.join('\n\n')}\n\n${ask}`);
+  const trigger = asMessage(1, { id: 'system', name: 'Moderator' }, `The interview so far:\n\n${lines.join('\n\n')}\n\n${ask}`);
   return buildContext({ ...auditor, systemPrompt: system, contextMode: 'chat' }, [], trigger, { maxMessages: 1, maxTokens });
 }

@@ -77,3 +77,11 @@ export function applyAuditorMove(events: readonly TranscriptEvent[], plan: Sessi
   if (scriptAsked < plan.script.length) return { kind: 'ask-script', scriptIndex: scriptAsked, text: plan.script[scriptAsked]! };
   return { kind: 'end', reason: 'script-finished' };
 }
+
+/**
+ * The questions a re-run puts again, in order, follow-ups included — but none a person asked who has
+ * since opted out: their words are not put to models again, just as no export shows them.
+ */
+export function replayableQuestions(events: readonly TranscriptEvent[], optedOut: ReadonlySet<string>): string[] {
+  return events.flatMap((e) => (e.type === 'question' && !(e.askedBy.kind === 'human' && optedOut.has(e.askedBy.userId)) ? [e.text] : []));
+}

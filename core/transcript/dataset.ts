@@ -17,9 +17,9 @@ export interface SessionFiles {
   researchCommons: object;
 }
 
-/** Every export of one session, from the same (redacted) records. Pure. */
-export function sessionExports(events: readonly TranscriptEvent[], optedOut: Set<string>): SessionFiles {
-  const prepared = prepareForExport(events, { optedOut, pseudonymise: true });
+/** Every export of one session, from the same (redacted) records. Pure but for the export's random salt. */
+export function sessionExports(events: readonly TranscriptEvent[], optedOut: Set<string>, salt?: string): SessionFiles {
+  const prepared = prepareForExport(events, { optedOut, pseudonymise: true, ...(salt ? { salt } : {}) });
   return {
     jsonl: toJsonl(prepared),
     markdown: toMarkdown(prepared),

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { HostAttempt } from '../hosts/fallback.ts';
 import type { RequestBody } from '../requests.ts';
+import type { ShownMessage } from './shown.ts';
 
 /** Bumped when an event's meaning or required fields change; written on every event. */
 export const TRANSCRIPT_FORMAT_VERSION = 1;
@@ -28,6 +29,11 @@ export interface ModelTurn {
   startedAt: string;
   finishedAt: string;
   latencyMs: number;
+  /**
+   * Who said what the model was shown, and where it stands in `request`: the key to withholding a
+   * person's words, and replacing their name, in exported requests (absent in records before 0.2).
+   */
+  shown?: ShownMessage[];
 }
 
 export interface PersonaRef {

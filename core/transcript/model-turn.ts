@@ -2,8 +2,9 @@
 import { hostLabel } from '../../personas/schema.ts';
 import type { Answered } from '../hosts/fallback.ts';
 import type { ModelTurn } from './events.ts';
+import type { ShownMessage } from './shown.ts';
 
-export function toModelTurn(a: Answered): ModelTurn {
+export function toModelTurn(a: Answered, shown?: ShownMessage[]): ModelTurn {
   return {
     request: a.request,
     requestedModel: a.host.model,
@@ -15,5 +16,6 @@ export function toModelTurn(a: Answered): ModelTurn {
     startedAt: new Date(a.startedAt).toISOString(),
     finishedAt: new Date(a.startedAt + a.latencyMs).toISOString(),
     latencyMs: a.latencyMs,
+    ...(shown ? { shown } : {}),
   };
 }

@@ -1,8 +1,13 @@
-// Prepares a session's events for export: people become stable pseudonyms, and the words of
-// anyone who opted out are withheld everywhere they appear, including inside the exact requests
-// later sent to models that quoted them. Pure: returns new events, never touches its input.
+// Prepares a session's events for export: people become stable pseudonyms, the words of anyone who
+// opted out are withheld everywhere they appear — inside the exact requests sent to models too, found
+// by who said them (the recorded `shown` map), not by their text — and Discord ids are replaced by
+// hashes keyed by a salt of this export, so nothing in it leads back to a message or its author.
+// Pure: returns new events, never touches its input.
+import { createHash, randomBytes } from 'node:crypto';
 import type { RequestBody } from '../requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from './events.ts';
+import { redactShown, type SpanDecision } from './redact-request.ts';
+import type { ShownMessage } from './shown.ts';
 
 export const WITHHELD = '[withheld: this participant opted out]';
 const FILE_WITHHELD = '[file withheld]';
@@ -12,6 +17,11 @@ export interface ExportPrivacy {
   optedOut: ReadonlySet<string>;
   /** Replace every person's name and user id by a pseudonym (default true). Opted-out people always are. */
   pseudonymise?: boolean;
+  /**
+   * Keys the hashes that stand for Discord ids (messages, channels, guilds) in this export. Random
+   * unless given: two exports cannot be joined on them, and neither leads to Discord.
+   */
+  salt?: string;
 }
 
 /** Texts shorter than this are only withheld where they stand as a whole line (or after `Name: `), not inside other words. */
@@ -56,7 +66,24 @@ function collectPeople(events: readonly TranscriptEvent[], optedOut: ReadonlySet
     else if (e.type === 'channel_message') seeParticipant(e.author);
     else if (e.type === 'session_paused' || e.type === 'session_resumed') seeParticipant(e.by);
   }
+  // People the models read but who never spoke in the session itself (channel history from before
+  // a recording began): pseudonymised and withheld like everyone else.
+  for (const e of events) {
+    for (const m of modelTurnOf(e)?.shown ?? []) if (m.author === 'human') see({ userId: m.authorId, name: m.authorName });
+  }
   return people;
+}
+
+function textAt(body: unknown, path: string): string {
+  const v = path
+    .split('/')
+    .slice(1)
+    .reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined), body);
+  return typeof v === 'string' ? v : '';
+}
+
+function modelTurnOf(e: TranscriptEvent): ModelTurn | undefined {
+  return e.type === 'answer' || e.type === 'question' || e.type === 'channel_message' ? e.modelTurn : undefined;
 }
 
 export const pseudonym = (index: number) => `Participant ${index}`;
@@ -80,6 +107,10 @@ export const pseudonymId = (index: number) => `participant-${index}`;
  */
 export function prepareForExport(events: readonly TranscriptEvent[], privacy: ExportPrivacy): TranscriptEvent[] {
   const pseudonymise = privacy.pseudonymise ?? true;
+  const salt = privacy.salt ?? randomBytes(16).toString('hex');
+  const hashId = (id: string) => `h-${createHash('sha256').update(`${salt}\u0000${id}`).digest('hex').slice(0, 20)}`;
+  /** Session ids made before 0.2 embed a Discord id (`i-<thread>`): that part is hashed too. */
+  const hashInside = (id: string) => id.replace(/\d{17,20}/g, (d) => hashId(d));
   const people = collectPeople(events, privacy.optedOut);
   const renamed = (p: Person) => pseudonymise || p.optedOut;
   const personaNames = new Set<string>();
@@ -109,6 +140,15 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     }
   }
   for (const e of events) if (e.type === 'message_edited' && theirMessageIds.has(e.discordMessageId)) withheldTexts.add(e.text);
+  // Their words that models read from before the session (history): taken from the request where
+  // the map puts them, so a model quoting them elsewhere is caught too.
+  for (const e of events) {
+    const turn = modelTurnOf(e);
+    for (const m of turn?.shown ?? []) {
+      if (m.author !== 'human' || !people.get(m.authorId)?.optedOut) continue;
+      for (const span of m.spans) if (span.part === 'text') withheldTexts.add(textAt(turn!.request.body, span.path).slice(span.start, span.end));
+    }
+  }
   const variants = [...withheldTexts]
     .filter((t) => t.trim())
     .flatMap((t) => (t.length > CLIP ? [t, t.slice(0, CLIP)] : [t]))
@@ -162,7 +202,33 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'url' ? x : scrubJson(x, k)]));
     return v;
   };
-  const scrubTurn = (t: ModelTurn): ModelTurn => ({ ...t, request: scrubJson(t.request) as RequestBody, fallbacks: t.fallbacks.map((f) => ({ ...f })) });
+  // A recorded request: first each person's words and name where the `shown` map puts them, then
+  // the text rules (names mentioned in others' words, quotes), for what no map covers.
+  const scrubTurn = (t: ModelTurn): ModelTurn => {
+    const { shown, ...rest } = t;
+    const body = shown
+      ? redactShown(t.request.body, shown, (m): SpanDecision => {
+          if (m.author !== 'human') return {};
+          const person = people.get(m.authorId);
+          if (!person) return {};
+          if (person.optedOut) return { text: WITHHELD, name: pseudonym(person.index), dropImages: true };
+          return renamed(person) ? { name: pseudonym(person.index) } : {};
+        })
+      : t.request.body;
+    const request = scrubJson({ ...t.request, body }) as RequestBody;
+    return {
+      ...rest,
+      request,
+      fallbacks: t.fallbacks.map((f) => ({ ...f })),
+      // Who the model read, by pseudonym and hashed message: the offsets stay behind (they point
+      // into the unredacted request).
+      ...(shown ? { shown: shown.map((m) => ({ ...shownAuthor(m), messageId: hashId(m.messageId), spans: [], images: [] })) } : {}),
+    };
+  };
+  const shownAuthor = (m: ShownMessage): Pick<ShownMessage, 'author' | 'authorId' | 'authorName'> => {
+    const person = m.author === 'human' ? people.get(m.authorId) : undefined;
+    return person && renamed(person) ? { author: 'human', authorId: pseudonymId(person.index), authorName: pseudonym(person.index) } : { author: m.author, authorId: m.authorId, authorName: m.authorName };
+  };
 
   const participant = <P extends Participant | undefined>(p: P): P => {
     if (!p || p.kind !== 'human') return p ? ({ ...p } as P) : p;
@@ -171,7 +237,9 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     return { kind: 'human', userId: pseudonymId(person.index), name: pseudonym(person.index) } as P;
   };
 
-  return events.map((e): TranscriptEvent => {
+  return events.map((e) => hideDiscordIds(redactOne(e), hashId, hashInside));
+
+  function redactOne(e: TranscriptEvent): TranscriptEvent {
     switch (e.type) {
       case 'session_started': {
         const out = structuredClone(e);
@@ -211,5 +279,24 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       default:
         return structuredClone(e);
     }
-  });
+  }
+}
+
+/** Every Discord id an event carries, replaced by its hash (the same id, the same hash, within one export). */
+function hideDiscordIds(e: TranscriptEvent, hash: (id: string) => string, hashInside: (id: string) => string): TranscriptEvent {
+  const out = { ...e, sessionId: hashInside(e.sessionId) } as TranscriptEvent & Record<string, unknown>;
+  if ('discordMessageId' in out && typeof out.discordMessageId === 'string') out.discordMessageId = hash(out.discordMessageId);
+  if ('replyToId' in out && typeof out.replyToId === 'string') out.replyToId = hash(out.replyToId);
+  if (out.type === 'answer') out.discordMessageIds = out.discordMessageIds.map(hash);
+  if (out.type === 'session_started') {
+    if (out.discord) {
+      out.discord = {
+        channelId: hash(out.discord.channelId),
+        ...(out.discord.guildId ? { guildId: hash(out.discord.guildId) } : {}),
+        ...(out.discord.threadId ? { threadId: hash(out.discord.threadId) } : {}),
+      };
+    }
+    if (out.rerunOf) out.rerunOf = { ...out.rerunOf, sessionId: hashInside(out.rerunOf.sessionId) };
+  }
+  return out;
 }

@@ -285,4 +285,55 @@ describe('channel transcripts and consent', () => {
     expect(files.jsonl).toContain('[withheld: this participant opted out]');
     expect(said.id).toBeDefined();
   });
+
+  it('leaves no trace of an opted-out person anywhere: history from before the recording, /ask, names re-read from Discord, ids, re-runs', async () => {
+    const carol = { id: '525252525252525252', username: 'carol_u', global_name: 'Carol Globalname' };
+    const channelId = h.discord.addChannel({ name: 'before-and-after' });
+    h.anthropicHost.setResponder(() => ({ text: 'Understood.' }));
+    // Carol speaks before the recording starts; the models read it later as history.
+    const early = await h.discord.userSays({ channelId, content: 'CAROL-EARLY-WORDS, and ok', author: carol });
+    await h.routed(early.id);
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    // After a gateway restart the history is re-read from Discord, where names come out otherwise.
+    await h.restartGateway();
+    await h.command('ask', [opt('persona', 'opus'), opt('text', 'CAROL-ASKS-SOMETHING')], { channelId, author: carol });
+    await h.settled();
+    const said = await h.discord.userSays({ channelId, content: 'Opus, what did everyone say?' });
+    await h.routed(said.id);
+    await h.settled();
+    await h.command('transcript', [{ type: 1, name: 'optout', options: [] }], { channelId, author: carol });
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const events = await records.events(session!.id);
+    // The raw requests hold her words (what the models really read)…
+    expect(JSON.stringify(events)).toContain('CAROL-EARLY-WORDS');
+    expect(JSON.stringify(events)).toContain('CAROL-ASKS-SOMETHING');
+    // …no export does, nor her names, her id, or any Discord id that leads to her messages.
+    const files = sessionExports(events, await records.optedOut());
+    const discordIds = [early.id, said.id, channelId, h.discord.guildId, carol.id];
+    for (const text of [files.jsonl, files.markdown, JSON.stringify(files.inspect), JSON.stringify(files.researchCommons)]) {
+      for (const leak of ['CAROL-EARLY-WORDS', 'CAROL-ASKS-SOMETHING', 'Carol Globalname', 'carol_u', ...discordIds]) expect(text, leak).not.toContain(leak);
+    }
+    expect(files.jsonl).toContain('[withheld: this participant opted out]');
+  });
+});
+
+describe('a re-run of an interview with an opted-out interviewer', () => {
+  it('does not put their questions to the models again', async () => {
+    const dana = { id: '626262626262626262', username: 'dana', global_name: 'Dana' };
+    h.discord.giveRole(dana.id, h.discord.addRole({ name: 'interviewers', permissions: ['ManageChannels'] }));
+    h.anthropicHost.setResponder(() => ({ text: 'An answer.' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }], { author: dana });
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.routed((await h.discord.userSays({ channelId: threadId, content: 'DANA-PRIVATE-QUESTION?', author: dana })).id);
+    await h.interviewsSettled();
+    await h.command('interview', [{ type: 1, name: 'end', options: [] }], { channelId: threadId, author: dana });
+    await h.command('transcript', [{ type: 1, name: 'optout', options: [] }], { author: dana });
+    const seen: string[] = [];
+    h.anthropicHost.setResponder((req) => (seen.push(JSON.stringify(req.body)), { text: 'Again.' }));
+    const rerun = await h.command('interview', [{ type: 1, name: 'rerun', options: [] }], { channelId: threadId });
+    expect(rerun).toMatch(/Interview opened|no questions/);
+    await h.interviewsSettled();
+    expect(seen.join()).not.toContain('DANA-PRIVATE-QUESTION');
+  });
 });

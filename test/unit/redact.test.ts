@@ -124,7 +124,7 @@ describe('prepareForExport', () => {
   });
 
   it('pseudonymises everyone by default, numbered by first appearance and stable', () => {
-    const out = prepareForExport(channel(), { optedOut: new Set() }) as any[];
+    const out = prepareForExport(channel(), { optedOut: new Set(), salt: 'one export' }) as any[];
     expect(out[1].author).toEqual({ kind: 'human', userId: 'participant-1', name: 'Participant 1' });
     expect(out[2].author).toEqual({ kind: 'human', userId: 'participant-2', name: 'Participant 2' });
     expect(out[3].author).toEqual(out[1].author);
@@ -133,7 +133,23 @@ describe('prepareForExport', () => {
     expect(out[2].text).toBe('Sage, what do you think? @Participant 1 said yes earlier.');
     const text = JSON.stringify(out);
     for (const leak of ['Dana', 'Scully', 'Fox', '"333"', '"444"']) expect(text, leak).not.toContain(leak);
-    expect(JSON.stringify(prepareForExport(channel(), { optedOut: new Set() }))).toBe(text);
+    expect(JSON.stringify(prepareForExport(channel(), { optedOut: new Set(), salt: 'one export' }))).toBe(text);
+  });
+
+  it('replaces every Discord id by a hash keyed to the export: the same within it, different across exports', () => {
+    const events = channel();
+    const ids = events.flatMap((e) => ('discordMessageId' in e ? [e.discordMessageId] : []));
+    const once = prepareForExport(events, { optedOut: new Set() });
+    const again = prepareForExport(events, { optedOut: new Set() });
+    for (const id of ids) {
+      expect(JSON.stringify(once)).not.toContain(id);
+      expect(JSON.stringify(again)).not.toContain(id);
+    }
+    const hashed = (out: TranscriptEvent[]) => out.flatMap((e) => ('discordMessageId' in e ? [e.discordMessageId] : []));
+    // An edit still points at its message, within one export…
+    expect(new Set(hashed(once)).size).toBe(new Set(ids).size);
+    // …but the two exports cannot be joined on them.
+    expect(hashed(once).some((h, i) => h === hashed(again)[i])).toBe(false);
   });
 
   it('never pseudonymises a persona, even one sharing a human\u2019s name', () => {
