@@ -110,6 +110,12 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
     invalidateSessions: () => gateway.invalidateSessions(),
     withholdReady: (on = true) => gateway.withholdReady(on),
     gatewayStats: () => gateway.stats(),
+    resetToken() {
+      // As "Reset Token" in the developer portal: the old token is refused from now on, by REST
+      // (401) and by the gateway (IDENTIFY closes 4004; a RESUME gets op 9 and must identify).
+      core.token = `${Buffer.from(core.applicationId).toString('base64')}.Reset${Date.now().toString(36)}.${'y'.repeat(38)}`;
+      return core.token;
+    },
     async close() {
       if (closed) return;
       closed = true;

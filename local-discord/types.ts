@@ -118,5 +118,7 @@ export interface DiscordStandIn {
   withholdReady(on?: boolean): void;
   /** IDENTIFY/RESUME counts and open connections, e.g. to assert a restarted client resumed. */
   gatewayStats(): GatewayStats;
+  /** The developer portal's Reset Token: the old token is refused everywhere; returns the new one. */
+  resetToken(): string;
   close(): Promise<void>;
 }

@@ -134,6 +134,38 @@ describe('a gateway process', () => {
   }, 60_000);
 });
 
+describe('a token reset while chorus runs', () => {
+  it('stops the gateway with the 4004 explanation when it must log in again', async () => {
+    const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0 });
+    try {
+      const gateway = await h.spawnGateway();
+      let stderr = '';
+      gateway.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      h.discord.resetToken();
+      h.discord.dropConnections(); // the connection drops; resuming and then identifying are refused
+      expect(await exited(gateway)).toBe(1);
+      expect(stderr).toMatch(/close code 4004.*DISCORD_TOKEN.*Reset Token/);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('a bot token of a shape chorus has never seen', () => {
+  it('works: the application id comes from Discord (READY, or /applications/@me), never from the token', async () => {
+    const h = await startHarness({ discord: { token: 'an-opaque-token-with-no-layout-at-all' } });
+    try {
+      h.anthropicHost.setResponder(() => ({ text: 'Hello.' }));
+      const post = h.discord.nextMessage((m) => m.author.username === 'Opus');
+      await h.discord.userSays({ content: 'Opus, hi' });
+      expect((await post).content).toBe('Hello.');
+      expect(h.discord.restCalls.filter((c) => c.status >= 400)).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a gateway that cannot log in', () => {
   async function failedStart(h: Harness, env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
     const child = spawn(process.execPath, ['bot/main.ts'], { env: { PATH: process.env.PATH ?? '', ...h.env, LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
