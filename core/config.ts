@@ -23,10 +23,13 @@ export const ConfigSchema = z.object({
    * process carries hundreds (each costs a few hundred KB of memory while in flight).
    */
   WORKER_CONCURRENCY: int(200),
-  /** How long a worker holds a job before others may take it over; crash recovery takes about this long. */
-  JOB_LOCK_MS: int(10_000),
+  /**
+   * How long a worker holds a job before others may take it over (renewed every half of it while the
+   * worker lives): a crashed worker's reply resumes elsewhere after about this plus STALLED_CHECK_MS.
+   */
+  JOB_LOCK_MS: int(8_000),
   /** How often workers look for jobs whose worker died. */
-  STALLED_CHECK_MS: int(5_000),
+  STALLED_CHECK_MS: int(2_000),
   /** Attempts per reply (first try included) for retryable host failures: 429, 5xx, overload, network. */
   REPLY_ATTEMPTS: int(4),
   /** First retry delay; later ones double. */

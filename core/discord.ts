@@ -99,11 +99,18 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
           async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
             const headers = init.headers as Record<string, string> | undefined;
             const bot = Boolean(headers?.authorization ?? headers?.Authorization);
+            // A webhook's own budget is shared by every process posting through it.
+            // (Keyed by id and token: an interaction's token is a budget of its own under the app's id.)
+            const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
+            const releaseBucket = webhook ? await gate.acquireBucket(`webhook:${webhook[1]}:${webhook[2]!.slice(-12)}`) : undefined;
             const release = await gate.acquire(bot ? 'bot' : 'webhook');
+            let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
-              return await DefaultRestOptions.makeRequest(url, init);
+              answer = await DefaultRestOptions.makeRequest(url, init);
+              return answer;
             } finally {
               release();
+              releaseBucket?.(answer);
             }
           },
         }

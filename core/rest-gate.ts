@@ -10,6 +10,11 @@ import type { Redis } from 'ioredis';
 export interface RestGate {
   /** Waits for a slot; returns a release to call once the answer (or failure) is in. */
   acquire(kind: 'bot' | 'webhook'): Promise<() => void>;
+  /**
+   * Waits until Discord's last word on a resource's own budget (a webhook's 5 posts in 2 s) allows
+   * one more request from any process; the release takes the answer's rate-limit headers.
+   */
+  acquireBucket(key: string): Promise<(answer?: { status: number; headers: { get(name: string): string | null } }) => void>;
 }
 
 /** Discord's global limit for a bot; webhook executions (no token) are limited per address alike. */
@@ -41,6 +46,49 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
 return 1`;
 
+// A resource's budget, as Discord's headers last described it. KEYS: state hash, in-flight set.
+// ARGV: member, lease. While the budget is unknown, one request at a time goes to learn it.
+const BUCKET_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local inflight = redis.call('ZCARD', KEYS[2])
+local state = redis.call('HMGET', KEYS[1], 'remaining', 'resetAt')
+local remaining = tonumber(state[1])
+local resetAt = tonumber(state[2])
+if remaining ~= nil and resetAt ~= nil and now >= resetAt then
+  -- The budget was reset: learn it again from the next answer (one request) rather than assume
+  -- a limit that may no longer be the binding one.
+  redis.call('HDEL', KEYS[1], 'remaining', 'resetAt')
+  remaining = nil
+  resetAt = nil
+end
+local free
+if remaining == nil then free = 1 - inflight else free = remaining - inflight end
+if free > 0 then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + 1000)
+  -- Numbered as sent, so an answer can be told from an older one that arrives after it.
+  return {0, redis.call('HINCRBY', KEYS[1], 'sent', 1)}
+end
+if resetAt ~= nil then return {math.max(1, resetAt - now), 0} end
+return {20, 0}`;
+
+// KEYS: state hash, in-flight set. ARGV: member, remaining ('' if unknown), reset-after ms, number sent.
+const BUCKET_RELEASE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' then
+  -- Answers arrive out of order: only the answer to the latest request sent describes the budget.
+  local answered = tonumber(redis.call('HGET', KEYS[1], 'answered') or '0')
+  if tonumber(ARGV[4]) > answered then
+    redis.call('HSET', KEYS[1], 'remaining', ARGV[2], 'resetAt', now + tonumber(ARGV[3]), 'answered', ARGV[4])
+  end
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
+end
+return 1`;
+
 export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQUESTS_PER_SECOND): RestGate {
   const keys = { bot: `${prefix}:rest-gate:bot`, webhook: `${prefix}:rest-gate:webhook` };
   const tag = randomBytes(4).toString('hex');
@@ -54,6 +102,27 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
         await new Promise((r) => setTimeout(r, Math.min(wait, MAX_POLL_MS)));
       }
       return () => void redis.eval(RELEASE, 1, keys[kind], member).catch(() => undefined);
+    },
+    async acquireBucket(key) {
+      const state = `${prefix}:rest-bucket:${key}`;
+      const inflight = `${state}:in-flight`;
+      const member = `${tag}-${++counter}`;
+      let sent = 0;
+      for (;;) {
+        const [wait, number] = (await redis.eval(BUCKET_ACQUIRE, 2, state, inflight, member, String(LEASE_MS))) as [number, number];
+        if (wait === 0) {
+          sent = number;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+      }
+      return (answer) => {
+        const h = answer?.headers;
+        const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
+        const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
+        const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
+        void redis.eval(BUCKET_RELEASE, 2, state, inflight, member, remaining, String(Math.ceil(resetAfter)), String(sent)).catch(() => undefined);
+      };
     },
   };
 }
