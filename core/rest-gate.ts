@@ -19,8 +19,14 @@ export interface RestGate {
 
 /** Discord's global limit for a bot; webhook executions (no token) are limited per address alike. */
 export const BOT_REQUESTS_PER_SECOND = 50;
-/** A slot whose process died before releasing it frees itself after this long. */
-const LEASE_MS = 30_000;
+/** A slot whose process died before releasing it frees itself after this long (a request's time limit). */
+const LEASE_MS = 15_000;
+/**
+ * The same for a resource's budget, shorter: while a budget is being learned, one request at a time
+ * may go, and a dead process's request must not hold a channel's posts up for long. (An answer later
+ * than this is rare; the worst it costs is one request too many, which Discord answers 429.)
+ */
+const BUCKET_LEASE_MS = 3_000;
 /** Longest pause between looks while every slot is held by a request still in flight. */
 const MAX_POLL_MS = 50;
 
@@ -109,7 +115,7 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
       const member = `${tag}-${++counter}`;
       let sent = 0;
       for (;;) {
-        const [wait, number] = (await redis.eval(BUCKET_ACQUIRE, 2, state, inflight, member, String(LEASE_MS))) as [number, number];
+        const [wait, number] = (await redis.eval(BUCKET_ACQUIRE, 2, state, inflight, member, String(BUCKET_LEASE_MS))) as [number, number];
         if (wait === 0) {
           sent = number;
           break;
