@@ -1,14 +1,17 @@
 // A local stand-in for model provider APIs. It speaks the real wire formats of the
 // Anthropic Messages API and the OpenAI Chat Completions / legacy Completions APIs,
 // so the official SDKs run unmodified against it. What it answers is scripted per
-// request by a Responder.
+// request by a Responder. Prompt caching is simulated as the APIs document it (see
+// model-host-cache.ts), so usage reports cache reads and writes.
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createPromptCache, estimateTokens } from './model-host-cache.ts';
+import type { CacheOptions, CacheOutcome, CacheStats, ModelApi } from './model-host-cache.ts';
 
-export type ModelApi = 'anthropic' | 'chat' | 'completions';
+export type { CacheOptions, CacheStats, CacheTotals, ModelApi } from './model-host-cache.ts';
 
 export interface RecordedRequest {
   api: ModelApi;
@@ -34,7 +37,11 @@ export interface ScriptedReply {
   delayMs?: number;
   /** Either API's vocabulary; translated (end_turn <-> stop, max_tokens <-> length). */
   stopReason?: string;
-  usage?: { input: number; output: number };
+  /**
+   * Wins over the simulated counts. input is in the API's own sense (Anthropic: after the
+   * last cache breakpoint; OpenAI: the whole prompt); cacheRead/cacheWrite default to 0.
+   */
+  usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number };
   /** Seconds for the retry-after header on 429/529 (default 1). */
   retryAfter?: number;
   /** Streaming: awaited before delta i is sent, so a test can pace tokens on events. */
@@ -53,6 +60,16 @@ export interface ModelHost {
   /** Resolves with the first request received after this call. */
   nextRequest(): Promise<RecordedRequest>;
   close(): Promise<void>;
+  /** Per-API cache totals since start (or the last resetCacheStats), as the cache simulated them. */
+  cacheStats(): CacheStats;
+  resetCacheStats(): void;
+  /** Forgets every cached prefix, as if all had expired. */
+  clearCache(): void;
+}
+
+export interface ModelHostOptions {
+  responder?: Responder;
+  cache?: CacheOptions;
 }
 
 const ROUTES: Record<string, ModelApi> = {
@@ -126,33 +143,38 @@ export function splitText(text: string): string[] {
   return pieces;
 }
 
-// Rough token counts (~4 characters a token) when the reply does not script usage.
-function estimateTokens(value: unknown): number {
-  return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
-}
-
 interface Answer {
   model: string;
   text: string;
   deltas: string[];
   input: number;
   output: number;
+  cacheRead: number;
+  cacheWrite5m: number;
+  cacheWrite1h: number;
+  /** OpenAI chat: usage carries prompt_tokens_details, as the real API's does. */
+  details: boolean;
   stopReason: string | undefined;
   stream: boolean;
   includeUsage: boolean;
   pace: (index: number) => Promise<void>;
 }
 
-function answerFor(body: Record<string, unknown>, reply: ScriptedReply): Answer {
+function answerFor(api: ModelApi, body: Record<string, unknown>, reply: ScriptedReply, cache: CacheOutcome): Answer {
   const text = reply.text ?? (reply.chunks ? reply.chunks.join('') : 'ok');
-  const prompt = body['messages'] ?? body['prompt'];
+  const scripted = reply.usage;
   const streamOptions = body['stream_options'] as { include_usage?: unknown } | undefined;
   return {
     model: typeof body['model'] === 'string' ? body['model'] : 'unknown-model',
     text,
     deltas: reply.chunks ?? splitText(text),
-    input: reply.usage?.input ?? estimateTokens([body['system'], prompt]),
-    output: reply.usage?.output ?? estimateTokens(text),
+    input: scripted ? scripted.input : cache.input,
+    output: scripted ? scripted.output : estimateTokens(text),
+    cacheRead: scripted ? (scripted.cacheRead ?? 0) : cache.read,
+    cacheWrite5m: scripted ? (scripted.cacheWrite ?? 0) : cache.write5m,
+    cacheWrite1h: scripted ? 0 : cache.write1h,
+    // Scripted usage without cache fields keeps the bare shape older tests expect.
+    details: api === 'chat' && (!scripted || scripted.cacheRead !== undefined),
     stopReason: reply.stopReason,
     stream: body['stream'] === true,
     includeUsage: streamOptions?.include_usage === true,
@@ -198,6 +220,13 @@ async function sendAnthropic(res: ServerResponse, a: Answer, requestId: string):
   const id = randomId('msg_');
   const given = a.stopReason;
   const stopReason = given ? (TO_ANTHROPIC_STOP[given] ?? given) : 'end_turn';
+  // The input side is known up front, so message_start and the final message agree on it.
+  const inputUsage = {
+    input_tokens: a.input,
+    cache_creation_input_tokens: a.cacheWrite5m + a.cacheWrite1h,
+    cache_read_input_tokens: a.cacheRead,
+  };
+  const cacheCreation = { ephemeral_5m_input_tokens: a.cacheWrite5m, ephemeral_1h_input_tokens: a.cacheWrite1h };
   const message = (content: unknown[], output: number, stop: string | null) => ({
     id,
     type: 'message',
@@ -208,7 +237,7 @@ async function sendAnthropic(res: ServerResponse, a: Answer, requestId: string):
     stop_sequence: null,
     stop_details: null,
     container: null,
-    usage: { input_tokens: a.input, output_tokens: output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    usage: { ...inputUsage, cache_creation: cacheCreation, output_tokens: output },
   });
   if (!a.stream) {
     sendJson(res, 200, headers, message([{ type: 'text', text: a.text }], a.output, stopReason));
@@ -229,7 +258,7 @@ async function sendAnthropic(res: ServerResponse, a: Answer, requestId: string):
   event('content_block_stop', { index: 0 });
   event('message_delta', {
     delta: { stop_reason: stopReason, stop_sequence: null, stop_details: null },
-    usage: { output_tokens: a.output },
+    usage: { ...inputUsage, output_tokens: a.output }, // cumulative totals, as the API sends them
   });
   event('message_stop', {});
   res.end();
@@ -242,7 +271,17 @@ async function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: A
   const created = Math.floor(Date.now() / 1000);
   const given = a.stopReason;
   const finish = given ? (TO_OPENAI_FINISH[given] ?? given) : 'stop';
-  const usage = { prompt_tokens: a.input, completion_tokens: a.output, total_tokens: a.input + a.output };
+  const usage = {
+    prompt_tokens: a.input,
+    completion_tokens: a.output,
+    total_tokens: a.input + a.output,
+    ...(a.details
+      ? {
+          prompt_tokens_details: { cached_tokens: a.cacheRead, audio_tokens: 0 },
+          completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+        }
+      : {}),
+  };
   if (!a.stream) {
     const choice =
       api === 'chat'
@@ -279,8 +318,9 @@ async function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: A
   res.end();
 }
 
-export async function startModelHost(opts: { responder?: Responder } = {}): Promise<ModelHost> {
+export async function startModelHost(opts: ModelHostOptions = {}): Promise<ModelHost> {
   let responder: Responder = opts.responder ?? (() => ({}));
+  const cache = createPromptCache(opts.cache);
   const requests: RecordedRequest[] = [];
   let waiters: Array<(req: RecordedRequest) => void> = [];
   // Aborted by close() so pending delays and holds stop waiting.
@@ -314,6 +354,12 @@ export async function startModelHost(opts: { responder?: Responder } = {}): Prom
     waiters = [];
     for (const wake of toWake) wake(recorded);
 
+    // The API refuses a request that breaks its caching rules before any model sees it.
+    const plan = cache.plan(api, body as Record<string, unknown>);
+    if ('error' in plan) {
+      sendError(res, api, { status: 400, errorType: 'invalid_request_error', errorMessage: plan.error }, requestId);
+      return;
+    }
     const reply = await responder(recorded);
     if (reply.hold) {
       try {
@@ -330,7 +376,8 @@ export async function startModelHost(opts: { responder?: Responder } = {}): Prom
       sendError(res, api, reply, requestId);
       return;
     }
-    const answer = answerFor(body as Record<string, unknown>, reply);
+    // Entries become readable once an answer starts, as the APIs document.
+    const answer = answerFor(api, body as Record<string, unknown>, reply, cache.commit(plan));
     if (api === 'anthropic') await sendAnthropic(res, answer, requestId);
     else await sendOpenAi(res, api, answer, requestId);
   };
@@ -373,6 +420,9 @@ export async function startModelHost(opts: { responder?: Responder } = {}): Prom
         server.closeAllConnections();
       });
     },
+    cacheStats: () => cache.stats(),
+    resetCacheStats: () => cache.resetStats(),
+    clearCache: () => cache.clear(),
   };
 }
 
