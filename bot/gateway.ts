@@ -37,7 +37,7 @@ export interface GatewayOptions {
 }
 
 export function startGateway(config: Config, personas: Persona[], log: Logger, options: GatewayOptions = {}): RunningGateway {
-  const stores = openStores(config, personas.map((p) => p.id), log);
+  const stores = openStores(config, personas.map((p) => p.id), log, { cacheReads: true });
   const prefix = config.CHORUS_PREFIX;
   const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(stores.redis, prefix) });
   const identity = createBotIdentity(rest, stores.redis, prefix, config.DISCORD_TOKEN);

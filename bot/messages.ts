@@ -26,21 +26,27 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
   };
   const trigger = toChannelMessage(m, roleName);
   const author: Author = m.author.bot || m.webhook_id ? { kind: 'bot' } : { kind: 'human' };
-  // Independent look-ups at once: each is a Redis round trip on the path to the reply.
-  const [parentId, , live, repliedTo] = await Promise.all([
+  // Sent now, awaited with the job: the two go to Redis together. (Settings, live sessions and
+  // thread parents are answered from memory; see core/changes.ts.)
+  const recorded = s.history.add(m.channel_id, [trigger]);
+  recorded.catch(() => undefined); // awaited below on every path; never an unhandled rejection meanwhile
+  const [parentId, live, repliedTo] = await Promise.all([
     s.guildFacts.parentOf(m.channel_id),
-    s.history.add(m.channel_id, [trigger]),
     s.live.of(m.channel_id),
     author.kind === 'human' && m.message_reference?.message_id ? s.ledger.postOf(m.message_reference.message_id) : undefined,
   ]);
   const place: Place = { ...(guildId ? { guildId } : {}), channelId: m.channel_id, ...(parentId ? { parentId } : {}) };
   if (live) {
+    await recorded;
     // An interview thread is the interview's: its questions come from the interviewer, no one else's
     // messages start replies. A recorded channel goes on as usual, with every message kept.
     if (live.kind === 'interview') return interviewMessage(m, trigger, live, s);
     await recordChannelMessage(s, live.sessionId, trigger, author.kind === 'human');
   }
-  if (author.kind === 'bot') return 0;
+  if (author.kind === 'bot') {
+    await recorded;
+    return 0;
+  }
   const { values: settings } = await s.settings.resolve(place);
   const now = Date.now();
   const activity = settings.interjectionProbability > 0 ? await s.ledger.activity(m.channel_id, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
@@ -53,17 +59,23 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
     { maxPerMessage: s.config.MAX_PERSONAS_PER_MESSAGE, now, random: Math.random },
   );
   if (skipped.length) s.log.info({ messageId: m.id, channelId: m.channel_id, skipped }, 'some addressed personas will not answer');
-  if (answer.length === 0) return 0;
+  if (answer.length === 0) {
+    await recorded;
+    return 0;
+  }
   const ambient = answer.filter((d) => d.trigger === 'interjection').length;
-  if (ambient) await s.ledger.noteAmbient(m.channel_id, ambient, now);
   // One job per message: a replayed event or a second routing of it is the same job, ignored.
-  await s.replies.add(jobIds.message(m.id), {
-    v: 3,
-    ...place,
-    settings,
-    turns: answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger })),
-    receivedAt,
-  });
+  await Promise.all([
+    recorded,
+    ambient ? s.ledger.noteAmbient(m.channel_id, ambient, now) : undefined,
+    s.replies.add(jobIds.message(m.id), {
+      v: 3,
+      ...place,
+      settings,
+      turns: answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger })),
+      receivedAt,
+    }),
+  ]);
   return answer.length;
 }
 

@@ -10,6 +10,8 @@ export interface HistoryStore {
   remove(channelId: string, ids: string[]): Promise<void>;
   /** The newest `limit` messages, oldest first. */
   recent(channelId: string, limit: number): Promise<ChannelMessage[]>;
+  /** `recent` and `isFilled` in one round trip: a reply's context usually needs nothing more. */
+  read(channelId: string, limit: number): Promise<{ filled: boolean; messages: ChannelMessage[] }>;
   /** Whether the channel has been filled from Discord since the gateway last (re)started. */
   isFilled(channelId: string): Promise<boolean>;
   markFilled(channelId: string): Promise<void>;
@@ -33,6 +35,22 @@ if extra > 0 then
 end
 return 1`;
 
+// KEYS: zset, messages hash, personas hash, filled flag, epoch. ARGV: limit.
+// Returns filled (0/1), then (json, persona tag) pairs, newest first.
+const READ = `
+local filled = redis.call('GET', KEYS[4])
+local epoch = redis.call('GET', KEYS[5]) or '0'
+local out = { (filled ~= false and filled == epoch) and 1 or 0 }
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return out end
+local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
+local tags = redis.call('HMGET', KEYS[3], unpack(ids))
+for i = 1, #ids do
+  out[#out + 1] = bodies[i] or ''
+  out[#out + 1] = tags[i] or ''
+end
+return out`;
+
 export function createHistoryStore(redis: Redis, prefix: string, size: number): HistoryStore {
   const zkey = (c: string) => `${prefix}:history:${c}`;
   const hkey = (c: string) => `${prefix}:history-messages:${c}`;
@@ -40,6 +58,21 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   const pkey = (c: string) => `${prefix}:history-personas:${c}`;
   const filledKey = (c: string) => `${prefix}:history-filled:${c}`;
   const epochKey = `${prefix}:gateway-epoch`;
+
+  async function read(channelId: string, limit: number): Promise<{ filled: boolean; messages: ChannelMessage[] }> {
+    const [filled, ...pairs] = (await redis.eval(READ, 5, zkey(channelId), hkey(channelId), pkey(channelId), filledKey(channelId), epochKey, String(limit))) as [number, ...string[]];
+    const messages: ChannelMessage[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const body = pairs[i];
+      if (!body) continue;
+      const [personaId, kind] = (pairs[i + 1] ?? '').split(' ');
+      const m = JSON.parse(body) as ChannelMessage;
+      messages.push(personaId ? { ...m, personaId, ...(kind === 'notice' ? { notice: true } : {}) } : m);
+    }
+    // Same millisecond: order by id, which Discord makes increase.
+    messages.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
+    return { filled: filled === 1, messages };
+  }
 
   return {
     async add(channelId, messages) {
@@ -58,20 +91,8 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       if (ids.length === 0) return;
       await redis.multi().zrem(zkey(channelId), ...ids).hdel(hkey(channelId), ...ids).hdel(pkey(channelId), ...ids).exec();
     },
-    async recent(channelId, limit) {
-      const ids = await redis.zrevrange(zkey(channelId), 0, limit - 1);
-      if (ids.length === 0) return [];
-      const [raw, personas] = await Promise.all([redis.hmget(hkey(channelId), ...ids), redis.hmget(pkey(channelId), ...ids)]);
-      const messages: ChannelMessage[] = [];
-      raw.forEach((r, i) => {
-        if (r === null) return;
-        const [personaId, kind] = (personas[i] ?? '').split(' ');
-        const m = JSON.parse(r) as ChannelMessage;
-        messages.push(personaId ? { ...m, personaId, ...(kind === 'notice' ? { notice: true } : {}) } : m);
-      });
-      // Same millisecond: order by id, which Discord makes increase.
-      return messages.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
-    },
+    recent: async (channelId, limit) => (await read(channelId, limit)).messages,
+    read: (channelId, limit) => read(channelId, limit),
     async isFilled(channelId) {
       const [filled, epoch] = await redis.mget(filledKey(channelId), epochKey);
       return filled !== null && filled === (epoch ?? '0');

@@ -50,6 +50,8 @@ export interface Ledger {
   postsOf(messageIds: readonly string[]): Promise<Map<string, PersonaPost>>;
   progress(key: string, who: string): Promise<ReplyProgress>;
   startAttempt(key: string, who: string): Promise<number>;
+  /** Counts an attempt and reads the progress, in one round trip (the attempt counted in `attempts`). */
+  beginAttempt(key: string, who: string): Promise<ReplyProgress>;
   /** Saves the text to post (first write wins, so racing attempts post the same words). */
   saveText(key: string, who: string, text: string, meta: object): Promise<void>;
   markPending(key: string, who: string, piece: number, content: string): Promise<void>;
@@ -65,6 +67,29 @@ const parsePost = (raw: string): PersonaPost => {
   const [personaId, depth, kind] = raw.split(' ');
   return { personaId: personaId!, depth: Number(depth ?? 1), notice: kind === 'notice' };
 };
+
+function progressOf(fields: Record<string, string>): ReplyProgress {
+  const posted = new Map<number, PostedPiece>();
+  const pending = new Map<number, string>();
+  for (const [field, value] of Object.entries(fields)) {
+    const [kind, index] = field.split(':');
+    if (kind === 'posted') {
+      const [messageId, webhookId, final] = value.split(' ');
+      posted.set(Number(index), { messageId: messageId!, webhookId: webhookId!, final: final === 'final' });
+    }
+    if (kind === 'pending') pending.set(Number(index), value);
+  }
+  for (const i of posted.keys()) pending.delete(i);
+  return {
+    ...(fields.text === undefined ? {} : { text: fields.text }),
+    ...(fields.meta === undefined ? {} : { meta: fields.meta }),
+    ...(fields.followUps === undefined ? {} : { followUps: fields.followUps }),
+    posted,
+    pending,
+    done: fields.done === '1',
+    attempts: Number(fields.attempts ?? 0),
+  };
+}
 
 export function createLedger(redis: Redis, prefix: string, memoryDays: number): Ledger {
   const ttl = memoryDays * 24 * 3600;
@@ -86,27 +111,12 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       return found;
     },
     async progress(key, who) {
-      const fields = await redis.hgetall(replyKey(key, who));
-      const posted = new Map<number, PostedPiece>();
-      const pending = new Map<number, string>();
-      for (const [field, value] of Object.entries(fields)) {
-        const [kind, index] = field.split(':');
-        if (kind === 'posted') {
-          const [messageId, webhookId, final] = value.split(' ');
-          posted.set(Number(index), { messageId: messageId!, webhookId: webhookId!, final: final === 'final' });
-        }
-        if (kind === 'pending') pending.set(Number(index), value);
-      }
-      for (const i of posted.keys()) pending.delete(i);
-      return {
-        ...(fields.text === undefined ? {} : { text: fields.text }),
-        ...(fields.meta === undefined ? {} : { meta: fields.meta }),
-        ...(fields.followUps === undefined ? {} : { followUps: fields.followUps }),
-        posted,
-        pending,
-        done: fields.done === '1',
-        attempts: Number(fields.attempts ?? 0),
-      };
+      return progressOf(await redis.hgetall(replyKey(key, who)));
+    },
+    async beginAttempt(key, who) {
+      const k = replyKey(key, who);
+      const [, , [, fields]] = (await redis.multi().hincrby(k, 'attempts', 1).expire(k, ttl).hgetall(k).exec()) as [unknown, unknown, [unknown, Record<string, string>]];
+      return progressOf(fields);
     },
     async startAttempt(key, who) {
       const k = replyKey(key, who);

@@ -2,6 +2,7 @@
 // A thread inherits its parent channel; a channel its guild; a guild the configuration.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { ChangeFeed } from './changes.ts';
 import type { Config } from './config.ts';
 
 export const SettingsSchema = z.object({
@@ -85,7 +86,11 @@ export interface SettingsStore {
   unset(scope: 'channel' | 'guild', id: string, key: SettingKey): Promise<void>;
 }
 
-export function createSettingsStore(redis: Redis, prefix: string, defaults: Settings): SettingsStore {
+/**
+ * Settings in Redis. With a change feed, every change is announced, and `cached` stores answer from
+ * memory until one is (the gateway resolves settings for every message).
+ */
+export function createSettingsStore(redis: Redis, prefix: string, defaults: Settings, feed?: ChangeFeed, cached = false): SettingsStore {
   const key = (scope: 'channel' | 'guild', id: string) => `${prefix}:settings:${scope}:${id}`;
   const read = async (scope: 'channel' | 'guild', id: string | undefined): Promise<Layer | undefined> => {
     if (!id) return undefined;
@@ -94,16 +99,22 @@ export function createSettingsStore(redis: Redis, prefix: string, defaults: Sett
     for (const [k, v] of Object.entries(raw)) if ((SETTING_KEYS as string[]).includes(k)) layer[k] = JSON.parse(v);
     return SettingsSchema.partial().parse(layer);
   };
+  const resolveFresh = async ({ guildId, channelId, parentId }: { guildId?: string; channelId: string; parentId?: string }) => {
+    const [channel, parent, guild] = await Promise.all([read('channel', channelId), read('channel', parentId), read('guild', guildId)]);
+    return resolveSettings({ ...(channel ? { channel } : {}), ...(parent ? { parent } : {}), ...(guild ? { guild } : {}) }, defaults);
+  };
+  const cache = cached && feed ? feed.cache<ResolvedSettings>('settings') : undefined;
   return {
-    async resolve({ guildId, channelId, parentId }) {
-      const [channel, parent, guild] = await Promise.all([read('channel', channelId), read('channel', parentId), read('guild', guildId)]);
-      return resolveSettings({ ...(channel ? { channel } : {}), ...(parent ? { parent } : {}), ...(guild ? { guild } : {}) }, defaults);
-    },
+    resolve: (where) => (cache ? cache.get(`${where.guildId ?? ''}/${where.parentId ?? ''}/${where.channelId}`, () => resolveFresh(where)) : resolveFresh(where)),
     async set(scope, id, k, value) {
       await redis.hset(key(scope, id), k, JSON.stringify(value));
+      cache?.drop();
+      await feed?.changed('settings');
     },
     async unset(scope, id, k) {
       await redis.hdel(key(scope, id), k);
+      cache?.drop();
+      await feed?.changed('settings');
     },
   };
 }

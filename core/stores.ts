@@ -12,6 +12,7 @@ import { createLiveSessions, type LiveSessions } from './transcript/live.ts';
 import { openRecordStore } from './transcript/open-store.ts';
 import type { RecordStore } from './transcript/store.ts';
 import { createChannelAccess, type ChannelAccess } from './access.ts';
+import { createChangeFeed } from './changes.ts';
 import { createReplyQueue, type ReplyQueue } from './replies.ts';
 
 export interface Stores {
@@ -30,8 +31,17 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-export function openStores(config: Config, personaIds: readonly string[], log: Logger, records?: RecordStore): Stores {
+export interface StoreOptions {
+  /** A record store to use instead of opening the configured one. */
+  records?: RecordStore;
+  /** Keep settings and live sessions in memory, dropped when any process changes them (the gateway). */
+  cacheReads?: boolean;
+}
+
+export function openStores(config: Config, personaIds: readonly string[], log: Logger, opts: StoreOptions = {}): Stores {
+  const { records } = opts;
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const feed = createChangeFeed(redis, config.CHORUS_PREFIX);
   const prefix = config.CHORUS_PREFIX;
   const replies = createReplyQueue(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
   const interviews = createInterviewQueues(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
@@ -44,14 +54,15 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
     ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
     history: createHistoryStore(redis, prefix, config.HISTORY_CACHE_SIZE),
     access: createChannelAccess(redis, prefix),
-    settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds)),
+    settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds), feed, opts.cacheReads),
     roles: createPersonaRoles(redis, prefix),
-    live: createLiveSessions(redis, prefix),
+    live: createLiveSessions(redis, prefix, feed, opts.cacheReads),
     records: opened,
     async close() {
       await interviews.close();
       await replies.close();
       if (!records) await (await opened.catch(() => undefined))?.close();
+      await feed.close();
       await redis.quit();
     },
   };

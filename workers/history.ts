@@ -31,10 +31,10 @@ export interface HistoryDeps {
 }
 
 /** The channel's latest messages, oldest first, persona posts tagged with their persona. */
-export async function channelHistory(deps: HistoryDeps, channelId: string, limit: number): Promise<ChannelMessage[]> {
+export async function channelHistory(deps: HistoryDeps, channelId: string, limit: number, prefetched?: { filled: boolean; messages: ChannelMessage[] }): Promise<ChannelMessage[]> {
   const spoken = (ms: ChannelMessage[]) => ms.filter((m) => m.content.trim().length > 0 || (m.attachments?.length ?? 0) > 0);
-  // Usually filled: read both at once, and only refill (then re-read) when it is not.
-  const [filled, cached] = await Promise.all([deps.history.isFilled(channelId), deps.history.recent(channelId, limit)]);
+  // Usually filled: one round trip, and a refill (then a re-read) only when it is not.
+  const { filled, messages: cached } = prefetched ?? (await deps.history.read(channelId, limit));
   if (filled) return spoken(cached);
   const [latest, botUserId] = await Promise.all([deps.discord.latest(channelId, limit), deps.botUserId()]);
   // What the gateway would have kept: words people and personas wrote, not Discord's or chorus's notices.

@@ -84,7 +84,9 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   }
   const speaker: Speaker = { personaId, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };
 
-  let [progress, missing] = await Promise.all([deps.ledger.progress(trigger.id, personaId), deps.access.missing(place.channelId)]);
+  // One round trip for all a turn usually needs before its model call: its progress (counting this
+  // attempt), the channel's refused permissions, and the history it will read.
+  let [progress, missing, history] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages)]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
   if (missing.has('ManageWebhooks')) {
     // Refused before and not granted since: asking again would only cost another invalid request.
@@ -92,13 +94,13 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     await deps.ledger.markDone(trigger.id, personaId);
     return { status: 'no-permission' };
   }
-  const attempt = await deps.ledger.startAttempt(trigger.id, personaId);
+  const attempt = progress.attempts;
   const target: PostTarget = { channel, key: trigger.id, who: personaId, depth: turn.depth, notice: false, speaker, after: trigger.id };
 
   try {
     let generated: Extract<TurnOutcome, { status: 'posted' | 'notice' }> | undefined;
     if (progress.text === undefined) {
-      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, !missing.has('SendMessages'), deps, log);
+      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), deps, log);
       if (result.status === 'retry-later') return result;
       generated = result;
       progress = await deps.ledger.progress(trigger.id, personaId);
@@ -172,12 +174,13 @@ async function generate(
   progress: ReplyProgress,
   attempt: number,
   settings: Settings,
+  cached: { filled: boolean; messages: ChannelMessage[] },
   mayType: boolean,
   deps: ReplyDeps,
   log: Logger,
 ): Promise<Extract<TurnOutcome, { status: 'posted' | 'notice' | 'retry-later' }>> {
   const { trigger, personaId } = turn;
-  const history = await channelHistory(deps, place.channelId, settings.historyMessages);
+  const history = await channelHistory(deps, place.channelId, settings.historyMessages, cached);
   const context = buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens: deps.maxTokens });
   const preview = progress.posted.get(0);
   const streamer =

@@ -35,7 +35,7 @@ export interface WorkerOptions {
 }
 
 export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger, options: WorkerOptions = {}): RunningWorker {
-  const stores = openStores(config, personas.map((p) => p.id), log, options.records);
+  const stores = openStores(config, personas.map((p) => p.id), log, options.records ? { records: options.records } : {});
   const { redis, records } = stores;
   const prefix = config.CHORUS_PREFIX;
   const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix) });

@@ -1,6 +1,7 @@
 // Which channels have a live session: an interview thread, or a channel being recorded. Kept in
 // Redis so the gateway learns it with one read per message; the record store stays the truth.
 import type { Redis } from 'ioredis';
+import type { ChangeFeed } from '../changes.ts';
 
 export interface LiveSession {
   sessionId: string;
@@ -15,18 +16,25 @@ export interface LiveSessions {
   clear(channelId: string): Promise<void>;
 }
 
-export function createLiveSessions(redis: Redis, prefix: string): LiveSessions {
+/** With a change feed, every change is announced, and `cached` stores answer from memory until one is. */
+export function createLiveSessions(redis: Redis, prefix: string, feed?: ChangeFeed, cached = false): LiveSessions {
   const key = (channelId: string) => `${prefix}:live-session:${channelId}`;
+  const read = async (channelId: string) => {
+    const raw = await redis.get(key(channelId));
+    return raw === null ? undefined : (JSON.parse(raw) as LiveSession);
+  };
+  const cache = cached && feed ? feed.cache<LiveSession | undefined>('live-sessions') : undefined;
   return {
-    async of(channelId) {
-      const raw = await redis.get(key(channelId));
-      return raw === null ? undefined : (JSON.parse(raw) as LiveSession);
-    },
+    of: (channelId) => (cache ? cache.get(channelId, () => read(channelId)) : read(channelId)),
     async set(channelId, live) {
       await redis.set(key(channelId), JSON.stringify(live));
+      cache?.drop();
+      await feed?.changed('live-sessions');
     },
     async clear(channelId) {
       await redis.del(key(channelId));
+      cache?.drop();
+      await feed?.changed('live-sessions');
     },
   };
 }
