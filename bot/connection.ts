@@ -62,6 +62,12 @@ export interface GatewayConnection {
 
 /** How often saved sessions catch up with the events handled. */
 const SAVE_EVERY_MS = 250;
+/**
+ * Events in hand beyond which chorus stops reading from Discord for a moment (and below which it
+ * reads again): a burst then waits in the network's buffers, not in this process's memory.
+ */
+const PAUSE_AT = 100;
+const RESUME_AT = 20;
 
 // KEYS: lease. ARGV: owner, ms. Renews the lease only if this process still holds it.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
@@ -153,6 +159,11 @@ export async function connectGateway(o: ConnectionOptions): Promise<GatewayConne
   }, o.leaseMs / 3);
 
   const handling = new Set<Promise<void>>();
+  // The shards' sockets (`ws`), reached through @discordjs/ws's strategy: it has no API for reading
+  // less. Without them (another strategy), chorus reads as fast as Discord sends.
+  const sockets = () =>
+    [...((manager as unknown as { strategy?: { shards?: Map<number, { connection?: { pause?(): void; resume?(): void } | null }> } }).strategy?.shards?.values() ?? [])].flatMap((s) => (s.connection ? [s.connection] : []));
+  let paused = false;
   manager.on(WebSocketShardEvents.Dispatch, ({ data, shardId }) => {
     const seq = data.s;
     const pending = pendingOf(shardId);
@@ -164,8 +175,16 @@ export async function connectGateway(o: ConnectionOptions): Promise<GatewayConne
       pending.delete(seq);
       dirty.add(shardId);
       handling.delete(handled);
+      if (paused && handling.size <= RESUME_AT) {
+        paused = false;
+        for (const socket of sockets()) socket.resume?.();
+      }
     });
     handling.add(handled);
+    if (!paused && handling.size >= PAUSE_AT) {
+      paused = true;
+      for (const socket of sockets()) socket.pause?.();
+    }
   });
   manager.on(WebSocketShardEvents.Closed, ({ code, shardId }) => {
     const fatal = FATAL_CLOSE_CODES[code];

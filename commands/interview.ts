@@ -9,7 +9,6 @@ import type { Services } from '../bot/services.ts';
 import { advance, askQuestion, auditorInterviewer, startSession, type SessionState } from '../core/interview/sessions.ts';
 import { nextStep, replayableQuestions } from '../core/interview/plan.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
-import { exportFiles, sideBySide } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
 import type { Persona } from '../personas/schema.ts';
 import { findPersona, refuseUnlessModerator, type SlashCommand } from './shared.ts';
@@ -96,6 +95,8 @@ export const command: SlashCommand = {
         return ctx.edit('The interview has ended. `/interview export` attaches the transcript.');
       }
       case 'export': {
+        // The exporters are loaded when first asked for, not by every gateway at start.
+        const { exportFiles, sideBySide } = await import('../core/transcript/dataset.ts');
         const optedOut = await records.optedOut();
         const events = await records.events(session.id);
         const files = Object.values(exportFiles(session.id, events, optedOut));

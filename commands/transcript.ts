@@ -4,7 +4,6 @@ import { SlashCommandBuilder } from '@discordjs/builders';
 import { Routes } from 'discord-api-types/v10';
 import { NO_PINGS } from '../core/discord.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
-import { exportFiles } from '../core/transcript/dataset.ts';
 import { chorusVersion } from '../core/version.ts';
 import { rosterEntry } from '../core/interview/sessions.ts';
 import { placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
@@ -71,6 +70,8 @@ export const command: SlashCommand = {
       case 'export': {
         const session = (await records.sessions({ kind: 'channel', channelId })).at(-1);
         if (!session) return ctx.edit('This channel has no transcript.');
+        // The exporters are loaded when first asked for, not by every gateway at start.
+        const { exportFiles } = await import('../core/transcript/dataset.ts');
         const { jsonl, markdown } = exportFiles(session.id, await records.events(session.id), await records.optedOut());
         return ctx.edit({
           content: `Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`,

@@ -7,7 +7,15 @@ export interface ContextLimits {
   maxMessages: number;
   /** Approximate token budget for the history (about four characters a token). */
   maxTokens: number;
+  /**
+   * The window's start moves in steps of this many messages (by their place in the channel, `seq`),
+   * not one message at a time: consecutive requests then share their beginning, which hosts cache.
+   */
+  step?: number;
 }
+
+/** Default step of a context window's start (see ContextLimits.step). */
+export const WINDOW_STEP = 10;
 
 export interface ChatTurn {
   role: 'user' | 'assistant';
@@ -58,6 +66,10 @@ export function estimateTokens(text: string): number {
  * Keeps the newest messages that fit the count and token budgets, oldest dropped first. The
  * trigger keeps its place in time (answers posted after it stay after it) and is always kept,
  * even alone over budget: answering without it makes no sense.
+ *
+ * With a step and messages that know their place in the channel, the oldest message kept is the
+ * first at or after a boundary (a multiple of the step): the window's start stays put while the
+ * channel moves on, and jumps a step when it must, so requests share their beginning.
  */
 export function selectHistory(
   history: readonly ChannelMessage[],
@@ -66,6 +78,8 @@ export function selectHistory(
 ): { kept: ChannelMessage[]; dropped: ChannelMessage[]; tokens: number } {
   const timeline = history.some((m) => m.id === trigger.id) ? history.map((m) => (m.id === trigger.id ? trigger : m)) : [...history, trigger];
   const cost = (m: ChannelMessage) => estimateTokens(`${m.authorName}: ${messageText(m)}`);
+  const step = limits.step ?? 1;
+  if (step > 1 && timeline.every((m) => m === trigger || m.seq !== undefined)) return steppedWindow(timeline, trigger, limits, step, cost);
   let tokens = cost(trigger);
   let count = 1;
   const keep = new Set<ChannelMessage>([trigger]);
@@ -78,6 +92,22 @@ export function selectHistory(
     count += 1;
   }
   return { kept: timeline.filter((m) => keep.has(m)), dropped: timeline.filter((m) => !keep.has(m)), tokens };
+}
+
+function steppedWindow(timeline: readonly ChannelMessage[], trigger: ChannelMessage, limits: ContextLimits, step: number, cost: (m: ChannelMessage) => number) {
+  const seqs = timeline.flatMap((m) => (m.seq === undefined ? [] : [m.seq]));
+  const last = seqs.length ? Math.max(...seqs) : 0;
+  // The first boundary at or after which at most maxMessages messages remain.
+  let boundary = Math.ceil((last - limits.maxMessages + 1) / step) * step;
+  for (;;) {
+    const kept = timeline.filter((m) => m === trigger || (m.seq ?? -1) >= boundary);
+    const tokens = kept.reduce((sum, m) => sum + cost(m), 0);
+    if (tokens <= limits.maxTokens || kept.length <= 1) {
+      const keep = new Set(kept);
+      return { kept, dropped: timeline.filter((m) => !keep.has(m)), tokens };
+    }
+    boundary += step; // over budget: the start jumps a whole step, so it stays on a boundary
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 // workers (which know their own posts first), so a reply's context needs no Discord call.
 import type { Redis } from 'ioredis';
 import { snowflakeTime, type ChannelMessage } from './messages.ts';
+import { redisScript } from './redis-script.ts';
 
 export interface HistoryStore {
   /** Adds or replaces messages, keeping the newest `size`. A persona tag, once known, is kept. */
@@ -19,12 +20,16 @@ export interface HistoryStore {
   newEpoch(): Promise<void>;
 }
 
-// KEYS: zset, hash. ARGV: size, then (score, id, json) triples. Keeps the newest `size`.
-const ADD = `
+// KEYS: zset, messages hash, personas hash, places hash, place counter. ARGV: size, then (score,
+// id, json) triples. A message new to the channel gets the next place (seq); the newest `size` stay.
+const ADD = redisScript(`
 local size = tonumber(ARGV[1])
 for i = 2, #ARGV, 3 do
   redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
+    redis.call('HSET', KEYS[4], ARGV[i + 1], redis.call('INCR', KEYS[5]))
+  end
 end
 local extra = redis.call('ZCARD', KEYS[1]) - size
 if extra > 0 then
@@ -32,12 +37,13 @@ if extra > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
   redis.call('HDEL', KEYS[2], unpack(old))
   redis.call('HDEL', KEYS[3], unpack(old))
+  redis.call('HDEL', KEYS[4], unpack(old))
 end
-return 1`;
+return 1`);
 
-// KEYS: zset, messages hash, personas hash, filled flag, epoch. ARGV: limit.
-// Returns filled (0/1), then (json, persona tag) pairs, newest first.
-const READ = `
+// KEYS: zset, messages hash, personas hash, filled flag, epoch, places hash. ARGV: limit.
+// Returns filled (0/1), then (json, persona tag, place) triples, newest first.
+const READ = redisScript(`
 local filled = redis.call('GET', KEYS[4])
 local epoch = redis.call('GET', KEYS[5]) or '0'
 local out = { (filled ~= false and filled == epoch) and 1 or 0 }
@@ -45,11 +51,13 @@ local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return out end
 local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
 local tags = redis.call('HMGET', KEYS[3], unpack(ids))
+local places = redis.call('HMGET', KEYS[6], unpack(ids))
 for i = 1, #ids do
   out[#out + 1] = bodies[i] or ''
   out[#out + 1] = tags[i] or ''
+  out[#out + 1] = places[i] or ''
 end
-return out`;
+return out`);
 
 export function createHistoryStore(redis: Redis, prefix: string, size: number): HistoryStore {
   const zkey = (c: string) => `${prefix}:history:${c}`;
@@ -57,16 +65,19 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   // Which persona sent a message, kept apart so a later copy without the tag cannot erase it.
   const pkey = (c: string) => `${prefix}:history-personas:${c}`;
   const filledKey = (c: string) => `${prefix}:history-filled:${c}`;
+  const seqKey = (c: string) => `${prefix}:history-places:${c}`;
+  const counterKey = (c: string) => `${prefix}:history-counter:${c}`;
   const epochKey = `${prefix}:gateway-epoch`;
 
   async function read(channelId: string, limit: number): Promise<{ filled: boolean; messages: ChannelMessage[] }> {
-    const [filled, ...pairs] = (await redis.eval(READ, 5, zkey(channelId), hkey(channelId), pkey(channelId), filledKey(channelId), epochKey, String(limit))) as [number, ...string[]];
+    const [filled, ...triples] = (await READ(redis, [zkey(channelId), hkey(channelId), pkey(channelId), filledKey(channelId), epochKey, seqKey(channelId)], [limit])) as [number, ...string[]];
     const messages: ChannelMessage[] = [];
-    for (let i = 0; i < pairs.length; i += 2) {
-      const body = pairs[i];
+    for (let i = 0; i < triples.length; i += 3) {
+      const body = triples[i];
       if (!body) continue;
-      const [personaId, kind] = (pairs[i + 1] ?? '').split(' ');
-      const m = JSON.parse(body) as ChannelMessage;
+      const [personaId, kind] = (triples[i + 1] ?? '').split(' ');
+      const seq = triples[i + 2] ? Number(triples[i + 2]) : undefined;
+      const m = { ...(JSON.parse(body) as ChannelMessage), ...(seq === undefined ? {} : { seq }) };
       messages.push(personaId ? { ...m, personaId, ...(kind === 'notice' ? { notice: true } : {}) } : m);
     }
     // Same millisecond: order by id, which Discord makes increase.
@@ -77,10 +88,10 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   return {
     async add(channelId, messages) {
       if (messages.length === 0) return;
-      const args = messages.flatMap(({ personaId: _, notice: __, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
+      const args = messages.flatMap(({ personaId: _, notice: __, seq: ___, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
       const tagged = messages.filter((m) => m.personaId).flatMap((m) => [m.id, m.notice ? `${m.personaId!} notice` : m.personaId!]);
       if (tagged.length) await redis.hset(pkey(channelId), ...tagged);
-      await redis.eval(ADD, 3, zkey(channelId), hkey(channelId), pkey(channelId), String(size), ...args);
+      await ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId)], [size, ...args]);
     },
     async edit(channelId, id, content) {
       const old = await redis.hget(hkey(channelId), id);
@@ -89,7 +100,7 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
     },
     async remove(channelId, ids) {
       if (ids.length === 0) return;
-      await redis.multi().zrem(zkey(channelId), ...ids).hdel(hkey(channelId), ...ids).hdel(pkey(channelId), ...ids).exec();
+      await redis.multi().zrem(zkey(channelId), ...ids).hdel(hkey(channelId), ...ids).hdel(pkey(channelId), ...ids).hdel(seqKey(channelId), ...ids).exec();
     },
     recent: async (channelId, limit) => (await read(channelId, limit)).messages,
     read: (channelId, limit) => read(channelId, limit),

@@ -9,6 +9,8 @@ export interface ChannelMessage {
   content: string;
   /** Set when this message was posted by a chorus persona. */
   personaId?: string;
+  /** Its place in the channel as chorus's history counts it (1, 2, …), when known. */
+  seq?: number;
   /** A notice chorus posted (as a persona or itself), not anyone's words: no model reads it. */
   notice?: boolean;
   /** Any bot or webhook author, persona or not. */

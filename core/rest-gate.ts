@@ -6,6 +6,7 @@
 // send times alone — what @discordjs/rest does, in fixed windows — let 60+ arrive in one second.)
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script.ts';
 
 export interface RestGate {
   /** Waits for a slot; returns a release to call once the answer (or failure) is in. */
@@ -33,7 +34,7 @@ const MAX_POLL_MS = 50;
 // KEYS: the gate's sorted set (member → when its slot frees). ARGV: limit, lease, member.
 // Returns 0 when the slot is taken, else how long to wait before looking again (ms). Redis's clock
 // is the one clock every process shares.
-const ACQUIRE = `
+const ACQUIRE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -43,18 +44,18 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   return 0
 end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(first[2]) - now)`;
+return math.max(1, tonumber(first[2]) - now)`);
 
 // KEYS: the gate. ARGV: member. The slot stays held for one second after the answer.
-const RELEASE = `
+const RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
-return 1`;
+return 1`);
 
 // A resource's budget, as Discord's headers last described it. KEYS: state hash, in-flight set.
 // ARGV: member, lease. While the budget is unknown, one request at a time goes to learn it.
-const BUCKET_ACQUIRE = `
+const BUCKET_ACQUIRE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -78,10 +79,10 @@ if free > 0 then
   return {0, redis.call('HINCRBY', KEYS[1], 'sent', 1)}
 end
 if resetAt ~= nil then return {math.max(1, resetAt - now), 0} end
-return {20, 0}`;
+return {20, 0}`);
 
 // KEYS: state hash, in-flight set. ARGV: member, remaining ('' if unknown), reset-after ms, number sent.
-const BUCKET_RELEASE = `
+const BUCKET_RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -93,7 +94,7 @@ if ARGV[2] ~= '' then
   end
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
 end
-return 1`;
+return 1`);
 
 export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQUESTS_PER_SECOND): RestGate {
   const keys = { bot: `${prefix}:rest-gate:bot`, webhook: `${prefix}:rest-gate:webhook` };
@@ -103,11 +104,11 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
     async acquire(kind) {
       const member = `${tag}-${++counter}`;
       for (;;) {
-        const wait = Number(await redis.eval(ACQUIRE, 1, keys[kind], String(perSecond), String(LEASE_MS), member));
+        const wait = Number(await ACQUIRE(redis, [keys[kind]], [perSecond, LEASE_MS, member]));
         if (wait === 0) break;
         await new Promise((r) => setTimeout(r, Math.min(wait, MAX_POLL_MS)));
       }
-      return () => void redis.eval(RELEASE, 1, keys[kind], member).catch(() => undefined);
+      return () => void RELEASE(redis, [keys[kind]], [member]).catch(() => undefined);
     },
     async acquireBucket(key) {
       const state = `${prefix}:rest-bucket:${key}`;
@@ -115,7 +116,7 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
       const member = `${tag}-${++counter}`;
       let sent = 0;
       for (;;) {
-        const [wait, number] = (await redis.eval(BUCKET_ACQUIRE, 2, state, inflight, member, String(BUCKET_LEASE_MS))) as [number, number];
+        const [wait, number] = (await BUCKET_ACQUIRE(redis, [state, inflight], [member, BUCKET_LEASE_MS])) as [number, number];
         if (wait === 0) {
           sent = number;
           break;
@@ -127,7 +128,7 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
         const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
         const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
         const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
-        void redis.eval(BUCKET_RELEASE, 2, state, inflight, member, remaining, String(Math.ceil(resetAfter)), String(sent)).catch(() => undefined);
+        void BUCKET_RELEASE(redis, [state, inflight], [member, remaining, Math.ceil(resetAfter), sent]).catch(() => undefined);
       };
     },
   };

@@ -134,16 +134,22 @@ export function speakableText(content: string): string {
     .replace(/<[@#][!&]?\d+>/g, blank);
 }
 
+/** One pattern for a set of handles, built once per set (routing runs for every message). */
+const patterns = new Map<string, RegExp | null>();
+
+function patternOf(handles: readonly string[]): RegExp | null {
+  const key = handles.join('\u0000');
+  let re = patterns.get(key);
+  if (re === undefined) {
+    const escaped = handles.map((h) => h.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+')).filter(Boolean);
+    // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
+    re = escaped.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${escaped.join('|')})(?![\\p{L}\\p{N}_])`, 'iu') : null;
+    patterns.set(key, re);
+  }
+  return re;
+}
+
 /** Index of the earliest whole-word, case-insensitive occurrence of any handle; -1 if none. */
 export function firstAddress(text: string, handles: readonly string[]): number {
-  let best = -1;
-  for (const handle of handles) {
-    const escaped = handle.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
-    if (!escaped) continue;
-    // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
-    const re = new RegExp(`(?<![\\p{L}\\p{N}_])${escaped}(?![\\p{L}\\p{N}_])`, 'iu');
-    const m = re.exec(text);
-    if (m && (best < 0 || m.index < best)) best = m.index;
-  }
-  return best;
+  return patternOf(handles)?.exec(text)?.index ?? -1;
 }

@@ -15,6 +15,8 @@ export const SettingsSchema = z.object({
   historyMessages: z.int().min(1).max(200),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
+/** A layer sets some keys; built once (zod compiles a schema when it is first used). */
+const LayerSchema = SettingsSchema.partial();
 export type SettingKey = keyof Settings;
 export const SETTING_KEYS = Object.keys(SettingsSchema.shape) as SettingKey[];
 
@@ -97,7 +99,7 @@ export function createSettingsStore(redis: Redis, prefix: string, defaults: Sett
     const raw = await redis.hgetall(key(scope, id));
     const layer: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(raw)) if ((SETTING_KEYS as string[]).includes(k)) layer[k] = JSON.parse(v);
-    return SettingsSchema.partial().parse(layer);
+    return LayerSchema.parse(layer);
   };
   const resolveFresh = async ({ guildId, channelId, parentId }: { guildId?: string; channelId: string; parentId?: string }) => {
     const [channel, parent, guild] = await Promise.all([read('channel', channelId), read('channel', parentId), read('guild', guildId)]);

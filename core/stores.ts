@@ -16,7 +16,10 @@ import { createChangeFeed } from './changes.ts';
 import { createReplyQueue, type ReplyQueue } from './replies.ts';
 
 export interface Stores {
+  /** chorus's own reads and writes; commands issued in one tick go to Redis in one write. */
   redis: Redis;
+  /** BullMQ's connection (kept apart: BullMQ manages its own commands and blocking clients). */
+  queueRedis: Redis;
   replies: ReplyQueue;
   interviews: InterviewQueues;
   ledger: Ledger;
@@ -40,15 +43,17 @@ export interface StoreOptions {
 
 export function openStores(config: Config, personaIds: readonly string[], log: Logger, opts: StoreOptions = {}): Stores {
   const { records } = opts;
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const queueRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const feed = createChangeFeed(redis, config.CHORUS_PREFIX);
   const prefix = config.CHORUS_PREFIX;
-  const replies = createReplyQueue(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
-  const interviews = createInterviewQueues(redis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
+  const replies = createReplyQueue(queueRedis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
+  const interviews = createInterviewQueues(queueRedis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
   const opened = records ? Promise.resolve(records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
   opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
   return {
     redis,
+    queueRedis,
     replies,
     interviews,
     ledger: createLedger(redis, prefix, config.POST_MEMORY_DAYS),
@@ -64,6 +69,7 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
       if (!records) await (await opened.catch(() => undefined))?.close();
       await feed.close();
       await redis.quit();
+      await queueRedis.quit();
     },
   };
 }

@@ -2,7 +2,7 @@
 // Safe to run again: a retry after a crash resumes where the last attempt stopped, never asks the
 // model twice for text already saved, and never posts a piece twice.
 import { type Host, type Persona } from '../personas/schema.ts';
-import { buildContext } from '../core/context.ts';
+import { buildContext, WINDOW_STEP } from '../core/context.ts';
 import { classifyDiscordError, MissingPermissionError, type ChannelRef, type DiscordEdge, type Speaker } from '../core/discord.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
@@ -181,7 +181,7 @@ async function generate(
 ): Promise<Extract<TurnOutcome, { status: 'posted' | 'notice' | 'retry-later' }>> {
   const { trigger, personaId } = turn;
   const history = await channelHistory(deps, place.channelId, settings.historyMessages, cached);
-  const context = buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens: deps.maxTokens });
+  const context = buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens: deps.maxTokens, step: WINDOW_STEP });
   const preview = progress.posted.get(0);
   const streamer =
     deps.streamIntervalMs > 0

@@ -36,7 +36,7 @@ export interface WorkerOptions {
 
 export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger, options: WorkerOptions = {}): RunningWorker {
   const stores = openStores(config, personas.map((p) => p.id), log, options.records ? { records: options.records } : {});
-  const { redis, records } = stores;
+  const { redis, queueRedis, records } = stores;
   const prefix = config.CHORUS_PREFIX;
   const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix) });
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
@@ -103,7 +103,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
           }
         },
         {
-          connection: redis,
+          connection: queueRedis,
           prefix,
           concurrency: config.WORKER_CONCURRENCY,
           lockDuration: config.JOB_LOCK_MS,
@@ -139,7 +139,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
         throw err;
       }
     },
-    { connection: redis, prefix, concurrency: config.WORKER_CONCURRENCY, lockDuration: config.JOB_LOCK_MS, stalledInterval: config.STALLED_CHECK_MS, maxStalledCount: 5 },
+    { connection: queueRedis, prefix, concurrency: config.WORKER_CONCURRENCY, lockDuration: config.JOB_LOCK_MS, stalledInterval: config.STALLED_CHECK_MS, maxStalledCount: 5 },
   );
   interviews.on('failed', (job, err) => {
     const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);

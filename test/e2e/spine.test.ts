@@ -145,6 +145,7 @@ describe('spine', () => {
   });
 
   it('answers a base model through the legacy completions endpoint with a transcript prompt', async () => {
+    await h.settled(); // an earlier test's follow-up posted after this trigger would end the prompt
     h.openaiHost.setResponder(() => ({ text: ' I remember the old days.' }));
     const request = h.openaiHost.nextRequest();
     const post = h.discord.nextMessage(byPersona('Base'));

@@ -110,6 +110,42 @@ describe('history budget', () => {
   });
 });
 
+describe('stepped context windows (shared beginnings for prompt caches)', () => {
+  // A channel of n messages with their places, the last being the trigger.
+  const channel = (n: number) => Array.from({ length: n }, (_, i) => msg('a', `m${i + 1}`, { seq: i + 1 }));
+  const window = (n: number, limits: { maxMessages: number; maxTokens: number; step: number }) => {
+    const all = channel(n);
+    return selectHistory(all.slice(0, -1), all[n - 1]!, limits).kept.map((m) => m.seq);
+  };
+
+  it('keeps the start of the window still while the channel grows, then jumps a whole step', () => {
+    const limits = { maxMessages: 30, maxTokens: 100_000, step: 10 };
+    const starts = [35, 36, 37, 38, 39, 40, 41].map((n) => window(n, limits)[0]);
+    // At most 30 kept, starting on a boundary (a multiple of 10) that does not move with each message.
+    expect(starts).toEqual([10, 10, 10, 10, 10, 20, 20]);
+    for (const n of [35, 40, 41, 59]) {
+      const kept = window(n, limits);
+      expect(kept.length).toBeLessThanOrEqual(30);
+      expect(kept.at(-1)).toBe(n);
+      expect(kept[0]! % 10).toBe(0);
+    }
+  });
+
+  it('jumps whole steps when over the token budget, and never drops the trigger', () => {
+    const kept = window(40, { maxMessages: 100, maxTokens: 40, step: 10 }); // each message costs a few tokens
+    expect(kept[0]! % 10).toBe(0);
+    expect(kept.at(-1)).toBe(40);
+    const lone = selectHistory(channel(5), msg('b', 'q'.repeat(10_000)), { maxMessages: 50, maxTokens: 10, step: 10 }).kept;
+    expect(lone.map((m) => m.content[0])).toEqual(['q']);
+  });
+
+  it('falls back to one-message steps when some message does not know its place', () => {
+    const all = [...channel(20), msg('a', 'no place')];
+    const kept = selectHistory(all, msg('b', 'now'), { maxMessages: 5, maxTokens: 100_000, step: 10 }).kept;
+    expect(kept.map((m) => m.content)).toEqual(['m18', 'm19', 'm20', 'no place', 'now']);
+  });
+});
+
 describe('prefillPrompt', () => {
   it('names the persona itself for its own earlier posts', () => {
     const p = prefillPrompt(davinci, [msg('whatever', 'mine', { personaId: 'davinci' })]);
