@@ -76,6 +76,7 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
       receivedAt,
     }),
   ]);
+  s.log.debug({ messageId: m.id, channelId: m.channel_id, personas: answer.map((d) => d.personaId) }, 'routed');
   return answer.length;
 }
 

@@ -3,14 +3,19 @@
 import type { Host, Persona } from '../personas/schema.ts';
 import type { Prompt } from './context.ts';
 
-export type AnthropicContent = string | ({ type: 'text'; text: string } | { type: 'image'; source: { type: 'url'; url: string } })[];
+/** Asks an Anthropic host to cache the request up to and including the block that carries it. */
+export interface CacheControl {
+  type: 'ephemeral';
+}
+export type AnthropicBlock = { type: 'text'; text: string; cache_control?: CacheControl } | { type: 'image'; source: { type: 'url'; url: string }; cache_control?: CacheControl };
+export type AnthropicContent = string | AnthropicBlock[];
 export type OpenAIContent = string | ({ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } })[];
 
 export interface AnthropicBody {
   model: string;
   stream?: boolean;
   max_tokens: number;
-  system?: string;
+  system?: string | { type: 'text'; text: string; cache_control?: CacheControl }[];
   messages: { role: 'user' | 'assistant'; content: AnthropicContent }[];
   temperature?: number;
   top_p?: number;
@@ -62,16 +67,17 @@ export function requestFor(persona: Persona, host: Host, prompt: Prompt): Reques
   switch (host.provider) {
     case 'anthropic': {
       if (prompt.mode === 'chat') {
+        const messages = prompt.turns.map((t) => ({
+          role: t.role,
+          content: host.vision && t.images?.length ? [...t.images.map((i) => ({ type: 'image' as const, source: { type: 'url' as const, url: i.url } })), { type: 'text' as const, text: t.content }] : t.content,
+        }));
         return {
           provider: 'anthropic',
           body: {
             model: host.model,
             max_tokens,
-            ...(prompt.system ? { system: prompt.system } : {}),
-            messages: prompt.turns.map((t) => ({
-              role: t.role,
-              content: host.vision && t.images?.length ? [...t.images.map((i) => ({ type: 'image' as const, source: { type: 'url' as const, url: i.url } })), { type: 'text' as const, text: t.content }] : t.content,
-            })),
+            ...systemFor(host, prompt.system),
+            messages: host.promptCache ? cacheThrough(messages) : messages,
             ...sampling(persona),
           },
         };
@@ -83,7 +89,7 @@ export function requestFor(persona: Persona, host: Host, prompt: Prompt): Reques
         body: {
           model: host.model,
           max_tokens,
-          ...(prompt.system ? { system: prompt.system } : {}),
+          ...systemFor(host, prompt.system),
           messages: [
             { role: 'user', content: `Continue the conversation as ${prompt.speaker}.` },
             { role: 'assistant', content: prompt.transcript },
@@ -129,6 +135,27 @@ export function requestFor(persona: Persona, host: Host, prompt: Prompt): Reques
       };
     }
   }
+}
+
+// Prompt caching (Anthropic): a breakpoint on the system prompt, and one on the last block of the
+// conversation. The host caches the request up to each; the next request in the channel starts
+// with the same blocks (the context window's start only moves in steps, see ContextLimits.step), so
+// the host finds the earlier breakpoint looking back and reads all of it from cache. Prefixes
+// shorter than the model's minimum are simply not cached. Two of the four breakpoints allowed.
+const EPHEMERAL: CacheControl = { type: 'ephemeral' };
+
+function systemFor(host: Host, system: string): Pick<AnthropicBody, 'system'> {
+  if (!system) return {};
+  return { system: host.promptCache ? [{ type: 'text', text: system, cache_control: EPHEMERAL }] : system };
+}
+
+function cacheThrough(messages: AnthropicBody['messages']): AnthropicBody['messages'] {
+  const last = messages.at(-1);
+  if (!last) return messages;
+  const blocks: AnthropicBlock[] = typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : [...last.content];
+  const end = blocks.length - 1;
+  blocks[end] = { ...blocks[end]!, cache_control: EPHEMERAL };
+  return [...messages.slice(0, -1), { role: last.role, content: blocks }];
 }
 
 /** A chat-mode persona on a completions host still needs a prompt string. */

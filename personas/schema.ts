@@ -15,6 +15,12 @@ export const HostSchema = z.strictObject({
   label: z.string().min(1).optional(),
   /** The model reads images here: attached images are sent to it, not just named. */
   vision: z.boolean().default(false),
+  /**
+   * Anthropic hosts: mark the stable start of each request (system prompt, then the conversation so
+   * far) with cache_control, so the next request reads it from the host's cache. Turn off for an
+   * Anthropic-compatible server that refuses the field.
+   */
+  promptCache: z.boolean().default(true),
 });
 export type Host = z.infer<typeof HostSchema>;
 

@@ -6,7 +6,7 @@ import { buildContext, WINDOW_STEP } from '../core/context.ts';
 import { classifyDiscordError, MissingPermissionError, type ChannelRef, type DiscordEdge, type Speaker } from '../core/discord.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
-import type { HostClient } from '../core/hosts/clients.ts';
+import type { HostClient, Usage } from '../core/hosts/clients.ts';
 import { askPersona, RetryableHostError, unavailableNotice } from '../core/hosts/fallback.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -48,7 +48,7 @@ export interface SavedReply {
   kind: ReplyKind;
   host?: string;
   model?: string;
-  usage?: { inputTokens: number; outputTokens: number } | null;
+  usage?: Usage | null;
   /** The model call behind the text (absent for a notice). */
   modelTurn?: ModelTurn;
 }

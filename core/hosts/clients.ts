@@ -4,10 +4,23 @@ import OpenAI from 'openai';
 import { keyEnvOf, type Host } from '../../personas/schema.ts';
 import type { RequestBody } from '../requests.ts';
 
+/**
+ * Tokens as the host counted them. `inputTokens` is every token of the request, cached or not (as
+ * OpenAI counts prompt_tokens; Anthropic's input_tokens leaves cache reads and writes out, so they
+ * are added back), so totals compare across hosts; the cache fields say how many of them the host
+ * read from its prompt cache or wrote to it (absent: the host did not say).
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+}
+
 export interface Completion {
   text: string;
   stopReason: string | null;
-  usage: { inputTokens: number; outputTokens: number } | null;
+  usage: Usage | null;
   /** The model id the host says answered (may differ from the one asked for, e.g. an alias). */
   model: string;
 }
@@ -45,7 +58,7 @@ function anthropicClient(sdk: Anthropic): HostClient {
       return {
         text,
         stopReason: message.stop_reason,
-        usage: { inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens },
+        usage: anthropicUsage(message.usage),
         model: message.model,
       };
     },
@@ -70,7 +83,7 @@ function openaiClient(sdk: OpenAI): HostClient {
             onText?.(delta);
           }
           if (choice?.finish_reason) stopReason = choice.finish_reason;
-          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+          if (chunk.usage) usage = openaiUsage(chunk.usage);
         }
       } else if (request.provider === 'completions') {
         const stream = await sdk.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } });
@@ -82,7 +95,7 @@ function openaiClient(sdk: OpenAI): HostClient {
             onText?.(choice.text);
           }
           if (choice?.finish_reason) stopReason = choice.finish_reason;
-          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+          if (chunk.usage) usage = openaiUsage(chunk.usage);
         }
       } else {
         throw new Error('an OpenAI-compatible host cannot send an anthropic request');
@@ -90,4 +103,20 @@ function openaiClient(sdk: OpenAI): HostClient {
       return { text, stopReason, usage, model };
     },
   };
+}
+
+function anthropicUsage(u: Anthropic.Usage): Usage {
+  const read = u.cache_read_input_tokens ?? undefined;
+  const write = u.cache_creation_input_tokens ?? undefined;
+  return {
+    inputTokens: u.input_tokens + (read ?? 0) + (write ?? 0),
+    outputTokens: u.output_tokens,
+    ...(read === undefined ? {} : { cacheReadTokens: read }),
+    ...(write === undefined ? {} : { cacheWriteTokens: write }),
+  };
+}
+
+function openaiUsage(u: OpenAI.CompletionUsage): Usage {
+  const read = u.prompt_tokens_details?.cached_tokens;
+  return { inputTokens: u.prompt_tokens, outputTokens: u.completion_tokens, ...(read === undefined ? {} : { cacheReadTokens: read }) };
 }

@@ -2,6 +2,7 @@
 // This is research data: each model turn carries the exact request sent and who answered it.
 // Pure types and helpers; no I/O.
 import { createHash } from 'node:crypto';
+import type { Usage } from '../hosts/clients.ts';
 import type { HostAttempt } from '../hosts/fallback.ts';
 import type { RequestBody } from '../requests.ts';
 import type { ShownMessage } from './shown.ts';
@@ -25,7 +26,7 @@ export interface ModelTurn {
   /** Hosts tried before this one, and why they did not answer. */
   fallbacks: HostAttempt[];
   stopReason: string | null;
-  usage: { inputTokens: number; outputTokens: number } | null;
+  usage: Usage | null;
   startedAt: string;
   finishedAt: string;
   latencyMs: number;
@@ -122,7 +123,7 @@ export type TranscriptEvent =
       type: 'session_ended';
       /** Why it ended (`follow-up-limit` appears only in records made before 0.2, for `script-finished`). */
       reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' | 'moderator' | 'error';
-      usage: Record<string, { inputTokens: number; outputTokens: number }>;
+      usage: Record<string, Usage>;
     })
   | (Base & {
       type: 'channel_message';
@@ -160,13 +161,15 @@ export function sessionEnded(sessionId: string, at: string, reason: EventOf<'ses
 }
 
 /** Token usage per persona over a session's model turns (auditor turns included, under the auditor). */
-export function usageByPersona(events: readonly TranscriptEvent[]): Record<string, { inputTokens: number; outputTokens: number }> {
-  const usage: Record<string, { inputTokens: number; outputTokens: number }> = {};
+export function usageByPersona(events: readonly TranscriptEvent[]): Record<string, Usage> {
+  const usage: Record<string, Usage> = {};
   const add = (personaId: string, u: ModelTurn['usage']) => {
     if (!u) return;
     const t = (usage[personaId] ??= { inputTokens: 0, outputTokens: 0 });
     t.inputTokens += u.inputTokens;
     t.outputTokens += u.outputTokens;
+    if (u.cacheReadTokens !== undefined) t.cacheReadTokens = (t.cacheReadTokens ?? 0) + u.cacheReadTokens;
+    if (u.cacheWriteTokens !== undefined) t.cacheWriteTokens = (t.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
   };
   for (const e of events) {
     if (e.type === 'answer') add(e.persona.personaId, e.modelTurn.usage);

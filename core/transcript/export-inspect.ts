@@ -4,6 +4,7 @@
 // prepareForExport. Fields Inspect writes with defaults are written too (readers rely on them);
 // fields that would be null are left out, as Inspect's writer does (exclude_none).
 import { createHash } from 'node:crypto';
+import type { Usage } from '../hosts/clients.ts';
 import type { TranscriptEvent } from './events.ts';
 import { modelName, sessionHeader } from './export-jsonl.ts';
 import { UUID_RE, uuidV5 } from './export-research-commons.ts';
@@ -12,6 +13,8 @@ export interface ModelUsage {
   input_tokens: number;
   output_tokens: number;
   total_tokens: number;
+  input_tokens_cache_read?: number;
+  input_tokens_cache_write?: number;
 }
 
 export interface ChatMessage {
@@ -86,12 +89,14 @@ function withOffset(iso: string): string {
   return iso.endsWith('Z') ? `${iso.slice(0, -1)}+00:00` : iso;
 }
 
-function addUsage(into: Record<string, ModelUsage>, model: string, u: { inputTokens: number; outputTokens: number } | null) {
+function addUsage(into: Record<string, ModelUsage>, model: string, u: Usage | null) {
   const t = (into[model] ??= { input_tokens: 0, output_tokens: 0, total_tokens: 0 });
   if (!u) return;
   t.input_tokens += u.inputTokens;
   t.output_tokens += u.outputTokens;
   t.total_tokens += u.inputTokens + u.outputTokens;
+  if (u.cacheReadTokens !== undefined) t.input_tokens_cache_read = (t.input_tokens_cache_read ?? 0) + u.cacheReadTokens;
+  if (u.cacheWriteTokens !== undefined) t.input_tokens_cache_write = (t.input_tokens_cache_write ?? 0) + u.cacheWriteTokens;
 }
 
 export function toInspectLog(events: readonly TranscriptEvent[], opts: { evalId?: string } = {}): InspectLog {

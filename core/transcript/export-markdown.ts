@@ -103,14 +103,16 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
   const usage = ended?.type === 'session_ended' && Object.keys(ended.usage).length ? ended.usage : usageByPersona(events);
   const names = new Map(h.roster.map((r) => [r.personaId, r.name]));
   if (h.interviewer?.kind === 'auditor') names.set(h.interviewer.persona.personaId, h.interviewer.persona.name);
-  out.push('## Usage', '', '| Persona | Input tokens | Output tokens |', '|---|---:|---:|');
+  out.push('## Usage', '', '| Persona | Input tokens | of which cached | Output tokens |', '|---|---:|---:|---:|');
   let input = 0;
+  let cached = 0;
   let output = 0;
   for (const [id, u] of Object.entries(usage)) {
-    out.push(`| ${cell(names.get(id) ?? id)} | ${u.inputTokens} | ${u.outputTokens} |`);
+    out.push(`| ${cell(names.get(id) ?? id)} | ${u.inputTokens} | ${u.cacheReadTokens ?? '—'} | ${u.outputTokens} |`);
     input += u.inputTokens;
+    cached += u.cacheReadTokens ?? 0;
     output += u.outputTokens;
   }
-  out.push(`| **Total** | ${input} | ${output} |`, '');
+  out.push(`| **Total** | ${input} | ${cached} | ${output} |`, '');
   return out.join('\n');
 }

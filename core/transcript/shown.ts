@@ -47,7 +47,7 @@ function walk(value: unknown, path: string, strings: Field[], images: { path: st
       return;
     }
     for (const [k, v] of Object.entries(o)) {
-      if (k === 'model' || k === 'role' || k === 'type' || k === 'stop' || k === 'stop_sequences') continue;
+      if (k === 'model' || k === 'role' || k === 'type' || k === 'stop' || k === 'stop_sequences' || k === 'cache_control') continue;
       walk(v, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, strings, images);
     }
   }
@@ -67,7 +67,7 @@ export function locateShown(body: unknown, kept: readonly ChannelMessage[], syst
   // string begins with it (completions).
   const roles = ((body as { messages?: { role?: string }[] })?.messages ?? []).map((m) => m.role);
   const strings = all
-    .filter((f) => f.path !== '/system' && !(roles[Number(/^\/messages\/(\d+)\//.exec(f.path)?.[1] ?? -1)] === 'system'))
+    .filter((f) => f.path !== '/system' && !f.path.startsWith('/system/') && !(roles[Number(/^\/messages\/(\d+)\//.exec(f.path)?.[1] ?? -1)] === 'system'))
     .map((f) => (system && f.text.startsWith(system) && f.path === '/prompt' ? { ...f, skip: system.length } : { ...f, skip: 0 }));
   const shown: ShownMessage[] = [];
   let field = 0;

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.ts';
+import { plainBody } from '../support/bodies.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -64,7 +65,7 @@ describe('slash commands', () => {
     const answer = h.discord.nextMessage((m) => m.author.username === 'Opus');
     expect(await h.command('ask', [opt('persona', 'opus'), opt('text', 'what is a chorus?')])).toMatch(/\*\*Alice\*\* asks \*\*Opus\*\*: what is a chorus\?/);
     expect((await answer).content).toBe('Asked and answered.');
-    const body = (await request).body as { messages: { content: string }[] };
+    const body = plainBody((await request).body) as { messages: { content: string }[] };
     expect(body.messages.at(-1)?.content).toMatch(/Alice: what is a chorus\?$/);
   });
 

@@ -156,6 +156,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** More personas (extra-1, extra-2, …) on the Anthropic host, for rosters of a realistic size. */
   extraPersonas?: number;
+  /** The extra personas' system prompt. */
+  extraSystemPrompt?: string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -169,6 +171,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     id: `extra-${i + 1}`,
     name: `Extra${i + 1}`,
     aliases: [`extra number ${i + 1}`],
+    ...(opts.extraSystemPrompt ? { systemPrompt: opts.extraSystemPrompt } : {}),
     hosts: [{ provider: 'anthropic', model: 'claude-extra', baseUrl: anthropicHost.url, apiKeyEnv: 'TEST_ANTHROPIC_KEY' }],
   }));
   for (const file of [...personaFiles(anthropicHost.url, openaiHost.url), ...extras]) {

@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
+import { plainBody } from '../support/bodies.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -19,7 +20,7 @@ afterEach(async () => {
 
 const personaPosts = (channelId: string) => h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
 const lastUserText = (req: RecordedRequest): string => {
-  const body = req.body as { messages?: { role: string; content: unknown }[]; prompt?: string };
+  const body = plainBody(req.body as { messages?: { role: string; content: unknown }[]; prompt?: string });
   if (body.prompt) return body.prompt;
   const last = body.messages?.filter((m) => m.role === 'user').at(-1)?.content;
   return typeof last === 'string' ? last : JSON.stringify(last);

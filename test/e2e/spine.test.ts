@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StandInMessage } from '../../local-discord/server.ts';
 import { startHarness, type Harness } from './harness.ts';
+import { plainBody } from '../support/bodies.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -39,7 +40,7 @@ describe('spine', () => {
 
     const a = await anthropicRequest;
     expect(a.api).toBe('anthropic');
-    expect(a.body).toMatchObject({
+    expect(plainBody(a.body)).toMatchObject({
       model: 'claude-opus-test',
       system: 'You are Opus.',
       stream: true,
@@ -75,7 +76,7 @@ describe('spine', () => {
     const second = h.discord.nextMessage(byPersona('Opus'));
     await h.discord.userSays({ content: 'why is that?', replyTo: post.id });
     expect((await second).content).toBe('Follow-up answer.');
-    const body = (await request).body as { messages: { role: string; content: string }[] };
+    const body = plainBody((await request).body) as { messages: { role: string; content: string }[] };
     expect(body.messages.slice(-2)).toEqual([
       { role: 'assistant', content: 'First answer.' },
       { role: 'user', content: 'Alice: why is that?' },

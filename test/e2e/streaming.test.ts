@@ -51,3 +51,30 @@ describe('streaming', () => {
   });
 });
 
+
+describe('streaming at the default edit interval', () => {
+  let d: Harness;
+  beforeAll(async () => {
+    d = await startHarness({ env: { STREAM_EDIT_INTERVAL_MS: '1000' } });
+  });
+  afterAll(async () => {
+    await d?.close();
+  });
+
+  it('costs at most 4 REST calls for a 20-token answer streamed over a second', async () => {
+    const channelId = d.discord.addChannel({ name: 'budget' });
+    const chunks = Array.from({ length: 20 }, (_, i) => ` t${i}`);
+    d.anthropicHost.setResponder(() => ({ chunks, chunkDelayMs: 50 }));
+    const first = d.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    const mark = d.discord.restCalls.length;
+    await d.discord.userSays({ channelId, content: 'Opus, stream please' });
+    const post = await first;
+    await d.settled();
+    const after = d.discord.restCalls.slice(mark);
+    // What a reply costs: the preview, its edits and typing (webhook creation is once per channel).
+    const spent = after.filter((c) => c.path.includes(`/channels/${channelId}/typing`) || (c.path.includes('/webhooks/') && c.path.split('/').length > 4 && (c.method === 'POST' || c.method === 'PATCH')));
+    expect(spent.length).toBeGreaterThanOrEqual(2); // preview, then the full text
+    expect(spent.length).toBeLessThanOrEqual(4);
+    expect(d.discord.messages(channelId).find((m) => m.id === post.id)?.content).toBe(chunks.join('').trim());
+  });
+});

@@ -166,7 +166,9 @@ export function createPromptCache(opts: CacheOptions = {}): PromptCache {
     const tools = body['tools'];
     if (Array.isArray(tools)) tools.forEach((t, i) => add(`tools.${i}`, 'tool', t));
     const system = body['system'];
-    if (typeof system === 'string') add('system', 'system', system);
+    // A string is shorthand for one text block (Messages API): both render, and cache, the same.
+    const text = (t: string) => ({ type: 'text', text: t });
+    if (typeof system === 'string') add('system', 'system', text(system));
     else if (Array.isArray(system)) system.forEach((b, i) => add(`system.${i}`, 'system', b));
     const messages = body['messages'];
     if (Array.isArray(messages)) {
@@ -177,7 +179,7 @@ export function createPromptCache(opts: CacheOptions = {}): PromptCache {
         const tag = (j: number) => (i === 0 && j === 0 ? [i, m['role'], settings] : [i, m['role']]);
         const content = m['content'];
         if (Array.isArray(content)) content.forEach((b, j) => add(`messages.${i}.content.${j}`, tag(j), b));
-        else add(`messages.${i}.content`, tag(0), content);
+        else add(`messages.${i}.content`, tag(0), typeof content === 'string' ? text(content) : content);
       });
     }
     // Top-level cache_control puts a breakpoint on the last cacheable block (automatic caching).

@@ -404,6 +404,24 @@ describe('model host: Anthropic prompt caching', () => {
     expect(second.cache_creation_input_tokens).toBeLessThan(20);
   });
 
+  it('caches a string and the one text block it is shorthand for as the same prefix', async () => {
+    const asBlock: MessageCreateParamsNonStreaming = {
+      model: 'stand-in-sonnet',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: [{ type: 'text', text: LONG, cache_control: ephemeral }] }],
+    };
+    const first = (await anthropic().messages.create(asBlock)).usage;
+    const asString: MessageCreateParamsNonStreaming = {
+      ...asBlock,
+      messages: [
+        { role: 'user', content: LONG },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: [{ type: 'text', text: 'And then?', cache_control: ephemeral }] },
+      ],
+    };
+    expect((await anthropic().messages.create(asString)).usage.cache_read_input_tokens).toBe(first.cache_creation_input_tokens);
+  });
+
   it('expires entries after five minutes unused, or an hour with ttl 1h; hits refresh them', async () => {
     let clock = 0;
     const timed = await startModelHost({ cache: { now: () => clock } });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildContext, chatPrompt, conversationFor, prefillPrompt, selectHistory } from '../../core/context.ts';
 import { requestFor, type AnthropicBody, type OpenAIChatBody } from '../../core/requests.ts';
 import { host, msg, persona } from './helpers.ts';
+import type { ChannelMessage } from '../../core/messages.ts';
 
 const opus = persona({ id: 'opus', name: 'Opus', systemPrompt: 'You are Opus.' });
 const davinci = persona({ id: 'davinci', name: 'Davinci', contextMode: 'prefill', systemPrompt: 'A chat log.', hosts: [{ provider: 'completions', model: 'davinci-002' }] });
@@ -33,7 +34,7 @@ describe('chat context', () => {
   it('builds the Anthropic body with a separate system prompt and the OpenAI body with a system message', () => {
     const trigger = msg('alice', 'Opus?');
     const { prompt } = buildContext(opus, [], trigger, wide);
-    const anthropic = requestFor(opus, host({ provider: 'anthropic', model: 'claude-x' }), prompt);
+    const anthropic = requestFor(opus, host({ provider: 'anthropic', model: 'claude-x', promptCache: false }), prompt);
     expect(anthropic).toEqual({
       provider: 'anthropic',
       body: { model: 'claude-x', max_tokens: 1024, system: 'You are Opus.', messages: [{ role: 'user', content: 'alice: Opus?' }] },
@@ -110,6 +111,41 @@ describe('history budget', () => {
   });
 });
 
+describe('prompt caching on Anthropic hosts', () => {
+  const history = [msg('alice', 'hi Opus'), msg('Opus', 'hello alice', { personaId: 'opus' }), msg('bob', 'and me')];
+  const cached = (trigger: ChannelMessage, h: ChannelMessage[] = history) => requestFor(opus, host({ provider: 'anthropic', model: 'c' }), buildContext(opus, h, trigger, wide).prompt).body as AnthropicBody;
+
+  it('marks the system prompt and the end of the conversation, two breakpoints of the four allowed', () => {
+    const body = cached(msg('bob', 'Opus?'));
+    expect(body.system).toEqual([{ type: 'text', text: 'You are Opus.', cache_control: { type: 'ephemeral' } }]);
+    const last = body.messages.at(-1)!;
+    expect(last.content).toEqual([{ type: 'text', text: 'bob: and me\n\nbob: Opus?', cache_control: { type: 'ephemeral' } }]);
+    const marks = JSON.stringify(body).match(/cache_control/g) ?? [];
+    expect(marks).toHaveLength(2);
+    // Earlier turns are sent as they were: the next request's beginning is this one's, byte for byte.
+    expect(body.messages.slice(0, -1)).toEqual([
+      { role: 'user', content: 'alice: hi Opus' },
+      { role: 'assistant', content: 'hello alice' },
+    ]);
+  });
+
+  it('sends the next request in the channel with the same beginning as the last one', () => {
+    const ask = msg('bob', 'Opus?');
+    const first = cached(ask);
+    const later = [...history, ask, msg('Opus', 'my answer', { personaId: 'opus' })];
+    const second = cached(msg('carol', 'Opus, again?'), later);
+    const text = (c: AnthropicBody['messages'][number]['content']) => (typeof c === 'string' ? c : c.map((b) => ('text' in b ? b.text : '')).join(''));
+    expect(second.messages.slice(0, first.messages.length).map((m) => text(m.content))).toEqual(first.messages.map((m) => text(m.content)));
+    expect(second.system).toEqual(first.system);
+  });
+
+  it('does not mark anything for a host with promptCache off, or on OpenAI hosts (they cache by themselves)', () => {
+    const { prompt } = buildContext(opus, history, msg('bob', 'Opus?'), wide);
+    expect(JSON.stringify(requestFor(opus, host({ provider: 'anthropic', model: 'c', promptCache: false }), prompt))).not.toContain('cache_control');
+    expect(JSON.stringify(requestFor(opus, host({ provider: 'openai', model: 'g' }), prompt))).not.toContain('cache_control');
+  });
+});
+
 describe('stepped context windows (shared beginnings for prompt caches)', () => {
   // A channel of n messages with their places, the last being the trigger.
   const channel = (n: number) => Array.from({ length: n }, (_, i) => msg('a', `m${i + 1}`, { seq: i + 1 }));
@@ -161,7 +197,7 @@ describe('attachments and long messages', () => {
 
   it('sends images to a host that reads them, in both API shapes', () => {
     const { prompt } = buildContext(opus, [], trigger, wide);
-    const anthropic = requestFor(opus, host({ provider: 'anthropic', model: 'c', vision: true }), prompt);
+    const anthropic = requestFor(opus, host({ provider: 'anthropic', model: 'c', vision: true, promptCache: false }), prompt);
     expect((anthropic.body as AnthropicBody).messages[0]).toEqual({
       role: 'user',
       content: [
@@ -181,7 +217,7 @@ describe('attachments and long messages', () => {
 
   it('only names images and files for a host that does not read images', () => {
     const { prompt } = buildContext(opus, [], trigger, wide);
-    expect((requestFor(opus, host({ provider: 'anthropic', model: 'c' }), prompt).body as AnthropicBody).messages[0]).toEqual({
+    expect((requestFor(opus, host({ provider: 'anthropic', model: 'c', promptCache: false }), prompt).body as AnthropicBody).messages[0]).toEqual({
       role: 'user',
       content: 'alice: Opus, look [image: cat.png] [file: paper.pdf]',
     });

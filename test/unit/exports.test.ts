@@ -297,7 +297,7 @@ describe('Markdown export', () => {
     for (const p of PERSONAS) {
       expect(md).toContain(`| ${p.name} | \`${p.provider}/${p.model}\` | ${p.host} |`);
       expect(md).toContain(`**${p.name}** · \`${p.provider}/${p.model}\` via ${p.host} — written blind`);
-      expect(md).toMatch(new RegExp(`\\| ${p.name} \\| 240 \\| 160 \\|`));
+      expect(md).toMatch(new RegExp(`\\| ${p.name} \\| 240 \\| — \\| 160 \\|`));
     }
     expect(md).toContain(`> ${DISCLOSURE}`);
     expect(md).toContain('### Question 1');
@@ -305,7 +305,7 @@ describe('Markdown export', () => {
     expect(md).toContain(`> ${Q1_TEXT}`);
     expect(md).toContain('*Notice (Base): Base answered from its second host.*');
     expect(md).toContain('*Error (Base): local-vllm: connection refused*');
-    expect(md).toContain('| **Total** | 720 | 480 |');
+    expect(md).toContain('| **Total** | 720 | 0 | 480 |');
     expect(md).toContain('*Shown to the people and given to the models.*');
   });
 
@@ -314,7 +314,7 @@ describe('Markdown export', () => {
     expect(md).toContain('Auditor (auditor persona, at most 1 follow-ups)');
     expect(md).toContain('after reading 1 other answer');
     expect(md).not.toContain('written blind');
-    expect(md).toContain('| Auditor | 50 | 10 |');
+    expect(md).toContain('| Auditor | 50 | — | 10 |');
   });
 });
 
