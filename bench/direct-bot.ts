@@ -215,7 +215,17 @@ export async function measureDirectBot(o: { messages?: number; delayMs?: number;
   }
 }
 
-if (import.meta.main) {
+if (import.meta.main && process.env.DIRECT_BOT_REST_URL) {
+  // Serve mode: the bot alone in its own process, as chorus's processes are, against stand-ins the
+  // caller runs (bench/load.ts). Answers messages naming Opus until killed.
+  await startDirectBot({
+    restUrl: process.env.DIRECT_BOT_REST_URL,
+    token: process.env.DIRECT_BOT_TOKEN ?? '',
+    modelBaseUrl: process.env.DIRECT_BOT_MODEL_URL ?? '',
+    match: (c) => /\bOpus\b/i.test(c),
+  });
+  console.log('direct bot ready');
+} else if (import.meta.main) {
   const messages = Number(process.env.BENCH_DIRECT_MESSAGES ?? 50);
   const provider = process.env.BENCH_DIRECT_PROVIDER === 'openai' ? 'openai' : 'anthropic';
   for (const delayMs of [0, 500]) {

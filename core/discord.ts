@@ -16,7 +16,7 @@ export const WEBHOOK_NAME = 'chorus';
 export const NO_PINGS = { parse: [] as never[], users: [] as string[], roles: [] as string[], replied_user: false };
 
 export interface Speaker {
-  /** Picks the pool webhook, so one persona's posts keep their order on one webhook. */
+  /** Which persona speaks (its webhook slot, when the pool's webhooks are equally free). */
   personaId: string;
   name: string;
   avatarUrl?: string;
@@ -82,7 +82,12 @@ export interface RestOptions {
   proxied?: boolean;
   /** Time limit of one request (ms). */
   timeoutMs?: number;
+  /** Told when a post waited for a webhook's own budget (the gate's view of a crowded webhook). */
+  onWebhookWait?: (webhookId: string, waitedMs: number) => void;
 }
+
+/** A post held back longer than this by its webhook's budget means the webhook is crowded. */
+const WEBHOOK_WAIT_MS = 20;
 
 /** The REST client every chorus process uses: no automatic retries, one shared rate limit. */
 export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
@@ -102,7 +107,9 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             // A webhook's own budget is shared by every process posting through it.
             // (Keyed by id and token: an interaction's token is a budget of its own under the app's id.)
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
+            const asked = Date.now();
             const releaseBucket = webhook ? await gate.acquireBucket(`webhook:${webhook[1]}:${webhook[2]!.slice(-12)}`) : undefined;
+            if (webhook && Date.now() - asked > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, Date.now() - asked);
             const release = await gate.acquire(bot ? 'bot' : 'webhook');
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
@@ -138,6 +145,8 @@ export interface DiscordEdge {
   typing(channelId: string): Promise<void>;
   /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
   editDelay(webhookId: string): number;
+  /** A post had to wait this long for the webhook's own budget (see RestOptions.onWebhookWait). */
+  noteWebhookWait(webhookId: string, waitedMs: number): void;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
   /**
@@ -156,6 +165,9 @@ interface StoredWebhook {
   id: string;
   token: string;
 }
+
+/** Posts waiting on one webhook (its burst of 5 in 2 s, nearly) that make it crowded. */
+const CROWDED = 4;
 
 /** Requests kept back from streaming edits for the final edit and the next post. */
 const EDIT_RESERVE = 2;
@@ -178,10 +190,13 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   const ourWebhooksKey = `${prefix}:our-webhooks`;
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
   const growing = new Map<string, Promise<StoredWebhook[]>>();
+  /** Posts under way per webhook in this process. */
+  const posting = new Map<string, number>();
 
   // Every webhook answer carries its bucket's state (through a proxy too): remember the latest.
   rest.on(RESTEvents.Response, (request: APIRequest, response: ResponseLike) => {
-    const match = /^\/webhooks\/(\d+)\//.exec(request.route);
+    // The path, not the route: the route hides ids (/webhooks/:id/:token).
+    const match = /^\/webhooks\/(\d+)\//.exec(request.path);
     const remaining = response.headers.get('x-ratelimit-remaining');
     const resetAfter = response.headers.get('x-ratelimit-reset-after');
     if (match?.[1] && remaining !== null && resetAfter !== null) {
@@ -207,16 +222,44 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   }
 
   /**
-   * The webhook for a persona's slot. A channel's first reply waits for one webhook only; the rest of
-   * the pool grows in the background, so warming up costs one creation, not the whole pool.
+   * The webhook a persona posts through in a channel. A channel starts with one; the pool grows by
+   * one only when the webhook a post would use is crowded — its own budget (Discord allows each
+   * about 5 posts in 2 s) spent, or a budget's worth of posts already waiting on it here — up to
+   * WEBHOOK_POOL_SIZE. So a quiet channel costs one creation, a burst gets the webhooks it needs at
+   * once, and a new deployment's first seconds are not spent creating webhooks nobody needs yet.
    */
-  async function webhookFor(channelId: string, slot: number): Promise<StoredWebhook> {
+  async function webhookFor(channelId: string, personaId: string): Promise<StoredWebhook> {
     let pool = await readPool(channelId);
     if (pool.length === 0) pool = await grow(channelId, 1, true);
-    else if (pool.length <= slot && pool.length < poolSize) void grow(channelId, Math.min(poolSize, slot + 1), false).catch((err) => o.onBackgroundError?.(err));
-    const hook = pool[slot] ?? pool[slot % Math.max(1, pool.length)];
+    let hook = leastBusy(pool, personaId);
+    if (hook && pool.length < poolSize && load(hook.id) >= CROWDED) {
+      // This post would wait seconds for the budget: a new webhook costs one request now.
+      pool = await grow(channelId, pool.length + 1, false).catch((err: unknown) => {
+        o.onBackgroundError?.(err);
+        return pool;
+      });
+      hook = leastBusy(pool, personaId);
+    }
     if (!hook) throw new Error(`no webhook available in channel ${channelId}`);
     return hook;
+  }
+
+  /** The pool's least busy webhook; a persona's own slot wins ties, so in a quiet channel it keeps to one. */
+  function leastBusy(pool: StoredWebhook[], personaId: string): StoredWebhook | undefined {
+    const start = slotOf(personaId) % Math.max(1, pool.length);
+    let best: StoredWebhook | undefined;
+    for (let i = 0; i < pool.length; i++) {
+      const candidate = pool[(start + i) % pool.length]!;
+      if (!best || load(candidate.id) < load(best.id)) best = candidate;
+    }
+    return best;
+  }
+
+  /** Posts waiting on a webhook in this process, plus a full budget's worth while Discord says it is spent. */
+  function load(webhookId: string): number {
+    const budget = budgets.get(webhookId);
+    const spent = budget !== undefined && budget.remaining <= 0 && budget.resetAt > Date.now();
+    return (posting.get(webhookId) ?? 0) + (spent ? CROWDED : 0);
   }
 
   /** Grows the pool to `wanted`, one creator at a time in the process and across processes. */
@@ -232,7 +275,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         await new Promise((r) => setTimeout(r, wait));
       }
       try {
-        const pool = await createWebhooks(channelId, wanted);
+        const known = await readPool(channelId);
+        if (known.length >= wanted) return known;
+        const pool = await createWebhooks(channelId, wanted, known);
         await redis.set(poolKey(channelId), JSON.stringify(pool));
         if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
         return pool;
@@ -244,14 +289,20 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     return work;
   }
 
-  async function createWebhooks(channelId: string, wanted: number): Promise<StoredWebhook[]> {
+  /** Adds webhooks to `known`; with none known, first adopts the ones chorus made here before. */
+  async function createWebhooks(channelId: string, wanted: number, known: StoredWebhook[]): Promise<StoredWebhook[]> {
     try {
-      const applicationId = await o.identity.applicationId();
-      const existing = (await idempotent(() => rest.get(Routes.channelWebhooks(channelId)))) as APIWebhook[];
-      const pool: StoredWebhook[] = existing
-        .filter((w) => w.application_id === applicationId && (w.name ?? '').startsWith(WEBHOOK_NAME) && w.token)
-        .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
-        .map((w) => ({ id: w.id, token: w.token! }));
+      const pool = [...known];
+      if (pool.length === 0) {
+        const applicationId = await o.identity.applicationId();
+        const existing = (await idempotent(() => rest.get(Routes.channelWebhooks(channelId)))) as APIWebhook[];
+        pool.push(
+          ...existing
+            .filter((w) => w.application_id === applicationId && (w.name ?? '').startsWith(WEBHOOK_NAME) && w.token)
+            .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
+            .map((w) => ({ id: w.id, token: w.token! })),
+        );
+      }
       while (pool.length < wanted) {
         try {
           const created = (await rest.post(Routes.channelWebhooks(channelId), { body: { name: `${WEBHOOK_NAME}-${pool.length + 1}` } })) as APIWebhook;
@@ -270,10 +321,11 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     }
   }
 
+  /** A persona's place in a pool, for ties. */
   function slotOf(personaId: string): number {
     let h = 0;
     for (const c of personaId) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-    return h % poolSize;
+    return h;
   }
 
   async function listMessages(channelId: string, query: Record<string, string>): Promise<APIMessage[]> {
@@ -297,8 +349,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     async postAs(channel, speaker, content) {
       const target = await targetOf(channel);
       for (let attempt = 0; ; attempt++) {
-        const hook = await webhookFor(target.webhookChannelId, slotOf(speaker.personaId));
+        const hook = await webhookFor(target.webhookChannelId, speaker.personaId);
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
+        posting.set(hook.id, (posting.get(hook.id) ?? 0) + 1);
         try {
           const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false })) as APIMessage;
           return { id: message.id, webhookId: hook.id };
@@ -306,6 +359,10 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
           // A webhook refusing means it is gone: Discord carried nothing out, so posting again is safe.
           if (attempt === 0 && (await forgetIfGone(target, err))) continue;
           throw err;
+        } finally {
+          const left = (posting.get(hook.id) ?? 1) - 1;
+          if (left > 0) posting.set(hook.id, left);
+          else posting.delete(hook.id);
         }
       }
     },
@@ -325,6 +382,11 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
         throw err;
       }
+    },
+
+    noteWebhookWait(webhookId, waitedMs) {
+      // Spent for now: the pool grows on the next post that would use it.
+      budgets.set(webhookId, { remaining: 0, resetAt: Date.now() + Math.max(waitedMs, 1000) });
     },
 
     editDelay(webhookId) {

@@ -235,7 +235,11 @@ async function generate(
   } finally {
     clearTimeout(typing);
   }
-  await streamer?.settle();
+  const shownPreview = await streamer?.settle();
+  // A preview already showing the whole first piece is final as it is: no edit to say it again.
+  if (shownPreview && streamer?.shown() === splitMessage(text)[0]) {
+    await deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice });
+  }
   await deps.ledger.saveText(trigger.id, personaId, text, saved);
   const visibleAt = streamer?.firstVisibleAt();
   return {

@@ -13,6 +13,8 @@ export interface Streamer {
   settle(): Promise<PostedMessage | undefined>;
   /** When the first text became visible (ms), for figures. */
   firstVisibleAt(): number | undefined;
+  /** The text the preview shows now (after settle: for good). */
+  shown(): string;
 }
 
 export interface StreamOptions {
@@ -82,5 +84,6 @@ export function createStreamer(opts: StreamOptions): Streamer {
       return posted;
     },
     firstVisibleAt: () => firstVisibleAt,
+    shown: () => shown,
   };
 }

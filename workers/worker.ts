@@ -2,7 +2,7 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Config } from '../core/config.ts';
 import { createBotIdentity } from '../core/application.ts';
-import { createDiscordEdge, createRest } from '../core/discord.ts';
+import { createDiscordEdge, createRest, type DiscordEdge } from '../core/discord.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { REPLY_QUEUE, type ReplyJob, type Turn } from '../core/replies.ts';
@@ -38,21 +38,26 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const stores = openStores(config, personas.map((p) => p.id), log, options.records ? { records: options.records } : {});
   const { redis, queueRedis, records } = stores;
   const prefix = config.CHORUS_PREFIX;
-  const rest = createRest(config.DISCORD_API_URL, config.DISCORD_TOKEN, config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix) });
+  let discordEdge: DiscordEdge | undefined; // told of crowded webhooks by the REST client below
+  const rest = createRest(
+    config.DISCORD_API_URL,
+    config.DISCORD_TOKEN,
+    config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix), onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms) },
+  );
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
   const clients = new Map<Host, HostClient | undefined>();
   const clientFor = (host: Host) => {
     if (!clients.has(host)) clients.set(host, createHostClient(host, env, { timeoutMs: config.MODEL_TIMEOUT_MS }));
     return clients.get(host);
   };
-  const discord = createDiscordEdge({
+  const discord = (discordEdge = createDiscordEdge({
     rest,
     redis,
     prefix,
     identity,
     poolSize: config.WEBHOOK_POOL_SIZE,
     onBackgroundError: (err) => log.warn({ err: describeError(err) }, 'could not grow a webhook pool'),
-  });
+  }));
   const deps: ReplyJobDeps = {
     personas: new Map(personas.map((p) => [p.id, p])),
     personaList: personas,

@@ -11,6 +11,7 @@ afterAll(async () => {
   await h?.close();
 });
 
+const personaPostsIn = (x: Harness, channelId: string) => x.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
 const personaPosts = (channelId: string) => h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
 
 describe('streaming', () => {
@@ -76,5 +77,19 @@ describe('streaming at the default edit interval', () => {
     expect(spent.length).toBeGreaterThanOrEqual(2); // preview, then the full text
     expect(spent.length).toBeLessThanOrEqual(4);
     expect(d.discord.messages(channelId).find((m) => m.id === post.id)?.content).toBe(chunks.join('').trim());
+  });
+
+  it('does not edit a preview that already shows the whole answer', async () => {
+    const channelId = d.discord.addChannel({ name: 'one-chunk' });
+    d.anthropicHost.setResponder(() => ({ chunks: ['All of it at once.'] }));
+    const first = d.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    const mark = d.discord.restCalls.length;
+    await d.discord.userSays({ channelId, content: 'Opus, short answer please' });
+    const post = await first;
+    await d.settled();
+    expect(post.content).toBe('All of it at once.');
+    const edits = d.discord.restCalls.slice(mark).filter((c) => c.method === 'PATCH' && c.path.includes(`/messages/${post.id}`));
+    expect(edits).toHaveLength(0);
+    expect(personaPostsIn(d, channelId)).toHaveLength(1);
   });
 });

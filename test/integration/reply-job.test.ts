@@ -47,6 +47,7 @@ function fakeDiscord() {
     },
     typing: async () => undefined,
     editDelay: () => 0,
+    noteWebhookWait: () => undefined,
     postAsBot: async () => {
       throw new Error('not expected');
     },
