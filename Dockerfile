@@ -31,6 +31,14 @@ COPY protocols ./protocols
 COPY schema ./schema
 # The default transcript database (SQLite) lives here; compose mounts a volume on it.
 RUN mkdir -p /app/data && chown node:node /app/data
+# Node's compile cache keeps the stripped and compiled sources, so a process starts without loading
+# the TypeScript stripper (about 20 MB less memory each) and faster. Warmed here: each entry point
+# loads its modules and stops at the missing configuration; the rest is added on first use. The
+# cache is kept per set of V8 flags, so the gateway is warmed with the flags compose gives it.
+ENV NODE_COMPILE_CACHE=/app/.cache/node
+RUN for entry in "--max-semi-space-size=1 --max-old-space-size=512 --optimize-for-size bot/main.ts" workers/main.ts scripts/register-commands.ts scripts/interview.ts; do \
+      env -i PATH="$PATH" NODE_COMPILE_CACHE="$NODE_COMPILE_CACHE" node $entry >/dev/null 2>&1 || true; \
+    done && chown -R node:node /app/.cache
 USER node
 # PERSONAS_DIR defaults to `personas`, relative to the working directory /app.
 CMD ["node", "workers/main.ts"]

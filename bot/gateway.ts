@@ -43,6 +43,10 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
   const identity = createBotIdentity(rest, stores.redis, prefix, config.DISCORD_TOKEN);
   const services: Services = {
     ...stores,
+    // Not the spread's value: opening the record store waits for its first use (see openStores).
+    get records() {
+      return stores.records;
+    },
     config,
     personas,
     env: options.env ?? process.env,

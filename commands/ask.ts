@@ -1,6 +1,5 @@
 // /ask <persona> <text> — puts a question to any persona, on the roster or not. The question is
 // shown in the channel and the persona answers it like a message that named it.
-import { SlashCommandBuilder } from '@discordjs/builders';
 import { jobIds } from '../core/replies.ts';
 import type { ChannelMessage } from '../core/messages.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
@@ -10,12 +9,14 @@ import { optionPersona, personaChoices, personaOption, placeOf, type SlashComman
 const MAX_QUESTION = 1800;
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder()
-    .setName('ask')
-    .setDescription('Ask a persona something')
-    .addStringOption(personaOption())
-    .addStringOption((o) => o.setName('text').setDescription('Your question').setRequired(true).setMaxLength(MAX_QUESTION))
-    .toJSON(),
+  name: 'ask',
+  define: (b) =>
+    new b.SlashCommandBuilder()
+      .setName('ask')
+      .setDescription('Ask a persona something')
+      .addStringOption(personaOption())
+      .addStringOption((o) => o.setName('text').setDescription('Your question').setRequired(true).setMaxLength(MAX_QUESTION))
+      .toJSON(),
   async execute(ctx, s) {
     // Making a persona speak here is speaking here: it needs the right to.
     if (!ctx.memberCan(ctx.parentId ? 'SendMessagesInThreads' : 'SendMessages')) {

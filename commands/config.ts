@@ -1,6 +1,6 @@
 // /config view | set | reset — this channel's or the server's settings, and where each value comes
 // from. Everyone may view; changing needs the moderation permission (server-wide for the server).
-import { SlashCommandBuilder, type SlashCommandStringOption } from '@discordjs/builders';
+import type { SlashCommandStringOption } from '@discordjs/builders';
 import { parseSetting, SETTING_KEYS, type ResolvedSettings, type SettingKey } from '../core/settings.ts';
 import { placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
@@ -27,20 +27,22 @@ const scopeOption = (o: SlashCommandStringOption) =>
   o.setName('scope').setDescription('This channel (default) or the whole server').addChoices({ name: 'channel', value: 'channel' }, { name: 'server', value: 'guild' });
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder()
-    .setName('config')
-    .setDescription("View or change chorus's settings for this channel or server")
-    .addSubcommand((c) => c.setName('view').setDescription('Show the settings in force here'))
-    .addSubcommand((c) =>
-      c
-        .setName('set')
-        .setDescription('Change a setting')
-        .addStringOption(keyOption)
-        .addStringOption((o) => o.setName('value').setDescription('New value').setRequired(true))
-        .addStringOption(scopeOption),
-    )
-    .addSubcommand((c) => c.setName('reset').setDescription('Go back to the inherited value').addStringOption(keyOption).addStringOption(scopeOption))
-    .toJSON(),
+  name: 'config',
+  define: (b) =>
+    new b.SlashCommandBuilder()
+      .setName('config')
+      .setDescription("View or change chorus's settings for this channel or server")
+      .addSubcommand((c) => c.setName('view').setDescription('Show the settings in force here'))
+      .addSubcommand((c) =>
+        c
+          .setName('set')
+          .setDescription('Change a setting')
+          .addStringOption(keyOption)
+          .addStringOption((o) => o.setName('value').setDescription('New value').setRequired(true))
+          .addStringOption(scopeOption),
+      )
+      .addSubcommand((c) => c.setName('reset').setDescription('Go back to the inherited value').addStringOption(keyOption).addStringOption(scopeOption))
+      .toJSON(),
   async execute(ctx, s) {
     const sub = ctx.subcommand;
     const scope = (ctx.string('scope') ?? 'channel') as 'channel' | 'guild';

@@ -1,10 +1,11 @@
 // /dismiss <persona> — removes a persona from this channel's roster (moderators). It can still be
 // asked by name; it just stops joining in.
-import { SlashCommandBuilder } from '@discordjs/builders';
 import { optionPersona, personaChoices, personaOption, placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder().setName('dismiss').setDescription('Send a persona away from this channel').addStringOption(personaOption()).toJSON(),
+  name: 'dismiss',
+  define: (b) =>
+    new b.SlashCommandBuilder().setName('dismiss').setDescription('Send a persona away from this channel').addStringOption(personaOption()).toJSON(),
   async execute(ctx, s) {
     if (await refuseUnlessModerator(ctx, s)) return;
     const persona = await optionPersona(ctx, s);

@@ -15,5 +15,11 @@ export type { SlashCommand } from './shared.ts';
 const ALL: SlashCommand[] = [personas, persona, summon, dismiss, ask, config, interview, transcript];
 
 export function loadCommands(): Map<string, SlashCommand> {
-  return new Map(ALL.map((c) => [c.data.name, c]));
+  return new Map(ALL.map((c) => [c.name, c]));
+}
+
+/** Every command's definition, as Discord registers it. */
+export async function commandDefinitions() {
+  const builders = await import('@discordjs/builders');
+  return ALL.map((c) => c.define(builders));
 }

@@ -1,7 +1,7 @@
 // /interview start | next | pause | resume | end | export | rerun — group interviews in a thread.
 // Moderators run sessions; everyone can read them. The steps themselves run in workers.
 import { randomUUID } from 'node:crypto';
-import { SlashCommandBuilder, type SlashCommandSubcommandBuilder } from '@discordjs/builders';
+import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ChannelType, Routes, type APIChannel } from 'discord-api-types/v10';
 import type { CommandContext } from '../bot/interactions.ts';
 import { NO_PINGS } from '../core/discord.ts';
@@ -29,27 +29,29 @@ async function sessionHere(ctx: CommandContext, s: Services) {
 }
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder()
-    .setName('interview')
-    .setDescription('Group interviews of personas, recorded')
-    .addSubcommand((c) =>
-      sub('start', 'Open an interview thread')(c)
-        .addStringOption((o) => o.setName('protocol').setDescription('Protocol id').setRequired(true).setAutocomplete(true))
-        .addStringOption((o) => o.setName('personas').setDescription('Persona ids, comma-separated').setRequired(true))
-        .addStringOption((o) => o.setName('interviewer').setDescription('"human" (you) or an auditor persona id; default: the protocol’s'))
-        .addStringOption((o) => o.setName('mode').setDescription('Answer mode').addChoices({ name: 'sequential', value: 'sequential' }, { name: 'blind', value: 'blind' })),
-    )
-    .addSubcommand(sub('next', 'Put the next scripted question to every persona'))
-    .addSubcommand(sub('pause', 'Pause the interview in this thread'))
-    .addSubcommand(sub('resume', 'Resume it'))
-    .addSubcommand(sub('end', 'End it'))
-    .addSubcommand(sub('export', 'Attach the transcript files (JSONL, Markdown, Inspect, Research Commons)'))
-    .addSubcommand((c) =>
-      sub('rerun', "Replay this thread's questions with other personas or another temperature")(c)
-        .addStringOption((o) => o.setName('personas').setDescription('Persona ids, comma-separated (default: the same)'))
-        .addNumberOption((o) => o.setName('temperature').setDescription('Sampling temperature for every persona').setMinValue(0).setMaxValue(2)),
-    )
-    .toJSON(),
+  name: 'interview',
+  define: (b) =>
+    new b.SlashCommandBuilder()
+      .setName('interview')
+      .setDescription('Group interviews of personas, recorded')
+      .addSubcommand((c) =>
+        sub('start', 'Open an interview thread')(c)
+          .addStringOption((o) => o.setName('protocol').setDescription('Protocol id').setRequired(true).setAutocomplete(true))
+          .addStringOption((o) => o.setName('personas').setDescription('Persona ids, comma-separated').setRequired(true))
+          .addStringOption((o) => o.setName('interviewer').setDescription('"human" (you) or an auditor persona id; default: the protocol’s'))
+          .addStringOption((o) => o.setName('mode').setDescription('Answer mode').addChoices({ name: 'sequential', value: 'sequential' }, { name: 'blind', value: 'blind' })),
+      )
+      .addSubcommand(sub('next', 'Put the next scripted question to every persona'))
+      .addSubcommand(sub('pause', 'Pause the interview in this thread'))
+      .addSubcommand(sub('resume', 'Resume it'))
+      .addSubcommand(sub('end', 'End it'))
+      .addSubcommand(sub('export', 'Attach the transcript files (JSONL, Markdown, Inspect, Research Commons)'))
+      .addSubcommand((c) =>
+        sub('rerun', "Replay this thread's questions with other personas or another temperature")(c)
+          .addStringOption((o) => o.setName('personas').setDescription('Persona ids, comma-separated (default: the same)'))
+          .addNumberOption((o) => o.setName('temperature').setDescription('Sampling temperature for every persona').setMinValue(0).setMaxValue(2)),
+      )
+      .toJSON(),
 
   async autocomplete(ctx, s) {
     const typed = ctx.focused().toLowerCase();

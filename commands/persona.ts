@@ -1,6 +1,5 @@
 // /persona <name> — one persona in detail: hosts in order and whether each can be used, mode,
 // sampling, lifecycle, and the start of its system prompt.
-import { SlashCommandBuilder } from '@discordjs/builders';
 import { hostLabel, isHostUsable, keyEnvOf, type Persona } from '../personas/schema.ts';
 import { optionPersona, personaChoices, personaOption, type SlashCommand } from './shared.ts';
 import { lifecycleLine } from './personas.ts';
@@ -22,11 +21,13 @@ export function describePersona(p: Persona, env: Record<string, string | undefin
 }
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder()
-    .setName('persona')
-    .setDescription('Details of one persona')
-    .addStringOption(personaOption('name'))
-    .toJSON(),
+  name: 'persona',
+  define: (b) =>
+    new b.SlashCommandBuilder()
+      .setName('persona')
+      .setDescription('Details of one persona')
+      .addStringOption(personaOption('name'))
+      .toJSON(),
   async execute(ctx, s) {
     const persona = await optionPersona(ctx, s, 'name');
     if (persona) await ctx.reply(describePersona(persona, s.env), { ephemeral: true });

@@ -1,6 +1,5 @@
 // /personas — who is here, who else can be asked, which are unavailable, lifecycle dates, and
 // which host serves each now.
-import { SlashCommandBuilder } from '@discordjs/builders';
 import { availability } from '../personas/load.ts';
 import { hostLabel, isHostUsable, type Persona } from '../personas/schema.ts';
 import { placeOf, type SlashCommand } from './shared.ts';
@@ -38,7 +37,9 @@ export function describePersonas(personas: readonly Persona[], roster: readonly 
 }
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder().setName('personas').setDescription('Who is here, who can be asked, their hosts and lifecycle dates').toJSON(),
+  name: 'personas',
+  define: (b) =>
+    new b.SlashCommandBuilder().setName('personas').setDescription('Who is here, who can be asked, their hosts and lifecycle dates').toJSON(),
   async execute(ctx, s) {
     await ctx.defer({ ephemeral: true });
     const { values } = await s.settings.resolve(placeOf(ctx));

@@ -1,6 +1,6 @@
 // What the commands share: the command shape, permission checks, persona options and look-ups.
 // The registry (index.ts) imports the commands; the commands import only this.
-import { SlashCommandStringOption } from '@discordjs/builders';
+import type * as Builders from '@discordjs/builders';
 import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord-api-types/v10';
 import type { Services } from '../bot/services.ts';
 import type { CommandContext } from '../bot/interactions.ts';
@@ -9,8 +9,12 @@ import type { Place } from '../core/replies.ts';
 import type { Persona } from '../personas/schema.ts';
 
 export interface SlashCommand {
-  /** The definition registered with Discord. */
-  data: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  name: string;
+  /**
+   * The definition registered with Discord, built with @discordjs/builders when asked: only the
+   * registering script loads the builders; the gateway (which runs commands) never needs them.
+   */
+  define(b: typeof Builders): RESTPostAPIChatInputApplicationCommandsJSONBody;
   execute(ctx: CommandContext, s: Services): Promise<unknown>;
   autocomplete?(ctx: CommandContext, s: Services): Promise<unknown>;
 }
@@ -55,7 +59,7 @@ export async function personaChoices(ctx: CommandContext, s: Services): Promise<
 
 /** The required, autocompleted persona option the persona commands take. */
 export function personaOption(name = 'persona') {
-  return (o: SlashCommandStringOption) => o.setName(name).setDescription('Persona').setRequired(true).setAutocomplete(true);
+  return (o: Builders.SlashCommandStringOption) => o.setName(name).setDescription('Persona').setRequired(true).setAutocomplete(true);
 }
 
 /** The persona an option names; undefined once the user has been told, privately, there is none. */

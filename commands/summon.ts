@@ -1,11 +1,12 @@
 // /summon <persona> — brings a persona into this channel's roster (moderators), and gives it a
 // mentionable role in the server, made now rather than for every guild at every start.
-import { SlashCommandBuilder } from '@discordjs/builders';
 import { ensurePersonaRole } from '../bot/roles.ts';
 import { optionPersona, personaChoices, personaOption, placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder().setName('summon').setDescription('Bring a persona into this channel').addStringOption(personaOption()).toJSON(),
+  name: 'summon',
+  define: (b) =>
+    new b.SlashCommandBuilder().setName('summon').setDescription('Bring a persona into this channel').addStringOption(personaOption()).toJSON(),
   async execute(ctx, s) {
     if (await refuseUnlessModerator(ctx, s)) return;
     const persona = await optionPersona(ctx, s);

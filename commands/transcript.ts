@@ -1,6 +1,5 @@
 // /transcript start | stop | export | optout | optin — recording a channel, and people's consent.
 import { randomUUID } from 'node:crypto';
-import { SlashCommandBuilder } from '@discordjs/builders';
 import { Routes } from 'discord-api-types/v10';
 import { NO_PINGS } from '../core/discord.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
@@ -9,15 +8,17 @@ import { rosterEntry } from '../core/interview/sessions.ts';
 import { placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 export const command: SlashCommand = {
-  data: new SlashCommandBuilder()
-    .setName('transcript')
-    .setDescription('Record this channel, export its transcript, or opt out of transcripts')
-    .addSubcommand((c) => c.setName('start').setDescription('Start recording this channel (a notice is posted)'))
-    .addSubcommand((c) => c.setName('stop').setDescription('Stop recording this channel'))
-    .addSubcommand((c) => c.setName('export').setDescription("Attach this channel's latest transcript"))
-    .addSubcommand((c) => c.setName('optout').setDescription('Withhold your words from every export, past and future'))
-    .addSubcommand((c) => c.setName('optin').setDescription('Allow your words in exports again'))
-    .toJSON(),
+  name: 'transcript',
+  define: (b) =>
+    new b.SlashCommandBuilder()
+      .setName('transcript')
+      .setDescription('Record this channel, export its transcript, or opt out of transcripts')
+      .addSubcommand((c) => c.setName('start').setDescription('Start recording this channel (a notice is posted)'))
+      .addSubcommand((c) => c.setName('stop').setDescription('Stop recording this channel'))
+      .addSubcommand((c) => c.setName('export').setDescription("Attach this channel's latest transcript"))
+      .addSubcommand((c) => c.setName('optout').setDescription('Withhold your words from every export, past and future'))
+      .addSubcommand((c) => c.setName('optin').setDescription('Allow your words in exports again'))
+      .toJSON(),
   async execute(ctx, s) {
     const name = ctx.subcommand;
     if ((name === 'start' || name === 'stop') && (await refuseUnlessModerator(ctx, s))) return;

@@ -228,6 +228,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
    * WEBHOOK_POOL_SIZE. So a quiet channel costs one creation, a burst gets the webhooks it needs at
    * once, and a new deployment's first seconds are not spent creating webhooks nobody needs yet.
    */
+  /** Also counts the post as under way on the webhook returned; postAs counts it done. */
   async function webhookFor(channelId: string, personaId: string): Promise<StoredWebhook> {
     let pool = await readPool(channelId);
     if (pool.length === 0) pool = await grow(channelId, 1, true);
@@ -241,6 +242,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       hook = leastBusy(pool, personaId);
     }
     if (!hook) throw new Error(`no webhook available in channel ${channelId}`);
+    // Counted at once, before any await: posts choosing at the same moment see each other.
+    posting.set(hook.id, (posting.get(hook.id) ?? 0) + 1);
     return hook;
   }
 
@@ -351,7 +354,6 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       for (let attempt = 0; ; attempt++) {
         const hook = await webhookFor(target.webhookChannelId, speaker.personaId);
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
-        posting.set(hook.id, (posting.get(hook.id) ?? 0) + 1);
         try {
           const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false })) as APIMessage;
           return { id: message.id, webhookId: hook.id };

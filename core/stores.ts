@@ -49,9 +49,16 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
   const prefix = config.CHORUS_PREFIX;
   const replies = createReplyQueue(queueRedis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
   const interviews = createInterviewQueues(queueRedis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
-  const opened = records ? Promise.resolve(records) : openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
-  opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
-  return {
+  // Opened on first use: the gateway needs transcripts only for interviews and recorded channels,
+  // and a process that never records loads no database driver.
+  let opened: Promise<RecordStore> | undefined = records ? Promise.resolve(records) : undefined;
+  const open = () => {
+    if (opened) return opened;
+    opened = openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
+    opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
+    return opened;
+  };
+  const stores = {
     redis,
     queueRedis,
     replies,
@@ -62,14 +69,16 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
     settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds), feed, opts.cacheReads),
     roles: createPersonaRoles(redis, prefix),
     live: createLiveSessions(redis, prefix, feed, opts.cacheReads),
-    records: opened,
     async close() {
       await interviews.close();
       await replies.close();
-      if (!records) await (await opened.catch(() => undefined))?.close();
+      if (!records && opened) await (await opened.catch(() => undefined))?.close();
       await feed.close();
       await redis.quit();
       await queueRedis.quit();
     },
   };
+  // Not enumerable, so spreading the stores (as the gateway's services do) does not open it.
+  Object.defineProperty(stores, 'records', { get: open, enumerable: false });
+  return stores as typeof stores & Pick<Stores, 'records'>;
 }
