@@ -1,8 +1,11 @@
 // `npm run bench`: figures for chorus against the local Redis, the Discord stand-in and local model
 // hosts. Prints numbers; asserts nothing. Sizes can be changed with BENCH_* variables.
-import Anthropic from '@anthropic-ai/sdk';
-import { Client, Events, GatewayIntentBits } from 'discord.js';
-import { startHarness, type Harness } from '../test/e2e/harness.ts';
+import { cpus } from 'node:os';
+import { startHarness } from '../test/e2e/harness.ts';
+import { measureDirectBot } from './direct-bot.ts';
+import { measureGatewayMemory } from './gateway-memory.ts';
+import { LOAD_HEADER, loadChorus, loadDirect, loadRow, workerLimits } from './load.ts';
+import { bullmqHop, chorusAddedLatency } from './overhead.ts';
 import { count429 } from '../local-discord/server.ts';
 import { statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -17,6 +20,8 @@ import type { RecordStore } from '../core/transcript/store.ts';
 const LATENCY_MESSAGES = Number(process.env.BENCH_LATENCY_MESSAGES ?? 200);
 const FLOOD_MESSAGES = Number(process.env.BENCH_FLOOD_MESSAGES ?? 2000);
 const LIMITED_REPLIES = Number(process.env.BENCH_LIMITED_REPLIES ?? 300);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 20);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
 /** Gap between sequential messages: below Discord's limits (two calls a reply, 50 a second). */
 const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 50);
 
@@ -26,80 +31,6 @@ const percentile = (values: number[], p: number) => {
 };
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const line = (text: string) => console.log(text);
-
-/** Sends messages one at a time; returns gateway-receive → model-request times and REST calls. */
-async function sequentialReplies(h: Harness, count: number, channelId: string): Promise<{ latencies: number[]; restPerReply: number }> {
-  let hostAt = 0;
-  h.anthropicHost.setResponder(() => {
-    hostAt = performance.timeOrigin + performance.now();
-    return { text: 'ok' };
-  });
-  const latencies: number[] = [];
-  const before = h.discord.restCalls.length;
-  for (let i = 0; i < count; i++) {
-    const content = `Opus, message ${i} in ${channelId}`;
-    const posted = h.discord.nextMessage((m) => m.webhook_id !== undefined && m.channel_id === channelId);
-    await h.discord.userSays({ channelId, content });
-    await posted;
-    await h.settled();
-    // When the gateway received the message, as the job carries it.
-    const job = h.outcomes.findLast((o) => o.turn.trigger.content === content)?.job;
-    latencies.push(hostAt - (job?.receivedAt ?? NaN));
-    await new Promise((r) => setTimeout(r, PACE_MS));
-  }
-  return { latencies, restPerReply: (h.discord.restCalls.length - before) / count };
-}
-
-async function spine(): Promise<void> {
-  // As deployed: the worker's Discord calls go through the REST proxy.
-  const h = await startHarness({ viaProxy: true });
-  const channelId = h.discord.addChannel({ name: 'bench' });
-  const cold = await sequentialReplies(h, 1, channelId);
-  const warm = await sequentialReplies(h, LATENCY_MESSAGES, channelId);
-  await h.close();
-  const direct = await directLatency();
-  line(`1. gateway receives message → model host receives request (one message every ~${PACE_MS} ms)`);
-  line(`   chorus (route, queue, worker, cached history): p50 ${ms(percentile(warm.latencies, 50))}  p99 ${ms(percentile(warm.latencies, 99))}`);
-  line(`   direct call, no queue, no history:             p50 ${ms(percentile(direct, 50))}  p99 ${ms(percentile(direct, 99))}`);
-  line(`   ratio chorus/direct: p50 ${(percentile(warm.latencies, 50) / percentile(direct, 50)).toFixed(1)}x  p99 ${(percentile(warm.latencies, 99) / percentile(direct, 99)).toFixed(1)}x`);
-  line('2. Discord REST calls per reply (streaming off)');
-  line(`   warm caches: ${warm.restPerReply.toFixed(2)}   first reply in a new channel: ${cold.restPerReply}`);
-}
-
-/** A bare bot that calls the model from its message handler: the floor chorus is compared with. */
-async function directLatency(): Promise<number[]> {
-  const h = await startHarness({ inProcessWorkers: 0 });
-  const client = new Client({ intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent], rest: { api: h.discord.restUrl } });
-  const sdk = new Anthropic({ apiKey: 'x', baseURL: h.anthropicHost.url, maxRetries: 0 });
-  const seenAt = new Map<string, number>();
-  client.on(Events.MessageCreate, (m) => {
-    if (m.webhookId || !m.content.startsWith('Direct')) return;
-    seenAt.set(m.content, performance.now());
-    void sdk.messages.create({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: m.content }] }).then((r) => {
-      void client.rest.post(`/channels/${m.channelId}/messages`, { body: { content: r.content.map((b) => (b.type === 'text' ? b.text : '')).join('') } });
-    });
-  });
-  await new Promise<void>((resolve) => {
-    client.once(Events.ClientReady, () => resolve());
-    void client.login(h.discord.token);
-  });
-  let hostAt = 0;
-  h.anthropicHost.setResponder(() => {
-    hostAt = performance.now();
-    return { text: 'ok' };
-  });
-  const samples: number[] = [];
-  for (let i = 0; i < LATENCY_MESSAGES; i++) {
-    const content = `Direct ${i}`;
-    const posted = h.discord.nextMessage((m) => m.author.id === h.discord.botUser.id);
-    await h.discord.userSays({ content });
-    await posted;
-    samples.push(hostAt - (seenAt.get(content) ?? NaN));
-  }
-  await client.destroy();
-  await h.close();
-  return samples;
-}
 
 /** Messages a second the gateway records, routes and appends, with no workers taking turns. */
 async function routingThroughput(extraPersonas: number): Promise<number> {
@@ -116,25 +47,51 @@ async function routingThroughput(extraPersonas: number): Promise<number> {
   return perSecond;
 }
 
-/** Streaming: REST calls per reply and time from the first model token to the first visible text. */
+/** Streaming at the shipped edit interval: REST calls per reply and first model token → first visible text. */
 async function streaming(): Promise<void> {
-  const h = await startHarness({ env: { STREAM_EDIT_INTERVAL_MS: '200' } });
+  const h = await startHarness({ env: { STREAM_EDIT_INTERVAL_MS: '1000' } });
   const channelId = h.discord.addChannel({ name: 'stream-bench' });
-  await sequentialReplies(h, 1, channelId); // warm the channel
+  h.anthropicHost.setResponder(() => ({ text: 'warm' }));
+  await h.discord.userSays({ channelId, content: 'Opus, warm up' });
+  await h.discord.nextMessage((m) => m.webhook_id !== undefined && m.channel_id === channelId);
+  await h.settled();
   const chunks = Array.from({ length: 20 }, (_, i) => `word${i} `);
   h.anthropicHost.setResponder(() => ({ chunks, chunkDelayMs: 50 })); // ~1 s of generation
   const before = h.discord.restCalls.length;
   const outcomesBefore = h.outcomes.length;
-  const replies = 30;
+  const replies = 20;
   for (let i = 0; i < replies; i++) {
     await h.discord.userSays({ channelId, content: `Opus, stream ${i}` });
     await h.discord.nextMessage((m) => m.webhook_id !== undefined && m.channel_id === channelId);
     await h.settled();
   }
   const firstVisible = h.outcomes.slice(outcomesBefore).map((o) => ('firstTokenToVisibleMs' in o.outcome ? o.outcome.firstTokenToVisibleMs : undefined) ?? NaN);
-  line('4. streaming (edits at most every 200 ms, a reply of 20 tokens over ~1 s)');
-  line(`   Discord REST calls per reply: ${((h.discord.restCalls.length - before) / replies).toFixed(2)}`);
-  line(`   first model token → first visible text: p50 ${ms(percentile(firstVisible, 50))}  p99 ${ms(percentile(firstVisible, 99))}`);
+  line('streaming: a reply of 20 tokens over ~1 s, edits at most every 1,000 ms (the default)');
+  line(`   Discord REST calls per reply: ${((h.discord.restCalls.length - before) / replies).toFixed(2)} (target ≤ 4)`);
+  line(`   first model token → first visible text: p50 ${ms(percentile(firstVisible, 50))}  p99 ${ms(percentile(firstVisible, 99))} (target ≤ 300 ms)`);
+  await h.close();
+}
+
+/** Prompt caching over a long conversation with one Anthropic persona whose system prompt is long. */
+async function promptCache(turns: number): Promise<void> {
+  const system = 'You are Extra1, a patient historian of early language models who answers in two sentences. '.repeat(65);
+  const h = await startHarness({ extraPersonas: 1, extraSystemPrompt: system });
+  const channelId = h.discord.addChannel({ name: 'cache-bench' });
+  h.anthropicHost.resetCacheStats();
+  for (let i = 0; i < turns; i++) {
+    h.anthropicHost.setResponder(() => ({ text: `Answer ${i}: ${'they spoke in long and careful paragraphs, '.repeat(4)}` }));
+    const reply = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Extra1');
+    await h.discord.userSays({ channelId, content: `Extra1, question ${i}: ${'what did they say about the weather, and the sea? '.repeat(4)}` });
+    await reply;
+    await h.settled();
+  }
+  const c = h.anthropicHost.cacheStats().anthropic;
+  const input = c.readTokens + c.writeTokens + c.uncachedInputTokens;
+  // Anthropic bills cache reads at 0.1× and 5-minute writes at 1.25× the input price.
+  const billed = c.uncachedInputTokens + 1.25 * c.writeTokens + 0.1 * c.readTokens;
+  line(`prompt caching: ${turns} turns with one Anthropic persona (system prompt ~1,500 tokens, history of ${h.config.HISTORY_MESSAGES} messages)`);
+  line(`   requests reading from cache: ${c.reads}/${c.requests}; input tokens read from cache: ${c.readTokens} of ${input} (${((100 * c.readTokens) / input).toFixed(0)}%)`);
+  line(`   input billed as ${billed.toFixed(0)} token-equivalents instead of ${input}: ${(100 - (100 * billed) / input).toFixed(0)}% saved`);
   await h.close();
 }
 
@@ -152,7 +109,7 @@ async function underLimits(): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   const replies = h.discord.messages().filter((m) => m.webhook_id !== undefined).length;
   const limited = count429(h.discord.restCalls);
-  line(`5. under Discord's limits (${LIMITED_REPLIES} replies in 10 channels, 3 worker processes, REST proxy)`);
+  line(`   ${LIMITED_REPLIES} replies in 10 channels, 3 worker processes, REST proxy)`);
   line(`   replies delivered: ${replies}/${LIMITED_REPLIES} in ${seconds.toFixed(1)} s; 429 answers: ${limited} (${((limited / replies) * 1000).toFixed(1)} per 1,000 replies)`);
   await h.close();
 }
@@ -186,7 +143,7 @@ async function interviewRounds(): Promise<void> {
     const answered = events.flatMap((e) => (e.type === 'answer' ? [Date.parse(e.modelTurn.finishedAt)] : []));
     times[mode] = Math.max(...answered) - Date.parse(asked!.at);
   }
-  line(`6. one interview round, ${personasInRound} personas, model host answering in ${answerMs} ms`);
+  line(`   one interview round, ${personasInRound} personas, model host answering in ${answerMs} ms`);
   line(`   sequential: ${ms(times.sequential!)}   blind: ${ms(times.blind!)}   (one answer alone: ${answerMs} ms)`);
   await h.close();
 }
@@ -247,16 +204,66 @@ async function recordSizes(): Promise<void> {
     await admin.end().catch(() => undefined);
   }
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
-  line(`7. database size per 1,000 transcript events (~${JSON.stringify(event(0)).length} bytes of JSON each)`);
+  line(`   database size per 1,000 transcript events (~${JSON.stringify(event(0)).length} bytes of JSON each)`);
   line(`   SQLite file: ${kib(sqliteBytes)}   PostgreSQL events table with indexes: ${pgBytes === undefined ? 'n/a' : kib(pgBytes)}`);
 }
 
-line(`chorus bench — node ${process.version}; ${LATENCY_MESSAGES} sequential messages; stand-in Discord; model hosts answer at once unless said`);
-await spine();
-line('3. gateway routing throughput (record + route + append; two personas named per message; 20 channels)');
-line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
+const section = (title: string) => line(`\n== ${title}`);
+line(`chorus bench — node ${process.version}, ${cpus().length} cores; stand-in Discord and model hosts on loopback; figures vary run to run: compare within a run`);
+
+section('1. overhead: gateway receives a message → the model host has the request (instant host, one message at a time)');
+{
+  const hop = await bullmqHop(LATENCY_MESSAGES, PACE_MS);
+  const chorus = await chorusAddedLatency(LATENCY_MESSAGES, PACE_MS);
+  const direct = await measureDirectBot({ messages: LATENCY_MESSAGES, delayMs: 0, gapMs: PACE_MS, channels: 1 });
+  const p = (v: number[], q: number) => percentile(v, q);
+  line(`   BullMQ alone (add → worker starts):   p50 ${ms(p(hop, 50))}  p99 ${ms(p(hop, 99))}`);
+  line(`   chorus (gateway → host):              p50 ${ms(p(chorus.latencies, 50))}  p99 ${ms(p(chorus.latencies, 99))}   (target p99 ≤ hop p99 + 3 ms = ${ms(p(hop, 99) + 3)})`);
+  line(`   direct-call bot (handler → host):     p50 ${ms(direct.arrivedToHost.p50)}  p99 ${ms(direct.arrivedToHost.p99)}   (target chorus p50 ≤ 1.5× = ${ms(1.5 * direct.arrivedToHost.p50)})`);
+  line(`   REST calls per reply: chorus ${chorus.restPerReply.toFixed(2)}, direct ${direct.restCallsPerReply.toFixed(2)}`);
+}
+
+section(`2. load: chorus (a gateway and a worker process, defaults) beside a direct-call bot, Discord's limits on, ${LOAD_SECONDS} s each`);
+for (const spec of [
+  { channels: 20, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 2000 },
+  { channels: 40, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 0 },
+]) {
+  line(`   ${spec.channels} channels × ${spec.perChannel} messages/s, host answers in ${spec.hostDelayMs / 1000} s`);
+  line(`   ${LOAD_HEADER}`);
+  const chorus = await loadChorus(spec);
+  line(`   ${loadRow('chorus', chorus)}`);
+  const direct = await loadDirect(spec);
+  line(`   ${loadRow('direct', direct)}`);
+  line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}× (target ≤ 1.2× with a 2 s host)`);
+  line(`   warm-up: messages in the first 5 s: chorus added p99 ${ms(chorus.addedFirst5s.p99)} (max ${ms(chorus.addedFirst5s.max)}), direct ${ms(direct.addedFirst5s.p99)}; after: chorus p50 ${ms(chorus.addedSteady.p50)} p99 ${ms(chorus.addedSteady.p99)}, direct p50 ${ms(direct.addedSteady.p50)} p99 ${ms(direct.addedSteady.p99)}`);
+}
+{
+  const w = await workerLimits(IN_FLIGHT);
+  line(`   one worker: RSS idle ${w.idleMb.toFixed(0)} MiB, with ${IN_FLIGHT} generations in flight ${w.busyMb.toFixed(0)} MiB (~${w.perGenerationKb.toFixed(0)} KiB each); Redis connections: gateway ${w.connections.gateway}, worker ${w.connections.worker}`);
+}
+
+section('3. gateway memory: 1,000 guilds × 10 channels, 20,000 messages, beside a discord.js client with default caches');
+{
+  const g = await measureGatewayMemory({ guilds: 1000, channelsPerGuild: 10, messages: 20_000 });
+  line(`   chorus gateway RSS ${g.chorusRssMb.toFixed(0)} MiB (peak ${g.chorusPeakMb.toFixed(0)}), discord.js ${g.discordjsRssMb.toFixed(0)} MiB (peak ${g.discordjsPeakMb.toFixed(0)}): ${(g.chorusRssMb / g.discordjsRssMb).toFixed(2)}× (target ≤ 0.5×)`);
+  line(`   chorus routed all ${g.messages} in ${g.chorusSeconds.toFixed(1)} s (${(g.messages / g.chorusSeconds).toFixed(0)}/s); ${g.guilds} guilds handled ${g.chorusReadySeconds.toFixed(1)} s after start`);
+}
+
+section('4. streaming');
 await streaming();
+
+section('5. prompt caching');
+await promptCache(50);
+
+section('6. gateway routing throughput (record + route + queue; two personas named per message; 20 channels)');
+line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
+
+section('7. under Discord\'s limits');
 await underLimits();
+
+section('8. interviews');
 await interviewRounds();
+
+section('9. records');
 await recordSizes();
 process.exit(0);
