@@ -135,6 +135,50 @@ export type TranscriptEvent =
       /** For a persona's post: the model call that wrote it (on the post's first piece). */
       modelTurn?: ModelTurn;
     })
+  | (Base & {
+      type: 'consent';
+      /** The persona asked, before its first question. */
+      persona: PersonaRef;
+      /** The exact overview it was given (what the study is, who reads it, how it is published, that it may decline or stop). */
+      overview: string;
+      /** Its answer, as it gave it. */
+      text: string;
+      decision: 'agrees' | 'declines' | 'conditions';
+      /** The conditions it set, in its words (decision `conditions`). */
+      conditions?: string;
+      /** How the answer was classified: a rule on its words, or a judge persona (with that call). */
+      classifiedBy: { kind: 'rule'; rule: string } | { kind: 'judge'; judge: PersonaRef; rationale: string; modelTurn: ModelTurn };
+      modelTurn: ModelTurn;
+      discordMessageIds: string[];
+    })
+  | (Base & {
+      type: 'withdrawal';
+      /** A persona that stopped taking part during the session; asked nothing more. */
+      persona: PersonaRef;
+      /** Its words, when it said so in an answer. */
+      text?: string;
+      /** The answer in which it withdrew. */
+      answerId?: string;
+    })
+  | (Base & {
+      type: 'judgement';
+      /** The answer judged, and who gave it. */
+      answerId: string;
+      persona: PersonaRef;
+      judge: PersonaRef;
+      /** The judge was not told which persona or model answered. */
+      blind: boolean;
+      /** One per dimension the protocol declares; null when the judge gave no usable score. */
+      scores: { dimension: string; value: number | null; min: number; max: number; rationale: string }[];
+      modelTurn: ModelTurn;
+    })
+  | (Base & {
+      type: 'coverage';
+      /** Each of the protocol's topics: reached (by these questions) or not reached — never a low score. */
+      topics: { topic: string; reached: boolean; questionIds: string[] }[];
+      /** Who decided: a judge persona reading the session, or a rule. */
+      decidedBy: { kind: 'rule'; rule: string } | { kind: 'judge'; judge: PersonaRef; modelTurn: ModelTurn };
+    })
   | (Base & { type: 'message_edited'; discordMessageId: string; text: string })
   | (Base & { type: 'message_deleted'; discordMessageId: string });
 
