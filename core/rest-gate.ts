@@ -75,23 +75,29 @@ if remaining == nil then free = 1 - inflight else free = remaining - inflight en
 if free > 0 then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
   redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) + 1000)
-  -- Numbered as sent, so an answer can be told from an older one that arrives after it.
-  return {0, redis.call('HINCRBY', KEYS[1], 'sent', 1)}
+  return {0, 0}
 end
 if resetAt ~= nil then return {math.max(1, resetAt - now), 0} end
 return {20, 0}`);
 
-// KEYS: state hash, in-flight set. ARGV: member, remaining ('' if unknown), reset-after ms, number sent.
+// KEYS: state hash, in-flight set. ARGV: member, remaining ('' if unknown), reset-after ms.
+// Requests sent from several processes reach Discord in an order no process knows, and their answers
+// come back in yet another: within one window a budget only goes down, so the lowest remaining any
+// answer reported is the truth (and the latest reset). A new window is learned afresh (see above).
 const BUCKET_RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[2] ~= '' then
-  -- Answers arrive out of order: only the answer to the latest request sent describes the budget.
-  local answered = tonumber(redis.call('HGET', KEYS[1], 'answered') or '0')
-  if tonumber(ARGV[4]) > answered then
-    redis.call('HSET', KEYS[1], 'remaining', ARGV[2], 'resetAt', now + tonumber(ARGV[3]), 'answered', ARGV[4])
+  local remaining = tonumber(ARGV[2])
+  local resetAt = now + tonumber(ARGV[3])
+  local state = redis.call('HMGET', KEYS[1], 'remaining', 'resetAt')
+  local known, knownReset = tonumber(state[1]), tonumber(state[2])
+  if known ~= nil and knownReset ~= nil and now < knownReset then
+    remaining = math.min(remaining, known)
+    resetAt = math.max(resetAt, knownReset)
   end
+  redis.call('HSET', KEYS[1], 'remaining', remaining, 'resetAt', resetAt)
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 60000)
 end
 return 1`);
@@ -114,13 +120,9 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
       const state = `${prefix}:rest-bucket:${key}`;
       const inflight = `${state}:in-flight`;
       const member = `${tag}-${++counter}`;
-      let sent = 0;
       for (;;) {
-        const [wait, number] = (await BUCKET_ACQUIRE(redis, [state, inflight], [member, BUCKET_LEASE_MS])) as [number, number];
-        if (wait === 0) {
-          sent = number;
-          break;
-        }
+        const [wait] = (await BUCKET_ACQUIRE(redis, [state, inflight], [member, BUCKET_LEASE_MS])) as [number, number];
+        if (wait === 0) break;
         await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
       }
       return (answer) => {
@@ -128,7 +130,7 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
         const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
         const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
         const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
-        void BUCKET_RELEASE(redis, [state, inflight], [member, remaining, Math.ceil(resetAfter), sent]).catch(() => undefined);
+        void BUCKET_RELEASE(redis, [state, inflight], [member, remaining, Math.ceil(resetAfter)]).catch(() => undefined);
       };
     },
   };

@@ -95,6 +95,25 @@ describe('rest gate', () => {
   });
 });
 
+describe('rest gate: a resource budget', () => {
+  const answer = (remaining: number) => ({ status: 200, headers: { get: (h: string) => ({ 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset-after': '2.000' })[h] ?? null } });
+
+  it('keeps the lowest remaining of answers that come back in any order (a budget only goes down in a window)', async () => {
+    const gate = createRestGate(redis, `${prefix}-bucket`);
+    const key = 'webhook:1:abc';
+    (await gate.acquireBucket(key))(answer(4)); // the first request learns the budget
+    await redis.ping(); // the release has run (same connection, in order)
+    // Four more may go at once; Discord received them in another order than they were sent.
+    const releases = await Promise.all([0, 1, 2, 3].map(() => gate.acquireBucket(key)));
+    releases[0]!(answer(3));
+    releases[3]!(answer(1));
+    releases[1]!(answer(2));
+    releases[2]!(answer(0));
+    await redis.ping();
+    expect(await redis.hget(`${prefix}-bucket:rest-bucket:${key}`, 'remaining')).toBe('0');
+  });
+});
+
 describe('history store', () => {
   const history = createHistoryStore(redis, prefix, 3);
 
