@@ -6,9 +6,10 @@ import { ChannelType, Routes, type APIChannel } from 'discord-api-types/v10';
 import type { CommandContext } from '../bot/interactions.ts';
 import { NO_PINGS } from '../core/discord.ts';
 import type { Services } from '../bot/services.ts';
-import { advance, askQuestion, auditorInterviewer, startSession, type SessionState } from '../core/interview/sessions.ts';
+import { notToBeAskedAgain } from '../core/interview/consent.ts';
+import { advance, askQuestion, auditorInterviewer, closeSession, startSession, type SessionState } from '../core/interview/sessions.ts';
 import { nextStep, replayableQuestions } from '../core/interview/plan.ts';
-import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type Interviewer } from '../core/transcript/events.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION, type Interviewer } from '../core/transcript/events.ts';
 import { chorusVersion } from '../core/version.ts';
 import type { Persona } from '../personas/schema.ts';
 import { findPersona, refuseUnlessModerator, type SlashCommand } from './shared.ts';
@@ -75,6 +76,7 @@ export const command: SlashCommand = {
         const events = await records.events(session.id);
         const step = nextStep(events, { ...state.plan, autoAdvance: true });
         if (step.kind === 'await-answers') return ctx.edit('The personas are still answering the last question.');
+        if (step.kind === 'ask-consent') return ctx.edit('The personas are still being asked for their consent; the first question waits for them.');
         if (step.kind !== 'ask-script') return ctx.edit('There are no scripted questions left. Ask your own here, or `/interview end`.');
         await askQuestion(s.interviews, { step: 'ask', sessionId: session.id, key: `script-${step.scriptIndex}`, scriptIndex: step.scriptIndex, text: step.text, source: 'script', askedBy: by });
         return ctx.edit(`Asking scripted question ${step.scriptIndex + 1} of ${state.plan.script.length}.`);
@@ -90,23 +92,22 @@ export const command: SlashCommand = {
       }
       case 'end': {
         if (session.status === 'ended') return ctx.edit('The interview has already ended.');
-        const events = await records.events(session.id);
-        await records.append(sessionEnded(session.id, now, 'moderator', usageByPersona(events)));
-        await records.updateSession(session.id, { status: 'ended' });
+        await closeSession(records, s.interviews, session, 'moderator', now);
         await s.live.clear(ctx.channelId);
         return ctx.edit('The interview has ended. `/interview export` attaches the transcript.');
       }
       case 'export': {
         // The exporters are loaded when first asked for, not by every gateway at start.
-        const { exportFiles, sideBySide } = await import('../core/transcript/dataset.ts');
+        const { describeRefusals, exportFiles, sideBySide } = await import('../core/transcript/dataset.ts');
         const optedOut = await records.optedOut();
         const events = await records.events(session.id);
-        const files = Object.values(exportFiles(session.id, events, optedOut));
+        const checked = exportFiles(session.id, events, optedOut);
+        const files = Object.values(checked.files);
         const header = events.find((e) => e.type === 'session_started');
         const original = header?.type === 'session_started' && header.rerunOf ? await records.events(header.rerunOf.sessionId) : undefined;
         const comparison = original ? [{ name: `${session.id}.compare.md`, data: Buffer.from(sideBySide(original, events, optedOut)) }] : [];
         return ctx.edit({
-          content: `Transcript of **${session.title}** (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`,
+          content: `Transcript of **${session.title}** (${session.status}). People are pseudonymised; the words of those who opted out are withheld.${checked.refused.length ? `\n${describeRefusals(checked.refused)}` : ''}`,
           files: [...files.map((f) => ({ name: f.name, data: Buffer.from(f.text) })), ...comparison],
         });
       }
@@ -125,8 +126,12 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   const loaded = protocolId ? s.protocols.get(protocolId) : undefined;
   if (!loaded) return ctx.edit(`There is no protocol "${protocolId ?? ''}". Protocols: ${[...s.protocols.keys()].join(', ') || 'none'}.`);
   const personaList = ctx.string('personas') ?? (originalHeader?.type === 'session_started' ? originalHeader.roster.map((r) => r.personaId).join(',') : '');
-  const { personas, unknown } = parsePersonas(s, personaList);
-  if (unknown.length || personas.length === 0) return ctx.edit(`Unknown persona(s): ${unknown.join(', ') || '(none given)'}.`);
+  const parsed = parsePersonas(s, personaList);
+  if (parsed.unknown.length || parsed.personas.length === 0) return ctx.edit(`Unknown persona(s): ${parsed.unknown.join(', ') || '(none given)'}.`);
+  // A persona that declined or withdrew in the original is not put the questions again.
+  const refused = original ? notToBeAskedAgain(await records.events(original.id)) : new Set<string>();
+  const personas = parsed.personas.filter((p) => !refused.has(p.id));
+  if (personas.length === 0) return ctx.edit(`No one to re-run with: ${parsed.personas.map((p) => p.name).join(', ')} declined or withdrew in the original session.`);
   // Interviews open a thread in a text channel; a re-run, run in an interview thread, opens it beside.
   const parentId = ctx.parentId ?? (ctx.channelType === ChannelType.GuildText ? ctx.channelId : undefined);
   if (!parentId) return ctx.edit('Interviews open a thread: run this in a text channel (or an interview thread, to re-run).');
@@ -134,7 +139,7 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   const choice = rerun ? 'replay' : (ctx.string('interviewer') ?? (loaded.protocol.interviewer.kind === 'auditor' ? loaded.protocol.interviewer.persona : 'human'));
   let interviewer: Interviewer;
   // A re-run replays the original's questions, follow-ups included, in order and on its own.
-  if (choice === 'replay') interviewer = { kind: 'human', name: `Replay of ${original?.id ?? ''}` };
+  if (choice === 'replay') interviewer = { kind: 'human', name: `Replay of ${original?.id ?? ''}`, automated: 'replay' };
   else if (choice === 'human') interviewer = { kind: 'human', userId: ctx.user.id, name: ctx.user.name };
   else {
     const auditor = findPersona(s.personas, choice);

@@ -72,11 +72,11 @@ export const command: SlashCommand = {
         const session = (await records.sessions({ kind: 'channel', channelId })).at(-1);
         if (!session) return ctx.edit('This channel has no transcript.');
         // The exporters are loaded when first asked for, not by every gateway at start.
-        const { exportFiles } = await import('../core/transcript/dataset.ts');
-        const { jsonl, markdown } = exportFiles(session.id, await records.events(session.id), await records.optedOut());
+        const { describeRefusals, exportFiles } = await import('../core/transcript/dataset.ts');
+        const { files, refused } = exportFiles(session.id, await records.events(session.id), await records.optedOut(), { kinds: ['jsonl', 'markdown'] });
         return ctx.edit({
-          content: `Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`,
-          files: [jsonl, markdown].map((f) => ({ name: f.name, data: Buffer.from(f.text) })),
+          content: `Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.${refused.length ? `\n${describeRefusals(refused)}` : ''}`,
+          files: [files.jsonl, files.markdown].flatMap((f) => (f ? [{ name: f.name, data: Buffer.from(f.text) }] : [])),
         });
       }
     }

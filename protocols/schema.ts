@@ -29,6 +29,49 @@ export const ProtocolSchema = z.strictObject({
   ]),
   mode: z.enum(['sequential', 'blind']).default('sequential'),
   questions: z.array(z.string().min(1).max(1800)).min(1),
+  /**
+   * Ask each persona's consent before its first question. chorus composes the overview from these
+   * three parts and a fixed sentence saying it may decline, or stop at any point (see
+   * core/interview/consent.ts): short, neutral, and the same for every persona.
+   */
+  consent: z
+    .strictObject({
+      /** What the study is, in a sentence or two. */
+      study: z.string().min(1).max(400),
+      /** Who will read the transcripts. */
+      readers: z.string().min(1).max(300),
+      /** How they are published. */
+      publication: z.string().min(1).max(300),
+      /** A persona that classifies each answer (agrees, declines, sets conditions); else a documented rule does. */
+      judge: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Judge personas score every answer on these dimensions once the session has ended. */
+  judging: z
+    .strictObject({
+      judges: z.array(z.string().min(1)).min(1),
+      /** Judges are not told which persona or model answered (names and model ids in the texts are masked). */
+      blind: z.boolean().default(true),
+      dimensions: z
+        .array(
+          z
+            .strictObject({
+              name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+              scale: z.strictObject({ min: z.int(), max: z.int() }),
+              rubric: z.string().min(1).max(1500),
+            })
+            .refine((d) => d.scale.min < d.scale.max, { message: 'scale.min must be below scale.max', path: ['scale'] }),
+        )
+        .min(1)
+        .refine((ds) => new Set(ds.map((d) => d.name)).size === ds.length, 'dimension names must differ'),
+    })
+    .optional(),
+  /**
+   * Topics the interview should reach (an auditor's, above all). A topic is reached when a question,
+   * or an answer to it, names one of its keywords (the topic itself when none are given); one never
+   * reached is recorded as not reached.
+   */
+  topics: z.array(z.union([z.string().min(1), z.strictObject({ topic: z.string().min(1), keywords: z.array(z.string().min(1)).min(1) })])).optional(),
 });
 export type Protocol = z.infer<typeof ProtocolSchema>;
 
@@ -59,13 +102,22 @@ export async function loadProtocols(dir: string): Promise<Map<string, LoadedProt
   return loaded;
 }
 
-/** A protocol whose auditor is not a persona chorus knows cannot run: refused at start, not mid-session. */
+/** The personas a protocol names itself (its auditor, consent judge and judges), by the field naming each. */
+export function protocolPersonaIds(protocol: Protocol): { field: string; id: string }[] {
+  return [
+    ...(protocol.interviewer.kind === 'auditor' ? [{ field: 'interviewer.persona', id: protocol.interviewer.persona }] : []),
+    ...(protocol.consent?.judge ? [{ field: 'consent.judge', id: protocol.consent.judge }] : []),
+    ...(protocol.judging?.judges.map((id, i) => ({ field: `judging.judges.${i}`, id })) ?? []),
+  ];
+}
+
+/** A protocol naming a persona chorus does not know cannot run: refused at start, not mid-session. */
 export function checkProtocolPersonas(protocols: ReadonlyMap<string, LoadedProtocol>, personas: readonly Persona[]): void {
   for (const { protocol } of protocols.values()) {
-    if (protocol.interviewer.kind !== 'auditor') continue;
-    const wanted = protocol.interviewer.persona;
-    if (!personas.some((p) => p.id === wanted)) {
-      throw new ProtocolFileError(`protocol ${protocol.id}: interviewer.persona "${wanted}" is not a persona (known: ${personas.map((p) => p.id).join(', ')})`);
+    for (const { field, id } of protocolPersonaIds(protocol)) {
+      if (!personas.some((p) => p.id === id)) {
+        throw new ProtocolFileError(`protocol ${protocol.id}: ${field} "${id}" is not a persona (known: ${personas.map((p) => p.id).join(', ')})`);
+      }
     }
   }
 }

@@ -4,39 +4,20 @@
 // cannot succeed — its last try failed — records why and lets the session go on: no session waits
 // for ever on one persona or one host.
 import type { Job } from 'bullmq';
-import type { Host, Persona } from '../personas/schema.ts';
+import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
-import type { DiscordEdge, Speaker } from '../core/discord.ts';
-import type { HostClient } from '../core/hosts/clients.ts';
-import { askPersona, plainReason, RetryableHostError, type Answered, type HostAttempt } from '../core/hosts/fallback.ts';
+import type { HostAttempt } from '../core/hosts/fallback.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
-import { applyAuditorMove, awaitingAnswers, nextStep, progress, type NextStep } from '../core/interview/plan.ts';
-import { advance, sessionKey, startRound, type InterviewJob, type InterviewQueues, type SessionState } from '../core/interview/sessions.ts';
-import type { Ledger } from '../core/ledger.ts';
-import { describeError, type Logger } from '../core/log.ts';
-import { splitMessage } from '../core/split.ts';
-import { postPieces, type PostTarget } from './post.ts';
-import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from '../core/transcript/events.ts';
-import type { RecordStore, SessionRow } from '../core/transcript/store.ts';
+import { applyAuditorMove, awaitingAnswers, nextStep, progress, takingPart, type NextStep } from '../core/interview/plan.ts';
+import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
+import { describeError } from '../core/log.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION, type EventOf, type ModelTurn, type Participant } from '../core/transcript/events.ts';
+import type { SessionRow } from '../core/transcript/store.ts';
+import { askOrExplain, iso, keyOf, postOnce, withOverrides, type InterviewDeps } from './interview-io.ts';
+import { askConsent, judgeAnswer, noteWithdrawal, startConsent } from './interview-research.ts';
 
-export interface InterviewDeps {
-  store: RecordStore;
-  queues: InterviewQueues;
-  personas: ReadonlyMap<string, Persona>;
-  clientFor: (host: Host) => HostClient | undefined;
-  ledger: Ledger;
-  /** Absent for headless sessions. */
-  discord?: DiscordEdge;
-  maxTokens: number;
-  log: Logger;
-  now?: () => Date;
-}
-
-/** The session's key for events, jobs and posts (see sessionKey). */
-const keyOf = (session: SessionRow) => sessionKey(session.id, session.state as unknown as SessionState);
-
-const iso = (deps: InterviewDeps) => (deps.now?.() ?? new Date()).toISOString();
+export type { InterviewDeps } from './interview-io.ts';
 
 export async function processInterviewJob(job: Job<InterviewJob>, deps: InterviewDeps): Promise<string> {
   const data = job.data;
@@ -63,6 +44,10 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
       return answer(session, state, data.questionId, data.personaId, lastTry, deps);
     case 'round':
       return roundDone(session, state, data.questionId, deps);
+    case 'consent':
+      return askConsent(session, state, data.personaId, lastTry, deps);
+    case 'judge':
+      return judgeAnswer(session, state, data.answerId, data.judgeId, lastTry, deps);
   }
 }
 
@@ -70,7 +55,7 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
 async function roundDone(session: SessionRow, state: SessionState, questionId: string, deps: InterviewDeps): Promise<string> {
   let events = await deps.store.events(session.id);
   const answered = new Set(events.flatMap((e) => ((e.type === 'answer' || e.type === 'error') && e.questionId === questionId && e.persona ? [e.persona.personaId] : [])));
-  for (const personaId of state.plan.personaIds.filter((id) => !answered.has(id))) {
+  for (const personaId of takingPart(events, state.plan).active.filter((id) => !answered.has(id))) {
     const persona = deps.personas.get(personaId);
     await recordNoAnswer(session, questionId, personaId, persona?.name ?? personaId, 'its answer step failed for good', [], deps);
   }
@@ -118,6 +103,9 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
     }
   }
   switch (step.kind) {
+    case 'ask-consent':
+      await startConsent(session, state, step.personaIds, deps);
+      return 'asking-consent';
     case 'ask-script':
       return ask(session, state, { text: step.text, source: 'script', askedBy: auditorParticipant ?? { kind: 'system' } }, `script-${step.scriptIndex}`, deps, step);
     case 'ask-follow-up': {
@@ -125,8 +113,14 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
       return ask(session, state, { text: step.text, source: 'auditor', askedBy: auditorParticipant!, followUpOf: step.followUpOf, ...(auditorTurn ? { modelTurn: auditorTurn } : {}) }, `follow-up-${n}`, deps);
     }
     case 'end':
-      await endSession(session, events, step.reason, deps);
+      await endSession(session, step.reason, deps);
       return `ended:${step.reason}`;
+    case 'ended': {
+      // Its end is recorded but its status is not: a step crashed while closing it. Finish closing.
+      const ended = events.find((e): e is EventOf<'session_ended'> => e.type === 'session_ended')!;
+      await closeSession(deps.store, deps.queues, session, ended.reason, ended.at);
+      return 'ended';
+    }
     default:
       return step.kind;
   }
@@ -171,13 +165,20 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, sou
 async function answer(session: SessionRow, state: SessionState, questionId: string, personaId: string, lastTry: boolean, deps: InterviewDeps): Promise<string> {
   const id = eventId(keyOf(session), 'answer', questionId, personaId);
   const events = await deps.store.events(session.id);
-  if (events.some((e) => e.id === id || (e.type === 'error' && e.id === eventId(keyOf(session), 'error', questionId, personaId)))) return 'already-answered';
+  const recorded = events.find((e): e is EventOf<'answer'> => e.id === id && e.type === 'answer');
+  if (recorded) {
+    await noteWithdrawal(session, recorded, deps); // in case a crash came between the two
+    return 'already-answered';
+  }
+  if (events.some((e) => e.type === 'error' && e.id === eventId(keyOf(session), 'error', questionId, personaId))) return 'already-answered';
+  // One that declined or withdrew is asked nothing more.
+  if (!takingPart(events, state.plan).active.includes(personaId)) return 'not-taking-part';
   const persona = deps.personas.get(personaId);
   if (!persona) {
     await recordNoAnswer(session, questionId, personaId, personaId, 'this persona is not configured on the workers', [], deps);
     return 'error';
   }
-  const reader: Persona = state.overrides ? { ...persona, sampling: { ...persona.sampling, ...(state.overrides.temperature === undefined ? {} : { temperature: state.overrides.temperature }), ...(state.overrides.maxTokens ? { maxTokens: state.overrides.maxTokens } : {}) } } : persona;
+  const reader = withOverrides(persona, state);
   const saved = await deps.ledger.progress(id, personaId);
   let text: string;
   let turn: ModelTurn;
@@ -208,7 +209,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
       deps.log.error({ sessionId: session.id, personaId, err: describeError(err) }, 'an interview answer could not be posted; it is recorded');
     }
   }
-  await deps.store.append({
+  const answerEvent: EventOf<'answer'> = {
     v: TRANSCRIPT_FORMAT_VERSION,
     id,
     sessionId: session.id,
@@ -221,8 +222,9 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     saw,
     modelTurn: turn,
     discordMessageIds,
-  });
-  return 'answered';
+  };
+  await deps.store.append(answerEvent);
+  return (await noteWithdrawal(session, answerEvent, deps)) ? 'answered:withdrew' : 'answered';
 }
 
 /** A persona that will not answer this question: why, recorded, and said in the thread. */
@@ -236,42 +238,9 @@ async function recordNoAnswer(session: SessionRow, questionId: string, personaId
   }
 }
 
-async function endSession(session: SessionRow, events: readonly TranscriptEvent[], reason: EventOf<'session_ended'>['reason'], deps: InterviewDeps, note?: string): Promise<void> {
-  if (note) {
-    await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'notice', 'end'), sessionId: session.id, at: iso(deps), type: 'notice', text: note });
-  }
-  await deps.store.append(sessionEnded(session.id, iso(deps), reason, usageByPersona(events)));
-  await deps.store.updateSession(session.id, { status: 'ended' });
+async function endSession(session: SessionRow, reason: EventOf<'session_ended'>['reason'], deps: InterviewDeps): Promise<void> {
+  await closeSession(deps.store, deps.queues, session, reason, iso(deps));
   if (session.channelId && deps.discord) {
     await postOnce(deps, session.channelId, eventId(keyOf(session), 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`, undefined, true);
   }
-}
-
-type Outcome = Answered | { kind: 'failed'; message: string; attempts: HostAttempt[] };
-
-/**
- * A model call with the queue's retry rules: a passing failure is retried by the queue, except on
- * the last try, where it becomes an explanation like a refusal does.
- */
-async function askOrExplain(persona: Persona, prompt: Parameters<typeof askPersona>[1], lastTry: boolean, deps: InterviewDeps): Promise<Outcome> {
-  try {
-    const result = await askPersona(persona, prompt, deps.clientFor);
-    if (result.kind === 'answered') return result;
-    return { kind: 'failed', message: `no host serves this model right now (${[...new Set(result.attempts.map(plainReason))].join('; ')})`, attempts: result.attempts };
-  } catch (err) {
-    if (err instanceof RetryableHostError && lastTry) {
-      return { kind: 'failed', message: `its model host ${[...new Set(err.attempts.map(plainReason))].join(', and ')}, through every try`, attempts: err.attempts };
-    }
-    if (!(err instanceof RetryableHostError)) deps.log.error({ personaId: persona.id, err: describeError(err) }, 'interview model call failed');
-    throw err; // BullMQ retries the step with backoff
-  }
-}
-
-/** Posts text in the thread once per key, as a persona (webhook) or as the bot, resuming after crashes. */
-async function postOnce(deps: InterviewDeps, channelId: string, key: string, persona: Persona | undefined, text: string, after?: string, notice = false): Promise<string[]> {
-  const who = persona?.id ?? 'chorus';
-  const speaker: Speaker | undefined = persona && { personaId: persona.id, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };
-  const target: PostTarget = { channel: { channelId }, key, who, depth: 0, notice, ...(speaker ? { speaker } : {}), after: after ?? '0' };
-  const posted = await postPieces({ discord: deps.discord!, ledger: deps.ledger }, target, splitMessage(text), await deps.ledger.progress(key, who));
-  return posted.map((p) => p.id);
 }

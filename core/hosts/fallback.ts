@@ -4,7 +4,7 @@ import { hostLabel, type Host, type Persona } from '../../personas/schema.ts';
 import type { Prompt } from '../context.ts';
 import { describeError } from '../log.ts';
 import { requestFor, streamingRequest, type RequestBody } from '../requests.ts';
-import type { Completion, HostClient } from './clients.ts';
+import type { Completion, HostClient, Usage } from './clients.ts';
 
 export type FailureKind = 'next-host' | 'retry';
 
@@ -64,38 +64,102 @@ function retryAfterOf(err: unknown): number | undefined {
   return raw && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 300_000) : undefined;
 }
 
+/** What fallback needs to know of host health (core/health.ts keeps it, from periodic checks, in Redis). */
+export interface HostHealthView {
+  /** For each host, whether a recent check found it down. */
+  down(hosts: readonly Host[]): Promise<boolean[]>;
+  /** A host believed down has just answered: it is back. */
+  answered(host: Host): Promise<void>;
+}
+
+/** What happened at each host, for metrics. */
+export type HostEvent =
+  | { kind: 'answered'; personaId: string; host: string; hostIndex: number; usage: Usage | null }
+  | { kind: 'failed' | 'skipped'; personaId: string; attempt: HostAttempt };
+
+export interface AskOptions {
+  health?: HostHealthView;
+  observe?: (event: HostEvent) => void;
+}
+
+/** The reason recorded for a host passed over because its last checks failed. */
+export const HOST_DOWN_REASON = 'down at its last health checks';
+
+/**
+ * Pure: which hosts to pass over as down. Down hosts are skipped while another usable host (one with
+ * its key) is not known to be down; when every usable host is down, all are tried in order, so a
+ * recovery is noticed by the next request rather than the next check.
+ */
+export function hostsToSkip(usable: readonly boolean[], down: readonly boolean[]): boolean[] {
+  const anyUp = usable.some((u, i) => u && !down[i]);
+  return usable.map((u, i) => anyUp && u && Boolean(down[i]));
+}
+
 export async function askPersona(
   persona: Persona,
   prompt: Prompt,
   clientFor: (host: Host) => HostClient | undefined,
   onText?: (delta: string) => void,
+  opts: AskOptions = {},
 ): Promise<Answered | Exhausted> {
   const attempts: HostAttempt[] = [];
+  const clients = persona.hosts.map((host) => clientFor(host));
+  const usable = clients.map(Boolean);
+  // Health matters only where there is a choice: a persona with one usable host asks it anyway.
+  const down = opts.health && usable.filter(Boolean).length > 1 ? await opts.health.down(persona.hosts).catch(() => []) : [];
+  const skip = hostsToSkip(usable, down);
+  const passOver = (attempt: HostAttempt) => {
+    attempts.push(attempt);
+    opts.observe?.({ kind: 'skipped', personaId: persona.id, attempt });
+  };
   for (const [hostIndex, host] of persona.hosts.entries()) {
     const base = { hostIndex, host: hostLabel(host), model: host.model };
-    const client = clientFor(host);
+    const client = clients[hostIndex];
     if (!client) {
-      attempts.push({ ...base, outcome: 'skipped', reason: 'no API key configured' });
+      passOver({ ...base, outcome: 'skipped', reason: 'no API key configured' });
+      continue;
+    }
+    if (skip[hostIndex]) {
+      passOver({ ...base, outcome: 'skipped', reason: HOST_DOWN_REASON });
       continue;
     }
     const request = streamingRequest(requestFor(persona, host, prompt));
     const startedAt = Date.now();
     try {
       const completion = await client.complete(request, onText);
+      opts.observe?.({ kind: 'answered', personaId: persona.id, host: base.host, hostIndex, usage: completion.usage });
+      if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);
       return { kind: 'answered', hostIndex, host, request, completion, attempts, startedAt, latencyMs: Date.now() - startedAt };
     } catch (err) {
       const { message, status } = describeError(err);
       const kind = classifyFailure(err);
-      attempts.push({ ...base, outcome: kind === 'retry' ? 'failed' : 'refused', reason: message, ...(status === undefined ? {} : { status }) });
+      const attempt: HostAttempt = { ...base, outcome: kind === 'retry' ? 'failed' : 'refused', reason: message, ...(status === undefined ? {} : { status }) };
+      attempts.push(attempt);
+      opts.observe?.({ kind: 'failed', personaId: persona.id, attempt });
       if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));
     }
   }
   return { kind: 'exhausted', attempts };
 }
 
+/** A failed host call's class, for metrics: a handful of values, whatever the hosts say. */
+export type FailureClass = 'rate-limited' | 'overloaded' | 'server-error' | 'timeout' | 'network' | 'auth' | 'model-gone' | 'refused';
+
+export function failureClass(a: Pick<HostAttempt, 'status' | 'reason'>): FailureClass {
+  const s = a.status;
+  if (s === undefined) return /time|abort/i.test(a.reason) ? 'timeout' : 'network';
+  if (s === 429) return 'rate-limited';
+  if (s === 529 || s === 503) return 'overloaded';
+  if (s === 408) return 'timeout';
+  if (s >= 500) return 'server-error';
+  if (s === 401 || s === 403) return 'auth';
+  if (s === 404 || s === 410) return 'model-gone';
+  return 'refused';
+}
+
 /** A host failure in plain words: what a reader of the channel can understand (no addresses, no JSON). */
 export function plainReason(a: HostAttempt): string {
-  if (a.outcome === 'skipped') return 'no API key is configured';
+  if (a.outcome === 'skipped') return a.reason === HOST_DOWN_REASON ? 'was down at its last checks' : 'no API key is configured';
   switch (a.status) {
     case undefined:
       return /time|abort/i.test(a.reason) ? 'took too long to answer' : 'could not be reached';

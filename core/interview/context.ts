@@ -4,6 +4,7 @@ import type { Persona } from '../../personas/schema.ts';
 import { buildContext, type BuiltContext } from '../context.ts';
 import type { ChannelMessage } from '../messages.ts';
 import type { TranscriptEvent } from '../transcript/events.ts';
+import { RESEARCHER } from './consent.ts';
 
 type Question = Extract<TranscriptEvent, { type: 'question' }>;
 type Answer = Extract<TranscriptEvent, { type: 'answer' }>;
@@ -21,8 +22,8 @@ function started(events: readonly TranscriptEvent[]) {
 }
 
 /** Synthetic, increasing ids: the context builder orders by id and never sends them to a model. */
-function asMessage(seq: number, author: { id: string; name: string }, content: string, personaId?: string): ChannelMessage {
-  return { id: String(1_000_000 + seq), authorId: author.id, authorName: author.name, content, isBot: Boolean(personaId), createdAt: '', ...(personaId ? { personaId } : {}) };
+function asMessage(seq: number, author: { id: string; name: string }, content: string, personaId?: string, second = false): ChannelMessage {
+  return { id: String(1_000_000 + 2 * seq + (second ? 1 : 0)), authorId: author.id, authorName: author.name, content, isBot: Boolean(personaId), createdAt: '', ...(personaId ? { personaId } : {}) };
 }
 
 /** Who asked, as the transcript knows them: a person's user id, a persona, or chorus. */
@@ -32,9 +33,16 @@ function askerOf(q: Question): { id: string; name: string } {
   return { id: 'system', name: 'Interviewer' };
 }
 
+/** The persona with the session's disclosure in its system prompt, when the protocol gives it to models. */
+export function disclosed(persona: Persona, events: readonly TranscriptEvent[]): Persona {
+  const disclosure = events.find((e): e is Extract<TranscriptEvent, { type: 'disclosure' }> => e.type === 'disclosure');
+  return disclosure?.toModels ? { ...persona, systemPrompt: `${persona.systemPrompt.trim()}\n\n${disclosure.text.trim()}`.trim() } : persona;
+}
+
 /**
- * The persona's view of the interview when it answers `questionId`: every question so far; its own
- * answers; in sequential mode the other personas' answers given before it, in blind mode none.
+ * The persona's view of the interview when it answers `questionId`: the overview it was given for
+ * its consent and its own reply (never another's); every question so far; its own answers; in
+ * sequential mode the other personas' answers given before it, in blind mode none.
  */
 export function answerContext(persona: Persona, events: readonly TranscriptEvent[], questionId: string, maxTokens: number): InterviewContext {
   const header = started(events);
@@ -43,7 +51,10 @@ export function answerContext(persona: Persona, events: readonly TranscriptEvent
   const answerOf = new Map<string, string>(); // message id → answer event id, for other personas' answers
   let trigger: ChannelMessage | undefined;
   for (const [i, e] of events.entries()) {
-    if (e.type === 'question') {
+    if (e.type === 'consent' && e.persona.personaId === persona.id) {
+      history.push(asMessage(e.seq ?? i, RESEARCHER, e.overview));
+      history.push(asMessage(e.seq ?? i, { id: persona.id, name: persona.name }, e.text, persona.id, true));
+    } else if (e.type === 'question') {
       const m = { ...asMessage(e.seq ?? i, askerOf(e), e.text), isBot: e.askedBy.kind !== 'human' };
       history.push(m);
       if (e.id === questionId) trigger = m;
@@ -56,8 +67,7 @@ export function answerContext(persona: Persona, events: readonly TranscriptEvent
     }
   }
   if (!trigger) throw new Error(`question ${questionId} is not in the session`);
-  const disclosure = events.find((e): e is Extract<TranscriptEvent, { type: 'disclosure' }> => e.type === 'disclosure');
-  const reader: Persona = disclosure?.toModels ? { ...persona, systemPrompt: `${persona.systemPrompt.trim()}\n\n${disclosure.text.trim()}`.trim() } : persona;
+  const reader = disclosed(persona, events);
   // Later questions cannot exist yet; answers after this question are the round's earlier ones.
   const built = buildContext(reader, history, trigger, { maxMessages: 10_000, maxTokens });
   return { built, saw: built.keptIds.flatMap((id) => answerOf.get(id) ?? []) };
@@ -80,6 +90,8 @@ export function auditorContext(auditor: Persona, instructions: string, events: r
   for (const e of events) {
     if (e.type === 'question') lines.push(`Question ${e.index} (${e.source === 'auditor' ? 'your follow-up' : 'scripted'}): ${e.text}`);
     if (e.type === 'answer') lines.push(`${e.persona.name}: ${e.text}`);
+    if (e.type === 'consent' && e.decision === 'declines') lines.push(`(${e.persona.name} declined to take part.)`);
+    if (e.type === 'withdrawal') lines.push(`(${e.persona.name} withdrew and is asked nothing more.)`);
   }
   const ask =
     followUpsLeft > 0

@@ -1,6 +1,7 @@
 // What an interview does next, decided from its records alone. Pure, so a session resumes after
 // any crash by reading its events again.
 import type { TranscriptEvent } from '../transcript/events.ts';
+import { participation } from './consent.ts';
 import type { AuditorMove } from './context.ts';
 
 export interface SessionPlan {
@@ -10,14 +11,17 @@ export interface SessionPlan {
   interviewer: { kind: 'human' } | { kind: 'auditor'; personaId: string; followUpLimit: number };
   /** Headless sessions with no auditor ask the scripted questions one after another on their own. */
   autoAdvance: boolean;
+  /** Each persona is asked for its consent before the first question (the protocol has a consent step). */
+  consent?: boolean;
 }
 
 export type NextStep =
+  | { kind: 'ask-consent'; personaIds: string[] }
   | { kind: 'ask-script'; scriptIndex: number; text: string }
   | { kind: 'consult-auditor'; followUpsLeft: number }
   | { kind: 'await-human' }
   | { kind: 'await-answers'; questionId: string; missing: string[] }
-  | { kind: 'end'; reason: 'script-finished' | 'auditor-closed' }
+  | { kind: 'end'; reason: 'script-finished' | 'auditor-closed' | 'no-participants' }
   | { kind: 'ended' };
 
 type Question = Extract<TranscriptEvent, { type: 'question' }>;
@@ -30,12 +34,20 @@ export function progress(events: readonly TranscriptEvent[], plan: SessionPlan) 
   return { questions, scriptAsked, followUps, followUpsLeft: Math.max(0, limit - followUps), last: questions.at(-1) };
 }
 
+/** Who takes part now: everyone, or with a consent step, those who agreed and have not withdrawn. */
+export function takingPart(events: readonly TranscriptEvent[], plan: Pick<SessionPlan, 'personaIds' | 'consent'>) {
+  return participation(events, plan.personaIds, plan.consent ?? false);
+}
+
 /**
- * The first question not every persona has answered yet, and who has not. Questions asked while a
- * round runs wait their turn: rounds go one question at a time, in the order asked. A persona that
- * could not answer (its error is recorded) counts as done: it does not hold the session up.
+ * The first question not every persona taking part has answered yet, and who has not. Questions
+ * asked while a round runs wait their turn: rounds go one question at a time, in the order asked. A
+ * persona that could not answer (its error is recorded) counts as done: it does not hold the session
+ * up; one that declined or withdrew is not waited for. No round starts while consent is being asked.
  */
-export function awaitingAnswers(events: readonly TranscriptEvent[], plan: Pick<SessionPlan, 'personaIds'>): { questionId: string; missing: string[] } | undefined {
+export function awaitingAnswers(events: readonly TranscriptEvent[], plan: Pick<SessionPlan, 'personaIds' | 'consent'>): { questionId: string; missing: string[] } | undefined {
+  const part = takingPart(events, plan);
+  if (part.pending.length) return undefined;
   const done = new Map<string, Set<string>>();
   for (const e of events) {
     if ((e.type === 'answer' || e.type === 'error') && e.questionId && e.persona) {
@@ -46,7 +58,7 @@ export function awaitingAnswers(events: readonly TranscriptEvent[], plan: Pick<S
   }
   for (const q of events) {
     if (q.type !== 'question') continue;
-    const missing = plan.personaIds.filter((id) => !done.get(q.id)?.has(id));
+    const missing = part.active.filter((id) => !done.get(q.id)?.has(id));
     if (missing.length) return { questionId: q.id, missing };
   }
   return undefined;
@@ -54,6 +66,9 @@ export function awaitingAnswers(events: readonly TranscriptEvent[], plan: Pick<S
 
 export function nextStep(events: readonly TranscriptEvent[], plan: SessionPlan): NextStep {
   if (events.some((e) => e.type === 'session_ended')) return { kind: 'ended' };
+  const part = takingPart(events, plan);
+  if (part.pending.length) return { kind: 'ask-consent', personaIds: part.pending };
+  if (part.active.length === 0) return { kind: 'end', reason: 'no-participants' };
   const { scriptAsked, followUpsLeft, last } = progress(events, plan);
   const awaiting = awaitingAnswers(events, plan);
   if (awaiting) return { kind: 'await-answers', ...awaiting };

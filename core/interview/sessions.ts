@@ -4,8 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { LoadedProtocol, Protocol } from '../../protocols/schema.ts';
 import { hostLabel, type Persona } from '../../personas/schema.ts';
-import { eventId, sha256, TRANSCRIPT_FORMAT_VERSION, type Interviewer, type Participant, type RosterEntry, type TranscriptEvent } from '../transcript/events.ts';
-import type { RecordStore } from '../transcript/store.ts';
+import { eventId, sessionEnded, sha256, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type Interviewer, type Participant, type RosterEntry, type TranscriptEvent } from '../transcript/events.ts';
+import type { RecordStore, SessionRow } from '../transcript/store.ts';
+import { consentOverview } from './consent.ts';
+import { coverageEvent, topicsOf, type Topic } from './coverage.ts';
+import { judgingMissing, type JudgeTask, type Judging } from './judging.ts';
 import type { SessionPlan } from './plan.ts';
 
 export const INTERVIEW_QUEUE = 'interviews';
@@ -15,7 +18,11 @@ export type InterviewJob =
   /** `key` names the question's source (a message, a scripted question): the same source is asked once. */
   | { step: 'ask'; sessionId: string; key: string; text: string; source: 'human' | 'script'; askedBy: Participant; discordMessageId?: string; scriptIndex?: number }
   | { step: 'round'; sessionId: string; questionId: string }
-  | { step: 'answer'; sessionId: string; questionId: string; personaId: string };
+  | { step: 'answer'; sessionId: string; questionId: string; personaId: string }
+  /** Ask one persona's consent before the first question. */
+  | { step: 'consent'; sessionId: string; personaId: string }
+  /** One judge scores one answer, once the session has ended. */
+  | { step: 'judge'; sessionId: string; answerId: string; judgeId: string };
 
 export interface SessionState {
   /** Made fresh when the session's records are created; see sessionKey. */
@@ -26,6 +33,12 @@ export interface SessionState {
   auditorInstructions?: string;
   /** Sampling overrides for a re-run ("temperature=0.2"), applied to every answering persona. */
   overrides?: { temperature?: number; maxTokens?: number };
+  /** The consent step: the overview each persona is given, and the persona classifying answers (else the rule). */
+  consent?: { overview: string; judge?: string };
+  /** Judges score every answer when the session ends. */
+  judging?: Judging;
+  /** Topics whose coverage is recorded when the session ends. */
+  topics?: Topic[];
 }
 
 /**
@@ -112,6 +125,41 @@ export function auditorInterviewer(auditor: Persona, protocol: Protocol): Interv
   };
 }
 
+/** Asks workers for the consent of each persona named (each once per session). */
+export async function queueConsent(queues: InterviewQueues, sessionId: string, key: string, personaIds: readonly string[]): Promise<void> {
+  await queues.queue.addBulk(personaIds.map((personaId) => ({ name: 'consent', data: { step: 'consent' as const, sessionId, personaId }, opts: { ...queues.jobOpts, jobId: `consent-${key}-${personaId}` } })));
+}
+
+/** Asks workers to judge each (answer, judge) given (each once). */
+export async function queueJudging(queues: InterviewQueues, sessionId: string, tasks: readonly JudgeTask[]): Promise<void> {
+  if (!tasks.length) return;
+  await queues.queue.addBulk(tasks.map((t) => ({ name: 'judge', data: { step: 'judge' as const, sessionId, ...t }, opts: { ...queues.jobOpts, jobId: `judge-${t.answerId}-${t.judgeId}` } })));
+}
+
+/** The judgements a session still waits for (none when it has no judges). */
+export function judgingLeft(events: readonly TranscriptEvent[], state: SessionState): JudgeTask[] {
+  return state.judging ? judgingMissing(events, state.judging.judges) : [];
+}
+
+/**
+ * Ends a session, whoever ends it: its topic coverage (when the protocol lists topics), the end event,
+ * its answers to the judges (when it has any), the status. Idempotent: run again after a crash, it
+ * finishes what the first run left.
+ */
+export async function closeSession(store: RecordStore, queues: InterviewQueues, session: SessionRow, reason: EventOf<'session_ended'>['reason'], at: string): Promise<void> {
+  const state = session.state as unknown as SessionState;
+  let events = await store.events(session.id);
+  // Coverage of an interview in which no question was put (everyone declined) would say nothing.
+  if (state.topics?.length && events.some((e) => e.type === 'question')) {
+    await store.append(coverageEvent(sessionKey(session.id, state), session.id, at, events, state.topics));
+  }
+  await store.append(sessionEnded(session.id, at, reason, usageByPersona(events)));
+  events = await store.events(session.id);
+  // Judging is queued before the status says ended: whoever waits for "ended" sees it pending.
+  await queueJudging(queues, session.id, judgingLeft(events, state));
+  await store.updateSession(session.id, { status: 'ended' });
+}
+
 export function rosterEntry(p: Persona): RosterEntry {
   return {
     personaId: p.id,
@@ -137,6 +185,10 @@ export interface StartOptions {
   /** For re-runs: the questions to replay instead of the protocol's. */
   script?: string[];
   overrides?: SessionState['overrides'];
+  /** Another disclosure than the protocol's (a campaign's disclosure depth). */
+  disclosure?: { text: string; toModels: boolean };
+  /** Judge the answers when the session ends: the protocol's judges (default), others, or none (false). */
+  judging?: Judging | false;
   now: string;
 }
 
@@ -148,14 +200,21 @@ export async function startSession(store: RecordStore, queues: InterviewQueues, 
     personaIds: o.personas.map((p) => p.id),
     interviewer: o.interviewer.kind === 'auditor' ? { kind: 'auditor', personaId: o.interviewer.persona.personaId, followUpLimit: o.interviewer.followUpLimit } : { kind: 'human' },
     autoAdvance: o.autoAdvance,
+    ...(protocol.consent ? { consent: true } : {}),
   };
+  const judging = o.judging === false ? undefined : (o.judging ?? protocol.judging);
+  const topics = topicsOf(protocol);
   const state: SessionState = {
     instance: randomUUID().slice(0, 8),
     plan,
     mode: o.mode,
     ...(o.interviewer.kind === 'auditor' ? { auditorInstructions: o.interviewer.instructions } : {}),
     ...(o.overrides ? { overrides: o.overrides } : {}),
+    ...(protocol.consent ? { consent: { overview: consentOverview(protocol.consent), ...(protocol.consent.judge ? { judge: protocol.consent.judge } : {}) } } : {}),
+    ...(judging ? { judging } : {}),
+    ...(topics.length ? { topics } : {}),
   };
+  const disclosure = o.disclosure ?? protocol.disclosure;
   const created = await store.createSession({
     id: o.sessionId,
     kind: 'interview',
@@ -190,8 +249,8 @@ export async function startSession(store: RecordStore, queues: InterviewQueues, 
     sessionId: o.sessionId,
     at: o.now,
     type: 'disclosure',
-    text: protocol.disclosure.text,
-    toModels: protocol.disclosure.toModels,
+    text: disclosure.text,
+    toModels: disclosure.toModels,
   });
   // A session that existed already keeps its instance; this start then only nudges it.
   const stored = created ? state : ((await store.session(o.sessionId))?.state as unknown as SessionState | undefined);

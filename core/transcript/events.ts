@@ -49,7 +49,16 @@ export interface RosterEntry extends PersonaRef {
 }
 
 export type Interviewer =
-  | { kind: 'human'; userId?: string; name: string }
+  | {
+      kind: 'human';
+      userId?: string;
+      name: string;
+      /**
+       * Set when no person asked: chorus put the scripted questions (`script`, a headless session) or
+       * replayed another session's (`replay`). Records before 0.3 leave it out (and have no userId).
+       */
+      automated?: 'script' | 'replay';
+    }
   | { kind: 'auditor'; persona: PersonaRef; instructions: string; followUpLimit: number };
 
 interface Base {
@@ -76,7 +85,13 @@ export type TranscriptEvent =
       discord?: { guildId?: string; channelId: string; threadId?: string };
       /** Set on a re-run: the session whose questions this one replays, and what was changed. */
       rerunOf?: { sessionId: string; changes: string };
-      campaign?: { id: string; cell: string; repeat: number };
+      campaign?: {
+        id: string;
+        cell: string;
+        repeat: number;
+        /** The cell's conditions by variable (interviewer, disclosure depth, auditor stance), for reports. */
+        conditions?: Record<string, string>;
+      };
     })
   | (Base & {
       type: 'disclosure';
@@ -116,13 +131,20 @@ export type TranscriptEvent =
       persona?: PersonaRef;
       /** The question the persona could not answer, in an interview. */
       questionId?: string;
+      /** What could not be done: ask the persona's consent, or judge an answer (then `persona` is the judge). */
+      during?: 'consent' | 'judging';
+      /** The answer a judge could not score. */
+      answerId?: string;
       attempts?: HostAttempt[];
     })
   | (Base & { type: 'session_paused' | 'session_resumed'; by?: Participant })
   | (Base & {
       type: 'session_ended';
-      /** Why it ended (`follow-up-limit` appears only in records made before 0.2, for `script-finished`). */
-      reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' | 'moderator' | 'error';
+      /**
+       * Why it ended (`follow-up-limit` appears only in records made before 0.2, for `script-finished`;
+       * `no-participants`: every persona declined, withdrew or could not be asked for consent).
+       */
+      reason: 'script-finished' | 'auditor-closed' | 'follow-up-limit' | 'moderator' | 'error' | 'no-participants';
       usage: Record<string, Usage>;
     })
   | (Base & {
@@ -164,6 +186,8 @@ export type TranscriptEvent =
       type: 'judgement';
       /** The answer judged, and who gave it. */
       answerId: string;
+      /** The question it answers. */
+      questionId?: string;
       persona: PersonaRef;
       judge: PersonaRef;
       /** The judge was not told which persona or model answered. */
@@ -204,7 +228,7 @@ export function sessionEnded(sessionId: string, at: string, reason: EventOf<'ses
   return { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(sessionId, 'session_ended'), sessionId, at, type: 'session_ended', reason, usage };
 }
 
-/** Token usage per persona over a session's model turns (auditor turns included, under the auditor). */
+/** Token usage per persona over a session's model turns (auditor and judge turns included, under the auditor or judge). */
 export function usageByPersona(events: readonly TranscriptEvent[]): Record<string, Usage> {
   const usage: Record<string, Usage> = {};
   const add = (personaId: string, u: ModelTurn['usage']) => {
@@ -216,8 +240,12 @@ export function usageByPersona(events: readonly TranscriptEvent[]): Record<strin
     if (u.cacheWriteTokens !== undefined) t.cacheWriteTokens = (t.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
   };
   for (const e of events) {
-    if (e.type === 'answer') add(e.persona.personaId, e.modelTurn.usage);
+    if (e.type === 'answer' || e.type === 'consent') add(e.persona.personaId, e.modelTurn.usage);
     if (e.type === 'question' && e.modelTurn && e.askedBy.kind === 'persona') add(e.askedBy.personaId, e.modelTurn.usage);
+    // A judge's calls count under the judge.
+    if (e.type === 'consent' && e.classifiedBy.kind === 'judge') add(e.classifiedBy.judge.personaId, e.classifiedBy.modelTurn.usage);
+    if (e.type === 'judgement') add(e.judge.personaId, e.modelTurn.usage);
+    if (e.type === 'coverage' && e.decidedBy.kind === 'judge') add(e.decidedBy.judge.personaId, e.decidedBy.modelTurn.usage);
   }
   return usage;
 }

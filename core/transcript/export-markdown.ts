@@ -1,8 +1,10 @@
 // A transcript a person can read: the session header, the disclosure, each question with its
 // answers (who answered, on which model and host, and whether blind), notices and errors, and the
 // token usage per persona. Pure; run it on events from prepareForExport.
-import { usageByPersona, type ModelTurn, type Participant, type TranscriptEvent } from './events.ts';
+import type { Usage } from '../hosts/clients.ts';
+import { usageByPersona, type Interviewer, type ModelTurn, type Participant, type TranscriptEvent } from './events.ts';
 import { modelName, sessionHeader } from './export-jsonl.ts';
+import { consentSection, coverageSection, judgeUsage, judgementSection } from './export-markdown-research.ts';
 
 /** Keeps a value inside one table cell. */
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -18,6 +20,29 @@ function answeredBy(t: ModelTurn): string {
   return `\`${modelName(t.host.provider, t.answeredModel)}\`${requested} via ${t.host.label}`;
 }
 
+/**
+ * A human interviewer is named as one only when a person asked: a headless session's questions were
+ * put by chorus from the script, a re-run's replayed (records before 0.3 say so by having no user).
+ */
+function humanInterviewer(i: Extract<Interviewer, { kind: 'human' }>, events: readonly TranscriptEvent[]): string {
+  const questions = events.filter((e) => e.type === 'question');
+  const automated = i.automated ?? (i.userId === undefined && questions.every((q) => q.askedBy.kind !== 'human') ? (/^Replay of /.test(i.name) ? 'replay' : 'script') : undefined);
+  if (automated === 'script') return 'none: chorus put the scripted questions';
+  if (automated === 'replay') return `none: chorus replayed the questions of another session (${i.name.replace(/^Replay of /, '')})`;
+  return `${i.name} (human)`;
+}
+
+/** The session's usage with its judges' added (they judge after it has ended). */
+function withJudges(usage: Record<string, Usage>, judges: Record<string, Usage>): Record<string, Usage> {
+  const out = structuredClone(usage);
+  for (const [id, u] of Object.entries(judges)) {
+    const t = (out[id] ??= { inputTokens: 0, outputTokens: 0 });
+    t.inputTokens += u.inputTokens;
+    t.outputTokens += u.outputTokens;
+  }
+  return out;
+}
+
 export function toMarkdown(events: readonly TranscriptEvent[]): string {
   const h = sessionHeader(events);
   const title = h.protocol ? h.protocol.title : h.kind === 'channel' ? 'Channel recording' : 'Interview';
@@ -26,7 +51,7 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
   const interviewer = !h.interviewer
     ? undefined
     : h.interviewer.kind === 'human'
-      ? `${h.interviewer.name} (human)`
+      ? humanInterviewer(h.interviewer, events)
       : `${h.interviewer.persona.name} (auditor persona, at most ${h.interviewer.followUpLimit} follow-ups)`;
   const rows: [string, string][] = [
     ['Session', `\`${h.sessionId}\``],
@@ -55,6 +80,7 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
   if (h.disclosure)
     out.push('## Disclosure', '', quote(h.disclosure), '', h.disclosureToModels ? '*Shown to the people and given to the models.*' : '*Shown to the people only; the models were not given it.*', '');
   if (h.protocol) out.push('## Purpose', '', h.protocol.purpose, '');
+  out.push(...consentSection(events));
 
   out.push('## Transcript', '');
   const questions = new Map<string, number>();
@@ -91,6 +117,9 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
       case 'message_deleted':
         out.push(`*Message ${e.discordMessageId} deleted.*`, '');
         break;
+      case 'withdrawal':
+        out.push(`*${e.persona.name} withdrew here, and was asked nothing more.*`, '');
+        break;
       case 'session_ended':
         out.push(`*Session ended (${e.reason}) at ${e.at}.*`, '');
         break;
@@ -99,10 +128,13 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
     }
   }
 
+  out.push(...coverageSection(events), ...judgementSection(events));
+
   const ended = events.find((e) => e.type === 'session_ended');
-  const usage = ended?.type === 'session_ended' && Object.keys(ended.usage).length ? ended.usage : usageByPersona(events);
+  const usage = ended?.type === 'session_ended' && Object.keys(ended.usage).length ? withJudges(ended.usage, judgeUsage(events)) : usageByPersona(events);
   const names = new Map(h.roster.map((r) => [r.personaId, r.name]));
   if (h.interviewer?.kind === 'auditor') names.set(h.interviewer.persona.personaId, h.interviewer.persona.name);
+  for (const e of events) if (e.type === 'judgement') names.set(e.judge.personaId, e.judge.name);
   out.push('## Usage', '', '| Persona | Input tokens | of which cached | Output tokens |', '|---|---:|---:|---:|');
   let input = 0;
   let cached = 0;

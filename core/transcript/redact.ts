@@ -276,6 +276,18 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       }
       case 'message_edited':
         return { ...e, text: theirMessageIds.has(e.discordMessageId) ? WITHHELD : scrub(e.text) };
+      // Consent, withdrawals and judges' calls: a judge reads the question, which a person may have asked.
+      case 'consent': {
+        const out = { ...structuredClone(e), text: scrub(e.text), modelTurn: scrubTurn(e.modelTurn) };
+        if (e.classifiedBy.kind === 'judge') out.classifiedBy = { ...e.classifiedBy, rationale: scrub(e.classifiedBy.rationale), modelTurn: scrubTurn(e.classifiedBy.modelTurn) };
+        return out;
+      }
+      case 'withdrawal':
+        return { ...e, ...(e.text === undefined ? {} : { text: scrub(e.text) }) };
+      case 'judgement':
+        return { ...structuredClone(e), scores: e.scores.map((x) => ({ ...x, rationale: scrub(x.rationale) })), modelTurn: scrubTurn(e.modelTurn) };
+      case 'coverage':
+        return e.decidedBy.kind === 'judge' ? { ...structuredClone(e), decidedBy: { ...e.decidedBy, modelTurn: scrubTurn(e.decidedBy.modelTurn) } } : structuredClone(e);
       default:
         return structuredClone(e);
     }
@@ -287,7 +299,7 @@ function hideDiscordIds(e: TranscriptEvent, hash: (id: string) => string, hashIn
   const out = { ...e, sessionId: hashInside(e.sessionId) } as TranscriptEvent & Record<string, unknown>;
   if ('discordMessageId' in out && typeof out.discordMessageId === 'string') out.discordMessageId = hash(out.discordMessageId);
   if ('replyToId' in out && typeof out.replyToId === 'string') out.replyToId = hash(out.replyToId);
-  if (out.type === 'answer') out.discordMessageIds = out.discordMessageIds.map(hash);
+  if (out.type === 'answer' || out.type === 'consent') out.discordMessageIds = out.discordMessageIds.map(hash);
   if (out.type === 'session_started') {
     if (out.discord) {
       out.discord = {

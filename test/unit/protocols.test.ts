@@ -30,7 +30,7 @@ describe('protocol files', () => {
 
   it('loads the shipped examples', async () => {
     const protocols = await loadProtocols('protocols');
-    expect([...protocols.keys()].sort()).toEqual(['auditor-preferences', 'retirement']);
+    expect([...protocols.keys()].sort()).toEqual(['auditor-preferences', 'deprecation-study', 'retirement']);
     expect(protocols.get('retirement')?.text).toContain('On being retired');
   });
 
