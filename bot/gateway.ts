@@ -4,6 +4,9 @@
 import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import { ZodError } from 'zod';
 import { createBotIdentity } from '../core/application.ts';
+import { queueDashboard, startAdminServer, type AdminServer } from '../core/admin-server.ts';
+import { createHealthStore } from '../core/health.ts';
+import { createRegistry, gatewayMetrics, observeRest } from '../core/metrics.ts';
 import type { Config } from '../core/config.ts';
 import { classifyDiscordError, createRest } from '../core/discord.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -23,6 +26,8 @@ export interface RunningGateway {
   services: Services;
   /** Resolves once every shard this process runs is ready or resumed. */
   ready: Promise<void>;
+  /** The admin pages (/metrics, /queues), when ADMIN_TOKEN is set and the port was free. */
+  admin: Promise<AdminServer | undefined>;
   /** Stops taking events, lets those in hand finish, saves the sessions for a successor, disconnects. */
   close(): Promise<void>;
 }
@@ -57,6 +62,22 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     isOurWebhook: async (webhookId) => (await stores.redis.sismember(`${prefix}:our-webhooks`, webhookId)) === 1,
   };
   const commands = loadCommands();
+  // Metrics and the admin pages: /metrics, and the queue dashboard (loaded when first opened).
+  const registry = createRegistry('gateway', { processMetrics: Boolean(config.ADMIN_TOKEN) });
+  observeRest(rest, registry);
+  const metrics = gatewayMetrics(registry, {
+    sessions: async () => (await stores.records).sessions({ kind: 'interview' }),
+    health: createHealthStore(stores.redis, prefix),
+  });
+  const admin = startAdminServer({
+    token: config.ADMIN_TOKEN,
+    host: config.ADMIN_HOST,
+    port: config.GATEWAY_ADMIN_PORT,
+    portVariable: 'GATEWAY_ADMIN_PORT',
+    registry,
+    log,
+    pages: { path: '/queues', handler: () => queueDashboard([stores.replies.queue, stores.interviews.queue]) },
+  });
   const fatal = (message: string) => {
     log.fatal(message);
     options.onFatal?.(message);
@@ -138,6 +159,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       case GatewayDispatchEvents.MessageCreate: {
         const message = P.MessageCreate.parse(d);
         const answering = await handleMessage(message, services, await identity.botUserId(), receivedAt);
+        metrics.routed(answering);
         options.onRouted?.(message.id, answering);
         return;
       }
@@ -203,10 +225,12 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
   return {
     services,
     ready,
+    admin,
     close() {
       closed ??= (async () => {
         stopped.abort();
         await ready.catch(() => undefined);
+        await admin.then((a) => a?.close());
         await connection?.close();
         await stores.close();
       })();

@@ -1,7 +1,7 @@
 // /config view | set | reset — this channel's or the server's settings, and where each value comes
 // from. Everyone may view; changing needs the moderation permission (server-wide for the server).
 import type { SlashCommandStringOption } from '@discordjs/builders';
-import { parseSetting, SETTING_KEYS, type ResolvedSettings, type SettingKey } from '../core/settings.ts';
+import { BUDGET_KEYS, parseSetting, SETTING_KEYS, type ResolvedSettings, type SettingKey } from '../core/settings.ts';
 import { placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 const EXPLAIN: Record<SettingKey, string> = {
@@ -11,13 +11,16 @@ const EXPLAIN: Record<SettingKey, string> = {
   cooldownSeconds: 'seconds a persona waits before joining in again',
   repliesPerMinute: 'cap on persona-to-persona replies and interjections per minute',
   historyMessages: 'messages of context a persona reads',
+  guildDailyTokens: "tokens this server's personas may use per UTC day, all together (0: no limit; server scope)",
+  personaDailyTokens: 'tokens each persona may use per UTC day in this server (0: no limit; server scope)',
 };
 
 export function describeSettings({ values, sources }: ResolvedSettings): string {
   const from = { channel: 'set here', parent: 'from the parent channel', guild: 'from the server', default: 'default' } as const;
   return SETTING_KEYS.map((k) => {
     const v = values[k];
-    return `**${k}**: ${Array.isArray(v) ? v.join(', ') || '(nobody)' : v} — *${from[sources[k]]}*\n-# ${EXPLAIN[k]}`;
+    const shown = Array.isArray(v) ? v.join(', ') || '(nobody)' : BUDGET_KEYS.includes(k) ? (v ? Number(v).toLocaleString('en-US') : 'no limit') : v;
+    return `**${k}**: ${shown} — *${from[sources[k]]}*\n-# ${EXPLAIN[k]}`;
   }).join('\n');
 }
 
@@ -54,6 +57,8 @@ export const command: SlashCommand = {
       const id = scope === 'guild' ? place.guildId : place.channelId;
       if (!id) return ctx.edit('Server settings need a server.');
       if (!SETTING_KEYS.includes(key)) return ctx.edit(`Not changed: there is no setting "${String(key).slice(0, 40)}".`);
+      // Budgets are counted per server: a channel's own value would mean nothing.
+      if (BUDGET_KEYS.includes(key) && scope !== 'guild') return ctx.edit(`Not changed: ${key} is a server budget; add \`scope: server\`.`);
       if (sub === 'reset') {
         await s.settings.unset(scope, id, key);
       } else {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { describeIssues } from './yaml-file.ts';
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
 export const ConfigSchema = z.object({
   DISCORD_TOKEN: z.string().min(1, 'set DISCORD_TOKEN to the bot token'),
@@ -86,6 +87,25 @@ export const ConfigSchema = z.object({
   GATEWAY_READY_TIMEOUT_MS: int(30_000),
   /** Guild where `npm run commands:register` installs slash commands; empty registers them globally. */
   DISCORD_GUILD_ID: z.string().regex(/^\d*$/).default(''),
+  /**
+   * The bearer token of the admin pages (/metrics, the queue dashboard). Unset or empty: no process
+   * serves them (each says so once in its log).
+   */
+  ADMIN_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'at least 16 characters (try `openssl rand -hex 24`)').optional()),
+  /** Where the admin pages listen: loopback unless you say otherwise (e.g. 0.0.0.0 in a container). */
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The gateway's admin port (/metrics and the queue dashboard); 0 picks a free one. */
+  GATEWAY_ADMIN_PORT: port(9464),
+  /** Each worker's admin port (/metrics); 0 picks a free one (several workers on one machine). */
+  WORKER_ADMIN_PORT: port(9465),
+  /** How often workers check each model host that has its key (ms); 0 turns health checks off. */
+  HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Time limit of one health check (ms). */
+  HEALTH_CHECK_TIMEOUT_MS: int(10_000),
+  /** Tokens (in + out) a server's personas may use per UTC day, all together; 0 = no limit. /config can set it per server. */
+  GUILD_DAILY_TOKENS: z.coerce.number().int().min(0).default(0),
+  /** Tokens (in + out) each persona may use per UTC day in a server; 0 = no limit. /config can set it per server. */
+  PERSONA_DAILY_TOKENS: z.coerce.number().int().min(0).default(0),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

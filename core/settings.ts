@@ -13,12 +13,21 @@ export const SettingsSchema = z.object({
   cooldownSeconds: z.int().min(0).max(3600),
   repliesPerMinute: z.int().min(0).max(600),
   historyMessages: z.int().min(1).max(200),
+  /**
+   * Daily token budgets (see core/budgets.ts), set per server; 0 = no limit. Optional: jobs queued
+   * before budgets existed carry none, and mean no limit.
+   */
+  guildDailyTokens: z.int().min(0).max(1e12).optional(),
+  personaDailyTokens: z.int().min(0).max(1e12).optional(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 /** A layer sets some keys; built once (zod compiles a schema when it is first used). */
 const LayerSchema = SettingsSchema.partial();
 export type SettingKey = keyof Settings;
 export const SETTING_KEYS = Object.keys(SettingsSchema.shape) as SettingKey[];
+
+/** The budget settings: they count per server, so /config sets them for the whole server only. */
+export const BUDGET_KEYS: readonly SettingKey[] = ['guildDailyTokens', 'personaDailyTokens'];
 
 export type Scope = 'channel' | 'parent' | 'guild' | 'default';
 export type Layer = Partial<Settings>;
@@ -38,6 +47,8 @@ export function defaultSettings(config: Config, personaIds: readonly string[]): 
     cooldownSeconds: config.PERSONA_COOLDOWN_SECONDS,
     repliesPerMinute: config.CHANNEL_REPLIES_PER_MINUTE,
     historyMessages: config.HISTORY_MESSAGES,
+    guildDailyTokens: config.GUILD_DAILY_TOKENS,
+    personaDailyTokens: config.PERSONA_DAILY_TOKENS,
   };
 }
 
@@ -67,7 +78,8 @@ export function parseSetting(key: SettingKey, raw: string, personaIds: readonly 
     if (unknown.length) return { ok: false, error: `unknown persona id(s): ${unknown.join(', ')}` };
     return { ok: true, value: [...new Set(ids)] };
   }
-  const n = Number(text);
+  // Budgets read well with separators: 100,000 or 100_000.
+  const n = Number(BUDGET_KEYS.includes(key) ? text.replace(/[,_]/g, '') : text);
   const result = SettingsSchema.shape[key].safeParse(n);
   if (text === '' || Number.isNaN(n) || !result.success) {
     const limits: Record<Exclude<SettingKey, 'roster'>, string> = {
@@ -76,6 +88,8 @@ export function parseSetting(key: SettingKey, raw: string, personaIds: readonly 
       cooldownSeconds: 'whole seconds from 0 to 3600',
       repliesPerMinute: 'a whole number from 0 to 600',
       historyMessages: 'a whole number from 1 to 200',
+      guildDailyTokens: 'a whole number of tokens, 0 for no limit',
+      personaDailyTokens: 'a whole number of tokens, 0 for no limit',
     };
     return { ok: false, error: `${key} must be ${limits[key]}` };
   }

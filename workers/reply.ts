@@ -7,7 +7,8 @@ import { classifyDiscordError, MissingPermissionError, type ChannelRef, type Dis
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { askPersona, RetryableHostError, unavailableNotice } from '../core/hosts/fallback.ts';
+import { askPersona, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { budgetNotice, dayOf, limitsOf, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
@@ -39,6 +40,10 @@ export interface ReplyDeps {
   maxPerMessage: number;
   random: () => number;
   log: Logger;
+  /** Host health and the metrics observer, for fallback. */
+  hostOptions?: AskOptions;
+  /** Daily token budgets (per server, per persona in a server). */
+  budgets?: Budgets;
   /** Called with a persona's posts once delivered (recorded channels keep them). */
   onPosted?: (place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply) => Promise<void>;
 }
@@ -62,11 +67,16 @@ export type TurnOutcome =
       modelLatencyMs?: number;
       /** Time from the first model token to the first visible text, when streamed. */
       firstTokenToVisibleMs?: number;
+      /** When this attempt asked the model, and when its answer first showed (ms since the epoch). */
+      requestedAt?: number;
+      visibleAt?: number;
+      /** Which try of the turn this was (1: the first; a retry's clock starts when it was queued). */
+      attempt?: number;
     }
   | { status: 'already-answered'; followUps: Turn[] }
   /** The host failed in passing: try this turn again on its own, later. */
   | { status: 'retry-later'; attempt: number; delayMs: number }
-  | { status: 'unknown-persona' | 'no-permission' | 'undeliverable' };
+  | { status: 'unknown-persona' | 'no-permission' | 'undeliverable' | 'over-budget' };
 
 /** Discord refused the bot token: nothing will work until it is replaced. */
 export class BotTokenRefusedError extends Error {
@@ -100,6 +110,8 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   try {
     let generated: Extract<TurnOutcome, { status: 'posted' | 'notice' }> | undefined;
     if (progress.text === undefined) {
+      // (A turn with a preview already showing is finished whatever the budget: nothing is left half-said.)
+      if (progress.posted.size === 0 && (await overBudget(place, turn, persona, settings, deps, log))) return { status: 'over-budget' };
       const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), deps, log);
       if (result.status === 'retry-later') return result;
       generated = result;
@@ -107,6 +119,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     }
     const saved = JSON.parse(progress.meta ?? '{"kind":"reply"}') as SavedReply;
     const posts = await deliver(place, turn, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
+    const visibleAt = generated ? (generated.visibleAt ?? Date.now()) : undefined;
     await deps.onPosted?.(place, turn, posts, saved);
     const followUps = saved.kind === 'reply' ? await followUpsOf(place, turn, posts, settings, deps) : [];
     await deps.ledger.markDone(trigger.id, personaId);
@@ -118,6 +131,8 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
       saved,
       ...(generated?.modelLatencyMs === undefined ? {} : { modelLatencyMs: generated.modelLatencyMs }),
       ...(generated?.firstTokenToVisibleMs === undefined ? {} : { firstTokenToVisibleMs: generated.firstTokenToVisibleMs }),
+      ...(generated?.requestedAt === undefined ? {} : { requestedAt: generated.requestedAt }),
+      ...(visibleAt === undefined ? {} : { visibleAt, attempt }),
     };
   } catch (err) {
     return settleDiscordFailure(err, place, turn, persona, deps, log);
@@ -143,6 +158,24 @@ async function settleDiscordFailure(err: unknown, place: Place, turn: Turn, pers
   log.error({ err: message, kind }, 'Discord refused the reply for good');
   if (kind === 'refused') await tellChannelOnce(deps, place, `refused-${trigger.id}-${personaId}`, `${persona.name}'s reply could not be posted: Discord refused it (${message.slice(0, 120)}).`, log);
   return { status: 'undeliverable' };
+}
+
+/**
+ * A spent budget: the turn is let go without asking the model, and the channel told once a day (a
+ * plain bot message, which no model reads). True when the turn is over budget.
+ */
+async function overBudget(place: Place, turn: Turn, persona: Persona, settings: Settings, deps: ReplyDeps, log: Logger): Promise<boolean> {
+  if (!deps.budgets || !place.guildId) return false;
+  const now = Date.now();
+  const verdict = await deps.budgets.check(place.guildId, persona.id, limitsOf(settings), now);
+  if (verdict.ok) return false;
+  log.info({ scope: verdict.scope, used: verdict.used, limit: verdict.limit }, 'token budget spent: turn not sent to the model');
+  if (await deps.budgets.firstNotice(place.channelId, verdict, persona.id, now)) {
+    const which = verdict.scope === 'guild' ? 'guild' : `persona-${persona.id}`;
+    await tellChannelOnce(deps, place, `budget-${dayOf(now)}-${which}`, budgetNotice(verdict, persona.name, now), log);
+  }
+  await deps.ledger.markDone(turn.trigger.id, turn.personaId);
+  return true;
 }
 
 /** A turn that will not be answered: let it go and tell the channel why, once. */
@@ -207,8 +240,9 @@ async function generate(
   let text: string;
   let saved: SavedReply;
   let latency: number | undefined;
+  const requestedAt = Date.now();
   try {
-    const answer = await askPersona(persona, context.prompt, deps.clientFor, onText);
+    const answer = await askPersona(persona, context.prompt, deps.clientFor, onText, deps.hostOptions);
     if (answer.kind === 'answered') {
       text = answer.completion.text.trim() || '*(no answer)*';
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, context.kept, context.prompt.system));
@@ -241,6 +275,9 @@ async function generate(
     await deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice });
   }
   await deps.ledger.saveText(trigger.id, personaId, text, saved);
+  if (saved.kind === 'reply' && place.guildId) {
+    await deps.budgets?.add(place.guildId, personaId, saved.usage, Date.now()).catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not count tokens against the budgets'));
+  }
   const visibleAt = streamer?.firstVisibleAt();
   return {
     status: saved.kind === 'notice' ? 'notice' : 'posted',
@@ -249,6 +286,8 @@ async function generate(
     saved,
     ...(latency === undefined ? {} : { modelLatencyMs: latency }),
     ...(visibleAt && firstTokenAt ? { firstTokenToVisibleMs: Math.max(0, visibleAt - firstTokenAt) } : {}),
+    requestedAt,
+    ...(visibleAt ? { visibleAt } : {}),
   };
 }
 

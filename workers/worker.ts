@@ -2,6 +2,10 @@
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Config } from '../core/config.ts';
 import { createBotIdentity } from '../core/application.ts';
+import { startAdminServer, type AdminServer } from '../core/admin-server.ts';
+import { createBudgets } from '../core/budgets.ts';
+import { createHealthStore, hostsToCheck, startHealthChecks } from '../core/health.ts';
+import { createRegistry, observeRest, workerMetrics } from '../core/metrics.ts';
 import { createDiscordEdge, createRest, type DiscordEdge } from '../core/discord.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -20,6 +24,8 @@ export interface RunningWorker {
   /** The reply worker (absent in headless runs, which take only interview steps). */
   worker?: Worker<ReplyJob, JobResult>;
   interviews: Worker<InterviewJob, string>;
+  /** The admin pages (/metrics), when ADMIN_TOKEN is set and the port was free. */
+  admin: Promise<AdminServer | undefined>;
   /** Finishes the turns in hand, hands the rest of their jobs back to the queue, disconnects. */
   close(): Promise<void>;
 }
@@ -45,6 +51,15 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix), onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms) },
   );
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
+  // Metrics, host health and budgets (headless campaigns post nothing and serve no admin pages).
+  const registry = createRegistry('worker', { processMetrics: Boolean(config.ADMIN_TOKEN) });
+  const metrics = workerMetrics(registry);
+  observeRest(rest, registry);
+  const health = createHealthStore(redis, prefix);
+  const checks = options.headless
+    ? undefined
+    : startHealthChecks({ hosts: hostsToCheck(personas, env), env, store: health, intervalMs: config.HEALTH_CHECK_INTERVAL_MS, timeoutMs: config.HEALTH_CHECK_TIMEOUT_MS, log, onChecked: (_, h) => metrics.checked(h.label, h.up) });
+  const admin = options.headless ? Promise.resolve(undefined) : startAdminServer({ token: config.ADMIN_TOKEN, host: config.ADMIN_HOST, port: config.WORKER_ADMIN_PORT, portVariable: 'WORKER_ADMIN_PORT', registry, log });
   const clients = new Map<Host, HostClient | undefined>();
   const clientFor = (host: Host) => {
     if (!clients.has(host)) clients.set(host, createHostClient(host, env, { timeoutMs: config.MODEL_TIMEOUT_MS }));
@@ -76,7 +91,15 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     random: Math.random,
     log,
     onPosted: (place, turn, posts, saved) => recordPersonaPosts(stores, place, turn, posts, saved),
-    ...(options.onTurn ? { onTurn: options.onTurn } : {}),
+    hostOptions: { health, observe: (e) => metrics.observeHost(e) },
+    budgets: createBudgets(redis, prefix),
+    onTurn: (job, turn, outcome) => {
+      // Timings of a turn's first try only: a retry's job is queued afresh, after its backoff.
+      const timed = 'requestedAt' in outcome && outcome.attempt === 1;
+      const timing = { receivedAt: job.receivedAt, first: job.turns[0] === turn, ...(timed ? { requestedAt: outcome.requestedAt, visibleAt: outcome.visibleAt } : {}) };
+      metrics.turn(outcome.status === 'retry-later' ? 'retry' : outcome.status, timing);
+      options.onTurn?.(job, turn, outcome);
+    },
   };
   const fatal = (err: unknown) => {
     if (err instanceof BotTokenRefusedError) {
@@ -103,6 +126,8 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
             }
             const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
             if (!lastTry || err instanceof DelayedError) throw err;
+            const undone = await Promise.all(job.data.turns.map((t) => deps.ledger.progress(t.trigger.id, t.personaId).then((p) => !p.done, () => true)));
+            metrics.failed(undone.filter(Boolean).length);
             await giveUp(job, err, deps);
             return { answered: 0, deferred: 0, followUps: 0 };
           }
@@ -136,6 +161,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
           clientFor,
           ledger: deps.ledger,
           ...(options.headless ? {} : { discord }),
+          ...(deps.hostOptions ? { hostOptions: deps.hostOptions } : {}),
           maxTokens: config.HISTORY_TOKENS,
           log,
         });
@@ -156,10 +182,11 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   return {
     ...(worker ? { worker } : {}),
     interviews,
+    admin,
     close() {
       closed ??= (async () => {
         closing = true;
-        await Promise.all([worker?.close(), interviews.close()]);
+        await Promise.all([worker?.close(), interviews.close(), checks?.stop(), admin.then((a) => a?.close())]);
         await stores.close();
       })();
       return closed;
