@@ -29,6 +29,10 @@ COPY workers ./workers
 COPY scripts ./scripts
 COPY protocols ./protocols
 COPY schema ./schema
+# The playground (`docker compose --profile playground up playground`): its page and the local
+# Discord it runs on.
+COPY playground ./playground
+COPY local-discord ./local-discord
 # The default transcript database (SQLite) lives here; compose mounts a volume on it.
 RUN mkdir -p /app/data && chown node:node /app/data
 # Node's compile cache keeps the stripped and compiled sources, so a process starts without loading
@@ -36,7 +40,7 @@ RUN mkdir -p /app/data && chown node:node /app/data
 # loads its modules and stops at the missing configuration; the rest is added on first use. The
 # cache is kept per set of V8 flags, so the gateway is warmed with the flags compose gives it.
 ENV NODE_COMPILE_CACHE=/app/.cache/node
-RUN for entry in "--max-semi-space-size=1 --max-old-space-size=512 --optimize-for-size bot/main.ts" workers/main.ts scripts/register-commands.ts scripts/interview.ts; do \
+RUN for entry in "--max-semi-space-size=1 --max-old-space-size=512 --optimize-for-size bot/main.ts" workers/main.ts scripts/register-commands.ts scripts/interview.ts scripts/export.ts scripts/report.ts; do \
       env -i PATH="$PATH" NODE_COMPILE_CACHE="$NODE_COMPILE_CACHE" node $entry >/dev/null 2>&1 || true; \
     done && chown -R node:node /app/.cache
 USER node

@@ -76,6 +76,28 @@ export interface Core {
   /** Replaced by the gateway; sends a dispatch to the sessions that should get it. */
   dispatch: (t: string, d: Record<string, unknown>, opts?: DispatchOptions) => void;
   messageListeners: Set<(m: StandInMessage) => void>;
+  /** What a person's Discord client is shown (watch() in types.ts); see seen(). */
+  watchers: Set<(e: SeenEvent) => void>;
+}
+
+/**
+ * What a person's Discord client shows as it happens: messages created (ephemeral ones too, as their
+ * recipient sees them), edited and deleted, channels and threads made, and "typing…".
+ */
+export type SeenEvent =
+  | { kind: 'message_created' | 'message_edited' | 'message_deleted'; message: StandInMessage }
+  | { kind: 'channel_created'; channel: StandInChannel }
+  | { kind: 'typing'; channelId: string; userId: string };
+
+/** Tells every watcher; a watcher that throws costs only its own event. */
+export function seen(core: Core, e: SeenEvent): void {
+  for (const watcher of [...core.watchers]) {
+    try {
+      watcher(e);
+    } catch {
+      // A watcher's failure is its own; the stand-in goes on.
+    }
+  }
 }
 
 export function createCore(token: string): Core {
@@ -111,6 +133,7 @@ export function createCore(token: string): Core {
     privileged: { messageContent: true, guildMembers: false, presences: false },
     dispatch: () => {},
     messageListeners: new Set(),
+    watchers: new Set(),
   };
 }
 

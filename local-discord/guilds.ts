@@ -1,5 +1,5 @@
 // Guilds and channels of the stand-in: making them, and their GUILD_CREATE shape.
-import { guildById, Intents, joinGuild, lastMessageId } from './core.ts';
+import { guildById, Intents, joinGuild, lastMessageId, seen } from './core.ts';
 import type { Core } from './core.ts';
 import { isThread, wireChannel, wireMember, wireRole, wireUser } from './model.ts';
 import type { StandInChannel, StandInGuild } from './model.ts';
@@ -96,6 +96,7 @@ function store(core: Core, guild: StandInGuild, c: StandInChannel): void {
   core.channels.set(c.id, c);
   core.channelMessages.set(c.id, []);
   guild.channelIds.push(c.id);
+  seen(core, { kind: 'channel_created', channel: c });
 }
 
 export function firstTextChannel(core: Core, guild: StandInGuild): string | null {

@@ -1,5 +1,5 @@
 // Messages of the stand-in: create, edit, delete and their gateway payloads.
-import { guildById, Intents } from './core.ts';
+import { guildById, Intents, seen } from './core.ts';
 import type { Core } from './core.ts';
 import { wireGuildMember } from './guilds.ts';
 import { computeMentions, wireMessage, wireUser } from './model.ts';
@@ -77,6 +77,7 @@ export function createMessage(core: Core, input: NewMessage): StandInMessage {
     core.dispatch('MESSAGE_CREATE', d, { intent: Intents.GuildMessages, message: msg, guildId });
   }
   for (const listener of [...core.messageListeners]) listener(msg);
+  seen(core, { kind: 'message_created', message: msg });
   return msg;
 }
 
@@ -93,12 +94,14 @@ export function editMessage(core: Core, msg: StandInMessage, patch: { content?: 
   msg.mention_roles = pinged.roles;
   msg.edited_timestamp = new Date().toISOString();
   core.dispatch('MESSAGE_UPDATE', gatewayMessage(core, msg), { intent: Intents.GuildMessages, message: msg, guildId: msg.guild_id ?? null });
+  seen(core, { kind: 'message_edited', message: msg });
   return msg;
 }
 
 export function deleteMessage(core: Core, msg: StandInMessage): void {
   msg.deleted = true;
   core.dispatch('MESSAGE_DELETE', { id: msg.id, channel_id: msg.channel_id, guild_id: msg.guild_id }, { intent: Intents.GuildMessages, guildId: msg.guild_id ?? null });
+  seen(core, { kind: 'message_deleted', message: msg });
 }
 
 /** MESSAGE_CREATE/UPDATE payload: the REST shape plus guild_id and, for people, member. */

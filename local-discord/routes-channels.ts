@@ -1,6 +1,6 @@
 // REST routes of the stand-in: channels, threads, messages, typing, webhook management.
 import { randomBytes } from 'node:crypto';
-import { Intents, lastMessageId } from './core.ts';
+import { Intents, lastMessageId, seen } from './core.ts';
 import type { Core } from './core.ts';
 import { wireGuildMember } from './guilds.ts';
 import { createMessage, deleteMessage, editMessage, toWire } from './messages.ts';
@@ -92,6 +92,7 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers): void {
       timestamp: Math.floor(Date.now() / 1000),
       member: { ...(guild ? wireGuildMember(guild, core.botUser.id) : {}), user: wireUser(core.botUser) },
     }, { intent: Intents.GuildMessageTyping });
+    seen(core, { kind: 'typing', channelId: c.id, userId: core.botUser.id });
     return { status: 204 };
   });
 

@@ -20,6 +20,7 @@ export type { AttachmentInput } from './cdn.ts';
 export type { DiscordStandIn, StandInOptions, DeniablePermission, Author } from './types.ts';
 export type { Fault, FaultFilter } from './faults.ts';
 export type { GatewayStats } from './sessions.ts';
+export type { SeenEvent } from './core.ts';
 export type { PermissionName } from './permissions.ts';
 export { maxPerSecond, count429 } from './ratelimit.ts';
 export { shardOf } from './sessions.ts';
@@ -99,6 +100,11 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
     dispatchRaw: (t, d, o = {}) => core.dispatch(t, d, o.guildId !== undefined ? { guildId: o.guildId } : {}),
     roles: (guildId) => guildById(core, guildId ?? core.guildId).roles.map((r) => ({ id: r.id, name: r.name, mentionable: r.mentionable })),
     messages: (chan) => (chan === undefined ? [...core.messages] : [...(core.channelMessages.get(chan) ?? [])]),
+    channels: (guildId) => guildById(core, guildId ?? core.guildId).channelIds.flatMap((id) => core.channels.get(id) ?? []),
+    watch(watcher) {
+      core.watchers.add(watcher);
+      return () => void core.watchers.delete(watcher);
+    },
     restCalls: rest.restCalls,
     nextMessage: (filter) => waitFor(core.messageListeners, filter),
     nextRestCall: (filter) => waitFor(rest.callListeners, filter),

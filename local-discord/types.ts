@@ -1,7 +1,8 @@
 // The public API of the Discord stand-in (startDiscordStandIn in server.ts).
 import type { AttachmentInput } from './cdn.ts';
 import type { Fault, FaultFilter } from './faults.ts';
-import type { StandInMessage } from './model.ts';
+import type { SeenEvent } from './core.ts';
+import type { StandInChannel, StandInMessage } from './model.ts';
 import type { PermissionName } from './permissions.ts';
 import type { RestCall } from './rest.ts';
 import type { OverwriteTarget } from './roles.ts';
@@ -93,6 +94,14 @@ export interface DiscordStandIn {
   roles(guildId?: string): { id: string; name: string; mentionable: boolean }[];
 
   messages(channelId?: string): StandInMessage[];
+  /** A guild's channels, categories and threads (default guild when omitted), in creation order. */
+  channels(guildId?: string): StandInChannel[];
+  /**
+   * Follows what a person's Discord client is shown as it happens (messages created — ephemeral
+   * ones too, as their recipient sees them — edited, deleted; channels and threads made; typing).
+   * Returns a function that stops following.
+   */
+  watch(watcher: (e: SeenEvent) => void): () => void;
   restCalls: RestCall[];
   nextMessage(filter?: (m: StandInMessage) => boolean): Promise<StandInMessage>;
   nextRestCall(filter?: (c: RestCall) => boolean): Promise<RestCall>;
