@@ -2,6 +2,7 @@
 // hosts. Prints numbers; asserts nothing. Sizes can be changed with BENCH_* variables.
 import { cpus } from 'node:os';
 import { startHarness } from '../test/e2e/harness.ts';
+import { campaigns } from './campaign.ts';
 import { measureDirectBot } from './direct-bot.ts';
 import { measureGatewayMemory } from './gateway-memory.ts';
 import { LOAD_HEADER, loadChorus, loadDirect, loadRow, workerLimits } from './load.ts';
@@ -266,4 +267,7 @@ await interviewRounds();
 
 section('9. records');
 await recordSizes();
+
+section('10. research campaigns');
+await campaigns();
 process.exit(0);
