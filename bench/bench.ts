@@ -227,6 +227,7 @@ section('1. overhead: gateway receives a message → the model host has the requ
 section(`2. load: chorus (a gateway and a worker process, defaults) beside a direct-call bot, Discord's limits on, ${LOAD_SECONDS} s each`);
 for (const spec of [
   { channels: 20, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 2000 },
+  { channels: 10, perChannel: 2, seconds: LOAD_SECONDS, hostDelayMs: 0 },
   { channels: 40, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 0 },
 ]) {
   line(`   ${spec.channels} channels × ${spec.perChannel} messages/s, host answers in ${spec.hostDelayMs / 1000} s`);

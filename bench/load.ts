@@ -222,6 +222,7 @@ if (import.meta.main) {
   const seconds = Number(process.env.BENCH_LOAD_SECONDS ?? 20);
   for (const spec of [
     { channels: 20, perChannel: 0.5, seconds, hostDelayMs: 2000 },
+    { channels: 10, perChannel: 2, seconds, hostDelayMs: 0 },
     { channels: 40, perChannel: 0.5, seconds, hostDelayMs: 0 },
   ]) {
     console.log(`${spec.channels} channels × ${spec.perChannel} messages/s for ${spec.seconds} s, host answers in ${spec.hostDelayMs / 1000} s`);

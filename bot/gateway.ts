@@ -117,10 +117,12 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     switch (t) {
       case GatewayDispatchEvents.Ready: {
         const ready = P.Ready.parse(d);
-        await identity.remember({ botUserId: ready.user.id, ...(ready.application ? { applicationId: ready.application.id } : {}) });
         // A fresh session: what was said while no session existed reached no one; workers re-read
-        // each channel's history from Discord once.
-        await stores.history.newEpoch();
+        // each channel's history from Discord once (channels never spoken in excepted: the
+        // GUILD_CREATEs that follow say which, see bot/guild-facts.ts).
+        const epoch = stores.history.newEpoch();
+        await identity.remember({ botUserId: ready.user.id, ...(ready.application ? { applicationId: ready.application.id } : {}) });
+        await epoch;
         log.info({ user: ready.user.username, guilds: ready.guilds?.length ?? 0 }, 'gateway ready');
         return;
       }

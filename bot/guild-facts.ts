@@ -26,6 +26,11 @@ export interface GuildFacts {
   learnGuild(guild: { id: string; owner_id?: string | undefined; roles?: Role[] | undefined; channels?: Channel[] | undefined; threads?: Channel[] | undefined }): Promise<void>;
   learnChannels(channels: Channel[], guildId?: string): Promise<void>;
   forgetChannel(channelId: string): void;
+  /**
+   * True once for a channel learned with no message ever sent and not spoken in since: the first
+   * message recorded there completes its history, and no reply need read it from Discord.
+   */
+  claimEmpty(channelId: string): boolean;
   forgetGuild(guildId: string): void;
   learnRole(guildId: string, role: Role): void;
   forgetRole(guildId: string, roleId: string): void;
@@ -40,6 +45,9 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
   const parents = new Map<string, string | null>(); // null: known not to be a thread
   const roles = new Map<string, GuildRoles>();
   const owners = new Map<string, string>();
+  // Channels learned with no message ever sent (Discord's last_message_id is null), not spoken in
+  // since: their whole history is what the gateway records from now on.
+  const empty = new Set<string>();
   const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
 
   const targetOf = (c: { id: string; type: number; parent_id?: string | null | undefined }): Target =>
@@ -49,6 +57,10 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
     if (channels.length === 0) return;
     const write = redis.multi();
     for (const c of channels) {
+      // Every fresh session's GUILD_CREATEs tell each channel's last message again, so a channel
+      // spoken in while no session existed leaves the set here.
+      if (c.last_message_id === null) empty.add(c.id);
+      else if (c.last_message_id !== undefined) empty.delete(c.id);
       const target = targetOf(c);
       parents.set(c.id, target.threadId ? target.webhookChannelId : null);
       write.set(targetKey(c.id), JSON.stringify(target));
@@ -76,7 +88,9 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
       await learnChannels([...(guild.channels ?? []), ...(guild.threads ?? [])]);
     },
     learnChannels: (channels) => learnChannels(channels),
+    claimEmpty: (channelId) => empty.delete(channelId),
     forgetChannel(channelId) {
+      empty.delete(channelId);
       parents.delete(channelId);
     },
     forgetGuild(guildId) {

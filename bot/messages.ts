@@ -28,7 +28,7 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
   const author: Author = m.author.bot || m.webhook_id ? { kind: 'bot' } : { kind: 'human' };
   // Sent now, awaited with the job: the two go to Redis together. (Settings, live sessions and
   // thread parents are answered from memory; see core/changes.ts.)
-  const recorded = s.history.add(m.channel_id, [trigger]);
+  const recorded = s.history.add(m.channel_id, [trigger], { complete: s.guildFacts.claimEmpty(m.channel_id) });
   recorded.catch(() => undefined); // awaited below on every path; never an unhandled rejection meanwhile
   const [parentId, live, repliedTo] = await Promise.all([
     s.guildFacts.parentOf(m.channel_id),

@@ -62,6 +62,8 @@ export const Channel = z.object({
   parent_id: maybe(id),
   name: maybe(z.string()),
   permission_overwrites: maybe(z.array(Overwrite)),
+  // null: no message was ever sent here; absent or odd: unknown (then history is read from Discord).
+  last_message_id: z.union([id, z.null()]).optional().catch(undefined),
 });
 export type Channel = z.infer<typeof Channel>;
 

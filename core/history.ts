@@ -5,8 +5,12 @@ import { snowflakeTime, type ChannelMessage } from './messages.ts';
 import { redisScript } from './redis-script.ts';
 
 export interface HistoryStore {
-  /** Adds or replaces messages, keeping the newest `size`. A persona tag, once known, is kept. */
-  add(channelId: string, messages: ChannelMessage[]): Promise<void>;
+  /**
+   * Adds or replaces messages, keeping the newest `size`. A persona tag, once known, is kept.
+   * `complete`: nothing older exists that chorus has not kept (the gateway learned the channel
+   * empty and has seen every message since), so the channel counts as filled in this epoch.
+   */
+  add(channelId: string, messages: ChannelMessage[], opts?: { complete?: boolean }): Promise<void>;
   edit(channelId: string, id: string, content: string): Promise<void>;
   remove(channelId: string, ids: string[]): Promise<void>;
   /** The newest `limit` messages, oldest first. */
@@ -20,11 +24,13 @@ export interface HistoryStore {
   newEpoch(): Promise<void>;
 }
 
-// KEYS: zset, messages hash, personas hash, places hash, place counter. ARGV: size, then (score,
-// id, json) triples. A message new to the channel gets the next place (seq); the newest `size` stay.
+// KEYS: zset, messages hash, personas hash, places hash, place counter, filled flag, epoch. ARGV:
+// size, complete (1/0), then (score, id, json) triples. A message new to the channel gets the next
+// place (seq); the newest `size` stay. A complete channel is marked filled in the current epoch.
 const ADD = redisScript(`
 local size = tonumber(ARGV[1])
-for i = 2, #ARGV, 3 do
+if ARGV[2] == '1' then redis.call('SET', KEYS[6], redis.call('GET', KEYS[7]) or '0') end
+for i = 3, #ARGV, 3 do
   redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
   if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
@@ -86,12 +92,12 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   }
 
   return {
-    async add(channelId, messages) {
+    async add(channelId, messages, opts) {
       if (messages.length === 0) return;
       const args = messages.flatMap(({ personaId: _, notice: __, seq: ___, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
       const tagged = messages.filter((m) => m.personaId).flatMap((m) => [m.id, m.notice ? `${m.personaId!} notice` : m.personaId!]);
       if (tagged.length) await redis.hset(pkey(channelId), ...tagged);
-      await ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId)], [size, ...args]);
+      await ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, ...args]);
     },
     async edit(channelId, id, content) {
       const old = await redis.hget(hkey(channelId), id);

@@ -1,6 +1,6 @@
 // A channel as a conversation: ordered turns, models answering models within limits, streaming,
 // history from the cache, mentions through roles, interjections, edits and missing permissions.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RecordedRequest } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
 import { plainBody } from '../support/bodies.ts';
@@ -64,16 +64,50 @@ describe('a three-persona conversation with chain depth 2', () => {
 });
 
 describe('history without refetching', () => {
-  it('reads Discord history once for a new channel, then never again', async () => {
+  it('never reads Discord history for a channel made while it runs: the gateway has seen all of it', async () => {
+    const channelId = h.discord.addChannel({ name: 'new-room' });
+    await h.discord.userSays({ channelId, content: 'the first thing ever said here' });
+    const request = h.anthropicHost.nextRequest();
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, what was said first?' });
+    await post;
+    await h.settled();
+    expect(JSON.stringify((await request).body)).toContain('the first thing ever said here');
+    expect(h.discord.restCalls.filter((c) => c.method === 'GET' && c.path.endsWith(`/channels/${channelId}/messages`))).toHaveLength(0);
+  });
+
+  it('reads Discord for a channel first said something in while no gateway session existed', async () => {
+    const channelId = h.discord.addChannel({ name: 'gap' }); // learned with nothing ever said
+    const epochKey = `${h.config.CHORUS_PREFIX}:gateway-epoch`;
+    const epoch = await h.redis.get(epochKey);
+    h.discord.invalidateSessions();
+    await h.discord.userSays({ channelId, content: 'said while chorus was not listening' });
+    await vi.waitFor(async () => expect(await h.redis.get(epochKey)).not.toBe(epoch), { timeout: 10_000, interval: 20 });
+    const request = h.anthropicHost.nextRequest();
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, what was said before?' });
+    await post;
+    await h.settled();
+    expect(JSON.stringify((await request).body)).toContain('said while chorus was not listening');
+  });
+
+  it('reads Discord history once for a channel with history it has not seen, then never again', async () => {
     const channelId = h.discord.addChannel({ name: 'quiet' });
     await h.discord.userSays({ channelId, content: 'an old message before chorus was asked anything' });
+    // A fresh gateway session (Discord ended the old one): what was said before it is unknown to chorus.
+    const epochKey = `${h.config.CHORUS_PREFIX}:gateway-epoch`;
+    const epoch = await h.redis.get(epochKey);
+    h.discord.invalidateSessions();
+    await vi.waitFor(async () => expect(await h.redis.get(epochKey)).not.toBe(epoch), { timeout: 10_000, interval: 20 });
     const historyReads = () => h.discord.restCalls.filter((c) => c.method === 'GET' && c.path.endsWith(`/channels/${channelId}/messages`)).length;
+    const request = h.anthropicHost.nextRequest();
     for (let i = 0; i < 3; i++) {
       const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
       await h.discord.userSays({ channelId, content: `Opus, question ${i}` });
       await post;
       await h.settled();
     }
+    expect(JSON.stringify((await request).body)).toContain('an old message before chorus was asked anything');
     expect(historyReads()).toBe(1);
     // A reply visible at once needs no typing indicator (each is a REST call)…
     const typing = () => h.discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/typing`)).length;
