@@ -150,12 +150,21 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       case GatewayDispatchEvents.GuildRoleUpdate: {
         const { guild_id, role } = P.GuildRoleEvent.parse(d);
         services.guildFacts.learnRole(guild_id, role);
+        services.guildFacts.accessMayHaveChanged(guild_id);
         return stores.access.forgetGuild(guild_id);
       }
       case GatewayDispatchEvents.GuildRoleDelete: {
         const { guild_id, role_id } = P.GuildRoleDelete.parse(d);
         services.guildFacts.forgetRole(guild_id, role_id);
+        services.guildFacts.accessMayHaveChanged(guild_id);
         for (const [, personaId] of await stores.roles.personasOf(guild_id, [role_id])) await stores.roles.forget(guild_id, personaId);
+        return stores.access.forgetGuild(guild_id);
+      }
+      case GatewayDispatchEvents.GuildMemberUpdate: {
+        // Sent for the bot's own member whatever the intents: its roles, so what it may see, changed.
+        const { guild_id, user } = P.GuildMemberUpdate.parse(d);
+        if (user.id !== (await identity.botUserId())) return;
+        services.guildFacts.accessMayHaveChanged(guild_id);
         return stores.access.forgetGuild(guild_id);
       }
       case GatewayDispatchEvents.MessageCreate: {

@@ -31,6 +31,12 @@ export interface GuildFacts {
    * message recorded there completes its history, and no reply need read it from Discord.
    */
   claimEmpty(channelId: string): boolean;
+  /**
+   * The bot's roles or the guild's roles changed: a channel it could not see may be visible now, with
+   * messages it never received, and Discord sends no channel event to say so. Its channels leave the
+   * empty set (a reply reads their history from Discord once).
+   */
+  accessMayHaveChanged(guildId: string): void;
   forgetGuild(guildId: string): void;
   learnRole(guildId: string, role: Role): void;
   forgetRole(guildId: string, roleId: string): void;
@@ -47,19 +53,19 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
   const owners = new Map<string, string>();
   // Channels learned with no message ever sent (Discord's last_message_id is null), not spoken in
   // since: their whole history is what the gateway records from now on.
-  const empty = new Set<string>();
+  const empty = new Map<string, string | undefined>(); // channel → its guild
   const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
 
   const targetOf = (c: { id: string; type: number; parent_id?: string | null | undefined }): Target =>
     THREAD_TYPES.has(c.type) && c.parent_id ? { webhookChannelId: c.parent_id, threadId: c.id } : { webhookChannelId: c.id };
 
-  async function learnChannels(channels: Channel[]): Promise<void> {
+  async function learnChannels(channels: Channel[], guildId?: string): Promise<void> {
     if (channels.length === 0) return;
     const write = redis.multi();
     for (const c of channels) {
       // Every fresh session's GUILD_CREATEs tell each channel's last message again, so a channel
       // spoken in while no session existed leaves the set here.
-      if (c.last_message_id === null) empty.add(c.id);
+      if (c.last_message_id === null) empty.set(c.id, c.guild_id ?? guildId);
       else if (c.last_message_id !== undefined) empty.delete(c.id);
       const target = targetOf(c);
       parents.set(c.id, target.threadId ? target.webhookChannelId : null);
@@ -85,10 +91,13 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
         }
         roles.set(guild.id, r);
       }
-      await learnChannels([...(guild.channels ?? []), ...(guild.threads ?? [])]);
+      await learnChannels([...(guild.channels ?? []), ...(guild.threads ?? [])], guild.id);
     },
-    learnChannels: (channels) => learnChannels(channels),
+    learnChannels: (channels, guildId) => learnChannels(channels, guildId),
     claimEmpty: (channelId) => empty.delete(channelId),
+    accessMayHaveChanged(guildId) {
+      for (const [channelId, g] of empty) if (g === guildId || g === undefined) empty.delete(channelId);
+    },
     forgetChannel(channelId) {
       empty.delete(channelId);
       parents.delete(channelId);

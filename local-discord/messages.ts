@@ -1,5 +1,6 @@
 // Messages of the stand-in: create, edit, delete and their gateway payloads.
-import { guildById, Intents, seen } from './core.ts';
+import { guildById, Intents, permissionsIn, seen } from './core.ts';
+import { PERMISSION_BITS } from './permissions.ts';
 import type { Core } from './core.ts';
 import { wireGuildMember } from './guilds.ts';
 import { computeMentions, wireMessage, wireUser } from './model.ts';
@@ -72,7 +73,9 @@ export function createMessage(core: Core, input: NewMessage): StandInMessage {
   core.messages.push(msg);
   core.channelMessages.get(msg.channel_id)?.push(msg);
   core.messageById.set(id, msg);
-  if (!input.ephemeral) {
+  // Discord sends a guild channel's messages only to a bot that can view the channel.
+  const botSees = !guildId || (permissionsIn(core, channel, core.botUser.id) & PERMISSION_BITS.ViewChannel) !== 0n;
+  if (!input.ephemeral && botSees) {
     const d = { ...gatewayMessage(core, msg), ...input.extra };
     core.dispatch('MESSAGE_CREATE', d, { intent: Intents.GuildMessages, message: msg, guildId });
   }

@@ -91,6 +91,22 @@ describe('history without refetching', () => {
     expect(JSON.stringify((await request).body)).toContain('said while chorus was not listening');
   });
 
+  it('reads Discord for a channel spoken in while it could not see it, once a role lets it', async () => {
+    const channelId = h.discord.addChannel({ name: 'backroom' }); // learned with nothing ever said
+    const roleId = h.discord.addRole({ name: 'backroom-access' });
+    h.discord.denyPermission(channelId, { roleId: h.discord.guildId }, 'ViewChannel'); // @everyone
+    h.discord.allowPermission(channelId, { roleId }, 'ViewChannel');
+    await h.discord.userSays({ channelId, content: 'said where chorus could not see' });
+    // Discord tells no channel event when the bot's roles change what it sees: only its member update.
+    h.discord.giveRole(h.discord.botUser.id, roleId);
+    const request = h.anthropicHost.nextRequest();
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, what was said in here?' });
+    await post;
+    await h.settled();
+    expect(JSON.stringify((await request).body)).toContain('said where chorus could not see');
+  });
+
   it('reads Discord history once for a channel with history it has not seen, then never again', async () => {
     const channelId = h.discord.addChannel({ name: 'quiet' });
     await h.discord.userSays({ channelId, content: 'an old message before chorus was asked anything' });

@@ -122,6 +122,20 @@ describe('Discord stand-in: roles and permissions per member', () => {
     await expect(rest.post(Routes.channelMessages(chan), { body: { content: 'x' } })).rejects.toMatchObject({ status: 403, code: 50001, message: 'Missing Access' });
   });
 
+  it('sends a channel\'s messages only to a bot that can view it', async () => {
+    const hidden = standIn.addChannel({ name: 'hidden' });
+    await channelChange(() => standIn.denyPermission(hidden, 'ViewChannel'));
+    const seen: string[] = [];
+    const listener = (m: Message) => void seen.push(m.content);
+    client.on(Events.MessageCreate, listener);
+    await standIn.userSays({ channelId: hidden, content: 'not for the bot', author: bob });
+    const visible = nextEvent<Message>(client, Events.MessageCreate);
+    await standIn.userSays({ content: 'for the bot', author: bob });
+    await visible;
+    client.off(Events.MessageCreate, listener);
+    expect(seen).toEqual(['for the bot']);
+  });
+
   it('threads inherit the parent\'s overwrites and need Send Messages in Threads', async () => {
     const parent = standIn.addChannel({ name: 'parent' });
     const thread = standIn.addChannel({ thread: true, parentId: parent });
