@@ -31,7 +31,19 @@ export interface HostClient {
 }
 
 export interface HostClientOptions {
+  /** The longest a request may go without the host sending anything: headers, or any stream event. */
   timeoutMs: number;
+}
+
+/**
+ * Aborts a request once the host has sent nothing for `ms`. The SDKs' own timeout stops at the
+ * response headers, so a stream that stalls after them would hold its turn until undici gives up
+ * on the body (five minutes): every event received starts the wait again.
+ */
+function silenceLimit(ms: number): { signal: AbortSignal; heard(): void; done(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`the host sent nothing for ${ms} ms (timed out)`)), ms);
+  return { signal: controller.signal, heard: () => void timer.refresh(), done: () => clearTimeout(timer) };
 }
 
 /** Returns a client for the host, or undefined when its key variable is unset. */
@@ -41,19 +53,21 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   if (!apiKey) return undefined;
   const common = { apiKey, maxRetries: 0, timeout: opts.timeoutMs };
   if (host.provider === 'anthropic') {
-    return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }));
+    return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), opts.timeoutMs);
   }
-  return openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }));
+  return openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), opts.timeoutMs);
 }
 
-function anthropicClient(sdk: Anthropic): HostClient {
+function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
   return {
     async complete(request, onText) {
       if (request.provider !== 'anthropic') throw new Error(`anthropic host cannot send a ${request.provider} request`);
       const { stream: _, ...body } = request.body; // the SDK's stream() sends stream: true itself
-      const stream = sdk.messages.stream(body);
+      const silence = silenceLimit(timeoutMs);
+      const stream = sdk.messages.stream(body, { signal: silence.signal });
+      stream.on('streamEvent', silence.heard); // pings included: a host thinking aloud is not stalled
       if (onText) stream.on('text', (delta) => onText(delta));
-      const message = await stream.finalMessage();
+      const message = await stream.finalMessage().finally(silence.done);
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
       return {
         text,
@@ -65,44 +79,58 @@ function anthropicClient(sdk: Anthropic): HostClient {
   };
 }
 
-function openaiClient(sdk: OpenAI): HostClient {
+function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
   return {
     async complete(request, onText) {
-      let text = '';
-      let stopReason: string | null = null;
-      let usage: Completion['usage'] = null;
-      let model = request.body.model;
-      if (request.provider === 'openai') {
-        const stream = await sdk.chat.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } });
-        for await (const chunk of stream) {
-          model = chunk.model || model;
-          const choice = chunk.choices[0];
-          const delta = choice?.delta?.content ?? '';
-          if (delta) {
-            text += delta;
-            onText?.(delta);
-          }
-          if (choice?.finish_reason) stopReason = choice.finish_reason;
-          if (chunk.usage) usage = openaiUsage(chunk.usage);
-        }
-      } else if (request.provider === 'completions') {
-        const stream = await sdk.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } });
-        for await (const chunk of stream) {
-          model = chunk.model || model;
-          const choice = chunk.choices[0];
-          if (choice?.text) {
-            text += choice.text;
-            onText?.(choice.text);
-          }
-          if (choice?.finish_reason) stopReason = choice.finish_reason;
-          if (chunk.usage) usage = openaiUsage(chunk.usage);
-        }
-      } else {
-        throw new Error('an OpenAI-compatible host cannot send an anthropic request');
+      const silence = silenceLimit(timeoutMs);
+      try {
+        return await streamOpenAI(sdk, request, silence, onText);
+      } finally {
+        silence.done();
       }
-      return { text, stopReason, usage, model };
     },
   };
+}
+
+async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal: AbortSignal; heard(): void }, onText?: (delta: string) => void): Promise<Completion> {
+  let text = '';
+  let stopReason: string | null = null;
+  let usage: Completion['usage'] = null;
+  let model = request.body.model;
+  const options = { signal: silence.signal };
+  if (request.provider === 'openai') {
+    const stream = await sdk.chat.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } }, options);
+    for await (const chunk of stream) {
+      silence.heard();
+      model = chunk.model || model;
+      const choice = chunk.choices[0];
+      const delta = choice?.delta?.content ?? '';
+      if (delta) {
+        text += delta;
+        onText?.(delta);
+      }
+      if (choice?.finish_reason) stopReason = choice.finish_reason;
+      if (chunk.usage) usage = openaiUsage(chunk.usage);
+    }
+  } else if (request.provider === 'completions') {
+    const stream = await sdk.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } }, options);
+    for await (const chunk of stream) {
+      silence.heard();
+      model = chunk.model || model;
+      const choice = chunk.choices[0];
+      if (choice?.text) {
+        text += choice.text;
+        onText?.(choice.text);
+      }
+      if (choice?.finish_reason) stopReason = choice.finish_reason;
+      if (chunk.usage) usage = openaiUsage(chunk.usage);
+    }
+  } else {
+    throw new Error('an OpenAI-compatible host cannot send an anthropic request');
+  }
+  // The openai SDK ends an aborted stream as if it had finished: a cut answer must not pass for whole.
+  if (silence.signal.aborted) throw silence.signal.reason;
+  return { text, stopReason, usage, model };
 }
 
 function anthropicUsage(u: Anthropic.Usage): Usage {

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -214,4 +214,34 @@ describe('a model host that keeps failing', () => {
     worker.kill('SIGKILL');
     await exited(worker);
   }, 30_000);
+});
+
+describe('a model host whose stream stalls mid-answer', () => {
+  let h: Harness;
+  let release!: () => void;
+  const stalled = new Promise<void>((r) => (release = r));
+  beforeAll(async () => {
+    h = await startHarness({ env: { MODEL_TIMEOUT_MS: '300', STREAM_EDIT_INTERVAL_MS: '50' } });
+  });
+  afterAll(async () => {
+    release();
+    await h?.close();
+  });
+
+  it('gives the stalled request up, and the retry finishes the answer in the post already showing', async () => {
+    let calls = 0;
+    h.anthropicHost.setResponder(() =>
+      ++calls === 1
+        ? { chunks: ['The first words ', 'never come'], beforeChunk: (i) => (i === 1 ? stalled : undefined) }
+        : { chunks: ['The first words ', 'and the rest.'] },
+    );
+    const channelId = h.discord.addChannel({ name: 'stalled' });
+    const preview = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, a long answer please' });
+    expect((await preview).content).toBe('The first words');
+    await vi.waitFor(() => expect(said(h, channelId)).toEqual(['Opus: The first words and the rest.']), { timeout: 10_000, interval: 50 });
+    await h.settled();
+    expect(calls).toBe(2);
+    expect(said(h, channelId)).toEqual(['Opus: The first words and the rest.']);
+  });
 });

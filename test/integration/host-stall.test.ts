@@ -1,0 +1,47 @@
+// A host that sends its headers and a first token, then nothing: the real SDKs against the local
+// model host. The SDKs' own timeout ends at the headers; chorus's limit counts silence.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildContext } from '../../core/context.ts';
+import { createHostClient } from '../../core/hosts/clients.ts';
+import { askPersona, failureClass, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
+import { msg, persona } from '../unit/helpers.ts';
+
+const SILENCE_MS = 300;
+
+describe('a model host whose stream stalls after the first token', () => {
+  let host: ModelHost;
+  let release!: () => void;
+  const stalled = new Promise<void>((r) => (release = r));
+  beforeAll(async () => {
+    host = await startModelHost();
+  });
+  afterAll(async () => {
+    release();
+    await host.close();
+  });
+
+  for (const provider of ['anthropic', 'openai', 'completions'] as const) {
+    it(`is given up after ${SILENCE_MS} ms of silence and retried later (${provider})`, async () => {
+      const p = persona({ id: 'p', name: 'P', hosts: [{ provider, model: 'm', apiKeyEnv: 'none', baseUrl: provider === 'anthropic' ? host.url : `${host.url}/v1` }] });
+      const prompt = buildContext(p, [], msg('u', 'P, a long answer please'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+      host.setResponder(() => ({ chunks: ['The first words ', 'and the rest'], beforeChunk: (i) => (i === 1 ? stalled : undefined) }));
+      const heard: string[] = [];
+      const asked = askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }), (d) => heard.push(d));
+      const err = await asked.then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(RetryableHostError);
+      const attempt = (err as RetryableHostError).attempts[0]!;
+      expect(failureClass(attempt)).toBe('timeout');
+      expect(heard).toEqual(['The first words ']);
+    });
+  }
+
+  it('keeps waiting while the host keeps sending, however long the whole answer takes', async () => {
+    const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` }] });
+    const prompt = buildContext(p, [], msg('u', 'P, slowly'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    // Six tokens at 100 ms each: 600 ms in all, twice the silence limit, never silent for long.
+    host.setResponder(() => ({ chunks: ['a ', 'b ', 'c ', 'd ', 'e ', 'f'], chunkDelayMs: 100 }));
+    const result = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
+    expect(result.kind === 'answered' && result.completion.text).toBe('a b c d e f');
+  });
+});
