@@ -1,5 +1,6 @@
-// A host that sends its headers and a first token, then nothing: the real SDKs against the local
-// model host. The SDKs' own timeout ends at the headers; chorus's limit counts silence.
+// A host that sends its headers and a first token, then nothing, or drops the connection: the real
+// SDKs against the local model host. The SDKs' own timeout ends at the headers; chorus's limit
+// counts silence, and a cut stream is never an answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../core/context.ts';
 import { createHostClient } from '../../core/hosts/clients.ts';
@@ -9,7 +10,7 @@ import { msg, persona } from '../unit/helpers.ts';
 
 const SILENCE_MS = 300;
 
-describe('a model host whose stream stalls after the first token', () => {
+describe('a model host whose stream stalls or breaks after the first token', () => {
   let host: ModelHost;
   let release!: () => void;
   const stalled = new Promise<void>((r) => (release = r));
@@ -33,6 +34,20 @@ describe('a model host whose stream stalls after the first token', () => {
       const attempt = (err as RetryableHostError).attempts[0]!;
       expect(failureClass(attempt)).toBe('timeout');
       expect(heard).toEqual(['The first words ']);
+    });
+  }
+
+  for (const provider of ['anthropic', 'openai', 'completions'] as const) {
+    it(`never takes a stream cut off mid-answer for a whole answer (${provider})`, async () => {
+      const p = persona({ id: 'p', name: 'P', hosts: [{ provider, model: 'm', apiKeyEnv: 'none', baseUrl: provider === 'anthropic' ? host.url : `${host.url}/v1` }] });
+      const prompt = buildContext(p, [], msg('u', 'P, a long answer please'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+      // The host's connection drops after the first token (a proxy losing its upstream).
+      host.setResponder(() => ({ chunks: ['The first words ', 'and the rest'], beforeChunk: (i) => (i === 1 ? Promise.reject(new Error('cut')) : undefined) }));
+      const err = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(RetryableHostError);
     });
   }
 
