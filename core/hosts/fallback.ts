@@ -145,9 +145,20 @@ export async function askPersona(
 /** A failed host call's class, for metrics: a handful of values, whatever the hosts say. */
 export type FailureClass = 'rate-limited' | 'overloaded' | 'server-error' | 'timeout' | 'network' | 'auth' | 'model-gone' | 'refused';
 
+/**
+ * Failures without a status: a connection that failed or timed out, or an error sent inside a
+ * stream that had begun well (Anthropic's `event: error`, whose type names the cause).
+ */
+const UNSTATUSED: [RegExp, FailureClass][] = [
+  [/overloaded/i, 'overloaded'],
+  [/rate.?limit/i, 'rate-limited'],
+  [/time|abort/i, 'timeout'],
+  [/api_error|internal server error/i, 'server-error'],
+];
+
 export function failureClass(a: Pick<HostAttempt, 'status' | 'reason'>): FailureClass {
   const s = a.status;
-  if (s === undefined) return /time|abort/i.test(a.reason) ? 'timeout' : 'network';
+  if (s === undefined) return UNSTATUSED.find(([pattern]) => pattern.test(a.reason))?.[1] ?? 'network';
   if (s === 429) return 'rate-limited';
   if (s === 529 || s === 503) return 'overloaded';
   if (s === 408) return 'timeout';
@@ -157,12 +168,19 @@ export function failureClass(a: Pick<HostAttempt, 'status' | 'reason'>): Failure
   return 'refused';
 }
 
+const UNSTATUSED_PLAIN: Partial<Record<FailureClass, string>> = {
+  overloaded: 'is overloaded',
+  'rate-limited': 'is rate-limiting requests',
+  timeout: 'took too long to answer',
+  'server-error': 'is failing',
+};
+
 /** A host failure in plain words: what a reader of the channel can understand (no addresses, no JSON). */
 export function plainReason(a: HostAttempt): string {
   if (a.outcome === 'skipped') return a.reason === HOST_DOWN_REASON ? 'was down at its last checks' : 'no API key is configured';
   switch (a.status) {
     case undefined:
-      return /time|abort/i.test(a.reason) ? 'took too long to answer' : 'could not be reached';
+      return UNSTATUSED_PLAIN[failureClass(a)] ?? 'could not be reached';
     case 400:
     case 422:
       return 'refused the request';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../core/context.ts';
 import { createHostClient } from '../../core/hosts/clients.ts';
-import { askPersona, failureClass, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { askPersona, failureClass, plainReason, RetryableHostError } from '../../core/hosts/fallback.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
 import { msg, persona } from '../unit/helpers.ts';
 
@@ -50,6 +50,24 @@ describe('a model host whose stream stalls or breaks after the first token', () 
       expect(err).toBeInstanceOf(RetryableHostError);
     });
   }
+
+  it('reads an overload sent inside an Anthropic stream as an overload, retried later', async () => {
+    const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'anthropic', model: 'm', apiKeyEnv: 'none', baseUrl: host.url }] });
+    const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    host.setResponder(() => ({ chunks: ['Begun ', 'and never ended'], streamErrorAfter: 1 }));
+    const err = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableHostError);
+    const attempt = (err as RetryableHostError).attempts[0]!;
+    expect([failureClass(attempt), plainReason(attempt)]).toEqual(['overloaded', 'is overloaded']);
+  });
+
+  it('reads an error sent inside an OpenAI-compatible stream as a failure, retried later', async () => {
+    const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` }] });
+    const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    host.setResponder(() => ({ chunks: ['Begun ', 'and never ended'], streamErrorAfter: 1 }));
+    const err = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableHostError);
+  });
 
   it('keeps waiting while the host keeps sending, however long the whole answer takes', async () => {
     const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` }] });

@@ -48,6 +48,12 @@ export interface ScriptedReply {
   beforeChunk?: (index: number) => Promise<unknown> | undefined;
   /** Streaming: a fixed pause before each delta (benchmarks). */
   chunkDelayMs?: number;
+  /**
+   * Streaming: after this many deltas, an error inside the stream, as the APIs send one when a
+   * generation fails after its 200 (Anthropic: `event: error`; OpenAI-compatible: a data line with
+   * `error`), then the response ends. errorType names it (default overloaded_error / server_error).
+   */
+  streamErrorAfter?: number;
 }
 
 export type Responder = (req: RecordedRequest) => ScriptedReply | Promise<ScriptedReply>;
@@ -157,6 +163,8 @@ interface Answer {
   stopReason: string | undefined;
   stream: boolean;
   includeUsage: boolean;
+  streamErrorAfter: number | undefined;
+  streamErrorType: string | undefined;
   pace: (index: number) => Promise<void>;
 }
 
@@ -178,6 +186,8 @@ function answerFor(api: ModelApi, body: Record<string, unknown>, reply: Scripted
     stopReason: reply.stopReason,
     stream: body['stream'] === true,
     includeUsage: streamOptions?.include_usage === true,
+    streamErrorAfter: reply.streamErrorAfter,
+    streamErrorType: reply.errorType,
     pace: async (index) => {
       await reply.beforeChunk?.(index);
       if (reply.chunkDelayMs) await new Promise((r) => setTimeout(r, reply.chunkDelayMs));
@@ -251,6 +261,12 @@ async function sendAnthropic(res: ServerResponse, a: Answer, requestId: string):
   event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
   event('ping', {});
   for (const [i, text] of a.deltas.entries()) {
+    if (i === a.streamErrorAfter) {
+      const type = a.streamErrorType ?? 'overloaded_error';
+      event('error', { error: { type, message: type === 'overloaded_error' ? 'Overloaded' : `stand-in ${type}` } });
+      res.end();
+      return;
+    }
     await a.pace(i);
     if (res.destroyed) return;
     event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
@@ -297,9 +313,16 @@ async function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: A
   const chunk = (choices: unknown[], more: Record<string, unknown> = extra) => {
     res.write(`data: ${JSON.stringify({ id, object: chunkObject, created, model: a.model, choices, ...more })}\n\n`);
   };
+  // What OpenAI-compatible servers (vLLM, OpenRouter) send when a generation fails mid-stream.
+  const streamError = () => {
+    const code = a.streamErrorType ?? 'server_error';
+    res.write(`data: ${JSON.stringify({ error: { message: `stand-in ${code}`, type: code, param: null, code } })}\n\n`);
+    res.end();
+  };
   if (api === 'chat') {
     chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
     for (const [i, content] of a.deltas.entries()) {
+      if (i === a.streamErrorAfter) return streamError();
       await a.pace(i);
       if (res.destroyed) return;
       chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]);
@@ -307,6 +330,7 @@ async function sendOpenAi(res: ServerResponse, api: 'chat' | 'completions', a: A
     chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finish }]);
   } else {
     for (const [i, text] of a.deltas.entries()) {
+      if (i === a.streamErrorAfter) return streamError();
       await a.pace(i);
       if (res.destroyed) return;
       chunk([{ text, index: 0, logprobs: null, finish_reason: null }]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, classifyFailure, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { askPersona, classifyFailure, failureClass, plainReason, RetryableHostError } from '../../core/hosts/fallback.ts';
 import { buildContext } from '../../core/context.ts';
 import { msg, persona } from './helpers.ts';
 
@@ -19,6 +19,18 @@ describe('host failures', () => {
     for (const s of [400, 401, 403, 404, 410]) expect(classifyFailure({ status: s })).toBe('next-host');
     for (const s of [408, 409, 429, 500, 502, 503, 529]) expect(classifyFailure({ status: s })).toBe('retry');
     expect(classifyFailure(new Error('ECONNREFUSED'))).toBe('retry');
+  });
+
+  it('names an error sent inside a stream by its type, in plain words', () => {
+    const streamed = (reason: string) => ({ hostIndex: 0, host: 'h', model: 'm', outcome: 'failed' as const, reason });
+    const overloaded = streamed('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}');
+    expect([failureClass(overloaded), plainReason(overloaded)]).toEqual(['overloaded', 'is overloaded']);
+    const failing = streamed('{"type":"error","error":{"type":"api_error","message":"Internal server error"}}');
+    expect([failureClass(failing), plainReason(failing)]).toEqual(['server-error', 'is failing']);
+    const gone = streamed('connect ECONNREFUSED 127.0.0.1:9');
+    expect([failureClass(gone), plainReason(gone)]).toEqual(['network', 'could not be reached']);
+    const slow = streamed('Request was aborted.');
+    expect([failureClass(slow), plainReason(slow)]).toEqual(['timeout', 'took too long to answer']);
   });
 
   it('falls through to the next host when the first has retired the model', async () => {
