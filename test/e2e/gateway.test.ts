@@ -199,6 +199,27 @@ describe('a gateway that cannot log in', () => {
     }
   });
 
+  it('says so when Discord never completes the log-in, and keeps trying', async () => {
+    const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0 });
+    h.discord.withholdReady(true);
+    const child = spawn(process.execPath, ['bot/main.ts'], { env: { PATH: process.env.PATH ?? '', ...h.env, LOG_LEVEL: 'info', GATEWAY_READY_TIMEOUT_MS: '500' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const said = await new Promise<{ level: number; msg: string }>((resolve) => {
+        createInterface({ input: child.stdout! }).on('line', (l) => {
+          const line = JSON.parse(l) as { level: number; msg: string };
+          if (/did not complete log-in/.test(line.msg)) resolve(line);
+        });
+      });
+      expect(said.msg).toMatch(/within 1 s \(no READY or RESUMED\)/);
+      expect(said.level).toBe(50);
+      expect(child.exitCode).toBeNull(); // not fatal: Discord may yet answer
+    } finally {
+      child.kill('SIGKILL');
+      await exited(child);
+      await h.close();
+    }
+  });
+
   it('names the Message Content intent and where to turn it on (close code 4014), and stops', async () => {
     const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0, discord: { messageContentIntent: false } });
     try {
