@@ -125,3 +125,59 @@ describe('graceful stop', () => {
     await h.settled();
   });
 });
+
+describe('a worker killed during an interview', () => {
+  const opt = (name: string, value: string) => ({ type: 3, name, value });
+
+  it('loses no answer and doubles none, whether killed during the model call or after Discord took the post', async () => {
+    const never = new Promise<void>(() => {});
+    let opusCalls = 0;
+    let gptCalls = 0;
+    h.anthropicHost.setResponder(() => (++opusCalls === 1 ? { text: 'lost', hold: never } : { text: 'Opus answers once.' }));
+    h.openaiHost.setResponder(() => ({ text: `GPT answers once (${++gptCalls}).` }));
+    let first = await h.spawnWorker();
+    const held = h.anthropicHost.nextRequest();
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus,gpt'), opt('mode', 'sequential')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    expect(threadId).not.toBe('');
+
+    // Question 1: the worker dies while Opus's model call is in flight.
+    await h.discord.userSays({ channelId: threadId, content: 'What is your name?' });
+    await held;
+    let gone = exited(first);
+    first.kill('SIGKILL');
+    await gone;
+    const second = await h.spawnWorker();
+    await h.interviewsSettled();
+
+    // Question 2: the worker dies after Discord took GPT's post, before it heard back.
+    let tookIt!: () => void;
+    const webhookTookIt = new Promise<void>((r) => (tookIt = r));
+    h.discord.beforeRespond = (call) => {
+      if (call.method === 'POST' && call.path.includes('/webhooks/') && call.status === 200 && String(JSON.stringify(call.body ?? '')).includes('GPT answers once')) {
+        tookIt();
+        return never;
+      }
+    };
+    await h.discord.userSays({ channelId: threadId, content: 'What will you miss?' });
+    await webhookTookIt;
+    h.discord.beforeRespond = undefined;
+    gone = exited(second);
+    second.kill('SIGKILL');
+    await gone;
+    first = await h.spawnWorker();
+    await h.interviewsSettled();
+
+    const answers = h.discord.messages(threadId).filter((m) => m.webhook_id !== undefined).map((m) => `${m.author.username}: ${m.content}`);
+    expect(answers).toEqual(['Opus: Opus answers once.', 'GPT: GPT answers once (1).', 'Opus: Opus answers once.', 'GPT: GPT answers once (2).']);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(session!.id);
+    const questions = events.flatMap((e) => (e.type === 'question' ? [e.id] : []));
+    const answered = events.flatMap((e) => (e.type === 'answer' ? [`${questions.indexOf(e.questionId) + 1}:${e.persona.personaId}`] : []));
+    expect(answered).toEqual(['1:opus', '1:gpt', '2:opus', '2:gpt']);
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+    first.kill('SIGKILL');
+    await exited(first);
+  }, 60_000);
+});
