@@ -299,9 +299,10 @@ async function interviewHostFails(how: 'overloaded-10s' | 'down'): Promise<Omit<
         const records = await h.records();
         const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
         const events = await records.events(session!.id);
-        const question = events.filter((e) => e.type === 'question').at(-1);
+        // This question's own record: the one before it may be complete while this one is still queued.
+        const question = events.find((e) => e.type === 'question' && e.text === q);
         const done = events.filter((e) => (e.type === 'answer' || e.type === 'error') && e.questionId === question?.id).length;
-        if (done >= 2 || Date.now() > deadline) break;
+        if ((question && done >= 2) || Date.now() > deadline) break;
         await sleep(200);
       }
     }
@@ -309,7 +310,8 @@ async function interviewHostFails(how: 'overloaded-10s' | 'down'): Promise<Omit<
     const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
     const events = await records.events(session!.id);
     const questions = events.filter((e) => e.type === 'question');
-    const stalled = questions.filter((q) => events.filter((e) => (e.type === 'answer' || e.type === 'error') && e.questionId === q.id).length < 2).length;
+    // A question never recorded counts as stalled too: the session did not take it.
+    const stalled = 2 - questions.length + questions.filter((q) => events.filter((e) => (e.type === 'answer' || e.type === 'error') && e.questionId === q.id).length < 2).length;
     const answers = events.filter((e) => e.type === 'answer').length;
     worker.kill('SIGKILL');
     return { sent: 2, replies: answers, lost: 0, doubled: 0, orphaned: 0, stalled: stalled ? 1 : 0, invalid: invalid(h), recoverMs: '' };
