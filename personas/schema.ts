@@ -21,6 +21,12 @@ export const HostSchema = z.strictObject({
    * Anthropic-compatible server that refuses the field.
    */
   promptCache: z.boolean().default(true),
+  /**
+   * How long this host may send nothing (no headers, no streamed event) before the request is given
+   * up and retried; MODEL_TIMEOUT_MS when absent. Raise it for a model that reasons for minutes
+   * before its first token.
+   */
+  silenceSeconds: z.number().int().min(5).max(3600).optional(),
 });
 export type Host = z.infer<typeof HostSchema>;
 

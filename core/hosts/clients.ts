@@ -31,7 +31,7 @@ export interface HostClient {
 }
 
 export interface HostClientOptions {
-  /** The longest a request may go without the host sending anything: headers, or any stream event. */
+  /** The longest a request may go without the host sending anything: headers, or any stream event (a host's `silenceSeconds` wins). */
   timeoutMs: number;
 }
 
@@ -51,11 +51,12 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   const keyEnv = keyEnvOf(host);
   const apiKey = keyEnv === undefined ? 'none' : env[keyEnv];
   if (!apiKey) return undefined;
-  const common = { apiKey, maxRetries: 0, timeout: opts.timeoutMs };
+  const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
+  const common = { apiKey, maxRetries: 0, timeout: timeoutMs };
   if (host.provider === 'anthropic') {
-    return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), opts.timeoutMs);
+    return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs);
   }
-  return openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), opts.timeoutMs);
+  return openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs);
 }
 
 function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {

@@ -69,6 +69,18 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     expect(err).toBeInstanceOf(RetryableHostError);
   });
 
+  it("waits as long as a host's own silenceSeconds says (a model that reasons before its first token)", async () => {
+    const base = { provider: 'openai' as const, model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` };
+    const prompt = buildContext(persona({ id: 'p', name: 'P', hosts: [base] }), [], msg('u', 'P, think first'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    // Nothing at all for 400 ms, then the answer: over the process-wide limit, within the host's.
+    host.setResponder(() => ({ text: 'Considered.', delayMs: 400 }));
+    const patient = persona({ id: 'p', name: 'P', hosts: [{ ...base, silenceSeconds: 5 }] });
+    const result = await askPersona(patient, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
+    expect(result.kind === 'answered' && result.completion.text).toBe('Considered.');
+    const hasty = persona({ id: 'p', name: 'P', hosts: [base] });
+    await expect(askPersona(hasty, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }))).rejects.toBeInstanceOf(RetryableHostError);
+  });
+
   it('keeps waiting while the host keeps sending, however long the whole answer takes', async () => {
     const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` }] });
     const prompt = buildContext(p, [], msg('u', 'P, slowly'), { maxMessages: 5, maxTokens: 1000 }).prompt;
