@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { toInspectLog, inspectListing, validateInspectLog } from './export-inspect.ts';
+import { inspectListing, inspectLogFileName, toInspectLog, validateInspectLog } from './export-inspect.ts';
 import { toJsonl } from './export-jsonl.ts';
 import { toMarkdown } from './export-markdown.ts';
 import { toResearchCommons, uuidV5, validateSubmission } from './export-research-commons.ts';
@@ -51,7 +51,10 @@ export function sessionExports(events: readonly TranscriptEvent[], optedOut: Set
   };
 }
 
-/** The file each export of a session is written to. */
+/**
+ * The file each export of a session is written to. Inspect's is named as Inspect names its own logs
+ * (see inspectLogFileName), or its viewer does not list it; this one stands in when no log was made.
+ */
 export function exportFileNames(sessionId: string): Record<ExportKind, string> {
   return { jsonl: `${sessionId}.jsonl`, markdown: `${sessionId}.md`, inspect: `${sessionId}.inspect.json`, researchCommons: `${sessionId}.research-commons.json` };
 }
@@ -109,7 +112,7 @@ export function exportFiles(sessionId: string, events: readonly TranscriptEvent[
   const salt = opts.salt ?? randomBytes(16).toString('hex');
   const prepared = prepareForExport(events, { optedOut, pseudonymise: true, salt });
   const names = exportFileNames(sessionId);
-  const makers: Record<ExportKind, () => { text: string; problems: string[] }> = {
+  const makers: Record<ExportKind, () => { text: string; problems: string[]; name?: string }> = {
     jsonl: () => {
       const text = toJsonl(prepared);
       return { text, problems: validateJsonl(text) };
@@ -119,8 +122,9 @@ export function exportFiles(sessionId: string, events: readonly TranscriptEvent[
       return { text, problems: validateMarkdown(text) };
     },
     inspect: () => {
-      const text = JSON.stringify(toInspectLog(prepared), null, 2);
-      return { text, problems: validateInspectLog(JSON.parse(text)) };
+      const log = toInspectLog(prepared);
+      const text = JSON.stringify(log, null, 2);
+      return { text, problems: validateInspectLog(JSON.parse(text)), name: inspectLogFileName(log) };
     },
     researchCommons: () => {
       const rc = toResearchCommons(prepared, { namespace: uuidV5(`export/${salt}`) });
@@ -131,14 +135,15 @@ export function exportFiles(sessionId: string, events: readonly TranscriptEvent[
   const files: Partial<Record<ExportKind, ExportFile>> = {};
   const refused: Refusal[] = [];
   for (const kind of opts.kinds ?? (Object.keys(makers) as ExportKind[])) {
-    let made: { text: string; problems: string[] };
+    let made: { text: string; problems: string[]; name?: string };
     try {
       made = makers[kind]();
     } catch (err) {
       made = { text: '', problems: [`the exporter failed: ${err instanceof Error ? err.message : String(err)}`] };
     }
-    if (made.problems.length) refused.push({ kind, name: names[kind], target: TARGETS[kind], problems: made.problems });
-    else files[kind] = { name: names[kind], text: made.text };
+    const name = made.name ?? names[kind];
+    if (made.problems.length) refused.push({ kind, name, target: TARGETS[kind], problems: made.problems });
+    else files[kind] = { name, text: made.text };
   }
   return { files, refused };
 }

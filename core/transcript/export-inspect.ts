@@ -219,6 +219,17 @@ export function toInspectLog(events: readonly TranscriptEvent[], opts: { evalId?
 }
 
 /** `listing.json` for a directory of logs, as `inspect view bundle` writes it: file name → overview. */
+/**
+ * The name Inspect gives a JSON log: `{created}_{task}_{task_id}.json`, the time with dashes
+ * (2026-11-30T09-15-00+00-00). Inspect lists a `.json` file as a log only when its name starts with
+ * such a time (`is_log_file` in inspect_ai/log/_file.py), and reads the task and id from the rest,
+ * split at underscores; so underscores in the task become dashes.
+ */
+export function inspectLogFileName(log: InspectLog): string {
+  const created = log.eval.created.replace(/\.\d+/, '').replace(/:/g, '-');
+  return `${created}_${log.eval.task.replace(/[_/\\\s]+/g, '-')}_${log.eval.task_id}.json`;
+}
+
 export function inspectListing(logs: readonly { file: string; log: InspectLog }[]): Record<string, Record<string, unknown>> {
   const listing: Record<string, Record<string, unknown>> = {};
   for (const { file, log } of logs) {

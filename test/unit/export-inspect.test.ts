@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { Usage } from '../../core/hosts/clients.ts';
 import type { RequestBody } from '../../core/requests.ts';
 import { eventId, sha256, type ModelTurn, type PersonaRef, type RosterEntry, type TranscriptEvent } from '../../core/transcript/events.ts';
-import { inspectListing, toInspectLog, validateInspectLog, type InspectEvent, type InspectLog } from '../../core/transcript/export-inspect.ts';
+import { inspectListing, inspectLogFileName, toInspectLog, validateInspectLog, type InspectEvent, type InspectLog } from '../../core/transcript/export-inspect.ts';
+import { exportFiles } from '../../core/transcript/dataset.ts';
 import { meanAndStderr } from '../../core/transcript/export-inspect-scores.ts';
 
 // ---- Fixtures --------------------------------------------------------------------------------
@@ -690,5 +691,27 @@ describe('validateInspectLog: the new rules', () => {
       problems.some((p) => expected.test(p)),
       problems.join('\n'),
     ).toBe(true);
+  });
+});
+
+describe('Inspect log: its file name', () => {
+  // inspect_ai/log/_file.py: a .json file is a log only when its name starts with this, and the
+  // task and task id are read from the name's underscore-separated parts.
+  const INSPECT_LOG_FILE = /^\d{4}-\d{2}-\d{2}T\d{2}[:-]\d{2}[:-]\d{2}.*$/;
+
+  it('is named as Inspect names its logs, so `inspect view` lists it and reads its task from the name', () => {
+    const { events } = richSession();
+    const { files } = exportFiles(events[0]!.sessionId, events, new Set(), { kinds: ['inspect'] });
+    const name = files.inspect!.name;
+    const log = JSON.parse(files.inspect!.text) as InspectLog;
+    expect(name).toBe(inspectLogFileName(log));
+    expect(name).toMatch(INSPECT_LOG_FILE);
+    expect(name.endsWith('.json')).toBe(true);
+    const [time, task, taskId, ...rest] = name.slice(0, -'.json'.length).split('_');
+    expect(rest).toEqual([]);
+    expect(time).toMatch(/^2025-06-01T09-00-\d{2}\+00-00$/); // when the session started, dashes for colons
+    expect(task).toBe(log.eval.task);
+    expect(taskId).toBe(log.eval.task_id);
+    expect(taskId).not.toContain('-'); // Inspect reads what follows a dash as a suffix
   });
 });
