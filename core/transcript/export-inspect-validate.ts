@@ -200,6 +200,19 @@ function sampleProblems(s: Obj, at: string, resultNames: Set<string> | undefined
   return p;
 }
 
+/**
+ * Inspect reads a JSON log's header by streaming its top-level keys in the order its EvalLog model
+ * writes them (_read_header_streaming in log/_recorders/json.py): the version before the samples,
+ * and status, eval, plan and results before stats, where it stops (or at error, after stats). A
+ * log in another order fails there, so `inspect view` cannot list it.
+ */
+const HEADER_ORDER = ['version', 'status', 'eval', 'plan', 'results', 'stats', 'error', 'samples'] as const;
+function keyOrderProblems(keys: readonly string[]): string[] {
+  const positions = HEADER_ORDER.map((k) => keys.indexOf(k)).filter((i) => i >= 0);
+  const inOrder = positions.every((at, i) => i === 0 || at > positions[i - 1]!);
+  return inOrder ? [] : [`top-level keys: ${HEADER_ORDER.filter((k) => keys.includes(k)).join(', ')} must come in that order (Inspect streams the header in it); found ${keys.filter((k) => (HEADER_ORDER as readonly string[]).includes(k)).join(', ')}`];
+}
+
 export function validateInspectLog(log: unknown): string[] {
   const p: string[] = [];
   if (!isObject(log)) return ['log is not an object'];
@@ -210,6 +223,7 @@ export function validateInspectLog(log: unknown): string[] {
   if (!Array.isArray(log.tags)) p.push('tags: written with a default ([]); required');
   if (!Array.isArray(log.samples)) p.push('samples: required array');
   if (log.status === 'error' && !isObject(log.error)) p.push('error: required when status is error');
+  p.push(...keyOrderProblems(Object.keys(log)));
 
   const ev = log.eval;
   if (isObject(ev)) {

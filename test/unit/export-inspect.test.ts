@@ -714,4 +714,14 @@ describe('Inspect log: its file name', () => {
     expect(taskId).toBe(log.eval.task_id);
     expect(taskId).not.toContain('-'); // Inspect reads what follows a dash as a suffix
   });
+
+  it('keeps the top-level keys in the order Inspect streams the header in, and refuses a log that does not', () => {
+    const { events } = richSession();
+    const log = JSON.parse(JSON.stringify(toInspectLog(events))) as Record<string, unknown>;
+    expect(Object.keys(log).filter((k) => ['version', 'status', 'eval', 'plan', 'results', 'stats', 'error', 'samples'].includes(k))).toEqual(['version', 'status', 'eval', 'plan', 'results', 'stats', 'samples']);
+    expect(validateInspectLog(log)).toEqual([]);
+    const { stats, ...rest } = log;
+    const statsFirst = { stats, ...rest }; // stats before eval: Inspect's header read stops before it has the eval
+    expect(validateInspectLog(statsFirst).join('\n')).toMatch(/must come in that order/);
+  });
 });
