@@ -74,11 +74,10 @@ export interface GatewayMemory {
   named: number;
 }
 
-/** The node flags `npm run start:gateway` gives the gateway. */
-const GATEWAY_NODE_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:gateway']!
-  .split(' ')
-  .filter((a) => a.startsWith('--'))
-  .join(' ');
+/** The node flags `npm run start:gateway` gives the gateway, and the plain variables it sets (MALLOC_ARENA_MAX). */
+const GATEWAY_SCRIPT = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:gateway']!.split(' ');
+const GATEWAY_NODE_FLAGS = GATEWAY_SCRIPT.filter((a) => a.startsWith('--')).join(' ');
+const GATEWAY_ENV = Object.fromEntries(GATEWAY_SCRIPT.flatMap((a) => (/^[A-Z_]+=[^$]+$/.test(a) ? [a.split('=') as [string, string]] : [])));
 
 // Both processes as deployed: node's compile cache on (see package.json and the Dockerfile), so
 // neither pays for TypeScript stripping once its modules were compiled once.
@@ -104,7 +103,8 @@ function startNode(script: string, env: Record<string, string>, onLine: (line: s
   // unless BENCH_CHORUS_NODE_ARGS says otherwise; the discord.js client with node's defaults.
   const gatewayFlags = process.env.BENCH_CHORUS_NODE_ARGS ?? GATEWAY_NODE_FLAGS;
   const args = script.includes('bot/') && gatewayFlags ? [...gatewayFlags.split(' ').filter(Boolean), script] : [script];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...COMPILE_CACHE, ...nodeOptions, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const gatewayEnv = script.includes('bot/') ? GATEWAY_ENV : {};
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...COMPILE_CACHE, ...gatewayEnv, ...nodeOptions, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const keep = (line: string) => {
     tail.push(line.slice(0, 500));
