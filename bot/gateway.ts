@@ -8,7 +8,7 @@ import { queueDashboard, startAdminServer, type AdminServer } from '../core/admi
 import { createHealthStore } from '../core/health.ts';
 import { createRegistry, gatewayMetrics, observeRest } from '../core/metrics.ts';
 import type { Config } from '../core/config.ts';
-import { classifyDiscordError, createRest } from '../core/discord.ts';
+import { classifyDiscordError, createRest } from '../core/rest.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { createRestGate } from '../core/rest-gate.ts';
 import { openStores } from '../core/stores.ts';

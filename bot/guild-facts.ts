@@ -6,7 +6,7 @@
 import type { REST } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIGuild, type APIRole } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
-import { idempotent } from '../core/discord.ts';
+import { idempotent } from '../core/rest.ts';
 import type { Channel, Role } from './payloads.ts';
 
 const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);

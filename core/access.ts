@@ -4,7 +4,7 @@
 // gateway forgets a refusal when permissions change (a channel, role or the bot's member updated);
 // a day's expiry covers a change it missed.
 import type { Redis } from 'ioredis';
-import type { ChannelPermission } from './discord.ts';
+import type { ChannelPermission } from './rest.ts';
 
 export interface ChannelAccess {
   /** Permissions chorus was refused in this channel and has not heard were granted since. */

@@ -5,7 +5,7 @@ import type { REST } from '@discordjs/rest';
 import { Routes, type APIApplication, type APIUser } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { idempotent } from './discord.ts';
+import { idempotent } from './rest.ts';
 
 export interface BotIdentity {
   applicationId(): Promise<string>;

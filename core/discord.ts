@@ -1,14 +1,12 @@
-// The workers' edge to Discord: REST only. Posts and edits as a persona through a small pool of
-// channel webhooks chorus owns, shows typing, and reads history when the cache is cold.
-//
-// Retries: a request that changes something (a post) is never retried here or by @discordjs/rest:
-// Discord may have carried it out before the answer was lost, and only the reply ledger knows
-// whether to look for it first. Reads and edits, which can be repeated safely, are retried here.
-import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents, type APIRequest, type ResponseLike } from '@discordjs/rest';
+// The workers' edge to Discord: REST only (the client is core/rest.ts's). Posts and edits as a
+// persona through a small pool of channel webhooks chorus owns, shows typing, and reads history when
+// the cache is cold. A post is never retried here: only the reply ledger knows whether to look for
+// it first. Reads and edits, which can be repeated safely, are.
+import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import type { BotIdentity } from './application.ts';
-import type { RestGate } from './rest-gate.ts';
+import { idempotent, MissingPermissionError } from './rest.ts';
 
 export const WEBHOOK_NAME = 'chorus';
 
@@ -31,110 +29,6 @@ export interface PostedMessage {
 export interface ChannelRef {
   channelId: string;
   parentId?: string;
-}
-
-/** Permissions chorus cannot work without in a channel; remembered when Discord refuses for want of one. */
-export type ChannelPermission = 'ManageWebhooks' | 'SendMessages';
-
-export class MissingPermissionError extends Error {
-  override name = 'MissingPermissionError';
-  readonly permission: ChannelPermission;
-  constructor(permission: ChannelPermission, channelId: string) {
-    super(`chorus needs the ${permission} permission in channel ${channelId}`);
-    this.permission = permission;
-  }
-}
-
-/**
- * What a failed Discord request means for whoever made it:
- * - transient: may succeed later (5xx, 429, a timeout or cut connection); for a post, Discord may
- *   even have carried it out;
- * - forbidden: a permission is missing (403); asking again costs an invalid request each time;
- * - unauthorized: the bot token was refused (401): nothing will work until it is replaced;
- * - gone: the channel, message or webhook no longer exists (404, or a webhook's token refused);
- * - refused: Discord will never accept this request as it is (other 4xx).
- */
-export type DiscordFailure = 'transient' | 'forbidden' | 'unauthorized' | 'gone' | 'refused';
-
-export function classifyDiscordError(err: unknown): DiscordFailure | undefined {
-  if (err instanceof MissingPermissionError) return 'forbidden';
-  if (err instanceof RateLimitError || err instanceof HTTPError) return 'transient';
-  if (err instanceof DiscordAPIError) {
-    if (err.status === 429 || err.status === 408 || err.status >= 500) return 'transient';
-    if (err.code === 50027 || err.code === 10015) return 'gone'; // a webhook deleted or reset
-    if (err.status === 401) return 'unauthorized';
-    if (err.status === 403) return 'forbidden';
-    if (err.status === 404) return 'gone';
-    return 'refused';
-  }
-  const e = err as { name?: string; code?: string; cause?: { code?: string } };
-  if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'transient';
-  const code = e?.code ?? e?.cause?.code;
-  if (typeof code === 'string' && /^(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|UND_ERR_\w+)$/.test(code)) return 'transient';
-  if (err instanceof TypeError && /fetch failed|terminated|socket/i.test(err.message)) return 'transient';
-  return undefined;
-}
-
-export interface RestOptions {
-  /** The Redis gate every chorus process shares; absent when chorus's REST proxy keeps the limit. */
-  gate?: RestGate;
-  /** True when `apiUrl` is chorus's REST proxy. */
-  proxied?: boolean;
-  /** Time limit of one request (ms). */
-  timeoutMs?: number;
-  /** Told when a post waited for a webhook's own budget (the gate's view of a crowded webhook). */
-  onWebhookWait?: (webhookId: string, waitedMs: number) => void;
-}
-
-/** A post held back longer than this by its webhook's budget means the webhook is crowded. */
-const WEBHOOK_WAIT_MS = 20;
-
-/** The REST client every chorus process uses: no automatic retries, one shared rate limit. */
-export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
-  const { gate } = opts;
-  return new REST({
-    api: apiUrl,
-    version: '10',
-    retries: 0,
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
-    // The shared gate (or the proxy) keeps the global limit; this process's own counter stands aside.
-    ...(gate || opts.proxied ? { globalRequestsPerSecond: 100_000 } : {}),
-    ...(gate
-      ? {
-          async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
-            const headers = init.headers as Record<string, string> | undefined;
-            const bot = Boolean(headers?.authorization ?? headers?.Authorization);
-            // A webhook's own budget is shared by every process posting through it.
-            // (Keyed by id and token: an interaction's token is a budget of its own under the app's id.)
-            const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
-            const asked = Date.now();
-            const releaseBucket = webhook ? await gate.acquireBucket(`webhook:${webhook[1]}:${webhook[2]!.slice(-12)}`) : undefined;
-            if (webhook && Date.now() - asked > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, Date.now() - asked);
-            const release = await gate.acquire(bot ? 'bot' : 'webhook');
-            let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
-            try {
-              answer = await DefaultRestOptions.makeRequest(url, init);
-              return answer;
-            } finally {
-              release();
-              releaseBucket?.(answer);
-            }
-          },
-        }
-      : {}),
-  }).setToken(token);
-}
-
-/** Repeats a request that is safe to repeat (a read, an edit to a fixed text) on a passing failure. */
-export async function idempotent<T>(request: () => Promise<T>, tries = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await request();
-    } catch (err) {
-      if (attempt >= tries || classifyDiscordError(err) !== 'transient') throw err;
-      await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
-    }
-  }
 }
 
 export interface DiscordEdge {
@@ -420,9 +314,4 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       return { id: found.id, webhookId: found.webhook_id ?? 'bot' };
     },
   };
-}
-
-/** Whether a request failed in a way that may have been carried out (so a post must be looked for). */
-export function mayHaveHappened(err: unknown): boolean {
-  return classifyDiscordError(err) === 'transient' && !(err instanceof RateLimitError) && !(err instanceof DiscordAPIError && err.status === 429);
 }

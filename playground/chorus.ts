@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { startGateway, type RunningGateway } from '../bot/gateway.ts';
 import { commandDefinitions } from '../commands/index.ts';
 import { loadConfig, type Config } from '../core/config.ts';
-import { createRest } from '../core/discord.ts';
+import { createRest } from '../core/rest.ts';
 import type { Logger } from '../core/log.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../local-discord/server.ts';
 import type { Persona } from '../personas/schema.ts';

@@ -2,7 +2,7 @@
 // (instant), otherwise globally (Discord may take up to an hour to show them).
 import { Routes, type APIApplication } from 'discord-api-types/v10';
 import { commandDefinitions } from '../commands/index.ts';
-import { createRest } from '../core/discord.ts';
+import { createRest } from '../core/rest.ts';
 import { explainStartFailure, startUp } from '../core/startup.ts';
 
 const { config } = await startUp('register-commands', { personas: false, redis: false });

@@ -1,6 +1,6 @@
 // Worker process entry: `node workers/main.ts`. Run as many as you like, on as many machines.
 import { createBotIdentity } from '../core/application.ts';
-import { createRest } from '../core/discord.ts';
+import { createRest } from '../core/rest.ts';
 import { explainStartFailure, onShutdown, startUp, stop } from '../core/startup.ts';
 import { startWorker } from './worker.ts';
 

@@ -3,7 +3,8 @@
 // model twice for text already saved, and never posts a piece twice.
 import { type Host, type Persona } from '../personas/schema.ts';
 import { buildContext, WINDOW_STEP } from '../core/context.ts';
-import { classifyDiscordError, MissingPermissionError, type ChannelRef, type DiscordEdge, type Speaker } from '../core/discord.ts';
+import type { ChannelRef, DiscordEdge, Speaker } from '../core/discord.ts';
+import { classifyDiscordError, MissingPermissionError } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
