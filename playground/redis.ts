@@ -35,7 +35,8 @@ export function onPath(program: string, path = process.env.PATH ?? ''): string |
   return undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on loopback just now (for a server of our own). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -7,7 +7,6 @@ import type { TranscriptEvent } from '../transcript/events.ts';
 import { RESEARCHER } from './consent.ts';
 
 type Question = Extract<TranscriptEvent, { type: 'question' }>;
-type Answer = Extract<TranscriptEvent, { type: 'answer' }>;
 
 export interface InterviewContext {
   built: BuiltContext;

@@ -1,8 +1,6 @@
 // Everything an end-to-end test needs: the Discord stand-in, local model hosts, persona files,
 // a gateway and workers wired to them, and a clean Redis namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +23,7 @@ import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { openStores, type Stores } from '../../core/stores.ts';
 import { startDiscordStandIn, type DiscordStandIn, type StandInOptions } from '../../local-discord/server.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
+import { freePort } from '../../playground/redis.ts';
 
 /** chorus's REST proxy process in front of the stand-in, as docker-compose runs it in front of Discord. */
 async function startProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
@@ -47,14 +46,6 @@ async function startProxy(upstream: string): Promise<{ url: string; close(): Pro
         child.kill('SIGTERM');
       }),
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
