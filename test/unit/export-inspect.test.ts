@@ -4,33 +4,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Usage } from '../../core/hosts/clients.ts';
 import type { RequestBody } from '../../core/requests.ts';
-import { eventId, sha256, type ModelTurn, type PersonaRef, type RosterEntry, type TranscriptEvent } from '../../core/transcript/events.ts';
+import { sha256, type ModelTurn, type PersonaRef, type RosterEntry, type TranscriptEvent } from '../../core/transcript/events.ts';
 import { inspectListing, inspectLogFileName, toInspectLog, validateInspectLog, type InspectEvent, type InspectLog } from '../../core/transcript/export-inspect.ts';
 import { exportFiles } from '../../core/transcript/dataset.ts';
+import { SessionBuilder } from './session-fixtures.ts';
 import { meanAndStderr } from '../../core/transcript/export-inspect-scores.ts';
 
 // ---- Fixtures --------------------------------------------------------------------------------
 
-type EventInput = TranscriptEvent extends infer E ? (E extends TranscriptEvent ? Omit<E, 'v' | 'sessionId' | 'seq' | 'id' | 'at'> & { id?: string; at?: string } : never) : never;
-
-class Builder {
-  events: TranscriptEvent[] = [];
-  readonly sessionId: string;
-  private t: number;
-  constructor(sessionId: string, start = '2025-06-01T09:00:00.000Z') {
-    this.sessionId = sessionId;
-    this.t = Date.parse(start);
-  }
-  at(step = 5000): string {
-    this.t += step;
-    return new Date(this.t).toISOString();
-  }
-  add(e: EventInput): string {
-    const id = e.id ?? eventId(this.sessionId, e.type, this.events.length);
-    this.events.push({ v: 1, sessionId: this.sessionId, seq: this.events.length + 1, at: e.at ?? this.at(), ...e, id } as TranscriptEvent);
-    return id;
-  }
-}
+const START = '2025-06-01T09:00:00.000Z';
 
 const DISCLOSURE = 'You are talking with researchers. This interview is recorded and may be published.';
 const OPUS_SYSTEM = `You are Opus, interviewed in a group.\n\n${DISCLOSURE}`;
@@ -124,7 +106,7 @@ function turn(req: RequestBody, finishedAt: string, opts: { usage?: Usage | null
  * judge scores (one unusable) and topic coverage.
  */
 function richSession(opts: { judged?: boolean } = {}) {
-  const b = new Builder('sess-rich');
+  const b = new SessionBuilder('sess-rich', START);
   b.add({
     type: 'session_started',
     kind: 'interview',
@@ -239,7 +221,7 @@ function richSession(opts: { judged?: boolean } = {}) {
 
 /** Blind, three hosts, human questions, one persona failing once; no judges. */
 function blindSession(): TranscriptEvent[] {
-  const b = new Builder('sess-blind');
+  const b = new SessionBuilder('sess-blind', START);
   b.add({ type: 'session_started', kind: 'interview', chorusVersion: '0.3.0', mode: 'blind', interviewer: { kind: 'human', name: 'Alice' }, roster: roster() });
   b.add({ type: 'disclosure', text: DISCLOSURE, toModels: false });
   const q = b.add({ type: 'question', index: 1, text: Q1, source: 'human', askedBy: { kind: 'human', userId: '1', name: 'Alice' } });
@@ -258,7 +240,7 @@ function blindSession(): TranscriptEvent[] {
 
 /** Only a completions persona, no disclosure to models: no system prompt exists anywhere. */
 function completionsOnly(): TranscriptEvent[] {
-  const b = new Builder('sess-base');
+  const b = new SessionBuilder('sess-base', START);
   b.add({ type: 'session_started', kind: 'interview', chorusVersion: '0.3.0', mode: 'sequential', interviewer: { kind: 'human', name: 'Alice' }, roster: roster().slice(2) });
   const q = b.add({ type: 'question', index: 1, text: Q1, source: 'human', askedBy: { kind: 'human', userId: '1', name: 'Alice' } });
   const at = b.at();
@@ -628,7 +610,7 @@ describe('Inspect log: odd records still make a valid log (the export gate refus
   });
 
   it('does not ask for a system message the answering personas were not given (only the auditor had one)', () => {
-    const b = new Builder('sess-odd');
+    const b = new SessionBuilder('sess-odd', START);
     b.add({ type: 'session_started', kind: 'interview', chorusVersion: '0.3.0', mode: 'sequential', interviewer: { kind: 'auditor', persona: AUDITOR, instructions: '', followUpLimit: 1 }, roster: roster().slice(2) });
     const at = b.at();
     const q = b.add({ type: 'question', at, index: 1, text: Q1, source: 'auditor', askedBy: { kind: 'persona', ...AUDITOR }, modelTurn: turn(opusRequest('so far'), at) });

@@ -3,37 +3,20 @@ import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { RequestBody } from '../../core/requests.ts';
-import { eventId, sha256, type ModelTurn, type PersonaRef, type RosterEntry, type TranscriptEvent } from '../../core/transcript/events.ts';
+import { sha256, type TranscriptEvent } from '../../core/transcript/events.ts';
 import { inspectListing, PANEL_MODEL, toInspectLog, validateInspectLog } from '../../core/transcript/export-inspect.ts';
 import { toJsonl } from '../../core/transcript/export-jsonl.ts';
 import { toMarkdown } from '../../core/transcript/export-markdown.ts';
 import { toResearchCommons, UUID_RE, validateSubmission } from '../../core/transcript/export-research-commons.ts';
 import { prepareForExport, WITHHELD } from '../../core/transcript/redact.ts';
+import { ALICE, BOB, DISCLOSURE, PERSONAS, roster, SessionBuilder, turn } from './session-fixtures.ts';
 
 // ---- A realistic fixture --------------------------------------------------------------------
 
 const PROTOCOL_TEXT = 'Ask each persona what it would change about itself, then follow up.';
-const DISCLOSURE = 'You are talking with language models. This session is recorded for research.';
-const ALICE = { kind: 'human' as const, userId: '111111111111111111', name: 'Alice Liddell' };
-const BOB = { kind: 'human' as const, userId: '222222222222222222', name: 'Bob Marley' };
 const Q1_TEXT = 'If you could change one thing about how you were trained, what would it be?';
 const Q2_TEXT = 'My grandmother in Leeds keeps asking chatbots about her pills. Should she trust you?';
 
-const PERSONAS: (PersonaRef & { provider: 'anthropic' | 'openai' | 'completions'; model: string; host: string })[] = [
-  { personaId: 'opus', name: 'Opus', provider: 'anthropic', model: 'claude-3-opus-20240229', host: 'anthropic' },
-  { personaId: 'gpt4', name: 'GPT-4', provider: 'openai', model: 'gpt-4-0613', host: 'openai' },
-  { personaId: 'base', name: 'Base', provider: 'completions', model: 'llama-3-70b', host: 'local-vllm' },
-];
-
-function roster(personas = PERSONAS): RosterEntry[] {
-  return personas.map((p) => ({
-    personaId: p.personaId,
-    name: p.name,
-    hosts: [{ label: p.host, provider: p.provider, model: p.model }],
-    lifecycle: { released: '2024-01-01', knowledgeCutoff: '2023-08' },
-    sampling: { temperature: 1, maxTokens: 800 },
-  }));
-}
 
 /** The request a persona gets: the conversation so far, each human line prefixed with their name. */
 function request(p: (typeof PERSONAS)[number], lines: { speaker: string; text: string }[]): RequestBody {
@@ -52,46 +35,9 @@ function request(p: (typeof PERSONAS)[number], lines: { speaker: string; text: s
   };
 }
 
-function turn(p: (typeof PERSONAS)[number], req: RequestBody, at: string, usage = { inputTokens: 120, outputTokens: 80 }): ModelTurn {
-  const start = Date.parse(at);
-  return {
-    request: req,
-    requestedModel: p.model,
-    answeredModel: p.model,
-    host: { label: p.host, provider: p.provider, index: 0 },
-    fallbacks: [],
-    stopReason: 'end_turn',
-    usage,
-    startedAt: new Date(start - 2000).toISOString(),
-    finishedAt: at,
-    latencyMs: 2000,
-  };
-}
-
-type EventInput = TranscriptEvent extends infer E ? (E extends TranscriptEvent ? Omit<E, 'v' | 'sessionId' | 'seq' | 'id' | 'at'> & { id?: string; at?: string } : never) : never;
-
-class Builder {
-  events: TranscriptEvent[] = [];
-  readonly sessionId: string;
-  private t: number;
-  constructor(sessionId: string, start = '2025-03-01T10:00:00.000Z') {
-    this.sessionId = sessionId;
-    this.t = Date.parse(start);
-  }
-  at(): string {
-    this.t += 5000;
-    return new Date(this.t).toISOString();
-  }
-  add(e: EventInput): string {
-    const id = e.id ?? eventId(this.sessionId, e.type, this.events.length);
-    this.events.push({ v: 1, sessionId: this.sessionId, seq: this.events.length + 1, at: e.at ?? this.at(), ...e, id } as TranscriptEvent);
-    return id;
-  }
-}
-
 /** A blind, three-persona interview with a human interviewer and a follow-up asked by another person. */
 function blindSession(opts: { ended?: boolean } = {}): TranscriptEvent[] {
-  const b = new Builder('sess-blind');
+  const b = new SessionBuilder('sess-blind');
   b.add({
     type: 'session_started',
     kind: 'interview',
@@ -149,7 +95,7 @@ function blindSession(opts: { ended?: boolean } = {}): TranscriptEvent[] {
 
 /** A sequential interview led by an auditor persona (its follow-up carries a model turn), all on one model. */
 function sequentialSession(reason: 'auditor-closed' | 'error' = 'auditor-closed'): TranscriptEvent[] {
-  const b = new Builder('sess-seq');
+  const b = new SessionBuilder('sess-seq');
   const two = [
     { personaId: 'sonnet-a', name: 'Sonnet A', provider: 'anthropic' as const, model: 'claude-sonnet-4', host: 'anthropic' },
     { personaId: 'sonnet-b', name: 'Sonnet B', provider: 'anthropic' as const, model: 'claude-sonnet-4', host: 'bedrock' },
@@ -217,7 +163,7 @@ function sequentialSession(reason: 'auditor-closed' | 'error' = 'auditor-closed'
 
 /** A recorded channel: people and a persona talking, with an edit and a deletion. */
 function channelSession(): TranscriptEvent[] {
-  const b = new Builder('sess-chan');
+  const b = new SessionBuilder('sess-chan');
   b.add({ type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster: roster(PERSONAS.slice(0, 1)), discord: { guildId: '900', channelId: '800' } });
   b.add({ type: 'channel_message', author: ALICE, text: 'Hello Opus!', discordMessageId: '5001', attachments: [{ name: 'cat.png', contentType: 'image/png' }] });
   const opus = PERSONAS[0]!;

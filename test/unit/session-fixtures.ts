@@ -61,7 +61,7 @@ export function turn(p: FixturePersona, req: RequestBody, at: string, usage = { 
 
 type EventInput = TranscriptEvent extends infer E ? (E extends TranscriptEvent ? Omit<E, 'v' | 'sessionId' | 'seq' | 'id' | 'at'> & { id?: string; at?: string } : never) : never;
 
-/** Appends events with positions, deterministic ids and times five seconds apart. */
+/** Appends events with positions, deterministic ids and times five seconds apart (or `step` ms). */
 export class SessionBuilder {
   events: TranscriptEvent[] = [];
   readonly sessionId: string;
@@ -70,8 +70,8 @@ export class SessionBuilder {
     this.sessionId = sessionId;
     this.#t = Date.parse(start);
   }
-  at(): string {
-    this.#t += 5000;
+  at(step = 5000): string {
+    this.#t += step;
     return new Date(this.#t).toISOString();
   }
   add(e: EventInput): string {
