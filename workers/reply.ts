@@ -8,7 +8,7 @@ import { classifyDiscordError, MissingPermissionError } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { askPersona, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { askPersona, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
 import { budgetNotice, dayOf, limitsOf, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -97,6 +97,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
 
   // One round trip for all a turn usually needs before its model call: its progress (counting this
   // attempt), the channel's refused permissions, and the history it will read.
+  const hostOptions = readHealthAhead(deps.hostOptions, persona);
   let [progress, missing, history] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages)]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
   if (missing.has('ManageWebhooks')) {
@@ -113,7 +114,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     if (progress.text === undefined) {
       // (A turn with a preview already showing is finished whatever the budget: nothing is left half-said.)
       if (progress.posted.size === 0 && (await overBudget(place, turn, persona, settings, deps, log))) return { status: 'over-budget' };
-      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), deps, log);
+      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), hostOptions ? { ...deps, hostOptions } : deps, log);
       if (result.status === 'retry-later') return result;
       generated = result;
       progress = await deps.ledger.progress(trigger.id, personaId);

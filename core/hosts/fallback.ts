@@ -82,6 +82,19 @@ export interface AskOptions {
   observe?: (event: HostEvent) => void;
 }
 
+/**
+ * Starts reading the persona's host health now, so the read travels with the other reads a turn
+ * makes before its model call (one round trip, not two in a row); `askPersona` then uses it. Only a
+ * persona with more than one host has a choice to make, so only then is anything read.
+ */
+export function readHealthAhead(opts: AskOptions | undefined, persona: Persona): AskOptions | undefined {
+  const health = opts?.health;
+  if (!health || persona.hosts.length < 2) return opts;
+  const read = health.down(persona.hosts);
+  read.catch(() => undefined); // askPersona awaits it, and treats a failed read as nothing known
+  return { ...opts, health: { down: () => read, answered: (host) => health.answered(host) } };
+}
+
 /** The reason recorded for a host passed over because its last checks failed. */
 export const HOST_DOWN_REASON = 'down at its last health checks';
 

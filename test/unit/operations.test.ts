@@ -6,7 +6,7 @@ import { budgetNotice, checkBudget, dayOf, hoursUntilReset, limitsOf, tokensOf }
 import { buildContext } from '../../core/context.ts';
 import { FAILURES_TO_DOWN, hostId, isKnownDown, judgeProbe, nextHealth, probeRequest, type HostHealth } from '../../core/health.ts';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, failureClass, HOST_DOWN_REASON, hostsToSkip, plainReason, unavailableNotice, type HostEvent, type HostHealthView } from '../../core/hosts/fallback.ts';
+import { askPersona, failureClass, HOST_DOWN_REASON, hostsToSkip, plainReason, readHealthAhead, unavailableNotice, type HostEvent, type HostHealthView } from '../../core/hosts/fallback.ts';
 import { createRegistry, routeLabel, workerMetrics } from '../../core/metrics.ts';
 import { describePersonas, servingHost } from '../../commands/personas.ts';
 import { msg, persona } from './helpers.ts';
@@ -78,6 +78,26 @@ describe('health-driven host order', () => {
     expect(calls).toEqual(['from b']);
     expect(events.map((e) => e.kind)).toEqual(['skipped', 'answered']);
     expect(plainReason({ hostIndex: 0, host: 'x', model: 'a', outcome: 'skipped', reason: HOST_DOWN_REASON })).toBe('was down at its last checks');
+  });
+
+  it('reads health once, ahead of the model call, and skips by what it read', async () => {
+    const calls: string[] = [];
+    const reads: string[][] = [];
+    const health: HostHealthView = {
+      down: async (hosts) => {
+        reads.push(hosts.map((h) => h.model));
+        return [true, false];
+      },
+      answered: async () => {},
+    };
+    const ahead = readHealthAhead({ health }, two);
+    expect(reads).toEqual([['a', 'b']]); // started at once, beside the turn's other reads
+    const clients = [answering('from a', calls), answering('from b', calls)];
+    const result = await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)], undefined, ahead);
+    expect(result).toMatchObject({ kind: 'answered', hostIndex: 1 });
+    expect(reads).toHaveLength(1);
+    expect(readHealthAhead({ health }, { ...two, hosts: [two.hosts[0]!] })).toEqual({ health }); // one host: no choice, no read
+    expect(reads).toHaveLength(1);
   });
 
   it('asks a down host when every host is down, and marks it up when it answers', async () => {
