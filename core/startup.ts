@@ -1,5 +1,6 @@
 // Shared start-up for chorus's processes: configuration, personas and protocols, and the services
 // they need, with every failure told in one plain line (what is wrong, what to do) and a non-zero exit.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DiscordAPIError } from '@discordjs/rest';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -19,6 +20,20 @@ export interface Started {
 export function stop(name: string, message: string): never {
   console.error(`chorus ${name}: ${message}`);
   process.exit(1);
+}
+
+/**
+ * A command's options, read from its command line. An option it does not know, or one given without
+ * its value, is told in one line with the command's usage (exit 2), never as a stack trace.
+ */
+export function readCommandLine<T extends ParseArgsConfig>(name: string, usage: string, config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    const message = err instanceof Error ? (err.message.split('. ')[0] ?? err.message) : String(err);
+    console.error(`${name}: ${message}. ${usage}`);
+    process.exit(2);
+  }
 }
 
 /** Reads `.env` when there is one; variables already set win. */

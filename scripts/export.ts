@@ -16,9 +16,9 @@
 //    was meant: the server answers 200 to a flag for a message id it does not know.
 // One line out; one line and a non-zero exit on failure. The token is never printed.
 import { createHash, randomUUID } from 'node:crypto';
-import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import { loadConfig } from '../core/config.ts';
-import { loadDotEnv } from '../core/startup.ts';
+import { loadDotEnv, readCommandLine } from '../core/startup.ts';
 import { openRecordStore } from '../core/transcript/open-store.ts';
 import { prepareForExport } from '../core/transcript/redact.ts';
 import { toResearchCommons, validateSubmission, type SubmissionMessage, type Visibility } from '../core/transcript/export-research-commons.ts';
@@ -32,7 +32,8 @@ class Failure extends Error {
   }
 }
 
-const { values: args } = parseArgs({
+const USAGE = 'usage: npm run export -- --to research-commons --url URL --session SESSION_ID [--token T] [--visibility private|researcher|unlisted|public] [--title T] [--tags a,b] [--new]';
+const { values: args } = readCommandLine('export', USAGE, {
   options: {
     to: { type: 'string' },
     url: { type: 'string' },

@@ -17,11 +17,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { campaignJudges, campaignProblems, expandCampaign, parseCampaign, reachProblems, withStance, type Campaign, type Cell } from '../core/campaign.ts';
 import { ConfigError, loadConfig } from '../core/config.ts';
-import { loadDotEnv, redisProblem } from '../core/startup.ts';
+import { loadDotEnv, readCommandLine, redisProblem } from '../core/startup.ts';
 import { notToBeAskedAgain } from '../core/interview/consent.ts';
 import { advance, auditorInterviewer, createInterviewQueues, judgingLeft, queueJudging, startSession, type SessionState } from '../core/interview/sessions.ts';
 import type { Judging } from '../core/interview/judging.ts';
@@ -35,7 +34,8 @@ import { loadPersonas } from '../personas/load.ts';
 import { startWorker } from '../workers/worker.ts';
 import { chorusVersion } from '../core/version.ts';
 
-const { values: args } = parseArgs({
+const USAGE = 'usage: npm run interview -- --protocol ID --personas a,b [--interviewers …] [--repeats N] [--out DIR], or --campaign FILE, --rerun SESSION_ID, --judge SESSION_ID (see the README)';
+const { values: args } = readCommandLine('interview', USAGE, {
   options: {
     protocol: { type: 'string' },
     personas: { type: 'string' },

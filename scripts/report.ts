@@ -5,20 +5,20 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config.ts';
 import { buildReport, chartSpec, reportCsv, reportMarkdown } from '../core/report.ts';
 import { renderSvg } from '../core/report-chart.ts';
-import { loadDotEnv } from '../core/startup.ts';
+import { loadDotEnv, readCommandLine } from '../core/startup.ts';
 import type { TranscriptEvent } from '../core/transcript/events.ts';
 import { openRecordStore } from '../core/transcript/open-store.ts';
 
-const { values: args, positionals } = parseArgs({ options: { out: { type: 'string' } }, allowPositionals: true });
+const USAGE = 'usage: npm run report -- <campaign id | campaign folder> [--out DIR]';
+const { values: args, positionals } = readCommandLine('report', USAGE, { options: { out: { type: 'string' } }, allowPositionals: true });
 function fail(message: string): never {
   console.error(`report: ${message}`);
   process.exit(2);
 }
-const target = positionals[0] ?? fail('usage: npm run report -- <campaign id | campaign folder> [--out DIR]');
+const target = positionals[0] ?? fail(USAGE);
 
 let campaignId = target;
 let sessions: TranscriptEvent[][] = [];

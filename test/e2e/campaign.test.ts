@@ -274,6 +274,15 @@ describe('headless runs, as a newcomer meets them', () => {
     expect(r.err).not.toMatch(/ECONNREFUSED[\s\S]*ECONNREFUSED/); // said once, not logged for ever
   }, 30_000);
 
+  it('answers an option it does not know with one line and the usage, for each command, never a stack trace', async () => {
+    for (const command of ['interview', 'report', 'export']) {
+      const r = await npm([command, '--', '--bogus'], {});
+      expect(r.code, command).toBe(2);
+      expect(r.err.trim().split('\n').at(-1)).toMatch(new RegExp(`^${command}: Unknown option '--bogus'\\. usage: npm run ${command} -- `));
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  }, 60_000);
+
   it('refuses a campaign whose personas cannot be reached, naming the key variable, and starts nothing', async () => {
     const r = await npm(['interview', '--', '--protocol', 'auditor-preferences', '--personas', 'gpt,opus', '--campaign', 'no-keys'], { TEST_OPENAI_KEY: '' });
     expect(r.code).not.toBe(0);
