@@ -6,7 +6,7 @@ const int = (fallback: number) => z.coerce.number().int().positive().default(fal
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
 export const ConfigSchema = z.object({
-  DISCORD_TOKEN: z.string().min(1, 'set DISCORD_TOKEN to the bot token'),
+  DISCORD_TOKEN: z.string({ error: 'set DISCORD_TOKEN to the bot token (in .env, see .env.example)' }).min(1, 'set DISCORD_TOKEN to the bot token (in .env, see .env.example)'),
   /** Override only to point at a REST proxy or a local stand-in. */
   DISCORD_API_URL: z.url().default('https://discord.com/api'),
   /**

@@ -28,9 +28,12 @@ describe('start-up', () => {
   });
 
   it('stops with a clear message when the token is missing', async () => {
-    const { code, stderr } = await run('start:worker', { DISCORD_TOKEN: '' });
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/DISCORD_TOKEN: set DISCORD_TOKEN to the bot token/);
+    for (const env of [{ DISCORD_TOKEN: '' }, {}]) {
+      const { code, stderr } = await run('start:worker', env);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/DISCORD_TOKEN: set DISCORD_TOKEN to the bot token/);
+      expect(stderr).not.toMatch(/expected string/);
+    }
   });
 
   it('stops with one clear line when Redis cannot be reached', async () => {
