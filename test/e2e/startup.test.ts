@@ -28,7 +28,7 @@ describe('start-up', () => {
   });
 
   it('stops with a clear message when the token is missing', async () => {
-    for (const env of [{ DISCORD_TOKEN: '' }, {}]) {
+    for (const env of [{ DISCORD_TOKEN: '' }, {}] as Record<string, string>[]) {
       const { code, stderr } = await run('start:worker', env);
       expect(code).toBe(1);
       expect(stderr).toMatch(/DISCORD_TOKEN: set DISCORD_TOKEN to the bot token/);
