@@ -5,7 +5,7 @@ import { startHarness } from '../test/e2e/harness.ts';
 import { campaigns } from './campaign.ts';
 import { measureDirectBot } from './direct-bot.ts';
 import { measureGatewayMemory } from './gateway-memory.ts';
-import { LOAD_HEADER, loadChorus, loadDirect, loadRow, workerLimits } from './load.ts';
+import { LOAD_HEADER, loadChorus, loadDirect, loadQueueBot, loadRow, workerLimits } from './load.ts';
 import { bullmqHop, chorusAddedLatency } from './overhead.ts';
 import { count429 } from '../local-discord/server.ts';
 import { statSync } from 'node:fs';
@@ -224,7 +224,7 @@ section('1. overhead: gateway receives a message → the model host has the requ
   line(`   REST calls per reply: chorus ${chorus.restPerReply.toFixed(2)}, direct ${direct.restCallsPerReply.toFixed(2)}`);
 }
 
-section(`2. load: chorus (a gateway and a worker process, defaults) beside a direct-call bot, Discord's limits on, ${LOAD_SECONDS} s each`);
+section(`2. load: chorus (a gateway and a worker process, defaults) beside a bare BullMQ bot (queue: the same split, none of chorus's work) and a direct-call bot, Discord's limits on, ${LOAD_SECONDS} s each`);
 for (const spec of [
   { channels: 20, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 2000 },
   { channels: 10, perChannel: 2, seconds: LOAD_SECONDS, hostDelayMs: 0 },
@@ -234,8 +234,11 @@ for (const spec of [
   line(`   ${LOAD_HEADER}`);
   const chorus = await loadChorus(spec);
   line(`   ${loadRow('chorus', chorus)}`);
+  const queued = await loadQueueBot(spec);
+  line(`   ${loadRow('queue', queued)}`);
   const direct = await loadDirect(spec);
   line(`   ${loadRow('direct', direct)}`);
+  line(`   added in steady state (after the first 5 s), p50 / p99: chorus ${ms(chorus.addedSteady.p50)} / ${ms(chorus.addedSteady.p99)}, bare BullMQ bot ${ms(queued.addedSteady.p50)} / ${ms(queued.addedSteady.p99)}, direct ${ms(direct.addedSteady.p50)} / ${ms(direct.addedSteady.p99)}`);
   line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}× (target ≤ 1.2× with a 2 s host)`);
   line(`   warm-up: messages in the first 5 s: chorus added p99 ${ms(chorus.addedFirst5s.p99)} (max ${ms(chorus.addedFirst5s.max)}), direct ${ms(direct.addedFirst5s.p99)}; after: chorus p50 ${ms(chorus.addedSteady.p50)} p99 ${ms(chorus.addedSteady.p99)}, direct p50 ${ms(direct.addedSteady.p50)} p99 ${ms(direct.addedSteady.p99)}`);
 }

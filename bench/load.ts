@@ -145,14 +145,38 @@ export async function loadDirect(spec: LoadSpec): Promise<LoadResult> {
   }
 }
 
-async function spawnDirectBot(discord: DiscordStandIn, host: ModelHost): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bench/direct-bot.ts'], {
-    env: { PATH: process.env.PATH ?? '', DIRECT_BOT_REST_URL: discord.restUrl, DIRECT_BOT_TOKEN: discord.token, DIRECT_BOT_MODEL_URL: host.url },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** The same open loop against a bare BullMQ bot (bench/queue-bot.ts): chorus's architecture, none of its work. */
+export async function loadQueueBot(spec: LoadSpec): Promise<LoadResult> {
+  const discord = await startDiscordStandIn({ enforceRateLimits: true });
+  const host = await startModelHost();
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `bench-queue-bot-${process.pid}-${Date.now().toString(36)}`;
+  const env = { QUEUE_BOT_REST_URL: discord.restUrl, QUEUE_BOT_TOKEN: discord.token, QUEUE_BOT_MODEL_URL: host.url, QUEUE_BOT_REDIS_URL: redisUrl, QUEUE_BOT_PREFIX: prefix };
+  const bots = await Promise.all(['gateway', 'worker'].map((role) => spawnBot('bench/queue-bot.ts', 'queue bot ready', { ...env, QUEUE_BOT_ROLE: role })));
+  try {
+    const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `load-${i}` }))];
+    return await drive(discord, host, channels, spec, now());
+  } finally {
+    for (const bot of bots) bot.kill('SIGKILL');
+    await Promise.all(bots.map((bot) => bot.exitCode === null && bot.signalCode === null ? once(bot, 'exit') : undefined));
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    await host.close();
+    await discord.close();
+  }
+}
+
+function spawnDirectBot(discord: DiscordStandIn, host: ModelHost): Promise<ChildProcess> {
+  return spawnBot('bench/direct-bot.ts', 'direct bot ready', { DIRECT_BOT_REST_URL: discord.restUrl, DIRECT_BOT_TOKEN: discord.token, DIRECT_BOT_MODEL_URL: host.url });
+}
+
+async function spawnBot(script: string, readyLine: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`direct bot exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('direct bot ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`${script} exited early with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (l) => l.includes(readyLine) && resolve());
   });
   return child;
 }
@@ -229,9 +253,12 @@ if (import.meta.main) {
     console.log(LOAD_HEADER);
     const chorus = await loadChorus(spec);
     console.log(loadRow('chorus', chorus));
+    const queued = await loadQueueBot(spec);
+    console.log(loadRow('queue', queued));
     const direct = await loadDirect(spec);
     console.log(loadRow('direct', direct));
     console.log(`  chorus: first 5 s added p99 ${sec(chorus.addedFirst5s.p99)} (max ${sec(chorus.addedFirst5s.max)}); after: added p50 ${sec(chorus.addedSteady.p50)} p99 ${sec(chorus.addedSteady.p99)}`);
+    console.log(`  queue:  first 5 s added p99 ${sec(queued.addedFirst5s.p99)} (max ${sec(queued.addedFirst5s.max)}); after: added p50 ${sec(queued.addedSteady.p50)} p99 ${sec(queued.addedSteady.p99)}`);
     console.log(`  direct: first 5 s added p99 ${sec(direct.addedFirst5s.p99)} (max ${sec(direct.addedFirst5s.max)}); after: added p50 ${sec(direct.addedSteady.p50)} p99 ${sec(direct.addedSteady.p99)}`);
   }
   const limits = await workerLimits(200);

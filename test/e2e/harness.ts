@@ -210,9 +210,23 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     await gateway.ready;
   }
   const stores = openStores(config, personas.map((p) => p.id), log);
-  const queueEvents = new QueueEvents('replies', { connection: { url: redisUrl }, prefix });
-  const interviewEvents = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: redisUrl }, prefix });
-  await Promise.all([queueEvents.waitUntilReady(), interviewEvents.waitUntilReady()]);
+  // Opened when first awaited: a listener on every job event would share the CPU with chorus under
+  // load (bench/load.ts never waits on jobs), which the bots it is compared with do not have.
+  const listeners = new Map<string, Promise<QueueEvents>>();
+  const eventsOf = (queueName: string): Promise<QueueEvents> => {
+    let events = listeners.get(queueName);
+    if (!events) {
+      // Read from the stream's end as it is now, before the caller lists the jobs it will await: a job
+      // finishing meanwhile is still seen, however long the listener takes to start reading.
+      events = redis.xrevrange(`${prefix}:${queueName}:events`, '+', '-', 'COUNT', 1).then(async ([last]) => {
+        const opened = new QueueEvents(queueName, { connection: { url: redisUrl }, prefix, lastEventId: last?.[0] ?? '0-0' });
+        await opened.waitUntilReady();
+        return opened;
+      });
+      listeners.set(queueName, events);
+    }
+    return events;
+  };
   let store: Promise<RecordStore> | undefined;
   const redis = new Redis(redisUrl);
   const workers: RunningWorker[] = [];
@@ -274,6 +288,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       for (;;) {
         const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
         if (jobs.length === 0) return;
+        const queueEvents = await eventsOf('replies');
         queueEvents.setMaxListeners(jobs.length + 10); // one listener per awaited job
         await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
       }
@@ -301,7 +316,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       for (;;) {
         const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
         if (jobs.length === 0) return;
-        queue.setMaxListeners(jobs.length + 10);
+        const interviewEvents = await eventsOf(INTERVIEW_QUEUE);
+        interviewEvents.setMaxListeners(jobs.length + 10);
         await Promise.all(jobs.map((j) => j.waitUntilFinished(interviewEvents).catch(() => undefined)));
       }
     },
@@ -336,8 +352,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await Promise.all(workers.map((w) => w.close()));
       await gateway?.close();
       await stores.close();
-      await queueEvents.close();
-      await interviewEvents.close();
+      for (const events of listeners.values()) await (await events).close();
       await (await store)?.close();
       await proxy?.close();
       await discord.close();
