@@ -122,8 +122,8 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     const saved = JSON.parse(progress.meta ?? '{"kind":"reply"}') as SavedReply;
     const posts = await deliver(place, turn, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
     const visibleAt = generated ? (generated.visibleAt ?? Date.now()) : undefined;
-    await deps.onPosted?.(place, turn, posts, saved);
-    const followUps = saved.kind === 'reply' ? await followUpsOf(place, turn, posts, settings, deps) : [];
+    // Recording the posts and routing them are independent: their round trips overlap.
+    const [, followUps] = await Promise.all([deps.onPosted?.(place, turn, posts, saved), saved.kind === 'reply' ? followUpsOf(place, turn, posts, settings, deps) : []]);
     await deps.ledger.markDone(trigger.id, personaId);
     log.info({ pieces: posts.length, kind: saved.kind, host: saved.host }, 'reply posted');
     return {
@@ -272,14 +272,19 @@ async function generate(
     clearTimeout(typing);
   }
   const shownPreview = await streamer?.settle();
-  // A preview already showing the whole first piece is final as it is: no edit to say it again.
-  if (shownPreview && streamer?.shown() === splitMessage(text)[0]) {
-    await deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice });
-  }
-  await deps.ledger.saveText(trigger.id, personaId, text, saved);
-  if (saved.kind === 'reply' && place.guildId) {
-    await deps.budgets?.add(place.guildId, personaId, saved.usage, Date.now()).catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not count tokens against the budgets'));
-  }
+  // Sent together, in this order on one connection. A preview already showing the whole first piece
+  // is final as it is: no edit to say it again (were its mark lost, a retry would only edit it to the
+  // same words).
+  const guildId = place.guildId;
+  await Promise.all([
+    shownPreview && streamer?.shown() === splitMessage(text)[0]
+      ? deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice })
+      : undefined,
+    deps.ledger.saveText(trigger.id, personaId, text, saved),
+    saved.kind === 'reply' && guildId
+      ? deps.budgets?.add(guildId, personaId, saved.usage, Date.now()).catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not count tokens against the budgets'))
+      : undefined,
+  ]);
   const visibleAt = streamer?.firstVisibleAt();
   return {
     status: saved.kind === 'notice' ? 'notice' : 'posted',
@@ -321,8 +326,7 @@ async function deliver(place: Place, turn: Turn, persona: Persona, target: PostT
     createdAt: new Date().toISOString(),
   }));
   // The persona's own words go into the channel history now, before the next turn reads them.
-  await deps.history.add(place.channelId, posts);
-  await deps.ledger.notePost(place.channelId, persona.id, Date.now());
+  await Promise.all([deps.history.add(place.channelId, posts), deps.ledger.notePost(place.channelId, persona.id, Date.now())]);
   return posts;
 }
 
@@ -334,10 +338,9 @@ async function deliver(place: Place, turn: Turn, persona: Persona, target: PostT
 async function followUpsOf(place: Place, turn: Turn, posts: ChannelMessage[], settings: Settings, deps: ReplyDeps): Promise<Turn[]> {
   const last = posts.at(-1);
   if (!last) return [];
-  const progress = await deps.ledger.progress(turn.trigger.id, turn.personaId);
-  if (progress.followUps !== undefined) return parseTurns(progress.followUps);
   const now = Date.now();
-  const activity = await deps.ledger.activity(place.channelId, now);
+  const [progress, activity] = await Promise.all([deps.ledger.progress(turn.trigger.id, turn.personaId), deps.ledger.activity(place.channelId, now)]);
+  if (progress.followUps !== undefined) return parseTurns(progress.followUps);
   const { answer, skipped } = route(
     { content: posts.map((p) => p.content).join('\n'), author: { kind: 'persona', personaId: turn.personaId, depth: turn.depth } },
     deps.personaList,
@@ -346,9 +349,14 @@ async function followUpsOf(place: Place, turn: Turn, posts: ChannelMessage[], se
   );
   if (skipped.length) deps.log.info({ channelId: place.channelId, from: turn.personaId, skipped }, 'persona post not answered by some');
   const turns: Turn[] = answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last }));
-  await deps.ledger.saveFollowUps(turn.trigger.id, turn.personaId, JSON.stringify(turns));
-  if (turns.length) await deps.ledger.noteAmbient(place.channelId, turns.length, now);
-  return parseTurns((await deps.ledger.progress(turn.trigger.id, turn.personaId)).followUps);
+  // The read is sent after the write on the same connection: it returns whichever attempt's
+  // follow-ups were saved first.
+  const [, , saved] = await Promise.all([
+    deps.ledger.saveFollowUps(turn.trigger.id, turn.personaId, JSON.stringify(turns)),
+    turns.length ? deps.ledger.noteAmbient(place.channelId, turns.length, now) : undefined,
+    deps.ledger.progress(turn.trigger.id, turn.personaId),
+  ]);
+  return parseTurns(saved.followUps);
 }
 
 function parseTurns(raw: string | undefined): Turn[] {
