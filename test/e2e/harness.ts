@@ -317,6 +317,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
         if (jobs.length === 0) return;
         const interviewEvents = await eventsOf(INTERVIEW_QUEUE);
+        queue.setMaxListeners(jobs.length + 10); // each awaited job listens for its queue closing
         interviewEvents.setMaxListeners(jobs.length + 10);
         await Promise.all(jobs.map((j) => j.waitUntilFinished(interviewEvents).catch(() => undefined)));
       }
