@@ -1,6 +1,7 @@
 // The record store against real engines: one suite, run on an SQLite file (node:sqlite) and on the
 // local PostgreSQL (a schema of its own per run, dropped afterwards).
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,13 +182,17 @@ const notice = (sessionId: string, key: string): TranscriptEvent => ({
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
-/** Appends from a separate Node process (a worker), starting at `startAt`. Resolves to the seqs it got. */
-function appendFromProcess(options: object, sessionId: string, prefix: string, count: number, startAt: number): Promise<number[]> {
+/**
+ * A second process appending `count` events. It opens its store, says so, and starts only when told:
+ * two of them told at once really append side by side, however long each took to start.
+ */
+function appendFromProcess(options: object, sessionId: string, prefix: string, count: number): { ready: Promise<void>; go(): void; done: Promise<number[]> } {
   const code = `
     const { openRecordStore } = await import(process.env.STORE_MODULE);
     const store = await openRecordStore(JSON.parse(process.env.STORE_OPTS));
-    const { sessionId, prefix, count, startAt } = JSON.parse(process.env.JOB);
-    while (Date.now() < startAt) await new Promise((r) => setTimeout(r, 2));
+    const { sessionId, prefix, count } = JSON.parse(process.env.JOB);
+    process.stdout.write('ready\\n');
+    await new Promise((r) => process.stdin.once('data', r));
     const seqs = [];
     for (let i = 0; i < count; i++) {
       const e = { v: 1, id: prefix + i, sessionId, at: new Date().toISOString(), type: 'notice', text: prefix + i };
@@ -197,20 +202,28 @@ function appendFromProcess(options: object, sessionId: string, prefix: string, c
       await new Promise((r) => setTimeout(r, 1));
     }
     await store.close();
-    process.stdout.write(JSON.stringify(seqs));
+    process.stdout.write(JSON.stringify(seqs) + '\\n');
+    process.stdin.destroy();
   `;
   const env = {
     ...process.env,
     STORE_MODULE: pathToFileURL(join(import.meta.dirname, '../../core/transcript/open-store.ts')).href,
     STORE_OPTS: JSON.stringify(options),
-    JOB: JSON.stringify({ sessionId, prefix, count, startAt }),
+    JOB: JSON.stringify({ sessionId, prefix, count }),
   };
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', code], { env }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as number[]);
-    });
-  });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = createInterface({ input: child.stdout });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const failed = (what: string) => exited.then((code) => Promise.reject(new Error(`appending process exited (${code}) ${what}\n${stderr}`)));
+  const ready = Promise.race([new Promise<void>((resolve) => lines.once('line', () => resolve())), failed('before it was ready')]);
+  const done = Promise.race([
+    new Promise<number[]>((resolve) => lines.on('line', (line) => line !== 'ready' && resolve(JSON.parse(line) as number[]))),
+    failed('before it was done'),
+  ]);
+  ready.catch(() => undefined);
+  return { ready, go: () => child.stdin.write('go\n'), done };
 }
 
 // --- The suite ------------------------------------------------------------------------------------
@@ -358,9 +371,11 @@ describe.each([sqliteEngine(), postgresEngine()])('record store on $name', (engi
   it('gives appends from two processes at once positions with no gaps or duplicates', async () => {
     const sid = 'concurrent-procs';
     await store.createSession({ id: sid, kind: 'channel', status: 'running', title: 'Two workers', state: {} });
-    const startAt = Date.now() + 1500;
+    const procs = [appendFromProcess(engine.options(), sid, 'pa-', 40), appendFromProcess(engine.options(), sid, 'pb-', 40)];
+    await Promise.all(procs.map((p) => p.ready));
+    for (const p of procs) p.go();
     // allSettled: both processes are done before anything is checked (or the schema dropped).
-    const settled = await Promise.allSettled([appendFromProcess(engine.options(), sid, 'pa-', 40, startAt), appendFromProcess(engine.options(), sid, 'pb-', 40, startAt)]);
+    const settled = await Promise.allSettled(procs.map((p) => p.done));
     const [a, b] = settled.map((r) => {
       if (r.status === 'rejected') throw r.reason;
       return r.value;
