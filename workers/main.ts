@@ -2,6 +2,7 @@
 import { createBotIdentity } from '../core/application.ts';
 import { createRest } from '../core/rest.ts';
 import { explainStartFailure, onShutdown, startUp, stop } from '../core/startup.ts';
+import { warmUp } from './warm-up.ts';
 import { startWorker } from './worker.ts';
 
 const { config, log, personas } = await startUp('worker');
@@ -18,6 +19,7 @@ const { config, log, personas } = await startUp('worker');
   }
   redis.disconnect();
 }
+await warmUp(personas, log);
 const running = startWorker(config, personas, process.env, log, {
   // Nothing a retry can mend: stop, saying why (the jobs in hand go back to the queue).
   onFatal: (err) => void running.close().finally(() => stop('worker', err.message)),
