@@ -141,9 +141,10 @@ describe('prepareForExport', () => {
     const ids = events.flatMap((e) => ('discordMessageId' in e ? [e.discordMessageId] : []));
     const once = prepareForExport(events, { optedOut: new Set() });
     const again = prepareForExport(events, { optedOut: new Set() });
+    // As values (quoted): a bare short id can turn up by chance inside a hex hash.
     for (const id of ids) {
-      expect(JSON.stringify(once)).not.toContain(id);
-      expect(JSON.stringify(again)).not.toContain(id);
+      expect(JSON.stringify(once)).not.toContain(JSON.stringify(id));
+      expect(JSON.stringify(again)).not.toContain(JSON.stringify(id));
     }
     const hashed = (out: TranscriptEvent[]) => out.flatMap((e) => ('discordMessageId' in e ? [e.discordMessageId] : []));
     // An edit still points at its message, within one export…
