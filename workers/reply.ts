@@ -351,12 +351,12 @@ async function followUpsOf(place: Place, turn: Turn, posts: ChannelMessage[], se
   const turns: Turn[] = answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last }));
   // The read is sent after the write on the same connection: it returns whichever attempt's
   // follow-ups were saved first.
-  const [, , saved] = await Promise.all([
+  const [, , kept] = await Promise.all([
     deps.ledger.saveFollowUps(turn.trigger.id, turn.personaId, JSON.stringify(turns)),
     turns.length ? deps.ledger.noteAmbient(place.channelId, turns.length, now) : undefined,
     deps.ledger.progress(turn.trigger.id, turn.personaId),
   ]);
-  return parseTurns(saved.followUps);
+  return parseTurns(kept.followUps);
 }
 
 function parseTurns(raw: string | undefined): Turn[] {

@@ -289,7 +289,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         const jobs = await queue.getJobs(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']);
         if (jobs.length === 0) return;
         const queueEvents = await eventsOf('replies');
-        queueEvents.setMaxListeners(jobs.length + 10); // one listener per awaited job
+        queue.setMaxListeners(jobs.length + 10); // each awaited job listens for its queue closing
+        queueEvents.setMaxListeners(jobs.length + 10); // and for its own end
         await Promise.all(jobs.map((j) => j.waitUntilFinished(queueEvents).catch(() => undefined)));
       }
     },
