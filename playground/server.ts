@@ -2,6 +2,7 @@
 // components (served from node_modules, with the lit modules they import), generated avatars, and
 // the channel and viewer APIs. Loopback by default: it acts as a Discord member, with no log-in.
 import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -34,6 +35,28 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 /** The packages the page imports, by the names its import map uses. */
 const VENDOR = ['@skyra/discord-components-core', 'lit', 'lit-html', 'lit-element', '@lit/reactive-element', '@lit/context'];
 
+/** The Discord message components and the lit modules they import, as both pages import them. */
+export const IMPORT_MAP = {
+  imports: {
+    '@skyra/discord-components-core': '/vendor/@skyra/discord-components-core/dist/index.js',
+    lit: '/vendor/lit/index.js',
+    'lit/': '/vendor/lit/',
+    'lit-html': '/vendor/lit-html/lit-html.js',
+    'lit-html/': '/vendor/lit-html/',
+    'lit-element': '/vendor/lit-element/index.js',
+    'lit-element/': '/vendor/lit-element/',
+    '@lit/reactive-element': '/vendor/@lit/reactive-element/reactive-element.js',
+    '@lit/reactive-element/': '/vendor/@lit/reactive-element/',
+    '@lit/context': '/vendor/@lit/context/index.js',
+  },
+};
+
+/** A page with the import map in place of its `<!-- import map -->` (an import map cannot be a file of its own). */
+async function page(file: string): Promise<string> {
+  const html = await readFile(here(`./page/${file}`), 'utf8');
+  return html.replace('<!-- import map -->', `<script type="importmap">${JSON.stringify(IMPORT_MAP)}</script>`);
+}
+
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const app = express();
   app.disable('x-powered-by');
@@ -55,8 +78,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     res.type('image/svg+xml').set('cache-control', 'max-age=86400').send(avatarSvg(name));
   });
   app.get('/favicon.ico', (_req, res) => res.redirect('/avatars/chorus.svg'));
-  app.get('/', (_req, res) => (o.playground ? res.sendFile(here('./page/playground.html')) : res.redirect('/viewer')));
-  app.get(['/viewer', '/viewer/*rest'], (_req, res) => res.sendFile(here('./page/viewer.html')));
+  const pages = { playground: await page('playground.html'), viewer: await page('viewer.html') };
+  app.get('/', (_req, res) => (o.playground ? res.type('html').send(pages.playground) : res.redirect('/viewer')));
+  app.get(['/viewer', '/viewer/*rest'], (_req, res) => res.type('html').send(pages.viewer));
   app.get('/api/about', (_req, res) => res.json({ playground: o.playground, records: o.recordsLabel }));
   let channel: express.Router | undefined;
   app.use('/api/channel', (req, res, next) => (channel ? channel(req, res, next) : res.status(503).json({ error: o.playground ? 'The playground is still starting.' : 'This is the viewer alone: there is no channel.' })));

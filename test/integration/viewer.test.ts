@@ -1,6 +1,5 @@
 // The viewer's web server over a record store: what its API hands out (never an opted-out person's
 // words, never a real name), its downloads, its answers to bad requests, and the modules its pages import.
-import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebServer, type WebServer } from '../../playground/server.ts';
@@ -65,7 +64,7 @@ describe('the viewer server', () => {
   });
 
   it('serves every module the pages import, from node_modules, and nothing beside them', async () => {
-    const html = await readFile(new URL('../../playground/page/viewer.html', import.meta.url), 'utf8');
+    const html = await (await get('/viewer')).text();
     const map = JSON.parse(/<script type="importmap">([\s\S]*?)<\/script>/.exec(html)![1]!) as { imports: Record<string, string> };
     const files = Object.values(map.imports).filter((target) => !target.endsWith('/'));
     for (const path of [...files, '/page/viewer.js', '/page/playground.js', '/page/markdown.js', '/page/dom.js', '/page/style.css', '/viewer', '/viewer/sessions/x']) {
