@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { startDiscordStandIn, type Author, type DiscordStandIn } from '../local-discord/server.ts';
 import { now, processCpuSeconds, processMemory, waitUntil, type ProcessMemory } from './measure.ts';
+import { deletePrefix } from '../playground/redis.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -161,15 +162,6 @@ async function writePersonas(dir: string): Promise<void> {
     { id: 'base', name: 'Base', contextMode: 'prefill', systemPrompt: 'A chat log.', hosts: [{ provider: 'completions', model: 'base-test', ...host, baseUrl: `${host.baseUrl}/v1` }] },
   ];
   for (const p of personas) await writeFile(join(dir, `${p.id}.yaml`), stringify(p));
-}
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /** Redis's CPU seconds and commands processed so far (INFO), to see how much of the routing is Redis's. */

@@ -10,6 +10,7 @@ import { count429, startDiscordStandIn, type DiscordStandIn } from '../local-dis
 import { startModelHost, type ModelHost } from '../test/stand-ins/model-host.ts';
 import { startHarness } from '../test/e2e/harness.ts';
 import { now, processMemory, summary } from './measure.ts';
+import { deletePrefix } from '../playground/redis.ts';
 
 export interface LoadSpec {
   channels: number;
@@ -160,8 +161,7 @@ export async function loadQueueBot(spec: LoadSpec): Promise<LoadResult> {
     for (const bot of bots) bot.kill('SIGKILL');
     await Promise.all(bots.map((bot) => bot.exitCode === null && bot.signalCode === null ? once(bot, 'exit') : undefined));
     const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
+    await deletePrefix(redis, prefix);
     await redis.quit();
     await host.close();
     await discord.close();

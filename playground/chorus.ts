@@ -14,6 +14,7 @@ import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
 import { startWorker, type RunningWorker } from '../workers/worker.ts';
 import type { CommandDefinition } from './command-line.ts';
+import { deletePrefix } from './redis.ts';
 
 export interface PlaygroundChorus {
   discord: DiscordStandIn;
@@ -92,12 +93,7 @@ export async function startChorus(o: ChorusOptions): Promise<PlaygroundChorus> {
 async function forgetRun(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deletePrefix(redis, prefix);
   } finally {
     redis.disconnect();
   }

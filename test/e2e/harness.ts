@@ -23,7 +23,7 @@ import { startWorker, type RunningWorker } from '../../workers/worker.ts';
 import { openStores, type Stores } from '../../core/stores.ts';
 import { startDiscordStandIn, type DiscordStandIn, type StandInOptions } from '../../local-discord/server.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
-import { freePort } from '../../playground/redis.ts';
+import { deletePrefix, freePort } from '../../playground/redis.ts';
 
 /** chorus's REST proxy process in front of the stand-in, as docker-compose runs it in front of Discord. */
 async function startProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
@@ -360,8 +360,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await discord.close();
       await anthropicHost.close();
       await openaiHost.close();
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
+      await deletePrefix(redis, prefix);
       await redis.quit();
     },
   };
