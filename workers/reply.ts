@@ -120,7 +120,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
       progress = await deps.ledger.progress(trigger.id, personaId);
     }
     const saved = JSON.parse(progress.meta ?? '{"kind":"reply"}') as SavedReply;
-    const posts = await deliver(place, turn, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
+    const posts = await deliver(place, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
     const visibleAt = generated ? (generated.visibleAt ?? Date.now()) : undefined;
     // Recording the posts and routing them are independent: their round trips overlap.
     const [, followUps] = await Promise.all([deps.onPosted?.(place, turn, posts, saved), saved.kind === 'reply' ? followUpsOf(place, turn, posts, settings, deps) : []]);
@@ -311,7 +311,7 @@ async function sendTyping(deps: ReplyDeps, place: Place, log: Logger): Promise<v
 }
 
 /** Posts what is missing of the saved text, finalises a streamed preview, never repeats a piece. */
-async function deliver(place: Place, turn: Turn, persona: Persona, target: PostTarget, progress: ReplyProgress, deps: ReplyDeps): Promise<ChannelMessage[]> {
+async function deliver(place: Place, persona: Persona, target: PostTarget, progress: ReplyProgress, deps: ReplyDeps): Promise<ChannelMessage[]> {
   const pieces = splitMessage(progress.text ?? '');
   const posted = await postPieces(deps, target, pieces, progress);
   const posts: ChannelMessage[] = posted.map((p, i) => ({

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import type { EventOf, TranscriptEvent } from './events.ts';
 import { MIGRATIONS, pendingMigrations, SCHEMA_MIGRATIONS_DDL, type Migration } from './migrations.ts';
-import { iso, sessionFromRow, type Row, type SessionFilter } from './rows.ts';
+import { iso, sessionFromRow, type SessionFilter } from './rows.ts';
 import type { RecordStore, SessionRow } from './store.ts';
 
 export class PostgresRecordStore implements RecordStore {

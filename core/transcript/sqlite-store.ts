@@ -7,7 +7,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import type { EventOf, TranscriptEvent } from './events.ts';
 import { MIGRATIONS, pendingMigrations, SCHEMA_MIGRATIONS_DDL, type Migration } from './migrations.ts';
-import { iso, sessionFromRow, type Row, type SessionFilter } from './rows.ts';
+import { iso, sessionFromRow, type SessionFilter } from './rows.ts';
 import type { RecordStore, SessionRow } from './store.ts';
 
 const BUSY_TIMEOUT_MS = 15_000;
