@@ -80,17 +80,14 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             // A webhook's own budget is shared by every process posting through it.
             // (Keyed by id and token: an interaction's token is a budget of its own under the app's id.)
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
-            const asked = Date.now();
-            const releaseBucket = webhook ? await gate.acquireBucket(`webhook:${webhook[1]}:${webhook[2]!.slice(-12)}`) : undefined;
-            if (webhook && Date.now() - asked > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, Date.now() - asked);
-            const release = await gate.acquire(bot ? 'bot' : 'webhook');
+            const slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? `webhook:${webhook[1]}:${webhook[2]!.slice(-12)}` : undefined);
+            if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
               answer = await DefaultRestOptions.makeRequest(url, init);
               return answer;
             } finally {
-              release();
-              releaseBucket?.(answer);
+              slot.release(answer);
             }
           },
         }

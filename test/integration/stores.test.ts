@@ -77,10 +77,10 @@ describe('rest gate', () => {
     const sentAt: number[] = [];
     await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
-        const release = await gates[i % 2]!.acquire('bot');
+        const slot = await gates[i % 2]!.acquire('bot');
         sentAt.push(Date.now());
         await new Promise((r) => setTimeout(r, 5)); // the request's round trip
-        release();
+        slot.release();
       }),
     );
     sentAt.sort((a, b) => a - b);
@@ -101,16 +101,41 @@ describe('rest gate: a resource budget', () => {
   it('keeps the lowest remaining of answers that come back in any order (a budget only goes down in a window)', async () => {
     const gate = createRestGate(redis, `${prefix}-bucket`);
     const key = 'webhook:1:abc';
-    (await gate.acquireBucket(key))(answer(4)); // the first request learns the budget
+    (await gate.acquire('webhook', key)).release(answer(4)); // the first request learns the budget
     await redis.ping(); // the release has run (same connection, in order)
     // Four more may go at once; Discord received them in another order than they were sent.
-    const releases = await Promise.all([0, 1, 2, 3].map(() => gate.acquireBucket(key)));
-    releases[0]!(answer(3));
-    releases[3]!(answer(1));
-    releases[1]!(answer(2));
-    releases[2]!(answer(0));
+    const slots = await Promise.all([0, 1, 2, 3].map(() => gate.acquire('webhook', key)));
+    slots[0]!.release(answer(3));
+    slots[3]!.release(answer(1));
+    slots[1]!.release(answer(2));
+    slots[2]!.release(answer(0));
     await redis.ping();
     expect(await redis.hget(`${prefix}-bucket:rest-bucket:${key}`, 'remaining')).toBe('0');
+  });
+
+  it('takes the global slot and the budget together: a request waiting on one holds nothing of the other', async () => {
+    const gate = createRestGate(redis, `${prefix}-both`, 1);
+    const key = 'webhook:2:def';
+    // (Taught through the bot's gate, so the webhook gate starts empty.)
+    (await gate.acquire('bot', key)).release({ status: 429, headers: { get: (h: string) => (h === 'retry-after' ? '0.3' : null) } });
+    await redis.ping();
+    let waiting = true;
+    const held = gate.acquire('webhook', key).finally(() => (waiting = false)); // its budget is spent for 300 ms
+    await redis.ping();
+    // The one global slot goes at once to a request with no budget of its own, while the other
+    // still waits on its webhook.
+    const other = await gate.acquire('webhook');
+    expect(waiting).toBe(true);
+    expect(await redis.zcard(`${prefix}-both:rest-gate:webhook`)).toBe(1);
+    // And a request waiting on the global limit holds no place in its webhook's budget.
+    const third = gate.acquire('webhook', 'webhook:3:ghi');
+    await redis.ping();
+    expect(await redis.zcard(`${prefix}-both:rest-bucket:webhook:3:ghi:in-flight`)).toBe(0);
+    other.release();
+    (await third).release();
+    const slot = await held;
+    expect(slot.heldByBucketMs).toBeGreaterThan(0);
+    slot.release();
   });
 });
 
