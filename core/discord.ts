@@ -6,6 +6,7 @@ import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike }
 import { ChannelType, Routes, type APIChannel, type APIMessage, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import type { BotIdentity } from './application.ts';
+import { redisScript } from './redis-script.ts';
 import { idempotent, MissingPermissionError } from './rest.ts';
 
 export const WEBHOOK_NAME = 'chorus';
@@ -66,6 +67,37 @@ const CROWDED = 4;
 /** Requests kept back from streaming edits for the final edit and the next post. */
 const EDIT_RESERVE = 2;
 
+/** Channels whose webhooks and thread parent a process keeps in memory (the busiest, by last use). */
+const REMEMBERED_CHANNELS = 10_000;
+
+/** A Map that forgets its least recently used entry beyond `size`. */
+function boundedMap<V>(size: number) {
+  const map = new Map<string, V>();
+  return {
+    get(key: string): V | undefined {
+      const value = map.get(key);
+      if (value !== undefined) {
+        map.delete(key);
+        map.set(key, value);
+      }
+      return value;
+    },
+    set(key: string, value: V): void {
+      map.delete(key);
+      map.set(key, value);
+      if (map.size > size) map.delete(map.keys().next().value!);
+    },
+    delete: (key: string) => map.delete(key),
+  };
+}
+
+// Forgets a channel's pool only if it still holds the webhook found gone: another process may have
+// rebuilt it already, from a stale copy of its own. KEYS: the pool. ARGV: the webhook's id.
+const FORGET_POOL = redisScript(`
+local pool = redis.call('GET', KEYS[1])
+if pool and string.find(pool, '"id":"' .. ARGV[1] .. '"', 1, true) then redis.call('DEL', KEYS[1]) return 1 end
+return 0`);
+
 export interface EdgeOptions {
   rest: REST;
   redis: Redis;
@@ -86,6 +118,10 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   const growing = new Map<string, Promise<StoredWebhook[]>>();
   /** Posts under way per webhook in this process. */
   const posting = new Map<string, number>();
+  // Read from Redis once per channel, not per post: a channel's thread parent never changes, and its
+  // pool only when a process grows it (this one reads it again then) or a webhook turns out gone.
+  const targets = boundedMap<Target>(REMEMBERED_CHANNELS);
+  const pools = boundedMap<StoredWebhook[]>(REMEMBERED_CHANNELS);
 
   // Every webhook answer carries its bucket's state (through a proxy too): remember the latest.
   rest.on(RESTEvents.Response, (request: APIRequest, response: ResponseLike) => {
@@ -101,18 +137,35 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   /** Threads post through their parent's webhooks with `thread_id`. Known from the job, else read once. */
   async function targetOf(channel: ChannelRef): Promise<Target> {
     if (channel.parentId) return { webhookChannelId: channel.parentId, threadId: channel.channelId };
+    const known = targets.get(channel.channelId);
+    if (known) return known;
     const cached = await redis.get(targetKey(channel.channelId));
-    if (cached !== null) return JSON.parse(cached) as Target;
-    const found = (await idempotent(() => rest.get(Routes.channel(channel.channelId)))) as APIChannel;
-    const isThread = found.type === ChannelType.PublicThread || found.type === ChannelType.PrivateThread || found.type === ChannelType.AnnouncementThread;
-    const target: Target = isThread && found.parent_id ? { webhookChannelId: found.parent_id, threadId: channel.channelId } : { webhookChannelId: channel.channelId };
-    await redis.set(targetKey(channel.channelId), JSON.stringify(target));
+    let target: Target;
+    if (cached !== null) target = JSON.parse(cached) as Target;
+    else {
+      const found = (await idempotent(() => rest.get(Routes.channel(channel.channelId)))) as APIChannel;
+      const isThread = found.type === ChannelType.PublicThread || found.type === ChannelType.PrivateThread || found.type === ChannelType.AnnouncementThread;
+      target = isThread && found.parent_id ? { webhookChannelId: found.parent_id, threadId: channel.channelId } : { webhookChannelId: channel.channelId };
+      await redis.set(targetKey(channel.channelId), JSON.stringify(target));
+    }
+    targets.set(channel.channelId, target);
     return target;
   }
 
-  async function readPool(channelId: string): Promise<StoredWebhook[]> {
+  /** A channel's pool: this process's copy, else Redis's (`fresh`: Redis's, always). */
+  async function readPool(channelId: string, fresh = false): Promise<StoredWebhook[]> {
+    const known = fresh ? undefined : pools.get(channelId);
+    if (known) return known;
     const cached = await redis.get(poolKey(channelId));
-    return cached === null ? [] : (JSON.parse(cached) as StoredWebhook[]);
+    const pool = cached === null ? [] : (JSON.parse(cached) as StoredWebhook[]);
+    if (pool.length) pools.set(channelId, pool);
+    else pools.delete(channelId);
+    return pool;
+  }
+
+  /** The pool's webhook that posted a message (another process may have added it since this one read the pool). */
+  async function hookById(channelId: string, webhookId: string): Promise<StoredWebhook | undefined> {
+    return (await readPool(channelId)).find((w) => w.id === webhookId) ?? (await readPool(channelId, true)).find((w) => w.id === webhookId);
   }
 
   /**
@@ -167,15 +220,16 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       const lock = `${poolKey(channelId)}:lock`;
       // Another process is creating this channel's webhooks: wait for its first (rare, one-off).
       for (let wait = 5; !(await redis.set(lock, '1', 'PX', 10_000, 'NX')); wait = Math.min(wait * 2, 200)) {
-        const pool = await readPool(channelId);
+        const pool = await readPool(channelId, true);
         if (!mustHaveOne || pool.length > 0) return pool;
         await new Promise((r) => setTimeout(r, wait));
       }
       try {
-        const known = await readPool(channelId);
+        const known = await readPool(channelId, true);
         if (known.length >= wanted) return known;
         const pool = await createWebhooks(channelId, wanted, known);
         await redis.set(poolKey(channelId), JSON.stringify(pool));
+        pools.set(channelId, pool);
         if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
         return pool;
       } finally {
@@ -234,9 +288,10 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });
 
   /** Someone deleted or reset our webhook: forget the pool so the next use rebuilds it. */
-  async function forgetIfGone(target: Target, err: unknown): Promise<boolean> {
+  async function forgetIfGone(target: Target, webhookId: string, err: unknown): Promise<boolean> {
     if (!(err instanceof DiscordAPIError) || (err.code !== 10015 && err.code !== 50027)) return false;
-    await redis.del(poolKey(target.webhookChannelId));
+    pools.delete(target.webhookChannelId);
+    await FORGET_POOL(redis, [poolKey(target.webhookChannelId)], [webhookId]);
     return true;
   }
 
@@ -253,7 +308,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
           return { id: message.id, webhookId: hook.id };
         } catch (err) {
           // A webhook refusing means it is gone: Discord carried nothing out, so posting again is safe.
-          if (attempt === 0 && (await forgetIfGone(target, err))) continue;
+          if (attempt === 0 && (await forgetIfGone(target, hook.id, err))) continue;
           throw err;
         } finally {
           const left = (posting.get(hook.id) ?? 1) - 1;
@@ -265,7 +320,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
 
     async editAs(channel, posted, content) {
       const target = await targetOf(channel);
-      const hook = (await readPool(target.webhookChannelId)).find((w) => w.id === posted.webhookId);
+      const hook = await hookById(target.webhookChannelId, posted.webhookId);
       if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
       // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
       await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false }));
@@ -302,7 +357,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
 
     async findOwnPost(channel, afterId, username, content) {
       const target = await targetOf(channel);
-      const ours = new Set((await readPool(target.webhookChannelId)).map((w) => w.id));
+      const ours = new Set((await readPool(target.webhookChannelId, true)).map((w) => w.id)); // every process's webhooks
       const botId = username === null ? await o.identity.botUserId() : undefined;
       // The newest messages, not those just after `afterId`: in a busy channel a hundred may follow it.
       const recent = (await listMessages(channel.channelId, { limit: '100' })).filter((m) => BigInt(m.id) > BigInt(afterId) && m.content === content);

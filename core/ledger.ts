@@ -115,7 +115,9 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
     },
     async beginAttempt(key, who) {
       const k = replyKey(key, who);
-      const [, , [, fields]] = (await redis.multi().hincrby(k, 'attempts', 1).expire(k, ttl).hgetall(k).exec()) as [unknown, unknown, [unknown, Record<string, string>]];
+      // Plain commands, not MULTI: one connection keeps their order, so the read sees the count, and
+      // they join whatever else the turn asks for in the same tick (one write, one round trip).
+      const [, , fields] = await Promise.all([redis.hincrby(k, 'attempts', 1), redis.expire(k, ttl), redis.hgetall(k)]);
       return progressOf(fields);
     },
     async startAttempt(key, who) {
