@@ -83,13 +83,9 @@ export function createBudgets(redis: Redis, prefix: string): Budgets {
       const tokens = tokensOf(usage);
       if (tokens === 0) return;
       const day = dayOf(now);
-      await redis
-        .multi()
-        .incrby(guildKey(day, guildId), tokens)
-        .expire(guildKey(day, guildId), KEEP_SECONDS)
-        .incrby(personaKey(day, guildId, personaId), tokens)
-        .expire(personaKey(day, guildId, personaId), KEEP_SECONDS)
-        .exec();
+      // Counters, not a transaction: plain commands join the reply's other writes in one round trip.
+      const [g, p] = [guildKey(day, guildId), personaKey(day, guildId, personaId)];
+      await Promise.all([redis.incrby(g, tokens), redis.expire(g, KEEP_SECONDS), redis.incrby(p, tokens), redis.expire(p, KEEP_SECONDS)]);
     },
     async firstNotice(channelId, verdict, personaId, now) {
       const which = verdict.scope === 'guild' ? 'guild' : `persona:${personaId}`;

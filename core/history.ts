@@ -96,8 +96,11 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       if (messages.length === 0) return;
       const args = messages.flatMap(({ personaId: _, notice: __, seq: ___, ...m }) => [String(snowflakeTime(m.id)), m.id, JSON.stringify(m)]);
       const tagged = messages.filter((m) => m.personaId).flatMap((m) => [m.id, m.notice ? `${m.personaId!} notice` : m.personaId!]);
-      if (tagged.length) await redis.hset(pkey(channelId), ...tagged);
-      await ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, ...args]);
+      // The tags go first on the one connection, in the same write: ADD finds them set.
+      await Promise.all([
+        tagged.length ? redis.hset(pkey(channelId), ...tagged) : undefined,
+        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, ...args]),
+      ]);
     },
     async edit(channelId, id, content) {
       const old = await redis.hget(hkey(channelId), id);

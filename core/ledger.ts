@@ -2,6 +2,21 @@
 // cannot tell), how far each reply got (so a retried turn neither loses nor repeats a reply), and
 // recent activity per channel (for cooldowns and rate caps).
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script.ts';
+
+// The ledger's writes that must land together are scripts, not MULTI: as atomic, and sent with the
+// other commands of the same moment in one write (a MULTI goes on its own).
+// KEYS: the reply's hash. ARGV: text, meta, ttl. First write wins, so racing attempts post the same words.
+const SAVE_TEXT = redisScript(`
+redis.call('HSETNX', KEYS[1], 'text', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'meta', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1`);
+// KEYS: the post's key, the reply's hash. ARGV: who and depth, ttl, the piece's field, its state.
+const RECORD_POST = redisScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+return 1`);
 
 export interface PostedPiece {
   messageId: string;
@@ -126,19 +141,15 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       return attempts;
     },
     async saveText(key, who, text, meta) {
-      const k = replyKey(key, who);
-      await redis.multi().hsetnx(k, 'text', text).hsetnx(k, 'meta', JSON.stringify(meta)).expire(k, ttl).exec();
+      await SAVE_TEXT(redis, [replyKey(key, who)], [text, JSON.stringify(meta), ttl]);
     },
     async markPending(key, who, piece, content) {
       // A later pending of the same piece (a retry's new preview) replaces the content to look for.
       await redis.hset(replyKey(key, who), `pending:${piece}`, content);
     },
     async recordPost(key, who, piece, posted, post) {
-      await redis
-        .multi()
-        .set(postKey(posted.messageId), `${who} ${post.depth}${post.notice ? ' notice' : ''}`, 'EX', ttl)
-        .hset(replyKey(key, who), `posted:${piece}`, `${posted.messageId} ${posted.webhookId} ${posted.final ? 'final' : 'preview'}`)
-        .exec();
+      const state = `${posted.messageId} ${posted.webhookId} ${posted.final ? 'final' : 'preview'}`;
+      await RECORD_POST(redis, [postKey(posted.messageId), replyKey(key, who)], [`${who} ${post.depth}${post.notice ? ' notice' : ''}`, ttl, `posted:${piece}`, state]);
     },
     async saveFollowUps(key, who, followUps) {
       await redis.hsetnx(replyKey(key, who), 'followUps', followUps);
@@ -151,7 +162,7 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       return { lastPostAt: new Map(Object.entries(last).map(([k, v]) => [k, Number(v)])), ambientRepliesLastMinute: ambient };
     },
     async notePost(channelId, personaId, at) {
-      await redis.multi().hset(lastPostKey(channelId), personaId, String(at)).expire(lastPostKey(channelId), 24 * 3600).exec();
+      await Promise.all([redis.hset(lastPostKey(channelId), personaId, String(at)), redis.expire(lastPostKey(channelId), 24 * 3600)]);
     },
     async noteAmbient(channelId, count, at) {
       if (count <= 0) return;

@@ -23,7 +23,8 @@ describe('a webhook deleted under the workers', () => {
     h.anthropicHost.setResponder(echoNumber);
     const channelId = h.discord.addChannel({ name: 'webhook-gone' });
     const say = async (n: number) => {
-      await h.discord.userSays({ channelId, content: `Opus, number ${n}` });
+      const { id } = await h.discord.userSays({ channelId, content: `Opus, number ${n}` });
+      expect(await h.routed(id)).toBe(1);
       await h.settled();
     };
     // Both workers take turns here, so each keeps the pool (one webhook) in memory.
