@@ -45,8 +45,9 @@ export interface DiscordEdge {
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
   /**
-   * A recent post of ours after `afterId` with exactly this content, by the persona of that name
-   * (through our webhooks) or, for `null`, by the bot itself: one whose answer was lost.
+   * Our post after `afterId` with exactly this content, by the persona of that name (through our
+   * webhooks) or, for `null`, by the bot itself: one whose answer was lost. Looks through every
+   * message after `afterId`, newest first, up to 1,000.
    */
   findOwnPost(channel: ChannelRef, afterId: string, username: string | null, content: string): Promise<PostedMessage | undefined>;
 }
@@ -66,6 +67,9 @@ const CROWDED = 4;
 
 /** Requests kept back from streaming edits for the final edit and the next post. */
 const EDIT_RESERVE = 2;
+
+/** Pages of 100 messages looked through for a post whose answer was lost (see findOwnPost). */
+const OWN_POST_PAGES = 10;
 
 /** Channels whose webhooks and thread parent a process keeps in memory (the busiest, by last use). */
 const REMEMBERED_CHANNELS = 10_000;
@@ -107,6 +111,8 @@ export interface EdgeOptions {
   poolSize: number;
   /** Called when growing a pool in the background fails. */
   onBackgroundError?: (err: unknown) => void;
+  /** Called with something an operator should know that is not an error of a request. */
+  onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
@@ -359,14 +365,25 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       const target = await targetOf(channel);
       const ours = new Set((await readPool(target.webhookChannelId, true)).map((w) => w.id)); // every process's webhooks
       const botId = username === null ? await o.identity.botUserId() : undefined;
-      // The newest messages, not those just after `afterId`: in a busy channel a hundred may follow it.
-      const recent = (await listMessages(channel.channelId, { limit: '100' })).filter((m) => BigInt(m.id) > BigInt(afterId) && m.content === content);
-      const found =
-        username === null
-          ? recent.find((m) => !m.webhook_id && m.author.id === botId)
-          : recent.find((m) => m.webhook_id && ours.has(m.webhook_id) && m.author.username === username);
-      if (!found) return undefined;
-      return { id: found.id, webhookId: found.webhook_id ?? 'bot' };
+      const after = BigInt(afterId);
+      // Every message after `afterId`, newest page first, back to `afterId`: in a quiet channel one
+      // request, and in a busy one the post is found however many messages followed it (up to a cap).
+      let before: string | undefined;
+      for (let page = 0; page < OWN_POST_PAGES; page++) {
+        const messages = await listMessages(channel.channelId, { limit: '100', ...(before ? { before } : {}) });
+        const found = messages.find(
+          (m) =>
+            BigInt(m.id) > after &&
+            m.content === content &&
+            (username === null ? !m.webhook_id && m.author.id === botId : m.webhook_id !== undefined && ours.has(m.webhook_id) && m.author.username === username),
+        );
+        if (found) return { id: found.id, webhookId: found.webhook_id ?? 'bot' };
+        const oldest = messages[0];
+        if (messages.length < 100 || !oldest || BigInt(oldest.id) <= after) return undefined;
+        before = oldest.id;
+      }
+      o.onWarning?.('a post whose answer was lost was not found among the messages looked through; it will be sent again', { channelId: channel.channelId, afterId, messages: OWN_POST_PAGES * 100 });
+      return undefined;
     },
   };
 }

@@ -73,6 +73,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     identity,
     poolSize: config.WEBHOOK_POOL_SIZE,
     onBackgroundError: (err) => log.warn({ err: describeError(err) }, 'could not grow a webhook pool'),
+    onWarning: (message, fields) => log.warn(fields, message),
   }));
   const deps: ReplyJobDeps = {
     personas: new Map(personas.map((p) => [p.id, p])),
