@@ -56,12 +56,22 @@ export class RetryableHostError extends Error {
   }
 }
 
-/** The Retry-After a host sent with a 429 or 529, in ms (the SDKs expose the response headers). */
-function retryAfterOf(err: unknown): number | undefined {
+/**
+ * How long a host asked to be left alone after a 429 or 529, in ms (at most 5 minutes), from the
+ * response headers the SDKs expose: OpenAI's `retry-after-ms`, else `retry-after` in seconds or as
+ * an HTTP date, as the SDKs themselves read them.
+ */
+export function retryAfterOf(err: unknown, now = Date.now()): number | undefined {
   const headers = (err as { headers?: Headers | Record<string, string> })?.headers;
-  const raw = headers instanceof Headers ? headers.get('retry-after') : headers?.['retry-after'];
-  const seconds = Number(raw);
-  return raw && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 300_000) : undefined;
+  const get = (name: string) => (headers instanceof Headers ? headers.get(name) : headers?.[name]) ?? undefined;
+  const cap = (ms: number) => (Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 300_000) : undefined);
+  const ms = get('retry-after-ms');
+  if (ms && cap(Number(ms)) !== undefined) return cap(Number(ms));
+  const raw = get('retry-after')?.trim();
+  if (!raw) return undefined;
+  if (/^\d+(\.\d+)?$/.test(raw)) return cap(Number(raw) * 1000);
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : cap(Math.max(0, at - now));
 }
 
 /** What fallback needs to know of host health (core/health.ts keeps it, from periodic checks, in Redis). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, classifyFailure, failureClass, plainReason, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError } from '../../core/hosts/fallback.ts';
 import { buildContext } from '../../core/context.ts';
 import { msg, persona } from './helpers.ts';
 
@@ -51,5 +51,26 @@ describe('host failures', () => {
   it('reports every host when all refuse, skipping hosts without keys', async () => {
     const result = await askPersona(two, prompt, (h) => (h.model === 'a' ? undefined : failing(403)));
     expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'skipped' }, { outcome: 'refused', status: 403 }] });
+  });
+});
+
+describe('how long a host asked to wait', () => {
+  const now = Date.parse('2026-12-06T12:00:00Z');
+  const asked = (headers: Record<string, string>) => retryAfterOf({ headers: new Headers(headers) }, now);
+
+  it('reads retry-after-ms first, then retry-after in seconds or as an HTTP date', () => {
+    expect(asked({ 'retry-after-ms': '1500', 'retry-after': '9' })).toBe(1500);
+    expect(asked({ 'retry-after': '2' })).toBe(2000);
+    expect(asked({ 'retry-after': '0.5' })).toBe(500);
+    expect(asked({ 'retry-after': 'Sun, 06 Dec 2026 12:00:30 GMT' })).toBe(30_000);
+    expect(retryAfterOf({ headers: { 'retry-after': '3' } }, now)).toBe(3000);
+  });
+
+  it('ignores what it cannot read, and caps a long wait at five minutes', () => {
+    expect(asked({})).toBeUndefined();
+    expect(asked({ 'retry-after': 'soon' })).toBeUndefined();
+    expect(asked({ 'retry-after-ms': 'x', 'retry-after': '1' })).toBe(1000);
+    expect(asked({ 'retry-after': '86400' })).toBe(300_000);
+    expect(asked({ 'retry-after': 'Sun, 06 Dec 2026 11:00:00 GMT' })).toBe(0);
   });
 });
