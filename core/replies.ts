@@ -2,7 +2,8 @@
 // answers it) run in order, each reading the answers before it. Jobs of different messages run at
 // once, in any channel, on any worker; nothing but the job says what is left to do, so no flag or
 // list in Redis can ever disagree with the queue.
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
+import { Queue } from './queues.ts';
 import type { ChannelMessage } from './messages.ts';
 import type { Trigger } from './route.ts';
 import type { Settings } from './settings.ts';

@@ -1,7 +1,8 @@
 // Opening interview sessions and handing their steps to the queue. Used by the /interview
 // commands and by headless campaigns alike; the steps themselves run in workers.
 import { randomUUID } from 'node:crypto';
-import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
+import { FlowProducer, Queue } from '../queues.ts';
 import type { LoadedProtocol, Protocol } from '../../protocols/schema.ts';
 import { hostLabel, type Persona } from '../../personas/schema.ts';
 import { eventId, sessionEnded, sha256, TRANSCRIPT_FORMAT_VERSION, usageByPersona, type EventOf, type Interviewer, type Participant, type RosterEntry, type TranscriptEvent } from '../transcript/events.ts';
