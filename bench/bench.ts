@@ -239,7 +239,9 @@ for (const spec of [
   const direct = await loadDirect(spec);
   line(`   ${loadRow('direct', direct)}`);
   line(`   added in steady state (after the first 5 s), p50 / p99: chorus ${ms(chorus.addedSteady.p50)} / ${ms(chorus.addedSteady.p99)}, bare BullMQ bot ${ms(queued.addedSteady.p50)} / ${ms(queued.addedSteady.p99)}, direct ${ms(direct.addedSteady.p50)} / ${ms(direct.addedSteady.p99)}`);
-  line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}× (target ≤ 1.2× with a 2 s host)`);
+  // The target is for a model that takes seconds; with an instant one, the bare bots' one bot-token
+  // post per reply meets Discord's per-channel limit (5 in 5 s) at 2 messages/s, and their replies queue.
+  if (spec.hostDelayMs > 0) line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}× (target ≤ 1.2×)`);
   line(`   warm-up: messages in the first 5 s: chorus added p99 ${ms(chorus.addedFirst5s.p99)} (max ${ms(chorus.addedFirst5s.max)}), direct ${ms(direct.addedFirst5s.p99)}; after: chorus p50 ${ms(chorus.addedSteady.p50)} p99 ${ms(chorus.addedSteady.p99)}, direct p50 ${ms(direct.addedSteady.p50)} p99 ${ms(direct.addedSteady.p99)}`);
 }
 {
