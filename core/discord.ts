@@ -6,6 +6,7 @@ import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike }
 import { ChannelType, Routes, type APIChannel, type APIMessage, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import type { BotIdentity } from './application.ts';
+import type { ChangeFeed } from './changes.ts';
 import { redisScript } from './redis-script.ts';
 import { idempotent, MissingPermissionError } from './rest.ts';
 
@@ -71,8 +72,13 @@ const EDIT_RESERVE = 2;
 /** Pages of 100 messages looked through for a post whose answer was lost (see findOwnPost). */
 const OWN_POST_PAGES = 10;
 
-/** Channels whose webhooks and thread parent a process keeps in memory (the busiest, by last use). */
+/** Channels whose thread parent a process keeps in memory (the busiest, by last use). */
 const REMEMBERED_CHANNELS = 10_000;
+
+/** Every process drops its copies of the pools when one changes (see readPool). */
+const POOLS_TOPIC = 'webhook-pools';
+/** And reads a channel's pool again after this long, whatever it heard. */
+const POOL_COPY_MS = 10_000;
 
 /** A Map that forgets its least recently used entry beyond `size`. */
 function boundedMap<V>(size: number) {
@@ -109,6 +115,8 @@ export interface EdgeOptions {
   /** Who the bot is: webhooks it created carry its application id, its own messages its user id. */
   identity: BotIdentity;
   poolSize: number;
+  /** Pools are kept in memory, dropped when any process changes one; without a feed, read per post. */
+  feed?: ChangeFeed;
   /** Called when growing a pool in the background fails. */
   onBackgroundError?: (err: unknown) => void;
   /** Called with something an operator should know that is not an error of a request. */
@@ -125,9 +133,14 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   /** Posts under way per webhook in this process. */
   const posting = new Map<string, number>();
   // Read from Redis once per channel, not per post: a channel's thread parent never changes, and its
-  // pool only when a process grows it (this one reads it again then) or a webhook turns out gone.
+  // pool only when a process grows it or finds a webhook gone — and then tells every process, which
+  // drop their copies (a process that kept posting through the webhooks it knew would crowd them).
   const targets = boundedMap<Target>(REMEMBERED_CHANNELS);
-  const pools = boundedMap<StoredWebhook[]>(REMEMBERED_CHANNELS);
+  const pools = o.feed?.cache<StoredWebhook[]>(POOLS_TOPIC, POOL_COPY_MS);
+  const poolChanged = async () => {
+    pools?.drop();
+    await o.feed?.changed(POOLS_TOPIC);
+  };
 
   // Every webhook answer carries its bucket's state (through a proxy too): remember the latest.
   rest.on(RESTEvents.Response, (request: APIRequest, response: ResponseLike) => {
@@ -160,13 +173,11 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
 
   /** A channel's pool: this process's copy, else Redis's (`fresh`: Redis's, always). */
   async function readPool(channelId: string, fresh = false): Promise<StoredWebhook[]> {
-    const known = fresh ? undefined : pools.get(channelId);
-    if (known) return known;
-    const cached = await redis.get(poolKey(channelId));
-    const pool = cached === null ? [] : (JSON.parse(cached) as StoredWebhook[]);
-    if (pool.length) pools.set(channelId, pool);
-    else pools.delete(channelId);
-    return pool;
+    const read = async () => {
+      const stored = await redis.get(poolKey(channelId));
+      return stored === null ? [] : (JSON.parse(stored) as StoredWebhook[]);
+    };
+    return fresh || !pools ? read() : pools.get(channelId, read);
   }
 
   /** The pool's webhook that posted a message (another process may have added it since this one read the pool). */
@@ -235,8 +246,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         if (known.length >= wanted) return known;
         const pool = await createWebhooks(channelId, wanted, known);
         await redis.set(poolKey(channelId), JSON.stringify(pool));
-        pools.set(channelId, pool);
         if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
+        await poolChanged();
         return pool;
       } finally {
         await redis.del(lock);
@@ -296,8 +307,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   /** Someone deleted or reset our webhook: forget the pool so the next use rebuilds it. */
   async function forgetIfGone(target: Target, webhookId: string, err: unknown): Promise<boolean> {
     if (!(err instanceof DiscordAPIError) || (err.code !== 10015 && err.code !== 50027)) return false;
-    pools.delete(target.webhookChannelId);
     await FORGET_POOL(redis, [poolKey(target.webhookChannelId)], [webhookId]);
+    await poolChanged();
     return true;
   }
 

@@ -12,7 +12,7 @@ import { createLiveSessions, type LiveSessions } from './transcript/live.ts';
 import { openRecordStore } from './transcript/open-store.ts';
 import type { RecordStore } from './transcript/store.ts';
 import { createChannelAccess, type ChannelAccess } from './access.ts';
-import { createChangeFeed } from './changes.ts';
+import { createChangeFeed, type ChangeFeed } from './changes.ts';
 import { createReplyQueue, type ReplyQueue } from './replies.ts';
 
 export interface Stores {
@@ -28,6 +28,8 @@ export interface Stores {
   settings: SettingsStore;
   roles: PersonaRoles;
   live: LiveSessions;
+  /** Tells every process that something changed, for those keeping copies in memory. */
+  feed: ChangeFeed;
   /** The transcript database (research data lives there, not in Redis); a failure to open is logged. */
   records: Promise<RecordStore>;
   /** Closes the queues, the record store (unless it was handed in) and Redis. */
@@ -69,6 +71,7 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
     settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds), feed, opts.cacheReads),
     roles: createPersonaRoles(redis, prefix),
     live: createLiveSessions(redis, prefix, feed, opts.cacheReads),
+    feed,
     async close() {
       await interviews.close();
       await replies.close();

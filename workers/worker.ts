@@ -72,6 +72,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     prefix,
     identity,
     poolSize: config.WEBHOOK_POOL_SIZE,
+    feed: stores.feed,
     onBackgroundError: (err) => log.warn({ err: describeError(err) }, 'could not grow a webhook pool'),
     onWarning: (message, fields) => log.warn(fields, message),
   }));

@@ -1,8 +1,10 @@
 // The workers' edge to Discord (core/discord.ts) against the Discord stand-in: finding a post whose
-// answer was lost, however busy the channel became before the retry looked.
+// answer was lost, however busy the channel became before the retry looked; and webhook pools that
+// every process keeps in memory, yet all use as soon as one process grows them.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
+import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
 import { createDiscordEdge, type DiscordEdge } from '../../core/discord.ts';
 import { createRest } from '../../core/rest.ts';
 import { deletePrefix } from '../../playground/redis.ts';
@@ -55,5 +57,51 @@ describe('looking for a post whose answer was lost', () => {
     await discord.userSays({ channelId, content: 'hi' });
     expect(await edge.findOwnPost({ channelId }, trigger.id, 'Opus', 'hi')).toBeUndefined();
     expect(warnings).toEqual([]);
+  });
+});
+
+/**
+ * What core/changes.ts promises, without its pub/sub timing: a change any edge announces drops every
+ * edge's copies at once, so the test need not wait for a message between connections.
+ */
+function sharedFeed(): ChangeFeed {
+  const drops = new Map<string, Set<() => void>>();
+  return {
+    async changed(topic) {
+      for (const drop of drops.get(topic) ?? []) drop();
+    },
+    cache<V>(topic: string): ReadThroughCache<V> {
+      const values = new Map<string, V>();
+      const drop = () => values.clear();
+      if (!drops.has(topic)) drops.set(topic, new Set());
+      drops.get(topic)!.add(drop);
+      return {
+        async get(key, read) {
+          if (!values.has(key)) values.set(key, await read());
+          return values.get(key)!;
+        },
+        drop,
+      };
+    },
+    async close() {},
+  };
+}
+
+describe('webhook pools kept in memory by several processes', () => {
+  it('a pool one process grows is used by the others at once, not only by the one that grew it', async () => {
+    const feed = sharedFeed();
+    const rest = createRest(discord.restUrl, discord.token);
+    const edgeOf = () => createDiscordEdge({ rest, redis, prefix: `${prefix}-pools`, identity: createBotIdentity(rest, redis, `${prefix}-pools`, discord.token), poolSize: 3, feed });
+    const [a, b] = [edgeOf(), edgeOf()];
+    const channelId = discord.addChannel({ name: 'shared-pool' });
+    const first = await a.postAs({ channelId }, speaker, 'one');
+    await b.postAs({ channelId }, speaker, 'two'); // b now keeps the pool of one in memory
+    a.noteWebhookWait(first.webhookId, 1000); // a finds the webhook crowded: its next post grows the pool
+    const grown = await a.postAs({ channelId }, speaker, 'three');
+    expect(grown.webhookId).not.toBe(first.webhookId);
+    // Two personas whose places in a pool of two differ ('p0' and 'p1'): b spreads them over both.
+    const used = new Set<string>();
+    for (const personaId of ['p0', 'p1']) used.add((await b.postAs({ channelId }, { personaId, name: personaId }, `from ${personaId}`)).webhookId);
+    expect(used).toEqual(new Set([first.webhookId, grown.webhookId]));
   });
 });
