@@ -43,6 +43,8 @@ export interface DiscordEdge {
   editDelay(webhookId: string): number;
   /** A post had to wait this long for the webhook's own budget (see RestOptions.onWebhookWait). */
   noteWebhookWait(webhookId: string, waitedMs: number): void;
+  /** Requests through a webhook in the last minute, from every process (see RestOptions.onWebhookCalls). */
+  noteWebhookCalls(webhookId: string, lastMinute: number): void;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
   /**
@@ -68,6 +70,14 @@ const CROWDED = 4;
 
 /** Requests kept back from streaming edits for the final edit and the next post. */
 const EDIT_RESERVE = 2;
+
+/**
+ * Discord also allows a webhook about 30 requests a minute (a shared limit its headers do not
+ * show). A webhook past this many in the last minute counts as crowded, so posts go to the pool's
+ * others, or the pool grows, before it is spent: its own edits (which must go through it) would
+ * otherwise wait out the minute.
+ */
+const MINUTE_CROWDED = 20;
 
 /** Pages of 100 messages looked through for a post whose answer was lost (see findOwnPost). */
 const OWN_POST_PAGES = 10;
@@ -129,6 +139,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   const poolKey = (channelId: string) => `${prefix}:webhooks:${channelId}`;
   const ourWebhooksKey = `${prefix}:our-webhooks`;
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
+  /** Each webhook's requests in the last minute, as the shared gate last counted them. */
+  const minuteCalls = new Map<string, { count: number; at: number }>();
   const growing = new Map<string, Promise<StoredWebhook[]>>();
   /** Posts under way per webhook in this process. */
   const posting = new Map<string, number>();
@@ -222,11 +234,17 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     return best;
   }
 
-  /** Posts waiting on a webhook in this process, plus a full budget's worth while Discord says it is spent. */
+  /**
+   * Posts waiting on a webhook in this process, plus a full budget's worth while Discord says it is
+   * spent or while its last minute holds more than MINUTE_CROWDED requests.
+   */
   function load(webhookId: string): number {
+    const now = Date.now();
     const budget = budgets.get(webhookId);
-    const spent = budget !== undefined && budget.remaining <= 0 && budget.resetAt > Date.now();
-    return (posting.get(webhookId) ?? 0) + (spent ? CROWDED : 0);
+    const spent = budget !== undefined && budget.remaining <= 0 && budget.resetAt > now;
+    const minute = minuteCalls.get(webhookId);
+    const busyMinute = minute !== undefined && now - minute.at < 60_000 && minute.count >= MINUTE_CROWDED;
+    return (posting.get(webhookId) ?? 0) + (spent || busyMinute ? CROWDED : 0);
   }
 
   /** Grows the pool to `wanted`, one creator at a time in the process and across processes. */
@@ -355,6 +373,11 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     noteWebhookWait(webhookId, waitedMs) {
       // Spent for now: the pool grows on the next post that would use it.
       budgets.set(webhookId, { remaining: 0, resetAt: Date.now() + Math.max(waitedMs, 1000) });
+    },
+
+    noteWebhookCalls(webhookId, lastMinute) {
+      minuteCalls.set(webhookId, { count: lastMinute, at: Date.now() });
+      if (minuteCalls.size > REMEMBERED_CHANNELS) minuteCalls.delete(minuteCalls.keys().next().value!);
     },
 
     editDelay(webhookId) {

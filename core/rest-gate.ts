@@ -19,6 +19,8 @@ export interface GateSlot {
   release(answer?: RateLimitAnswer): void;
   /** How long the resource's own budget held the request back (ms): a crowded webhook. */
   heldByBucketMs: number;
+  /** With a budget: requests through it in the last minute, from every process, this one included. */
+  lastMinute?: number;
 }
 
 export interface RestGate {
@@ -45,8 +47,9 @@ const BUCKET_LEASE_MS = 3_000;
 const MAX_POLL_MS = 50;
 
 // KEYS: the gate's sorted set (member → when its slot frees); with a resource budget, its state
-// hash and in-flight set. ARGV: limit, lease, member, budget lease. Returns {0, 0} when the slots are
-// taken, else {how long to wait before looking again (ms), 1 if the budget is what holds it}. Redis's
+// hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget lease. Returns
+// {0, 0, requests through the budget in the last minute} when the slots are taken, else {how long to
+// wait before looking again (ms), 1 if the budget is what holds it}. Redis's
 // clock is the one clock every process shares. While a budget is unknown, one request at a time goes
 // to learn it; once its window has passed, it is learned afresh from the next answer rather than
 // assumed (the limit that binds may have changed).
@@ -81,8 +84,12 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
 if #KEYS > 1 then
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3])
   redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) + 1000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 60000)
+  redis.call('ZADD', KEYS[4], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[4], 61000)
+  return {0, 0, redis.call('ZCARD', KEYS[4])}
 end
-return {0, 0}`);
+return {0, 0, 0}`);
 
 // KEYS: as above. ARGV: member, the budget's remaining ('' if unknown), its reset-after (ms). The
 // global slot stays held for one second after the answer. Requests sent from several processes
@@ -118,11 +125,15 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
     async acquire(kind, bucket) {
       const member = `${tag}-${++counter}`;
       const state = bucket && `${prefix}:rest-bucket:${bucket}`;
-      const keys = state ? [gates[kind], state, `${state}:in-flight`] : [gates[kind]];
+      const keys = state ? [gates[kind], state, `${state}:in-flight`, `${state}:last-minute`] : [gates[kind]];
       let heldByBucketMs = 0;
+      let lastMinute = 0;
       for (;;) {
-        const [wait, byBucket] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS])) as [number, number];
-        if (wait === 0) break;
+        const [wait, byBucket, count] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS])) as [number, number, number?];
+        if (wait === 0) {
+          lastMinute = count ?? 0;
+          break;
+        }
         // A budget's reset is told exactly; the global limit frees a slot with every answer, so look often.
         const pause = byBucket ? Math.min(wait, 1000) : Math.min(wait, MAX_POLL_MS);
         const began = Date.now();
@@ -131,6 +142,7 @@ export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQ
       }
       return {
         heldByBucketMs,
+        ...(state ? { lastMinute } : {}),
         release(answer) {
           const h = answer?.headers;
           const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;

@@ -57,6 +57,8 @@ export interface RestOptions {
   timeoutMs?: number;
   /** Told when a post waited for a webhook's own budget (the gate's view of a crowded webhook). */
   onWebhookWait?: (webhookId: string, waitedMs: number) => void;
+  /** Told, on each request through a webhook, how many went through it in the last minute (all processes). */
+  onWebhookCalls?: (webhookId: string, lastMinute: number) => void;
 }
 
 /** A post held back longer than this by its webhook's budget means the webhook is crowded. */
@@ -82,6 +84,7 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
             const slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? `webhook:${webhook[1]}:${webhook[2]!.slice(-12)}` : undefined);
             if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
+            if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
               answer = await DefaultRestOptions.makeRequest(url, init);

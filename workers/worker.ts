@@ -49,7 +49,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const rest = createRest(
     config.DISCORD_API_URL,
     config.DISCORD_TOKEN,
-    config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix), onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms) },
+    config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix), onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms), onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n) },
   );
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
   // Metrics, host health and budgets (headless campaigns post nothing and serve no admin pages).

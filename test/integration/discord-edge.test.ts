@@ -104,4 +104,15 @@ describe('webhook pools kept in memory by several processes', () => {
     for (const personaId of ['p0', 'p1']) used.add((await b.postAs({ channelId }, { personaId, name: personaId }, `from ${personaId}`)).webhookId);
     expect(used).toEqual(new Set([first.webhookId, grown.webhookId]));
   });
+
+  it("sends posts past a webhook that is near Discord's 30 requests a minute, growing the pool", async () => {
+    const rest = createRest(discord.restUrl, discord.token);
+    const edge = createDiscordEdge({ rest, redis, prefix: `${prefix}-minute`, identity: createBotIdentity(rest, redis, `${prefix}-minute`, discord.token), poolSize: 3, feed: sharedFeed() });
+    const channelId = discord.addChannel({ name: 'busy-minute' });
+    const first = await edge.postAs({ channelId }, speaker, 'one');
+    expect((await edge.postAs({ channelId }, speaker, 'two')).webhookId).toBe(first.webhookId); // a quiet channel keeps to one
+    edge.noteWebhookCalls(first.webhookId, 24); // the shared gate's count: 24 requests in the last minute
+    const next = await edge.postAs({ channelId }, speaker, 'three');
+    expect(next.webhookId).not.toBe(first.webhookId);
+  });
 });

@@ -48,6 +48,7 @@ function fakeDiscord() {
     typing: async () => undefined,
     editDelay: () => 0,
     noteWebhookWait: () => undefined,
+    noteWebhookCalls: () => undefined,
     postAsBot: async () => {
       throw new Error('not expected');
     },

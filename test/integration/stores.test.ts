@@ -113,6 +113,20 @@ describe('rest gate: a resource budget', () => {
     expect(await redis.hget(`${prefix}-bucket:rest-bucket:${key}`, 'remaining')).toBe('0');
   });
 
+  it("counts a budget's requests in the last minute across processes", async () => {
+    const other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const gates = [createRestGate(redis, `${prefix}-minute`), createRestGate(other, `${prefix}-minute`)];
+    const counts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const slot = await gates[i % 2]!.acquire('webhook', 'webhook:4:jkl');
+      counts.push(slot.lastMinute ?? -1);
+      slot.release(answer(4 - i));
+    }
+    expect(counts).toEqual([1, 2, 3, 4, 5]);
+    expect((await gates[0]!.acquire('bot')).lastMinute).toBeUndefined(); // no budget, no count
+    await other.quit();
+  });
+
   it('takes the global slot and the budget together: a request waiting on one holds nothing of the other', async () => {
     const gate = createRestGate(redis, `${prefix}-both`, 1);
     const key = 'webhook:2:def';
