@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { startOwnRedis } from '../test/support/redis-server.ts';
 import { startHarness, type Harness, type HarnessOptions } from '../test/e2e/harness.ts';
-import type { RecordedRequest } from '../test/stand-ins/model-host.ts';
+import { numberAsked, type RecordedRequest } from '../test/stand-ins/model-host.ts';
 
 interface Row {
   scenario: string;
@@ -24,7 +24,7 @@ interface Row {
 const WORDS = ['the', 'answer', 'comes', 'in', 'a', 'few', 'words'];
 /** A model answering message N with "#N the answer comes in a few words", streamed over ~1.5 s. */
 function slowEcho(req: RecordedRequest) {
-  const n = [...JSON.stringify(req.body).matchAll(/number (\d+)/g)].at(-1)?.[1] ?? '?';
+  const n = numberAsked(req) ?? '?';
   return { chunks: [`#${n} `, ...WORDS.map((w) => `${w} `)], chunkDelayMs: 200 };
 }
 const finalText = (n: number) => `#${n} ${WORDS.join(' ')}`;

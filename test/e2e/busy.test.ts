@@ -3,7 +3,7 @@
 // through chorus's REST proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count429, maxPerSecond } from '../../local-discord/server.ts';
-import type { RecordedRequest } from '../stand-ins/model-host.ts';
+import { numberAsked, type RecordedRequest } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 
@@ -16,9 +16,7 @@ const SPEAKERS = [
 
 /** Each model answers with the number of the message it was asked about. */
 function echoNumber(req: RecordedRequest): { text: string } {
-  const text = JSON.stringify(req.body);
-  const numbers = [...text.matchAll(/number (\d+)/g)].map((m) => m[1]);
-  return { text: `#${numbers.at(-1)}` };
+  return { text: `#${numberAsked(req)}` };
 }
 
 describe.each([

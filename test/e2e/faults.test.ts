@@ -7,13 +7,14 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
+import { numberAsked } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 const exited = (child: ChildProcess): Promise<number | null> => (child.exitCode !== null ? Promise.resolve(child.exitCode) : once(child, 'exit').then(([code]) => code as number | null));
 const posts = (h: Harness, channelId: string) => h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
 const said = (h: Harness, channelId: string) => posts(h, channelId).map((m) => `${m.author.username}: ${m.content}`);
 /** Each model answers with the number of the message it was asked about (the last one it read). */
-const echo = (req: { body: unknown }) => ({ text: `#${[...JSON.stringify(req.body).matchAll(/number (\d+)/g)].at(-1)?.[1] ?? '?'}` });
+const echo = (req: { body: unknown }) => ({ text: `#${numberAsked(req) ?? '?'}` });
 
 describe('work queued when a worker stops or dies', () => {
   let h: Harness;

@@ -2,12 +2,11 @@
 // replying: every reply is still posted exactly once, through one new webhook, and no webhook is left
 // behind by workers rebuilding the pool over each other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecordedRequest } from '../stand-ins/model-host.ts';
+import { numberAsked, type RecordedRequest } from '../stand-ins/model-host.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 function echoNumber(req: RecordedRequest): { text: string } {
-  const numbers = [...JSON.stringify(req.body).matchAll(/number (\d+)/g)].map((m) => m[1]);
-  return { text: `Answer ${numbers.at(-1)}` };
+  return { text: `Answer ${numberAsked(req)}` };
 }
 
 describe('a webhook deleted under the workers', () => {

@@ -58,6 +58,11 @@ export interface ScriptedReply {
 
 export type Responder = (req: RecordedRequest) => ScriptedReply | Promise<ScriptedReply>;
 
+/** The number of the last "number N" in a request's messages: which message a test's model is answering. */
+export function numberAsked(req: { body: unknown }): string | undefined {
+  return [...JSON.stringify(req.body).matchAll(/number (\d+)/g)].at(-1)?.[1];
+}
+
 export interface ModelHost {
   /** Anthropic SDK baseURL = url; OpenAI SDK baseURL = url + '/v1'. */
   url: string;
