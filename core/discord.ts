@@ -4,8 +4,9 @@
 // it first. Reads and edits, which can be repeated safely, are.
 import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
-import { idempotent, MissingPermissionError } from './rest.ts';
-import { boundedMap, createWebhookPools, type PoolOptions } from './webhook-pools.ts';
+import type { GateSlot, RestGate } from './rest-gate.ts';
+import { idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, withHeldSlot } from './rest.ts';
+import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
 /** Model text must never ping anyone: no parsed mentions of any kind, on every post and edit. */
 export const NO_PINGS = { parse: [] as never[], users: [] as string[], roles: [] as string[], replied_user: false };
@@ -55,6 +56,9 @@ interface Target {
   threadId?: string;
 }
 
+/** Longest pause between looks for a webhook with room: a webhook added meanwhile is seen this soon. */
+const WEBHOOK_POLL_MS = 250;
+
 /** Pages of 100 messages looked through for a post whose answer was lost (see findOwnPost). */
 const OWN_POST_PAGES = 10;
 
@@ -63,6 +67,12 @@ const REMEMBERED_CHANNELS = 10_000;
 
 /** The pools' options; the bot's identity also says which messages are the bot's own. */
 export interface EdgeOptions extends PoolOptions {
+  /**
+   * The shared REST gate `rest` uses, if any: a post then chooses its webhook when the gate grants
+   * it a slot, among the pool's webhooks with room. Without it (chorus's REST proxy keeps the
+   * limit), a post chooses before it waits, knowing only this process's posts.
+   */
+  gate?: RestGate;
   /** Called with something an operator should know that is not an error of a request. */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -107,22 +117,50 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     return true;
   }
 
+  /**
+   * A post's webhook, chosen when the shared gate grants a slot: the pool's least busy one with room
+   * in its budget, else whichever frees first — among the webhooks of the pool as it is then, so a
+   * burst spreads over every webhook, including one added while it waited. (Chosen before waiting,
+   * a burst queued on the first webhook, and a streamed reply's edits, which must follow its post,
+   * then waited out Discord's per-minute limit.) The pool grows while every webhook is spent.
+   */
+  async function takeAtGrant(gate: RestGate, channelId: string, personaId: string): Promise<{ hook: StoredWebhook; slot: GateSlot }> {
+    for (;;) {
+      const pool = await pools.choices(channelId, personaId);
+      const got = await gate.tryAcquire('webhook', pool.map((h) => webhookBucket(h.id, h.token)), MINUTE_CROWDED);
+      if ('release' in got) {
+        const hook = pool[got.index]!;
+        pools.begin(hook.id);
+        if (got.lastMinute !== undefined) {
+          pools.noteCalls(hook.id, got.lastMinute);
+          if (got.lastMinute >= MINUTE_CROWDED) pools.outgrown(channelId, pool.length);
+        }
+        return { hook, slot: got };
+      }
+      // Every webhook's budget is spent (not merely being learned): one more would take this post now.
+      if (got.byBucket && got.waitMs > WEBHOOK_WAIT_MS) pools.outgrown(channelId, pool.length);
+      await new Promise((r) => setTimeout(r, Math.min(got.waitMs, WEBHOOK_POLL_MS)));
+    }
+  }
+
   return {
     latest: (channelId, limit) => listMessages(channelId, { limit: String(Math.min(100, limit)) }),
 
     async postAs(channel, speaker, content) {
       const target = await targetOf(channel);
       for (let attempt = 0; ; attempt++) {
-        const hook = await pools.take(target.webhookChannelId, speaker.personaId);
+        const { hook, slot } = o.gate ? await takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId) : { hook: await pools.take(target.webhookChannelId, speaker.personaId), slot: undefined };
+        const held = slot && withHeldSlot(slot);
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
         try {
-          const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false })) as APIMessage;
+          const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false, ...(held ? { headers: held.headers } : {}) })) as APIMessage;
           return { id: message.id, webhookId: hook.id };
         } catch (err) {
           // A webhook refusing means it is gone: Discord carried nothing out, so posting again is safe.
           if (attempt === 0 && (await forgetIfGone(target, hook.id, err))) continue;
           throw err;
         } finally {
+          held?.drop();
           pools.done(hook.id);
         }
       }

@@ -23,6 +23,17 @@ export interface GateSlot {
   lastMinute?: number;
 }
 
+/** A slot granted under one of several budgets: which one (its index among those offered). */
+export interface ChosenSlot extends GateSlot {
+  index: number;
+}
+
+/** Not now: look again after `waitMs`; `byBucket` when every budget offered is what holds it. */
+export interface GateWait {
+  waitMs: number;
+  byBucket: boolean;
+}
+
 export interface RestGate {
   /**
    * Waits for a slot under the bot's global limit and, with `bucket`, under that resource's own
@@ -31,6 +42,14 @@ export interface RestGate {
    * common case costs one round trip to Redis.
    */
   acquire(kind: 'bot' | 'webhook', bucket?: string): Promise<GateSlot>;
+  /**
+   * One look, for a request that may go through any of several resources (a post, through any of a
+   * channel's webhooks): the slot under the first of `buckets` with room, preferring those with
+   * fewer than `minuteCrowded` requests in the last minute; or how long to wait. The caller chooses
+   * its resource when the slot is granted, not before it waits, so a burst spreads over every
+   * webhook with room — including one added while it waited.
+   */
+  tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded?: number): Promise<ChosenSlot | GateWait>;
 }
 
 /** Discord's global limit for a bot; webhook executions (no token) are limited per address alike. */
@@ -46,34 +65,49 @@ const BUCKET_LEASE_MS = 3_000;
 /** Longest pause between looks while every slot is held by a request still in flight. */
 const MAX_POLL_MS = 50;
 
-// KEYS: the gate's sorted set (member → when its slot frees); with a resource budget, its state
-// hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget lease. Returns
-// {0, 0, requests through the budget in the last minute} when the slots are taken, else {how long to
-// wait before looking again (ms), 1 if the budget is what holds it}. Redis's
-// clock is the one clock every process shares. While a budget is unknown, one request at a time goes
-// to learn it; once its window has passed, it is learned afresh from the next answer rather than
-// assumed (the limit that binds may have changed).
+// KEYS: the gate's sorted set (member → when its slot frees); then, per resource budget offered, its
+// state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget lease,
+// minute-crowded count. Returns {0, 0, requests through the chosen budget in the last minute, its
+// index (from 0)} when the slots are taken, else {how long to wait before looking again (ms), 1 if
+// the budgets are what hold it}. Redis's clock is the one clock every process shares. While a
+// budget is unknown, one request at a time goes to learn it; once its window has passed, it is
+// learned afresh from the next answer rather than assumed (the limit that binds may have changed).
+// A budget with room but a crowded last minute is taken only when no other has room.
 const ACQUIRE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if #KEYS > 1 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  local inflight = redis.call('ZCARD', KEYS[3])
-  local state = redis.call('HMGET', KEYS[2], 'remaining', 'resetAt')
+local budgets = (#KEYS - 1) / 3
+local chosen, crowded, count, crowdedCount, wait = nil, nil, 0, 0, nil
+for i = 0, budgets - 1 do
+  local stateKey, inflightKey, minuteKey = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  redis.call('ZREMRANGEBYSCORE', inflightKey, '-inf', now)
+  local inflight = redis.call('ZCARD', inflightKey)
+  local state = redis.call('HMGET', stateKey, 'remaining', 'resetAt')
   local remaining = tonumber(state[1])
   local resetAt = tonumber(state[2])
   if remaining ~= nil and resetAt ~= nil and now >= resetAt then
-    redis.call('HDEL', KEYS[2], 'remaining', 'resetAt')
+    redis.call('HDEL', stateKey, 'remaining', 'resetAt')
     remaining = nil
     resetAt = nil
   end
   local free
   if remaining == nil then free = 1 - inflight else free = remaining - inflight end
-  if free <= 0 then
-    if resetAt ~= nil then return {math.max(1, resetAt - now), 1} end
-    return {20, 1}
+  if free > 0 then
+    redis.call('ZREMRANGEBYSCORE', minuteKey, '-inf', now - 60000)
+    local calls = redis.call('ZCARD', minuteKey)
+    if calls < tonumber(ARGV[5]) then
+      chosen, count = i, calls
+      break
+    end
+    if crowded == nil then crowded, crowdedCount = i, calls end
+  else
+    local w = 20
+    if resetAt ~= nil then w = math.max(1, resetAt - now) end
+    if wait == nil or w < wait then wait = w end
   end
 end
+if chosen == nil then chosen, count = crowded, crowdedCount end
+if budgets > 0 and chosen == nil then return {wait, 1} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -81,15 +115,15 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
-if #KEYS > 1 then
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) + 1000)
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 60000)
-  redis.call('ZADD', KEYS[4], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[4], 61000)
-  return {0, 0, redis.call('ZCARD', KEYS[4])}
+if chosen ~= nil then
+  local inflightKey, minuteKey = KEYS[3 + 3 * chosen], KEYS[4 + 3 * chosen]
+  redis.call('ZADD', inflightKey, now + tonumber(ARGV[4]), ARGV[3])
+  redis.call('PEXPIRE', inflightKey, tonumber(ARGV[4]) + 1000)
+  redis.call('ZADD', minuteKey, now, ARGV[3])
+  redis.call('PEXPIRE', minuteKey, 61000)
+  return {0, 0, count + 1, chosen}
 end
-return {0, 0, 0}`);
+return {0, 0, 0, 0}`);
 
 // KEYS: as above. ARGV: member, the budget's remaining ('' if unknown), its reset-after (ms). The
 // global slot stays held for one second after the answer. Requests sent from several processes
@@ -119,38 +153,46 @@ return 1`);
 
 export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQUESTS_PER_SECOND): RestGate {
   const gates = { bot: `${prefix}:rest-gate:bot`, webhook: `${prefix}:rest-gate:webhook` };
+  const stateKey = (bucket: string) => `${prefix}:rest-bucket:${bucket}`;
   const tag = randomBytes(4).toString('hex');
   let counter = 0;
+
+  async function tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded = Infinity): Promise<ChosenSlot | GateWait> {
+    const member = `${tag}-${++counter}`;
+    const keys = [gates[kind], ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
+    const limit = Number.isFinite(minuteCrowded) ? minuteCrowded : 1e9;
+    const [wait, byBucket, lastMinute, index] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS, limit])) as [number, number, number, number];
+    if (wait !== 0) return { waitMs: wait, byBucket: byBucket === 1 };
+    const bucket = buckets[index];
+    // The answer's keys: the global gate's and the chosen budget's (RELEASE reads them in this order).
+    const answerKeys = bucket ? [gates[kind], stateKey(bucket), `${stateKey(bucket)}:in-flight`] : [gates[kind]];
+    return {
+      index,
+      heldByBucketMs: 0,
+      ...(bucket ? { lastMinute } : {}),
+      release(answer) {
+        const h = answer?.headers;
+        const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
+        const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
+        const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
+        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter)]).catch(() => undefined);
+      },
+    };
+  }
+
   return {
+    tryAcquire,
     async acquire(kind, bucket) {
-      const member = `${tag}-${++counter}`;
-      const state = bucket && `${prefix}:rest-bucket:${bucket}`;
-      const keys = state ? [gates[kind], state, `${state}:in-flight`, `${state}:last-minute`] : [gates[kind]];
       let heldByBucketMs = 0;
-      let lastMinute = 0;
       for (;;) {
-        const [wait, byBucket, count] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS])) as [number, number, number?];
-        if (wait === 0) {
-          lastMinute = count ?? 0;
-          break;
-        }
+        const got = await tryAcquire(kind, bucket ? [bucket] : []);
+        if ('release' in got) return { ...got, heldByBucketMs };
         // A budget's reset is told exactly; the global limit frees a slot with every answer, so look often.
-        const pause = byBucket ? Math.min(wait, 1000) : Math.min(wait, MAX_POLL_MS);
+        const pause = got.byBucket ? Math.min(got.waitMs, 1000) : Math.min(got.waitMs, MAX_POLL_MS);
         const began = Date.now();
         await new Promise((r) => setTimeout(r, pause));
-        if (byBucket) heldByBucketMs += Date.now() - began;
+        if (got.byBucket) heldByBucketMs += Date.now() - began;
       }
-      return {
-        heldByBucketMs,
-        ...(state ? { lastMinute } : {}),
-        release(answer) {
-          const h = answer?.headers;
-          const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
-          const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
-          const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
-          void RELEASE(redis, keys, [member, remaining, Math.ceil(resetAfter)]).catch(() => undefined);
-        },
-      };
     },
   };
 }

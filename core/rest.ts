@@ -4,7 +4,7 @@
 // repeated safely, go through `idempotent`. The rate limit is the one Redis gate every process
 // shares (core/rest-gate.ts), or chorus's REST proxy.
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
-import type { RestGate } from './rest-gate.ts';
+import type { GateSlot, RestGate } from './rest-gate.ts';
 
 /** Permissions chorus cannot work without in a channel; remembered when Discord refuses for want of one. */
 export type ChannelPermission = 'ManageWebhooks' | 'SendMessages';
@@ -62,7 +62,31 @@ export interface RestOptions {
 }
 
 /** A post held back longer than this by its webhook's budget means the webhook is crowded. */
-const WEBHOOK_WAIT_MS = 20;
+export const WEBHOOK_WAIT_MS = 20;
+
+/** A webhook's budget in the shared gate. (Keyed by id and token: an interaction's token is a budget of its own under the app's id.) */
+export const webhookBucket = (id: string, token: string) => `webhook:${id}:${token.slice(-12)}`;
+
+/** The header by which a request says its gate slot is taken already; removed before it is sent. */
+const HELD_SLOT = 'x-chorus-held-slot';
+const heldSlots = new Map<string, GateSlot>();
+let heldCount = 0;
+
+/**
+ * For a request whose gate slot was taken before it was made (a post, whose webhook is chosen when
+ * the gate grants the slot: RestGate.tryAcquire): the headers that hand the slot to the request,
+ * and `drop`, which frees it if the request never went.
+ */
+export function withHeldSlot(slot: GateSlot): { headers: Record<string, string>; drop(): void } {
+  const id = String(++heldCount);
+  heldSlots.set(id, slot);
+  return {
+    headers: { [HELD_SLOT]: id },
+    drop() {
+      if (heldSlots.delete(id)) slot.release();
+    },
+  };
+}
 
 /** The REST client every chorus process uses: no automatic retries, one shared rate limit. */
 export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
@@ -79,12 +103,19 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
           async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
             const headers = init.headers as Record<string, string> | undefined;
             const bot = Boolean(headers?.authorization ?? headers?.Authorization);
-            // A webhook's own budget is shared by every process posting through it.
-            // (Keyed by id and token: an interaction's token is a budget of its own under the app's id.)
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
-            const slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? `webhook:${webhook[1]}:${webhook[2]!.slice(-12)}` : undefined);
-            if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
-            if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
+            const heldId = headers?.[HELD_SLOT];
+            let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
+            if (heldId !== undefined) {
+              delete headers![HELD_SLOT];
+              heldSlots.delete(heldId);
+            }
+            if (!slot) {
+              // A webhook's own budget is shared by every process posting through it.
+              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : undefined);
+              if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
+              if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
+            }
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
               answer = await DefaultRestOptions.makeRequest(url, init);

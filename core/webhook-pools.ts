@@ -19,7 +19,17 @@ export interface StoredWebhook {
 
 export interface WebhookPools {
   /**
-   * The webhook a persona posts through in a channel, growing the pool when it is crowded. The post
+   * A channel's webhooks, least busy first (a persona's own slot first among equals), creating the
+   * first if there is none. For a post that chooses among them when the shared gate grants it a
+   * slot; `begin` counts it under way on the one it got.
+   */
+  choices(channelId: string, personaId: string): Promise<StoredWebhook[]>;
+  begin(webhookId: string): void;
+  /** Posts are waiting because every webhook of the pool is spent or crowded: add one (in the background) while there is room. */
+  outgrown(channelId: string, poolLength: number): void;
+  /**
+   * The webhook a persona posts through in a channel, chosen now (without the shared gate, which
+   * knows every process's posts: see `choices`), growing the pool when it is crowded. The post
    * counts as under way on it until `done`.
    */
   take(channelId: string, personaId: string): Promise<StoredWebhook>;
@@ -63,7 +73,7 @@ const EDIT_RESERVE = 2;
  * others, or the pool grows, before it is spent: its own edits (which must go through it) would
  * otherwise wait out the minute.
  */
-const MINUTE_CROWDED = 20;
+export const MINUTE_CROWDED = 20;
 
 /** Webhooks whose last minute a process remembers. */
 const REMEMBERED_WEBHOOKS = 10_000;
@@ -128,32 +138,38 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
    * Also counts the post as under way on the webhook returned; `done` counts it done.
    */
   async function take(channelId: string, personaId: string): Promise<StoredWebhook> {
-    let pool = await readPool(channelId);
-    if (pool.length === 0) pool = await grow(channelId, 1, true);
-    let hook = leastBusy(pool, personaId);
+    let pool = await choices(channelId, personaId);
+    let hook = pool[0];
     if (hook && pool.length < poolSize && load(hook.id) >= CROWDED) {
       // This post would wait seconds for the budget: a new webhook costs one request now.
       pool = await grow(channelId, pool.length + 1, false).catch((err: unknown) => {
         o.onBackgroundError?.(err);
         return pool;
       });
-      hook = leastBusy(pool, personaId);
+      hook = byLoad(pool, personaId)[0];
     }
     if (!hook) throw new Error(`no webhook available in channel ${channelId}`);
     // Counted at once, before any await: posts choosing at the same moment see each other.
-    posting.set(hook.id, (posting.get(hook.id) ?? 0) + 1);
+    begin(hook.id);
     return hook;
   }
 
-  /** The pool's least busy webhook; a persona's own slot wins ties, so in a quiet channel it keeps to one. */
-  function leastBusy(pool: StoredWebhook[], personaId: string): StoredWebhook | undefined {
+  async function choices(channelId: string, personaId: string): Promise<StoredWebhook[]> {
+    let pool = await readPool(channelId);
+    if (pool.length === 0) pool = await grow(channelId, 1, true);
+    return byLoad(pool, personaId);
+  }
+
+  function begin(webhookId: string): void {
+    posting.set(webhookId, (posting.get(webhookId) ?? 0) + 1);
+  }
+
+  /** The pool, least busy first; from a persona's own slot among equals, so in a quiet channel it keeps to one. */
+  function byLoad(pool: StoredWebhook[], personaId: string): StoredWebhook[] {
     const start = slotOf(personaId) % Math.max(1, pool.length);
-    let best: StoredWebhook | undefined;
-    for (let i = 0; i < pool.length; i++) {
-      const candidate = pool[(start + i) % pool.length]!;
-      if (!best || load(candidate.id) < load(best.id)) best = candidate;
-    }
-    return best;
+    const rotated = pool.map((_, i) => pool[(start + i) % pool.length]!);
+    // (A stable sort: equals keep the rotation's order.)
+    return rotated.map((hook) => ({ hook, load: load(hook.id) })).sort((a, b) => a.load - b.load).map((c) => c.hook);
   }
 
   /**
@@ -238,6 +254,12 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
 
   return {
     take,
+    choices,
+    begin,
+    outgrown(channelId, poolLength) {
+      if (poolLength >= poolSize) return;
+      grow(channelId, poolLength + 1, false).catch((err: unknown) => o.onBackgroundError?.(err));
+    },
     done(webhookId) {
       const left = (posting.get(webhookId) ?? 1) - 1;
       if (left > 0) posting.set(webhookId, left);

@@ -46,10 +46,12 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const { redis, queueRedis, records } = stores;
   const prefix = config.CHORUS_PREFIX;
   let discordEdge: DiscordEdge | undefined; // told of crowded webhooks by the REST client below
+  // One gate for the REST client and the edge, which takes posts' slots itself (see createDiscordEdge).
+  const gate = config.DISCORD_REST_PROXIED ? undefined : createRestGate(redis, prefix);
   const rest = createRest(
     config.DISCORD_API_URL,
     config.DISCORD_TOKEN,
-    config.DISCORD_REST_PROXIED ? { proxied: true } : { gate: createRestGate(redis, prefix), onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms), onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n) },
+    gate ? { gate, onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms), onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n) } : { proxied: true },
   );
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
   // Metrics, host health and budgets (headless campaigns post nothing and serve no admin pages).
@@ -73,6 +75,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     identity,
     poolSize: config.WEBHOOK_POOL_SIZE,
     feed: stores.feed,
+    ...(gate ? { gate } : {}),
     onBackgroundError: (err) => log.warn({ err: describeError(err) }, 'could not grow a webhook pool'),
     onWarning: (message, fields) => log.warn(fields, message),
   }));

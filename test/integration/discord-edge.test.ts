@@ -1,12 +1,14 @@
 // The workers' edge to Discord (core/discord.ts) against the Discord stand-in: finding a post whose
 // answer was lost, however busy the channel became before the retry looked; and webhook pools that
-// every process keeps in memory, yet all use as soon as one process grows them.
+// every process keeps in memory, yet all use as soon as one process grows them; and a burst from
+// several processes, spread over a pool's webhooks when the shared gate grants each post its slot.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
 import { createDiscordEdge, type DiscordEdge } from '../../core/discord.ts';
 import { createRest } from '../../core/rest.ts';
+import { createRestGate } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
 
@@ -114,5 +116,34 @@ describe('webhook pools kept in memory by several processes', () => {
     edge.noteWebhookCalls(first.webhookId, 24); // the shared gate's count: 24 requests in the last minute
     const next = await edge.postAs({ channelId }, speaker, 'three');
     expect(next.webhookId).not.toBe(first.webhookId);
+  });
+});
+
+describe('a burst of posts from several processes, under Discord\'s limits', () => {
+  it('spreads over the webhooks as the pool grows, each post choosing when the shared gate grants it a slot', async () => {
+    const limited = await startDiscordStandIn({ enforceRateLimits: true });
+    try {
+      const burstPrefix = `${prefix}-burst`;
+      const feed = sharedFeed();
+      // Three processes: each its own REST client and gate, sharing Redis.
+      const edges = [0, 1, 2].map(() => {
+        const gate = createRestGate(redis, burstPrefix);
+        const rest = createRest(limited.restUrl, limited.token, { gate });
+        return createDiscordEdge({ rest, redis, prefix: burstPrefix, identity: createBotIdentity(rest, redis, burstPrefix, limited.token), poolSize: 3, feed, gate });
+      });
+      const channelId = limited.addChannel({ name: 'burst' });
+      const posted = await Promise.all(Array.from({ length: 30 }, (_, i) => edges[i % 3]!.postAs({ channelId }, { personaId: `p${i % 4}`, name: `P${i % 4}` }, `reply ${i}`)));
+      const perWebhook = new Map<string, number>();
+      for (const p of posted) perWebhook.set(p.webhookId, (perWebhook.get(p.webhookId) ?? 0) + 1);
+      expect(perWebhook.size).toBe(3);
+      // Chosen before waiting, most of the burst queued on the first webhook (25 of 30 in one run),
+      // leaving its streamed edits to wait out Discord's 30 a minute.
+      expect(Math.max(...perWebhook.values())).toBeLessThanOrEqual(15);
+      expect(limited.restCalls.filter((c) => c.status === 429)).toEqual([]);
+      expect(limited.restCalls.filter((c) => c.method === 'POST' && c.path.startsWith('/api/v10/webhooks/')).length).toBe(30);
+    } finally {
+      await limited.close();
+      await deletePrefix(redis, `${prefix}-burst`);
+    }
   });
 });

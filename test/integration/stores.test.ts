@@ -134,7 +134,12 @@ describe('rest gate: a resource budget', () => {
     (await gate.acquire('bot', key)).release({ status: 429, headers: { get: (h: string) => (h === 'retry-after' ? '0.3' : null) } });
     await redis.ping();
     let waiting = true;
-    const held = gate.acquire('webhook', key).finally(() => (waiting = false)); // its budget is spent for 300 ms
+    // Its budget is spent for 300 ms. (Released at once: the one global slot is wanted by `third` too.)
+    const held = gate.acquire('webhook', key).then((slot) => {
+      waiting = false;
+      slot.release();
+      return slot;
+    });
     await redis.ping();
     // The one global slot goes at once to a request with no budget of its own, while the other
     // still waits on its webhook.
@@ -147,9 +152,40 @@ describe('rest gate: a resource budget', () => {
     expect(await redis.zcard(`${prefix}-both:rest-bucket:webhook:3:ghi:in-flight`)).toBe(0);
     other.release();
     (await third).release();
-    const slot = await held;
-    expect(slot.heldByBucketMs).toBeGreaterThan(0);
-    slot.release();
+    expect((await held).heldByBucketMs).toBeGreaterThan(0);
+  });
+});
+
+describe('rest gate: a request that may go through any of several budgets', () => {
+  const spend = (gate: ReturnType<typeof createRestGate>, key: string, ms: number) =>
+    gate.acquire('webhook', key).then((slot) => slot.release({ status: 429, headers: { get: (h: string) => (h === 'retry-after' ? String(ms / 1000) : null) } }));
+
+  it('takes the first budget with room, and says how long to wait when none has any', async () => {
+    const gate = createRestGate(redis, `${prefix}-any`);
+    const [a, b] = ['webhook:5:aaa', 'webhook:6:bbb'];
+    await spend(gate, a, 5_000);
+    await redis.ping(); // the release has run
+    const first = await gate.tryAcquire('webhook', [a, b]);
+    expect('release' in first && first.index).toBe(1); // a is spent: b, though offered second
+    // b's budget is being learned (one request at a time) and a's is spent: nothing has room.
+    const none = await gate.tryAcquire('webhook', [a, b]);
+    expect(none).toEqual({ waitMs: 20, byBucket: true });
+    if ('release' in first) first.release({ status: 200, headers: { get: (h: string) => ({ 'x-ratelimit-remaining': '4', 'x-ratelimit-reset-after': '2.000' })[h] ?? null } });
+    await redis.ping();
+    const again = await gate.tryAcquire('webhook', [a, b]);
+    expect('release' in again && again.index).toBe(1);
+  });
+
+  it('passes over a budget with a crowded last minute while another has room, not when none has', async () => {
+    const gate = createRestGate(redis, `${prefix}-crowded`);
+    const [a, b] = ['webhook:7:ccc', 'webhook:8:ddd'];
+    for (let i = 0; i < 3; i++) (await gate.acquire('webhook', a)).release();
+    await redis.ping();
+    const other = await gate.tryAcquire('webhook', [a, b], 3);
+    expect('release' in other && other.index).toBe(1);
+    // b now has one request in flight while its budget is learned: a, crowded, is the one with room.
+    const crowded = await gate.tryAcquire('webhook', [a, b], 3);
+    expect('release' in crowded && [crowded.index, crowded.lastMinute]).toEqual([0, 4]);
   });
 });
 
