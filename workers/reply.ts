@@ -9,7 +9,7 @@ import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
 import { askPersona, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
-import { budgetNotice, dayOf, limitsOf, type Budgets } from '../core/budgets.ts';
+import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
@@ -96,9 +96,11 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   const speaker: Speaker = { personaId, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };
 
   // One round trip for all a turn usually needs before its model call: its progress (counting this
-  // attempt), the channel's refused permissions, and the history it will read.
+  // attempt), the channel's refused permissions, the history it will read, and what is left of the
+  // server's token budgets (when it has any).
   const hostOptions = readHealthAhead(deps.hostOptions, persona);
-  let [progress, missing, history] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages)]);
+  const budget = deps.budgets && place.guildId ? deps.budgets.check(place.guildId, persona.id, limitsOf(settings), Date.now()) : undefined;
+  let [progress, missing, history, verdict] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages), budget]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
   if (missing.has('ManageWebhooks')) {
     // Refused before and not granted since: asking again would only cost another invalid request.
@@ -113,7 +115,10 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     let generated: Extract<TurnOutcome, { status: 'posted' | 'notice' }> | undefined;
     if (progress.text === undefined) {
       // (A turn with a preview already showing is finished whatever the budget: nothing is left half-said.)
-      if (progress.posted.size === 0 && (await overBudget(place, turn, persona, settings, deps, log))) return { status: 'over-budget' };
+      if (progress.posted.size === 0 && deps.budgets && verdict && !verdict.ok) {
+        await letGoOverBudget(place, turn, persona, verdict, deps.budgets, deps, log);
+        return { status: 'over-budget' };
+      }
       const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), hostOptions ? { ...deps, hostOptions } : deps, log);
       if (result.status === 'retry-later') return result;
       generated = result;
@@ -164,20 +169,16 @@ async function settleDiscordFailure(err: unknown, place: Place, turn: Turn, pers
 
 /**
  * A spent budget: the turn is let go without asking the model, and the channel told once a day (a
- * plain bot message, which no model reads). True when the turn is over budget.
+ * plain bot message, which no model reads).
  */
-async function overBudget(place: Place, turn: Turn, persona: Persona, settings: Settings, deps: ReplyDeps, log: Logger): Promise<boolean> {
-  if (!deps.budgets || !place.guildId) return false;
+async function letGoOverBudget(place: Place, turn: Turn, persona: Persona, verdict: Extract<BudgetVerdict, { ok: false }>, budgets: Budgets, deps: ReplyDeps, log: Logger): Promise<void> {
   const now = Date.now();
-  const verdict = await deps.budgets.check(place.guildId, persona.id, limitsOf(settings), now);
-  if (verdict.ok) return false;
   log.info({ scope: verdict.scope, used: verdict.used, limit: verdict.limit }, 'token budget spent: turn not sent to the model');
-  if (await deps.budgets.firstNotice(place.channelId, verdict, persona.id, now)) {
+  if (await budgets.firstNotice(place.channelId, verdict, persona.id, now)) {
     const which = verdict.scope === 'guild' ? 'guild' : `persona-${persona.id}`;
     await tellChannelOnce(deps, place, `budget-${dayOf(now)}-${which}`, budgetNotice(verdict, persona.name, now), log);
   }
   await deps.ledger.markDone(turn.trigger.id, turn.personaId);
-  return true;
 }
 
 /** A turn that will not be answered: let it go and tell the channel why, once. */
