@@ -6,7 +6,6 @@
 // No worker runs: messages naming a persona leave their jobs queued, and are deleted with the prefix.
 // Sizes from BENCH_GUILDS, BENCH_CHANNELS_PER_GUILD, BENCH_MESSAGES, BENCH_RATE (messages a second, 0 = burst).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { startDiscordStandIn, type Author, type DiscordStandIn } from '../local-discord/server.ts';
-import { now, processCpuSeconds, processMemory, waitUntil, type ProcessMemory } from './measure.ts';
+import { now, processCpuSeconds, processMemory, shippedStart, waitUntil, type ProcessMemory } from './measure.ts';
 import { deletePrefix } from '../playground/redis.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -76,9 +75,8 @@ export interface GatewayMemory {
 }
 
 /** The node flags `npm run start:gateway` gives the gateway, and the plain variables it sets (MALLOC_ARENA_MAX). */
-const GATEWAY_SCRIPT = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:gateway']!.split(' ');
-const GATEWAY_NODE_FLAGS = GATEWAY_SCRIPT.filter((a) => a.startsWith('--')).join(' ');
-const GATEWAY_ENV = Object.fromEntries(GATEWAY_SCRIPT.flatMap((a) => (/^[A-Z_]+=[^$]+$/.test(a) ? [a.split('=') as [string, string]] : [])));
+const { nodeArgs: SHIPPED_GATEWAY_ARGS, env: GATEWAY_ENV } = shippedStart('start:gateway');
+const GATEWAY_NODE_FLAGS = SHIPPED_GATEWAY_ARGS.join(' ');
 
 // Both processes as deployed: node's compile cache on (see package.json and the Dockerfile), so
 // neither pays for TypeScript stripping once its modules were compiled once.

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { count429, startDiscordStandIn, type DiscordStandIn } from '../local-discord/server.ts';
 import { startModelHost, type ModelHost } from '../test/stand-ins/model-host.ts';
 import { startHarness } from '../test/e2e/harness.ts';
-import { now, processMemory, summary } from './measure.ts';
+import { now, processMemory, shippedStart, summary } from './measure.ts';
 import { deletePrefix } from '../playground/redis.ts';
 
 export interface LoadSpec {
@@ -47,6 +47,11 @@ const SHIPPED = {
   REPLY_ATTEMPTS: '4',
   STREAM_EDIT_INTERVAL_MS: '1000',
 };
+
+/** chorus's gateway as `npm run start:gateway` starts it (its small-heap node flags; the worker has none). */
+// (BENCH_CHORUS_NODE_ARGS replaces the flags, to compare: the gateway memory bench takes it too.)
+const GATEWAY = shippedStart('start:gateway');
+const GATEWAY_ARGS = process.env.BENCH_CHORUS_NODE_ARGS?.split(' ').filter(Boolean) ?? GATEWAY.nodeArgs;
 
 const TOKEN = /load-\d+/g;
 
@@ -124,7 +129,7 @@ export async function loadChorus(spec: LoadSpec): Promise<LoadResult> {
   const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0, enforceRateLimits: true, env: SHIPPED });
   try {
     const channels = Array.from({ length: spec.channels }, (_, i) => h.discord.addChannel({ name: `load-${i}` }));
-    await Promise.all([h.spawnGateway(SHIPPED), h.spawnWorker()]);
+    await Promise.all([h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS), h.spawnWorker()]);
     return await drive(h.discord, h.anthropicHost, channels, spec, now());
   } finally {
     await h.close();
@@ -192,7 +197,7 @@ export async function workerLimits(inFlight: number): Promise<{ idleMb: number; 
   try {
     const channels = Array.from({ length: 20 }, (_, i) => h.discord.addChannel({ name: `busy-${i}` }));
     const c0 = await clients();
-    await h.spawnGateway(SHIPPED);
+    await h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS);
     const c1 = await clients();
     const worker = await h.spawnWorker();
     const c2 = await clients();

@@ -1,5 +1,22 @@
 // Small helpers shared by the benchmark building blocks: clocks, percentiles, process memory, polling.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * How `npm run <script>` starts a chorus process: the node flags and the plain variables its
+ * package.json line gives (the gateway's small-heap flags and MALLOC_ARENA_MAX, say), so a bench
+ * measures chorus as shipped.
+ */
+export function shippedStart(script: string): { nodeArgs: string[]; env: Record<string, string> } {
+  const line = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[script];
+  if (!line) throw new Error(`package.json has no script ${script}`);
+  const words = line.split(' ');
+  return {
+    nodeArgs: words.filter((a) => a.startsWith('--')),
+    env: Object.fromEntries(words.flatMap((a) => (/^[A-Z_]+=[^$]+$/.test(a) ? [a.split('=') as [string, string]] : []))),
+  };
+}
 
 /** Milliseconds since the epoch with sub-millisecond precision, comparable across processes (like Date.now()). */
 export const now = (): number => performance.timeOrigin + performance.now();

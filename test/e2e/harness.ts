@@ -73,7 +73,8 @@ export interface Harness {
   /** Starts an in-process gateway (when none runs); resolves when connected. */
   startGateway(): Promise<RunningGateway>;
   /** Starts a gateway as its own process; resolves when it reports it is connected. */
-  spawnGateway(extraEnv?: Record<string, string>): Promise<ChildProcess>;
+  /** The gateway in a process of its own; `nodeArgs` are node's flags for it (as `npm run start:gateway` gives them, say). */
+  spawnGateway(extraEnv?: Record<string, string>, nodeArgs?: string[]): Promise<ChildProcess>;
   /** Resolves when every job now queued or running has finished. */
   settled(): Promise<void>;
   /** Resolves when no interview step is queued, running or waiting for its children. */
@@ -260,8 +261,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await gateway.ready;
       return gateway;
     },
-    async spawnGateway(extraEnv = {}) {
-      const child = spawn(process.execPath, ['bot/main.ts'], {
+    async spawnGateway(extraEnv = {}, nodeArgs = []) {
+      const child = spawn(process.execPath, [...nodeArgs, 'bot/main.ts'], {
         env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', ...extraEnv },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
