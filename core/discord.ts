@@ -127,6 +127,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   async function takeAtGrant(gate: RestGate, channelId: string, personaId: string): Promise<{ hook: StoredWebhook; slot: GateSlot }> {
     for (;;) {
       const pool = await pools.choices(channelId, personaId);
+      if (pool.length === 0) throw new Error(`no webhook available in channel ${channelId}`);
       const got = await gate.tryAcquire('webhook', pool.map((h) => webhookBucket(h.id, h.token)), MINUTE_CROWDED);
       if ('release' in got) {
         const hook = pool[got.index]!;
