@@ -61,8 +61,12 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
   const hostAt = new Map<string, number>();
   const visibleAt = new Map<string, number>();
   host.setResponder((req) => {
-    const last = JSON.stringify((req.body as { messages?: unknown[] }).messages?.at(-1) ?? req.body);
-    const token = [...last.matchAll(TOKEN)].at(-1)?.[0] ?? 'none';
+    // The message being answered: the newest one said in the request's user turns. (Not simply the
+    // last turn: when the persona's answer to the channel's previous message was posted after this
+    // one was said, chorus's context rightly holds it after the trigger, then "[your turn]".)
+    const messages = (req.body as { messages?: { role?: string }[] }).messages;
+    const said = messages ? JSON.stringify(messages.filter((m) => m.role === 'user')) : JSON.stringify(req.body);
+    const token = [...said.matchAll(TOKEN)].map((m) => m[0]).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))).at(-1) ?? 'none';
     if (!hostAt.has(token)) hostAt.set(token, now());
     return { chunks: [`Answer to ${token}.`], delayMs: spec.hostDelayMs }; // one chunk: a streamed preview already names it
   });
@@ -128,7 +132,7 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
 export async function loadChorus(spec: LoadSpec): Promise<LoadResult> {
   const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0, enforceRateLimits: true, env: SHIPPED });
   try {
-    const channels = Array.from({ length: spec.channels }, (_, i) => h.discord.addChannel({ name: `load-${i}` }));
+    const channels = Array.from({ length: spec.channels }, (_, i) => h.discord.addChannel({ name: `channel-${i}` }));
     await Promise.all([h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS), h.spawnWorker()]);
     return await drive(h.discord, h.anthropicHost, channels, spec, now());
   } finally {
@@ -141,7 +145,7 @@ export async function loadDirect(spec: LoadSpec): Promise<LoadResult> {
   const host = await startModelHost();
   const bot = await spawnDirectBot(discord, host);
   try {
-    const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `load-${i}` }))];
+    const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `channel-${i}` }))];
     return await drive(discord, host, channels, spec, now());
   } finally {
     bot.kill('SIGTERM');
@@ -160,7 +164,7 @@ export async function loadQueueBot(spec: LoadSpec): Promise<LoadResult> {
   const env = { QUEUE_BOT_REST_URL: discord.restUrl, QUEUE_BOT_TOKEN: discord.token, QUEUE_BOT_MODEL_URL: host.url, QUEUE_BOT_REDIS_URL: redisUrl, QUEUE_BOT_PREFIX: prefix };
   const bots = await Promise.all(['gateway', 'worker'].map((role) => spawnBot('bench/queue-bot.ts', 'queue bot ready', { ...env, QUEUE_BOT_ROLE: role })));
   try {
-    const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `load-${i}` }))];
+    const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `channel-${i}` }))];
     return await drive(discord, host, channels, spec, now());
   } finally {
     for (const bot of bots) bot.kill('SIGKILL');
