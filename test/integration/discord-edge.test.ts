@@ -141,6 +141,12 @@ describe('a burst of posts from several processes, under Discord\'s limits', () 
       expect(Math.max(...perWebhook.values())).toBeLessThanOrEqual(15);
       expect(limited.restCalls.filter((c) => c.status === 429)).toEqual([]);
       expect(limited.restCalls.filter((c) => c.method === 'POST' && c.path.startsWith('/api/v10/webhooks/')).length).toBe(30);
+      // Each post went out on the slot the gate granted with its webhook, not on a second one.
+      const counted = await Promise.all([...perWebhook.keys()].map(async (id) => {
+        const [key] = await redis.keys(`${burstPrefix}:rest-bucket:webhook:${id}:*:last-minute`);
+        return key ? redis.zcard(key) : 0;
+      }));
+      expect(counted.reduce((a, b) => a + b, 0)).toBe(30);
     } finally {
       await limited.close();
       await deletePrefix(redis, `${prefix}-burst`);
