@@ -4,7 +4,7 @@
 // it first. Reads and edits, which can be repeated safely, are.
 import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
-import type { GateSlot, RestGate } from './rest-gate.ts';
+import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, withHeldSlot } from './rest.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
@@ -140,7 +140,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       }
       // Every webhook's budget is spent (not merely being learned): one more would take this post now.
       if (got.byBucket && got.waitMs > WEBHOOK_WAIT_MS) pools.outgrown(channelId, pool.length);
-      await new Promise((r) => setTimeout(r, Math.min(got.waitMs, WEBHOOK_POLL_MS)));
+      // (The global limit frees a slot with every answer: look as often as any other request does.)
+      await new Promise((r) => setTimeout(r, Math.min(got.waitMs, got.byBucket ? WEBHOOK_POLL_MS : MAX_POLL_MS)));
     }
   }
 

@@ -63,7 +63,7 @@ const LEASE_MS = 15_000;
  */
 const BUCKET_LEASE_MS = 3_000;
 /** Longest pause between looks while every slot is held by a request still in flight. */
-const MAX_POLL_MS = 50;
+export const MAX_POLL_MS = 50;
 
 // KEYS: the gate's sorted set (member → when its slot frees); then, per resource budget offered, its
 // state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget lease,
