@@ -96,9 +96,12 @@ async function promptCache(turns: number): Promise<void> {
   await h.close();
 }
 
-/** 429s per 1,000 replies when the stand-in enforces Discord's limits, three worker processes behind the proxy. */
-async function underLimits(): Promise<void> {
-  const h = await startHarness({ inProcessWorkers: 0, enforceRateLimits: true, viaProxy: true, env: { PERSONA_COOLDOWN_SECONDS: '0' } });
+/**
+ * 429s per 1,000 replies when the stand-in enforces Discord's limits, three worker processes
+ * sharing the limit as they do by default (the Redis gate), or behind chorus's REST proxy.
+ */
+async function underLimits(viaProxy: boolean): Promise<void> {
+  const h = await startHarness({ inProcessWorkers: 0, enforceRateLimits: true, viaProxy, env: { PERSONA_COOLDOWN_SECONDS: '0' } });
   await Promise.all([h.spawnWorker(), h.spawnWorker(), h.spawnWorker()]);
   const channels = Array.from({ length: 10 }, (_, i) => h.discord.addChannel({ name: `limited-${i}` }));
   const names = ['Opus', 'GPT', 'Base'];
@@ -110,7 +113,7 @@ async function underLimits(): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   const replies = h.discord.messages().filter((m) => m.webhook_id !== undefined).length;
   const limited = count429(h.discord.restCalls);
-  line(`   ${LIMITED_REPLIES} replies in 10 channels, 3 worker processes, REST proxy)`);
+  line(`   ${LIMITED_REPLIES} replies in 10 channels, 3 worker processes, ${viaProxy ? 'behind the REST proxy' : 'sharing the limit in Redis (the default)'}`);
   line(`   replies delivered: ${replies}/${LIMITED_REPLIES} in ${seconds.toFixed(1)} s; 429 answers: ${limited} (${((limited / replies) * 1000).toFixed(1)} per 1,000 replies)`);
   await h.close();
 }
@@ -209,11 +212,16 @@ async function recordSizes(): Promise<void> {
   line(`   SQLite file: ${kib(sqliteBytes)}   PostgreSQL events table with indexes: ${pgBytes === undefined ? 'n/a' : kib(pgBytes)}`);
 }
 
-const section = (title: string) => line(`\n== ${title}`);
+/** BENCH_SECTIONS=2,7 runs only those sections (all by default). */
+const onlySections = process.env.BENCH_SECTIONS?.split(',').map((n) => n.trim());
+const section = (title: string): boolean => {
+  if (onlySections && !onlySections.includes(title.split('.')[0]!)) return false;
+  line(`\n== ${title}`);
+  return true;
+};
 line(`chorus bench — node ${process.version}, ${cpus().length} cores; stand-in Discord and model hosts on loopback; figures vary run to run: compare within a run`);
 
-section('1. overhead: gateway receives a message → the model host has the request (instant host, one message at a time)');
-{
+if (section('1. overhead: gateway receives a message → the model host has the request (instant host, one message at a time)')) {
   const hop = await bullmqHop(LATENCY_MESSAGES, PACE_MS);
   const chorus = await chorusAddedLatency(LATENCY_MESSAGES, PACE_MS);
   const direct = await measureDirectBot({ messages: LATENCY_MESSAGES, delayMs: 0, gapMs: PACE_MS, channels: 1 });
@@ -224,56 +232,51 @@ section('1. overhead: gateway receives a message → the model host has the requ
   line(`   REST calls per reply: chorus ${chorus.restPerReply.toFixed(2)}, direct ${direct.restCallsPerReply.toFixed(2)}`);
 }
 
-section(`2. load: chorus (a gateway and a worker process, defaults) beside a bare BullMQ bot (queue: the same split, none of chorus's work) and a direct-call bot, Discord's limits on, ${LOAD_SECONDS} s each`);
-for (const spec of [
-  { channels: 20, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 2000 },
-  { channels: 10, perChannel: 2, seconds: LOAD_SECONDS, hostDelayMs: 0 },
-  { channels: 40, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 0 },
-]) {
-  line(`   ${spec.channels} channels × ${spec.perChannel} messages/s, host answers in ${spec.hostDelayMs / 1000} s`);
-  line(`   ${LOAD_HEADER}`);
-  const chorus = await loadChorus(spec);
-  line(`   ${loadRow('chorus', chorus)}`);
-  const queued = await loadQueueBot(spec);
-  line(`   ${loadRow('queue', queued)}`);
-  const direct = await loadDirect(spec);
-  line(`   ${loadRow('direct', direct)}`);
-  line(`   added in steady state (after the first 5 s), p50 / p99: chorus ${ms(chorus.addedSteady.p50)} / ${ms(chorus.addedSteady.p99)}, bare BullMQ bot ${ms(queued.addedSteady.p50)} / ${ms(queued.addedSteady.p99)}, direct ${ms(direct.addedSteady.p50)} / ${ms(direct.addedSteady.p99)}`);
-  // The target is for a model that takes seconds; with an instant one, the bare bots' one bot-token
-  // post per reply meets Discord's per-channel limit (5 in 5 s) at 2 messages/s, and their replies queue.
-  if (spec.hostDelayMs > 0) line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}× (target ≤ 1.2×)`);
-  line(`   warm-up: messages in the first 5 s: chorus added p99 ${ms(chorus.addedFirst5s.p99)} (max ${ms(chorus.addedFirst5s.max)}), direct ${ms(direct.addedFirst5s.p99)}; after: chorus p50 ${ms(chorus.addedSteady.p50)} p99 ${ms(chorus.addedSteady.p99)}, direct p50 ${ms(direct.addedSteady.p50)} p99 ${ms(direct.addedSteady.p99)}`);
-}
-{
+if (section(`2. load: chorus (a gateway and a worker process, defaults) beside a bare BullMQ bot (queue: the same split, none of chorus's work) and a direct-call bot, Discord's limits on, ${LOAD_SECONDS} s each`)) {
+  for (const spec of [
+    { channels: 20, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 2000 },
+    { channels: 10, perChannel: 2, seconds: LOAD_SECONDS, hostDelayMs: 0 },
+    { channels: 40, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 0 },
+  ]) {
+    line(`   ${spec.channels} channels × ${spec.perChannel} messages/s, host answers in ${spec.hostDelayMs / 1000} s`);
+    line(`   ${LOAD_HEADER}`);
+    const chorus = await loadChorus(spec);
+    line(`   ${loadRow('chorus', chorus)}`);
+    const queued = await loadQueueBot(spec);
+    line(`   ${loadRow('queue', queued)}`);
+    const direct = await loadDirect(spec);
+    line(`   ${loadRow('direct', direct)}`);
+    line(`   added in steady state (after the first 5 s), p50 / p99: chorus ${ms(chorus.addedSteady.p50)} / ${ms(chorus.addedSteady.p99)}, bare BullMQ bot ${ms(queued.addedSteady.p50)} / ${ms(queued.addedSteady.p99)}, direct ${ms(direct.addedSteady.p50)} / ${ms(direct.addedSteady.p99)}`);
+    // The target is for a model that takes seconds; with an instant one, the bare bots' one bot-token
+    // post per reply meets Discord's per-channel limit (5 in 5 s) at 2 messages/s, and their replies queue.
+    if (spec.hostDelayMs > 0) line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}× (target ≤ 1.2×)`);
+    line(`   warm-up: messages in the first 5 s: chorus added p99 ${ms(chorus.addedFirst5s.p99)} (max ${ms(chorus.addedFirst5s.max)}), direct ${ms(direct.addedFirst5s.p99)}; after: chorus p50 ${ms(chorus.addedSteady.p50)} p99 ${ms(chorus.addedSteady.p99)}, direct p50 ${ms(direct.addedSteady.p50)} p99 ${ms(direct.addedSteady.p99)}`);
+  }
   const w = await workerLimits(IN_FLIGHT);
   line(`   one worker: RSS idle ${w.idleMb.toFixed(0)} MiB, with ${IN_FLIGHT} generations in flight ${w.busyMb.toFixed(0)} MiB (~${w.perGenerationKb.toFixed(0)} KiB each); Redis connections: gateway ${w.connections.gateway}, worker ${w.connections.worker}`);
 }
 
-section('3. gateway memory: 1,000 guilds × 10 channels, 20,000 messages, beside a discord.js client with default caches');
-{
+if (section('3. gateway memory: 1,000 guilds × 10 channels, 20,000 messages, beside a discord.js client with default caches')) {
   const g = await measureGatewayMemory({ guilds: 1000, channelsPerGuild: 10, messages: 20_000 });
   line(`   chorus gateway RSS ${g.chorusRssMb.toFixed(0)} MiB (peak ${g.chorusPeakMb.toFixed(0)}), discord.js ${g.discordjsRssMb.toFixed(0)} MiB (peak ${g.discordjsPeakMb.toFixed(0)}): ${(g.chorusRssMb / g.discordjsRssMb).toFixed(2)}× (target ≤ 0.5×)`);
   line(`   chorus routed all ${g.messages} in ${g.chorusSeconds.toFixed(1)} s (${(g.messages / g.chorusSeconds).toFixed(0)}/s); ${g.guilds} guilds handled ${g.chorusReadySeconds.toFixed(1)} s after start`);
 }
 
-section('4. streaming');
-await streaming();
+if (section('4. streaming')) await streaming();
 
-section('5. prompt caching');
-await promptCache(50);
+if (section('5. prompt caching')) await promptCache(50);
 
-section('6. gateway routing throughput (record + route + queue; two personas named per message; 20 channels)');
-line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
+if (section('6. gateway routing throughput (record + route + queue; two personas named per message; 20 channels)'))
+  line(`   4 personas: ${(await routingThroughput(0)).toFixed(0)} messages/s   20+4 personas on the roster: ${(await routingThroughput(20)).toFixed(0)} messages/s`);
 
-section('7. under Discord\'s limits');
-await underLimits();
+if (section('7. under Discord\'s limits')) {
+  await underLimits(false);
+  await underLimits(true);
+}
 
-section('8. interviews');
-await interviewRounds();
+if (section('8. interviews')) await interviewRounds();
 
-section('9. records');
-await recordSizes();
+if (section('9. records')) await recordSizes();
 
-section('10. research campaigns');
-await campaigns();
+if (section('10. research campaigns')) await campaigns();
 process.exit(0);
