@@ -38,11 +38,12 @@ RUN mkdir -p /app/data && chown node:node /app/data
 # Node's compile cache keeps the stripped and compiled sources, so a process starts without loading
 # the TypeScript stripper (about 20 MB less memory each) and faster. Warmed here: each entry point
 # loads its modules and stops at the missing configuration; the rest is added on first use. The
-# cache is kept per set of V8 flags, so the gateway is warmed with the flags compose gives it.
+# cache is kept per set of V8 flags, so the gateway and the worker are warmed with the flags compose
+# (and the CMD) give them.
 ENV NODE_COMPILE_CACHE=/app/.cache/node
-RUN for entry in "--max-semi-space-size=1 --max-old-space-size=512 --optimize-for-size bot/main.ts" workers/main.ts scripts/register-commands.ts scripts/interview.ts scripts/export.ts scripts/report.ts; do \
+RUN for entry in "--max-semi-space-size=1 --max-old-space-size=512 --optimize-for-size bot/main.ts" "--max-semi-space-size=8 workers/main.ts" scripts/register-commands.ts scripts/interview.ts scripts/export.ts scripts/report.ts; do \
       env -i PATH="$PATH" NODE_COMPILE_CACHE="$NODE_COMPILE_CACHE" node $entry >/dev/null 2>&1 || true; \
     done && chown -R node:node /app/.cache
 USER node
 # PERSONAS_DIR defaults to `personas`, relative to the working directory /app.
-CMD ["node", "workers/main.ts"]
+CMD ["node", "--max-semi-space-size=8", "workers/main.ts"]

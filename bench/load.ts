@@ -48,10 +48,12 @@ const SHIPPED = {
   STREAM_EDIT_INTERVAL_MS: '1000',
 };
 
-/** chorus's gateway as `npm run start:gateway` starts it (its small-heap node flags; the worker has none). */
-// (BENCH_CHORUS_NODE_ARGS replaces the flags, to compare: the gateway memory bench takes it too.)
+/** chorus's processes as `npm run start:gateway` and `start:worker` start them (their node flags). */
+// (BENCH_CHORUS_NODE_ARGS and BENCH_WORKER_NODE_ARGS replace them, to compare; the gateway memory
+// bench takes the first too.)
 const GATEWAY = shippedStart('start:gateway');
 const GATEWAY_ARGS = process.env.BENCH_CHORUS_NODE_ARGS?.split(' ').filter(Boolean) ?? GATEWAY.nodeArgs;
+const WORKER_ARGS = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? shippedStart('start:worker').nodeArgs;
 
 const TOKEN = /load-\d+/g;
 
@@ -133,7 +135,7 @@ export async function loadChorus(spec: LoadSpec): Promise<LoadResult> {
   const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0, enforceRateLimits: true, env: SHIPPED });
   try {
     const channels = Array.from({ length: spec.channels }, (_, i) => h.discord.addChannel({ name: `channel-${i}` }));
-    await Promise.all([h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS), h.spawnWorker()]);
+    await Promise.all([h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS), h.spawnWorker(WORKER_ARGS)]);
     return await drive(h.discord, h.anthropicHost, channels, spec, now());
   } finally {
     await h.close();
@@ -203,7 +205,7 @@ export async function workerLimits(inFlight: number): Promise<{ idleMb: number; 
     const c0 = await clients();
     await h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS);
     const c1 = await clients();
-    const worker = await h.spawnWorker();
+    const worker = await h.spawnWorker(WORKER_ARGS);
     const c2 = await clients();
     // Warm every channel (webhooks, history), then measure idle.
     h.anthropicHost.setResponder(() => ({ text: 'ok' }));

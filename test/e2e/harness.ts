@@ -87,8 +87,8 @@ export interface Harness {
   outcomes: { job: ReplyJob; turn: Turn; outcome: TurnOutcome }[];
   /** Starts an in-process worker. */
   addWorker(): RunningWorker;
-  /** Starts a worker as its own process, resolved when it reports ready. */
-  spawnWorker(): Promise<ChildProcess>;
+  /** Starts a worker as its own process, resolved when it reports ready; `nodeArgs` as for spawnGateway. */
+  spawnWorker(nodeArgs?: string[]): Promise<ChildProcess>;
   close(): Promise<void>;
 }
 
@@ -333,8 +333,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       workers.push(w);
       return w;
     },
-    async spawnWorker() {
-      const child = spawn(process.execPath, ['workers/main.ts'], {
+    async spawnWorker(nodeArgs = []) {
+      const child = spawn(process.execPath, [...nodeArgs, 'workers/main.ts'], {
         env: { PATH: process.env.PATH ?? '', ...env, DISCORD_API_URL: workerConfig.DISCORD_API_URL, DISCORD_REST_PROXIED: String(workerConfig.DISCORD_REST_PROXIED), LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
