@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './harness.ts';
+import { numberAsked } from '../stand-ins/model-host.ts';
 
 function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
@@ -37,7 +38,10 @@ describe('a gateway process', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ inProcessGateway: false, env: { GATEWAY_LEASE_MS: '3000' } });
-    h.anthropicHost.setResponder((req) => ({ text: `Answer to: ${[...JSON.stringify(req.body).matchAll(/number \d+/g)].at(-1)?.[0] ?? 'that'}` }));
+    h.anthropicHost.setResponder((req) => {
+      const n = numberAsked(req);
+      return { text: `Answer to: ${n === undefined ? 'that' : `number ${n}`}` };
+    });
   });
   afterAll(async () => {
     await h?.close();

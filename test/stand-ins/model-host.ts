@@ -58,9 +58,15 @@ export interface ScriptedReply {
 
 export type Responder = (req: RecordedRequest) => ScriptedReply | Promise<ScriptedReply>;
 
-/** The number of the last "number N" in a request's messages: which message a test's model is answering. */
+/**
+ * The number of the last "number N" people said in a request (its user turns; the whole body for a
+ * completions prompt): which message a test's model is answering. Not simply the last in the body:
+ * a persona's answer to an earlier message, posted after this one was said, rightly follows it.
+ */
 export function numberAsked(req: { body: unknown }): string | undefined {
-  return [...JSON.stringify(req.body).matchAll(/number (\d+)/g)].at(-1)?.[1];
+  const messages = (req.body as { messages?: { role?: string }[] }).messages;
+  const said = messages ? messages.filter((m) => m.role === 'user') : req.body;
+  return [...JSON.stringify(said).matchAll(/number (\d+)/g)].at(-1)?.[1];
 }
 
 export interface ModelHost {
