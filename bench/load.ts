@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { count429, startDiscordStandIn, type DiscordStandIn } from '../local-discord/server.ts';
-import { startModelHost, type ModelHost } from '../test/stand-ins/model-host.ts';
+import { lastSaid, startModelHost, type ModelHost } from '../test/stand-ins/model-host.ts';
 import { startHarness } from '../test/e2e/harness.ts';
 import { now, processMemory, shippedStart, summary } from './measure.ts';
 import { deletePrefix } from '../playground/redis.ts';
@@ -63,12 +63,8 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
   const hostAt = new Map<string, number>();
   const visibleAt = new Map<string, number>();
   host.setResponder((req) => {
-    // The message being answered: the newest one said in the request's user turns. (Not simply the
-    // last turn: when the persona's answer to the channel's previous message was posted after this
-    // one was said, chorus's context rightly holds it after the trigger, then "[your turn]".)
-    const messages = (req.body as { messages?: { role?: string }[] }).messages;
-    const said = messages ? JSON.stringify(messages.filter((m) => m.role === 'user')) : JSON.stringify(req.body);
-    const token = [...said.matchAll(TOKEN)].map((m) => m[0]).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))).at(-1) ?? 'none';
+    // The message being answered: the last one people said in the request (not its last turn: see lastSaid).
+    const token = lastSaid(req, TOKEN)?.[0] ?? 'none';
     if (!hostAt.has(token)) hostAt.set(token, now());
     return { chunks: [`Answer to ${token}.`], delayMs: spec.hostDelayMs }; // one chunk: a streamed preview already names it
   });

@@ -72,8 +72,10 @@ export interface Harness {
   stopGateway(): Promise<void>;
   /** Starts an in-process gateway (when none runs); resolves when connected. */
   startGateway(): Promise<RunningGateway>;
-  /** Starts a gateway as its own process; resolves when it reports it is connected. */
-  /** The gateway in a process of its own; `nodeArgs` are node's flags for it (as `npm run start:gateway` gives them, say). */
+  /**
+   * Starts a gateway as its own process; resolves when it reports it is connected. `nodeArgs` are
+   * node's flags for it (as `npm run start:gateway` gives them, say).
+   */
   spawnGateway(extraEnv?: Record<string, string>, nodeArgs?: string[]): Promise<ChildProcess>;
   /** Resolves when every job now queued or running has finished. */
   settled(): Promise<void>;

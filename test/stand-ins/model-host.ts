@@ -59,14 +59,20 @@ export interface ScriptedReply {
 export type Responder = (req: RecordedRequest) => ScriptedReply | Promise<ScriptedReply>;
 
 /**
- * The number of the last "number N" people said in a request (its user turns; the whole body for a
- * completions prompt): which message a test's model is answering. Not simply the last in the body:
- * a persona's answer to an earlier message, posted after this one was said, rightly follows it.
+ * The last match of `pattern` (global) in what people said in a request: its user turns, or the
+ * whole body for a completions prompt. That names the message a test's model is answering; the last
+ * match in the whole body need not: a persona's answer to an earlier message, posted after this one
+ * was said, rightly follows it in the context.
  */
-export function numberAsked(req: { body: unknown }): string | undefined {
+export function lastSaid(req: { body: unknown }, pattern: RegExp): RegExpExecArray | undefined {
   const messages = (req.body as { messages?: { role?: string }[] }).messages;
   const said = messages ? messages.filter((m) => m.role === 'user') : req.body;
-  return [...JSON.stringify(said).matchAll(/number (\d+)/g)].at(-1)?.[1];
+  return [...JSON.stringify(said).matchAll(pattern)].at(-1);
+}
+
+/** The N of the last "number N" people said in a request (see lastSaid). */
+export function numberAsked(req: { body: unknown }): string | undefined {
+  return lastSaid(req, /number (\d+)/g)?.[1];
 }
 
 export interface ModelHost {
