@@ -7,6 +7,7 @@ import { measureDirectBot } from './direct-bot.ts';
 import { measureGatewayMemory } from './gateway-memory.ts';
 import { LOAD_HEADER, loadChorus, loadDirect, loadQueueBot, loadRow, workerLimits } from './load.ts';
 import { bullmqHop, chorusAddedLatency } from './overhead.ts';
+import { fmtMs, percentile } from './measure.ts';
 import { count429 } from '../local-discord/server.ts';
 import { statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -26,11 +27,7 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
 /** Gap between sequential messages: below Discord's limits (two calls a reply, 50 a second). */
 const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 50);
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-};
-const ms = (v: number) => `${v.toFixed(2)} ms`;
+const ms = fmtMs;
 const line = (text: string) => console.log(text);
 
 /** Messages a second the gateway records, routes and appends, with no workers taking turns. */

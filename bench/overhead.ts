@@ -3,15 +3,9 @@
 // same run. Exported for bench.ts; `node bench/overhead.ts` prints it alone.
 import { Queue, Worker } from 'bullmq';
 import { startHarness } from '../test/e2e/harness.ts';
+import { now, percentile } from './measure.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-export const percentile = (values: readonly number[], p: number): number => {
-  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-};
-
-const now = () => performance.timeOrigin + performance.now();
 
 /** BullMQ alone, one process: the time from `add` to the processor starting. */
 export async function bullmqHop(samples: number, paceMs: number): Promise<number[]> {
