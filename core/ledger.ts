@@ -6,12 +6,13 @@ import { redisScript } from './redis-script.ts';
 
 // The ledger's writes that must land together are scripts, not MULTI: as atomic, and sent with the
 // other commands of the same moment in one write (a MULTI goes on its own).
-// KEYS: the reply's hash. ARGV: text, meta, ttl. First write wins, so racing attempts post the same words.
+// KEYS: the reply's hash. ARGV: text, meta, ttl. First write wins, so racing attempts post the same
+// words; the reply's progress comes back with it (what it posts next), read in the same atomic step.
 const SAVE_TEXT = redisScript(`
 redis.call('HSETNX', KEYS[1], 'text', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'meta', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1`);
+return redis.call('HGETALL', KEYS[1])`);
 // KEYS: the post's key, the reply's hash. ARGV: who and depth, ttl, the piece's field, its state.
 const RECORD_POST = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -68,7 +69,8 @@ export interface Ledger {
   /** Counts an attempt and reads the progress, in one round trip (the attempt counted in `attempts`). */
   beginAttempt(key: string, who: string): Promise<ReplyProgress>;
   /** Saves the text to post (first write wins, so racing attempts post the same words). */
-  saveText(key: string, who: string, text: string, meta: object): Promise<void>;
+  /** Saves the text unless an attempt saved one first; returns the progress after it (holding whichever text won). */
+  saveText(key: string, who: string, text: string, meta: object): Promise<ReplyProgress>;
   markPending(key: string, who: string, piece: number, content: string): Promise<void>;
   recordPost(key: string, who: string, piece: number, posted: PostedPiece, post: Omit<PersonaPost, 'personaId'>): Promise<void>;
   saveFollowUps(key: string, who: string, followUps: string): Promise<void>;
@@ -141,7 +143,10 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       return attempts;
     },
     async saveText(key, who, text, meta) {
-      await SAVE_TEXT(redis, [replyKey(key, who)], [text, JSON.stringify(meta), ttl]);
+      const flat = (await SAVE_TEXT(redis, [replyKey(key, who)], [text, JSON.stringify(meta), ttl])) as string[];
+      const fields: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+      return progressOf(fields);
     },
     async markPending(key, who, piece, content) {
       // A later pending of the same piece (a retry's new preview) replaces the content to look for.

@@ -121,8 +121,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
       }
       const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), hostOptions ? { ...deps, hostOptions } : deps, log);
       if (result.status === 'retry-later') return result;
-      generated = result;
-      progress = await deps.ledger.progress(trigger.id, personaId);
+      ({ progress, ...generated } = result);
     }
     const saved = JSON.parse(progress.meta ?? '{"kind":"reply"}') as SavedReply;
     const posts = await deliver(place, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
@@ -214,7 +213,7 @@ async function generate(
   mayType: boolean,
   deps: ReplyDeps,
   log: Logger,
-): Promise<Extract<TurnOutcome, { status: 'posted' | 'notice' | 'retry-later' }>> {
+): Promise<(Extract<TurnOutcome, { status: 'posted' | 'notice' }> & { progress: ReplyProgress }) | Extract<TurnOutcome, { status: 'retry-later' }>> {
   const { trigger, personaId } = turn;
   const history = await channelHistory(deps, place.channelId, settings.historyMessages, cached);
   const context = buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens: deps.maxTokens, step: WINDOW_STEP });
@@ -273,11 +272,12 @@ async function generate(
     clearTimeout(typing);
   }
   const shownPreview = await streamer?.settle();
-  // Sent together, in this order on one connection. A preview already showing the whole first piece
-  // is final as it is: no edit to say it again (were its mark lost, a retry would only edit it to the
-  // same words).
+  // Sent together, in this order on one connection; saving the text returns the progress (holding
+  // whichever attempt's text was saved first), so posting needs no read of its own. A preview already
+  // showing the whole first piece is final as it is: no edit to say it again (were its mark lost, a
+  // retry would only edit it to the same words).
   const guildId = place.guildId;
-  await Promise.all([
+  const [, savedProgress] = await Promise.all([
     shownPreview && streamer?.shown() === splitMessage(text)[0]
       ? deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice })
       : undefined,
@@ -292,6 +292,7 @@ async function generate(
     posts: [],
     followUps: [],
     saved,
+    progress: savedProgress,
     ...(latency === undefined ? {} : { modelLatencyMs: latency }),
     ...(visibleAt && firstTokenAt ? { firstTokenToVisibleMs: Math.max(0, visibleAt - firstTokenAt) } : {}),
     requestedAt,
