@@ -6,7 +6,7 @@ import { campaigns } from './campaign.ts';
 import { measureDirectBot } from './direct-bot.ts';
 import { measureGatewayMemory } from './gateway-memory.ts';
 import { LOAD_HEADER, loadChorus, loadDirect, loadQueueBot, loadRow, workerLimits } from './load.ts';
-import { bullmqHop, chorusAddedLatency } from './overhead.ts';
+import { bullmqHop, chorusAddedLatency, redisRoundTrip } from './overhead.ts';
 import { fmtMs, percentile } from './measure.ts';
 import { count429 } from '../local-discord/server.ts';
 import { statSync } from 'node:fs';
@@ -219,10 +219,12 @@ const section = (title: string): boolean => {
 line(`chorus bench — node ${process.version}, ${cpus().length} cores; stand-in Discord and model hosts on loopback; figures vary run to run: compare within a run`);
 
 if (section('1. overhead: gateway receives a message → the model host has the request (instant host, one message at a time)')) {
+  const trip = await redisRoundTrip(LATENCY_MESSAGES, PACE_MS);
   const hop = await bullmqHop(LATENCY_MESSAGES, PACE_MS);
   const chorus = await chorusAddedLatency(LATENCY_MESSAGES, PACE_MS);
   const direct = await measureDirectBot({ messages: LATENCY_MESSAGES, delayMs: 0, gapMs: PACE_MS, channels: 1 });
   const p = (v: number[], q: number) => percentile(v, q);
+  line(`   one Redis round trip at this pace:    p50 ${ms(p(trip, 50))}  p99 ${ms(p(trip, 99))}   (here all but Redis share one process: the direct bot never waits on another process; BullMQ's hop waits on Redis three times: add, the worker's wake-up, taking the job; chorus once more, for its first reads)`);
   line(`   BullMQ alone (add → worker starts):   p50 ${ms(p(hop, 50))}  p99 ${ms(p(hop, 99))}`);
   line(`   chorus (gateway → host):              p50 ${ms(p(chorus.latencies, 50))}  p99 ${ms(p(chorus.latencies, 99))}   (target p99 ≤ hop p99 + 3 ms = ${ms(p(hop, 99) + 3)})`);
   line(`   direct-call bot (handler → host):     p50 ${ms(direct.arrivedToHost.p50)}  p99 ${ms(direct.arrivedToHost.p99)}   (target chorus p50 ≤ 1.5× = ${ms(1.5 * direct.arrivedToHost.p50)})`);

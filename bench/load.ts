@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { count429, startDiscordStandIn, type DiscordStandIn } from '../local-discord/server.ts';
 import { lastSaid, startModelHost, type ModelHost } from '../test/stand-ins/model-host.ts';
 import { startHarness } from '../test/e2e/harness.ts';
-import { now, processMemory, shippedStart, summary } from './measure.ts';
+import { now, processCpuSeconds, processMemory, shippedStart, summary } from './measure.ts';
 import { deletePrefix } from '../playground/redis.ts';
 
 export interface LoadSpec {
@@ -37,6 +37,8 @@ export interface LoadResult {
   restPerReply: number;
   http429: number;
   invalid: number;
+  /** CPU time the bot's processes spent per answered message, from the first message said to the last reply seen (ms; model host and stand-in excluded). */
+  cpuMsPerReply: number;
 }
 
 /** chorus's settings as shipped, whatever the test harness sets for speed. */
@@ -58,7 +60,9 @@ const WORKER_ARGS = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolea
 const TOKEN = /load-\d+/g;
 
 /** Drives the open loop against one bot and gathers its figures. */
-async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[], spec: LoadSpec, readyAt: number): Promise<LoadResult> {
+async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[], spec: LoadSpec, readyAt: number, bot: readonly ChildProcess[]): Promise<LoadResult> {
+  const cpu = () => Promise.all(bot.map((p) => processCpuSeconds(p.pid!))).then((s) => s.reduce((a, b) => a + b, 0));
+  const cpuBefore = await cpu();
   const saidAt = new Map<string, number>();
   const hostAt = new Map<string, number>();
   const visibleAt = new Map<string, number>();
@@ -97,6 +101,7 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
     if (visibleAt.size !== last) [last, quietSince] = [visibleAt.size, now()];
   }
   await new Promise((r) => setTimeout(r, 500)); // late REST calls (final edits) count too
+  const cpuSeconds = (await cpu()) - cpuBefore;
   const tokens = [...saidAt.keys()];
   const since = (m: Map<string, number>, which: string[]) => which.map((t) => (m.get(t) ?? NaN) - saidAt.get(t)!);
   const first = tokens.filter((t) => saidAt.get(t)! - readyAt < 5000);
@@ -124,6 +129,7 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
     restPerReply: calls.length / Math.max(1, visibleAt.size),
     http429: count429(calls),
     invalid: discord.invalidRequests(),
+    cpuMsPerReply: (cpuSeconds * 1000) / Math.max(1, visibleAt.size),
   };
 }
 
@@ -131,8 +137,8 @@ export async function loadChorus(spec: LoadSpec): Promise<LoadResult> {
   const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0, enforceRateLimits: true, env: SHIPPED });
   try {
     const channels = Array.from({ length: spec.channels }, (_, i) => h.discord.addChannel({ name: `channel-${i}` }));
-    await Promise.all([h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS), h.spawnWorker(WORKER_ARGS)]);
-    return await drive(h.discord, h.anthropicHost, channels, spec, now());
+    const bot = await Promise.all([h.spawnGateway({ ...SHIPPED, ...GATEWAY.env }, GATEWAY_ARGS), h.spawnWorker(WORKER_ARGS)]);
+    return await drive(h.discord, h.anthropicHost, channels, spec, now(), bot);
   } finally {
     await h.close();
   }
@@ -144,7 +150,7 @@ export async function loadDirect(spec: LoadSpec): Promise<LoadResult> {
   const bot = await spawnDirectBot(discord, host);
   try {
     const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `channel-${i}` }))];
-    return await drive(discord, host, channels, spec, now());
+    return await drive(discord, host, channels, spec, now(), [bot]);
   } finally {
     bot.kill('SIGTERM');
     await once(bot, 'exit');
@@ -163,7 +169,7 @@ export async function loadQueueBot(spec: LoadSpec): Promise<LoadResult> {
   const bots = await Promise.all(['gateway', 'worker'].map((role) => spawnBot('bench/queue-bot.ts', 'queue bot ready', { ...env, QUEUE_BOT_ROLE: role })));
   try {
     const channels = [discord.channelId, ...Array.from({ length: spec.channels - 1 }, (_, i) => discord.addChannel({ name: `channel-${i}` }))];
-    return await drive(discord, host, channels, spec, now());
+    return await drive(discord, host, channels, spec, now(), bots);
   } finally {
     for (const bot of bots) bot.kill('SIGKILL');
     await Promise.all(bots.map((bot) => bot.exitCode === null && bot.signalCode === null ? once(bot, 'exit') : undefined));
@@ -242,12 +248,13 @@ export function loadRow(who: string, r: LoadResult): string {
     pad(`${r.reachedHostInRun}/${r.sent} in run, ${r.answered} answered`, 34),
     pad(`${sec(r.added.p50)} / ${sec(r.added.p99)}`, 22),
     pad(`${sec(r.visible.p50)} / ${sec(r.visible.p99)}`, 22),
-    pad(r.restPerReply.toFixed(2), 6),
+    pad(r.restPerReply.toFixed(2), 10),
+    pad(r.cpuMsPerReply.toFixed(1), 13),
     `${r.http429} (${r.invalid} invalid)`,
   ].join(' | ');
 }
 
-export const LOAD_HEADER = `${pad('bot', 8)} | ${pad('messages reaching the host', 34)} | ${pad('added p50 / p99', 22)} | ${pad('visible p50 / p99', 22)} | ${pad('REST/reply', 6)} | 429s`;
+export const LOAD_HEADER = `${pad('bot', 8)} | ${pad('messages reaching the host', 34)} | ${pad('added p50 / p99', 22)} | ${pad('visible p50 / p99', 22)} | ${pad('REST/reply', 10)} | ${pad('CPU ms/reply', 13)} | 429s`;
 
 if (import.meta.main) {
   const seconds = Number(process.env.BENCH_LOAD_SECONDS ?? 20);

@@ -2,6 +2,7 @@
 // the model host receiving its request, beside BullMQ's own hop (add → worker start) measured in the
 // same run. Exported for bench.ts; `node bench/overhead.ts` prints it alone.
 import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { startHarness } from '../test/e2e/harness.ts';
 import { now, percentile } from './measure.ts';
 
@@ -31,29 +32,49 @@ export async function bullmqHop(samples: number, paceMs: number): Promise<number
   return hops;
 }
 
-/** chorus, gateway and worker in this process: gateway receives → model host receives the request. */
+/**
+ * One Redis round trip (PING) at the same pace: what each crossing between processes costs on this
+ * machine when it idles between messages, as the overhead sections do (waking a process that slept
+ * costs more than answering a busy one).
+ */
+export async function redisRoundTrip(samples: number, paceMs: number): Promise<number[]> {
+  const redis = new Redis(REDIS_URL);
+  const trips: number[] = [];
+  await redis.ping();
+  for (let i = 0; i < samples; i++) {
+    await new Promise((r) => setTimeout(r, paceMs));
+    const at = now();
+    await redis.ping();
+    trips.push(now() - at);
+  }
+  await redis.quit();
+  return trips;
+}
+
+/**
+ * chorus, gateway and worker in this process: gateway receives → model host receives the request.
+ * Each message is awaited until its turn is done (the harness's turn observer), not with a listener
+ * on every job event: that would share this process's CPU with chorus, and the hop beside it has none.
+ */
 export async function chorusAddedLatency(samples: number, paceMs: number): Promise<{ latencies: number[]; restPerReply: number }> {
-  const h = await startHarness();
+  const done = new Map<string, (receivedAt: number) => void>();
+  const h = await startHarness({ onTurn: (job, turn) => done.get(turn.trigger.content)?.(job.receivedAt) });
   const channelId = h.discord.addChannel({ name: 'overhead' });
   let hostAt = 0;
   h.anthropicHost.setResponder(() => {
     hostAt = now();
     return { text: 'ok' };
   });
-  const warm = h.discord.nextMessage((m) => m.channel_id === channelId && m.webhook_id !== undefined);
-  await h.discord.userSays({ channelId, content: 'Opus, warm up' });
-  await warm;
-  await h.settled();
+  const say = (content: string) => {
+    const finished = new Promise<number>((resolve) => done.set(content, resolve));
+    return h.discord.userSays({ channelId, content }).then(() => finished);
+  };
+  await say('Opus, warm up');
   const latencies: number[] = [];
   const before = h.discord.restCalls.length;
   for (let i = 0; i < samples; i++) {
-    const content = `Opus, message ${i}`;
-    const posted = h.discord.nextMessage((m) => m.channel_id === channelId && m.webhook_id !== undefined);
-    await h.discord.userSays({ channelId, content });
-    await posted;
-    await h.settled();
-    const job = h.outcomes.findLast((o) => o.turn.trigger.content === content)?.job;
-    latencies.push(hostAt - (job?.receivedAt ?? NaN));
+    const receivedAt = await say(`Opus, message ${i}`);
+    latencies.push(hostAt - receivedAt);
     await new Promise((r) => setTimeout(r, paceMs));
   }
   const restPerReply = (h.discord.restCalls.length - before) / samples;

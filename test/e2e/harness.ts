@@ -152,6 +152,8 @@ export interface HarnessOptions {
   extraPersonas?: number;
   /** The extra personas' system prompt. */
   extraSystemPrompt?: string;
+  /** Sees each turn an in-process worker finishes, as it is added to `outcomes` (a bench awaits its own turns without a job listener). */
+  onTurn?: (job: ReplyJob, turn: Turn, outcome: TurnOutcome) => void;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -331,7 +333,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return store;
     },
     addWorker() {
-      const w = startWorker(workerConfig, personas, env, log, { onTurn: (job, turn, outcome) => outcomes.push({ job, turn, outcome }) });
+      const w = startWorker(workerConfig, personas, env, log, {
+        onTurn: (job, turn, outcome) => {
+          outcomes.push({ job, turn, outcome });
+          opts.onTurn?.(job, turn, outcome);
+        },
+      });
       workers.push(w);
       return w;
     },
