@@ -253,6 +253,7 @@ if (section(`2. load: chorus (a gateway and a worker process, defaults) beside a
   }
   const w = await workerLimits(IN_FLIGHT);
   line(`   one worker: RSS idle ${w.idleMb.toFixed(0)} MiB, with ${IN_FLIGHT} generations in flight ${w.busyMb.toFixed(0)} MiB (~${w.perGenerationKb.toFixed(0)} KiB each); Redis connections: gateway ${w.connections.gateway}, worker ${w.connections.worker}`);
+  line(`   Redis keeps per finished reply: its ledger entry ${w.redisPerReply.ledger.toFixed(0)} B (a week), which persona posted it ${w.redisPerReply.post.toFixed(0)} B (POST_MEMORY_DAYS), its finished job ${w.redisPerReply.job.toFixed(0)} B (a day)`);
 }
 
 if (section('3. gateway memory: 1,000 guilds × 10 channels, 20,000 messages, beside a discord.js client with default caches')) {

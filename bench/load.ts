@@ -198,7 +198,29 @@ async function spawnBot(script: string, readyLine: string, env: Record<string, s
  * A worker's memory per generation in flight: idle RSS, then RSS while `inFlight` answers wait on a
  * slow host, all in one worker process. And the Redis connections each process opens.
  */
-export async function workerLimits(inFlight: number): Promise<{ idleMb: number; busyMb: number; perGenerationKb: number; connections: { gateway: number; worker: number } }> {
+export interface WorkerLimits {
+  idleMb: number;
+  busyMb: number;
+  perGenerationKb: number;
+  connections: { gateway: number; worker: number };
+  /** What Redis keeps per reply once the `inFlight` replies are done (bytes, MEMORY USAGE): the reply's ledger entry, its post's persona, its finished job. */
+  redisPerReply: { ledger: number; post: number; job: number };
+}
+
+/** Mean MEMORY USAGE of the keys matching `pattern`, in bytes. */
+async function meanKeyBytes(redis: Redis, pattern: string): Promise<number> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  const sizes = await Promise.all(keys.map((k) => redis.memory('USAGE', k)));
+  return sizes.reduce<number>((a, b) => a + Number(b ?? 0), 0) / Math.max(1, keys.length);
+}
+
+export async function workerLimits(inFlight: number): Promise<WorkerLimits> {
   const h = await startHarness({ inProcessGateway: false, inProcessWorkers: 0, env: SHIPPED });
   const redis = new Redis(h.config.REDIS_URL);
   const clients = async () => (String(await redis.client('LIST')).trim().split('\n')).length;
@@ -227,11 +249,18 @@ export async function workerLimits(inFlight: number): Promise<{ idleMb: number; 
     await new Promise((r) => setTimeout(r, 500));
     const busy = await processMemory(worker.pid!);
     release();
+    await h.settled();
+    const prefix = h.config.CHORUS_PREFIX;
     return {
       idleMb: idle.rssMb,
       busyMb: busy.rssMb,
       perGenerationKb: ((busy.rssMb - idle.rssMb) * 1024) / inFlight,
       connections: { gateway: c1 - c0, worker: c2 - c1 },
+      redisPerReply: {
+        ledger: await meanKeyBytes(redis, `${prefix}:reply:*:opus`),
+        post: await meanKeyBytes(redis, `${prefix}:post:*`),
+        job: await meanKeyBytes(redis, `${prefix}:replies:msg-*`),
+      },
     };
   } finally {
     await redis.quit();
@@ -277,5 +306,6 @@ if (import.meta.main) {
   }
   const limits = await workerLimits(200);
   console.log(`worker: idle ${limits.idleMb.toFixed(0)} MiB, 200 generations in flight ${limits.busyMb.toFixed(0)} MiB (${limits.perGenerationKb.toFixed(0)} KiB each); Redis connections: gateway ${limits.connections.gateway}, worker ${limits.connections.worker}`);
+  console.log(`Redis per finished reply: ledger entry ${limits.redisPerReply.ledger.toFixed(0)} B, post ${limits.redisPerReply.post.toFixed(0)} B, finished job ${limits.redisPerReply.job.toFixed(0)} B`);
   process.exit(0);
 }

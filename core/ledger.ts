@@ -13,6 +13,17 @@ redis.call('HSETNX', KEYS[1], 'text', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'meta', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return redis.call('HGETALL', KEYS[1])`);
+// KEYS: the reply's hash. ARGV: how long a finished reply is remembered (s). A finished reply is read
+// only to stop a re-run (a replayed event, a job run twice): its text and the model call saved with
+// it (the whole request, kilobytes) would otherwise stay in Redis as long as the post's persona.
+const MARK_DONE = redisScript(`
+redis.call('HSET', KEYS[1], 'done', '1')
+redis.call('HDEL', KEYS[1], 'text', 'meta')
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, 8) == 'pending:' then redis.call('HDEL', KEYS[1], field) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1`);
 // KEYS: the post's key, the reply's hash. ARGV: who and depth, ttl, the piece's field, its state.
 const RECORD_POST = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -68,12 +79,15 @@ export interface Ledger {
   startAttempt(key: string, who: string): Promise<number>;
   /** Counts an attempt and reads the progress, in one round trip (the attempt counted in `attempts`). */
   beginAttempt(key: string, who: string): Promise<ReplyProgress>;
-  /** Saves the text to post (first write wins, so racing attempts post the same words). */
   /** Saves the text unless an attempt saved one first; returns the progress after it (holding whichever text won). */
   saveText(key: string, who: string, text: string, meta: object): Promise<ReplyProgress>;
   markPending(key: string, who: string, piece: number, content: string): Promise<void>;
   recordPost(key: string, who: string, piece: number, posted: PostedPiece, post: Omit<PersonaPost, 'personaId'>): Promise<void>;
   saveFollowUps(key: string, who: string, followUps: string): Promise<void>;
+  /**
+   * The reply is finished: only what a re-run needs to stop at once is kept (done, its follow-ups),
+   * for a week; the text, the model call saved with it and the pending pieces go.
+   */
   markDone(key: string, who: string): Promise<void>;
   activity(channelId: string, now: number): Promise<ChannelActivity>;
   notePost(channelId: string, personaId: string, at: number): Promise<void>;
@@ -107,6 +121,12 @@ function progressOf(fields: Record<string, string>): ReplyProgress {
     attempts: Number(fields.attempts ?? 0),
   };
 }
+
+/**
+ * How long a finished reply's entry stays: longer than any way its job could run again (a completed
+ * job is kept a day, a failed one a week; a replayed gateway event is minutes old).
+ */
+const DONE_MEMORY_SECONDS = 7 * 24 * 3600;
 
 export function createLedger(redis: Redis, prefix: string, memoryDays: number): Ledger {
   const ttl = memoryDays * 24 * 3600;
@@ -160,7 +180,7 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       await redis.hsetnx(replyKey(key, who), 'followUps', followUps);
     },
     async markDone(key, who) {
-      await redis.hset(replyKey(key, who), 'done', '1');
+      await MARK_DONE(redis, [replyKey(key, who)], [Math.min(ttl, DONE_MEMORY_SECONDS)]);
     },
     async activity(channelId, now) {
       const [last, ambient] = await Promise.all([redis.hgetall(lastPostKey(channelId)), redis.zcount(ambientKey(channelId), now - 60_000, '+inf')]);

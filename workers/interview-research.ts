@@ -85,6 +85,7 @@ export async function askConsent(session: SessionRow, state: SessionState, perso
     modelTurn: turn,
     discordMessageIds,
   });
+  await deps.ledger.markDone(id, personaId); // recorded: the answer saved for a retry can go
   return afterConsent(session, state, deps, `consent:${classified.decision}`);
 }
 

@@ -224,6 +224,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     discordMessageIds,
   };
   await deps.store.append(answerEvent);
+  await deps.ledger.markDone(id, personaId); // recorded: the answer saved for a retry can go
   return (await noteWithdrawal(session, answerEvent, deps)) ? 'answered:withdrew' : 'answered';
 }
 

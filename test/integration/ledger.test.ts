@@ -7,7 +7,7 @@ import { createLedger } from '../../core/ledger.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 const prefix = `ledger-test-${process.pid}`;
-const ledger = createLedger(redis, prefix, 1);
+const ledger = createLedger(redis, prefix, 90);
 afterAll(async () => {
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);
@@ -36,5 +36,34 @@ describe('saveText', () => {
     const saved = await ledger.saveText('m2', 'gpt', 'said after a flush', { kind: 'reply' });
     expect(saved.text).toBe('said after a flush');
     expect(saved).toEqual(await ledger.progress('m2', 'gpt'));
+  });
+});
+
+describe('markDone', () => {
+  it('keeps what stops a re-run, for a week, and lets the text, the model call and pending pieces go', async () => {
+    const request = { messages: Array.from({ length: 40 }, (_, i) => ({ role: 'user', content: `message ${i} `.repeat(20) })) };
+    await ledger.beginAttempt('m3', 'opus');
+    await ledger.saveText('m3', 'opus', 'the answer', { kind: 'reply', modelTurn: { request } });
+    await ledger.markPending('m3', 'opus', 0, 'the answer');
+    await ledger.recordPost('m3', 'opus', 0, { messageId: 'p3', webhookId: 'w3', final: true }, { depth: 1, notice: false });
+    await ledger.markPending('m3', 'opus', 1, 'a second piece, sent, never confirmed');
+    await ledger.saveFollowUps('m3', 'opus', '[{"personaId":"gpt"}]');
+    const key = `${prefix}:reply:m3:opus`;
+    const before = Number(await redis.memory('USAGE', key));
+
+    await ledger.markDone('m3', 'opus');
+    const done = await ledger.progress('m3', 'opus');
+    expect(done.done).toBe(true);
+    expect(done.followUps).toBe('[{"personaId":"gpt"}]');
+    expect(done.attempts).toBe(1);
+    expect(done.text).toBeUndefined();
+    expect(done.meta).toBeUndefined();
+    expect(done.pending.size).toBe(0);
+    expect(await redis.ttl(key)).toBeLessThanOrEqual(7 * 24 * 3600);
+    expect(await redis.ttl(key)).toBeGreaterThan(6 * 24 * 3600);
+    // Which persona sent the post is remembered as long as before.
+    expect(await ledger.postOf('p3')).toEqual({ personaId: 'opus', depth: 1, notice: false });
+    expect(await redis.ttl(`${prefix}:post:p3`)).toBeGreaterThan(7 * 24 * 3600);
+    expect(Number(await redis.memory('USAGE', key))).toBeLessThan(before / 10);
   });
 });
