@@ -32,7 +32,12 @@ export interface ChannelRef {
 export interface DiscordEdge {
   /** The newest messages of a channel, oldest first (used only to fill a cold cache). */
   latest(channelId: string, limit: number): Promise<APIMessage[]>;
-  postAs(channel: ChannelRef, speaker: Speaker, content: string): Promise<PostedMessage>;
+  /**
+   * Posts as the persona. With `ready`, the post is sent only once it has resolved (the ledger's mark
+   * that the piece is being sent): the wait for a webhook and a slot goes on beside it; if it
+   * rejects, nothing is sent and the slot is freed.
+   */
+  postAs(channel: ChannelRef, speaker: Speaker, content: string, ready?: Promise<unknown>): Promise<PostedMessage>;
   editAs(channel: ChannelRef, posted: PostedMessage, content: string): Promise<void>;
   typing(channelId: string): Promise<void>;
   /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
@@ -148,13 +153,14 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   return {
     latest: (channelId, limit) => listMessages(channelId, { limit: String(Math.min(100, limit)) }),
 
-    async postAs(channel, speaker, content) {
+    async postAs(channel, speaker, content, ready) {
       const target = await targetOf(channel);
       for (let attempt = 0; ; attempt++) {
         const { hook, slot } = o.gate ? await takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId) : { hook: await pools.take(target.webhookChannelId, speaker.personaId), slot: undefined };
         const held = slot && withHeldSlot(slot);
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
         try {
+          await ready;
           const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false, ...(held ? { headers: held.headers } : {}) })) as APIMessage;
           return { id: message.id, webhookId: hook.id };
         } catch (err) {

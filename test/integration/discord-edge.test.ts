@@ -153,3 +153,36 @@ describe('a burst of posts from several processes, under Discord\'s limits', () 
     }
   });
 });
+
+describe('a post and its mark in the ledger', () => {
+  it('is not sent when the mark failed, and frees the slot it was granted', async () => {
+    const markPrefix = `${prefix}-mark`;
+    try {
+      const gate = createRestGate(redis, markPrefix);
+      const rest = createRest(discord.restUrl, discord.token, { gate });
+      const marked = createDiscordEdge({ rest, redis, prefix: markPrefix, identity: createBotIdentity(rest, redis, markPrefix, discord.token), poolSize: 3, gate });
+      const channelId = discord.addChannel({ name: 'mark-failed' });
+      await marked.postAs({ channelId }, speaker, 'a first post makes the webhook');
+      const posts = () => discord.restCalls.filter((c) => c.method === 'POST' && c.path.startsWith('/api/v10/webhooks/')).length;
+      const before = posts();
+
+      const refused = Promise.reject(new Error('Redis refused the mark'));
+      refused.catch(() => undefined); // as postPiece does: the edge awaits it after taking its slot
+      await expect(marked.postAs({ channelId }, speaker, 'never sent', refused)).rejects.toThrow('Redis refused the mark');
+      expect(posts()).toBe(before);
+      // The slot was granted (counted in the webhook's minute) and given back (nothing in flight).
+      const count = async (suffix: string) => {
+        const keys = await redis.keys(`${markPrefix}:rest-bucket:webhook:*:${suffix}`);
+        return (await Promise.all(keys.map((k) => redis.zcard(k)))).reduce((a, b) => a + b, 0);
+      };
+      expect(await count('last-minute')).toBe(2);
+      expect(await count('in-flight')).toBe(0);
+
+      // With the mark in place, the post goes.
+      await marked.postAs({ channelId }, speaker, 'sent once marked', Promise.resolve());
+      expect(posts()).toBe(before + 1);
+    } finally {
+      await deletePrefix(redis, `${prefix}-mark`);
+    }
+  });
+});
