@@ -13,17 +13,21 @@ redis.call('HSETNX', KEYS[1], 'text', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'meta', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return redis.call('HGETALL', KEYS[1])`);
-// KEYS: the reply's hash. ARGV: how long a finished reply is remembered (s). A finished reply is read
-// only to stop a re-run (a replayed event, a job run twice): its text and the model call saved with
-// it (the whole request, kilobytes) would otherwise stay in Redis as long as the post's persona.
+// KEYS: the reply's hash. ARGV: how long a finished reply is remembered (s), '1' if follow-ups are
+// given, the follow-ups. A finished reply is read only to stop a re-run (a replayed event, a job run
+// twice) and to route what it called for: its text and the model call saved with it (the whole
+// request, kilobytes) would otherwise stay in Redis as long as the post's persona. The follow-ups
+// are saved (unless an attempt saved some first) in the same step as the reply is marked done, so
+// no reply is ever done without the follow-ups it called for.
 const MARK_DONE = redisScript(`
+if ARGV[2] == '1' then redis.call('HSETNX', KEYS[1], 'followUps', ARGV[3]) end
 redis.call('HSET', KEYS[1], 'done', '1')
 redis.call('HDEL', KEYS[1], 'text', 'meta')
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(field, 1, 8) == 'pending:' then redis.call('HDEL', KEYS[1], field) end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 1`);
+return redis.call('HGET', KEYS[1], 'followUps')`);
 // KEYS: the post's key, the reply's hash. ARGV: who and depth, ttl, the piece's field, its state.
 const RECORD_POST = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
@@ -83,12 +87,12 @@ export interface Ledger {
   saveText(key: string, who: string, text: string, meta: object): Promise<ReplyProgress>;
   markPending(key: string, who: string, piece: number, content: string): Promise<void>;
   recordPost(key: string, who: string, piece: number, posted: PostedPiece, post: Omit<PersonaPost, 'personaId'>): Promise<void>;
-  saveFollowUps(key: string, who: string, followUps: string): Promise<void>;
   /**
    * The reply is finished: only what a re-run needs to stop at once is kept (done, its follow-ups),
-   * for a week; the text, the model call saved with it and the pending pieces go.
+   * for a week; the text, the model call saved with it and the pending pieces go. `followUps` are
+   * saved in the same step unless an attempt saved some first; returns the follow-ups kept.
    */
-  markDone(key: string, who: string): Promise<void>;
+  markDone(key: string, who: string, followUps?: string): Promise<string | undefined>;
   activity(channelId: string, now: number): Promise<ChannelActivity>;
   notePost(channelId: string, personaId: string, at: number): Promise<void>;
   noteAmbient(channelId: string, count: number, at: number): Promise<void>;
@@ -176,11 +180,9 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       const state = `${posted.messageId} ${posted.webhookId} ${posted.final ? 'final' : 'preview'}`;
       await RECORD_POST(redis, [postKey(posted.messageId), replyKey(key, who)], [`${who} ${post.depth}${post.notice ? ' notice' : ''}`, ttl, `posted:${piece}`, state]);
     },
-    async saveFollowUps(key, who, followUps) {
-      await redis.hsetnx(replyKey(key, who), 'followUps', followUps);
-    },
-    async markDone(key, who) {
-      await MARK_DONE(redis, [replyKey(key, who)], [Math.min(ttl, DONE_MEMORY_SECONDS)]);
+    async markDone(key, who, followUps) {
+      const kept = await MARK_DONE(redis, [replyKey(key, who)], [Math.min(ttl, DONE_MEMORY_SECONDS), followUps === undefined ? '0' : '1', followUps ?? '']);
+      return typeof kept === 'string' ? kept : undefined;
     },
     async activity(channelId, now) {
       const [last, ambient] = await Promise.all([redis.hgetall(lastPostKey(channelId)), redis.zcount(ambientKey(channelId), now - 60_000, '+inf')]);

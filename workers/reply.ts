@@ -126,9 +126,19 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     const saved = JSON.parse(progress.meta ?? '{"kind":"reply"}') as SavedReply;
     const posts = await deliver(place, persona, { ...target, notice: saved.kind === 'notice' }, progress, deps);
     const visibleAt = generated ? (generated.visibleAt ?? Date.now()) : undefined;
-    // Recording the posts and routing them are independent: their round trips overlap.
-    const [, followUps] = await Promise.all([deps.onPosted?.(place, turn, posts, saved), saved.kind === 'reply' ? followUpsOf(place, turn, posts, settings, deps) : []]);
-    await deps.ledger.markDone(trigger.id, personaId);
+    // Recording the posts and routing them are independent: their round trips overlap. A retry
+    // whose earlier attempt already chose the follow-ups keeps those (not a new roll of the dice).
+    const [, routed] = await Promise.all([
+      deps.onPosted?.(place, turn, posts, saved),
+      saved.kind === 'reply' && progress.followUps === undefined ? routeFollowUps(place, turn, posts, settings, deps) : undefined,
+    ]);
+    // Saved with the mark that the reply is done, in one step: a crash can come before or after,
+    // never between. Whichever attempt's follow-ups were saved first are the ones kept.
+    const [kept] = await Promise.all([
+      deps.ledger.markDone(trigger.id, personaId, routed ? JSON.stringify(routed.turns) : undefined),
+      routed?.turns.length ? deps.ledger.noteAmbient(place.channelId, routed.turns.length, routed.now) : undefined,
+    ]);
+    const followUps = parseTurns(kept);
     log.info({ pieces: posts.length, kind: saved.kind, host: saved.host }, 'reply posted');
     return {
       status: saved.kind === 'notice' ? 'notice' : 'posted',
@@ -332,17 +342,12 @@ async function deliver(place: Place, persona: Persona, target: PostTarget, progr
   return posts;
 }
 
-/**
- * A persona's answer may address others: route it like any message, as a persona post. Saved
- * before the turn is marked done, so a crash between the two loses no follow-up and a retry
- * routes the same ones (not a new roll of the dice).
- */
-async function followUpsOf(place: Place, turn: Turn, posts: ChannelMessage[], settings: Settings, deps: ReplyDeps): Promise<Turn[]> {
+/** A persona's answer may address others: routed like any message, as a persona post. */
+async function routeFollowUps(place: Place, turn: Turn, posts: ChannelMessage[], settings: Settings, deps: ReplyDeps): Promise<{ turns: Turn[]; now: number } | undefined> {
   const last = posts.at(-1);
-  if (!last) return [];
+  if (!last) return undefined;
   const now = Date.now();
-  const [progress, activity] = await Promise.all([deps.ledger.progress(turn.trigger.id, turn.personaId), deps.ledger.activity(place.channelId, now)]);
-  if (progress.followUps !== undefined) return parseTurns(progress.followUps);
+  const activity = await deps.ledger.activity(place.channelId, now);
   const { answer, skipped } = route(
     { content: posts.map((p) => p.content).join('\n'), author: { kind: 'persona', personaId: turn.personaId, depth: turn.depth } },
     deps.personaList,
@@ -350,15 +355,7 @@ async function followUpsOf(place: Place, turn: Turn, posts: ChannelMessage[], se
     { maxPerMessage: deps.maxPerMessage, now, random: deps.random },
   );
   if (skipped.length) deps.log.info({ channelId: place.channelId, from: turn.personaId, skipped }, 'persona post not answered by some');
-  const turns: Turn[] = answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last }));
-  // The read is sent after the write on the same connection: it returns whichever attempt's
-  // follow-ups were saved first.
-  const [, , kept] = await Promise.all([
-    deps.ledger.saveFollowUps(turn.trigger.id, turn.personaId, JSON.stringify(turns)),
-    turns.length ? deps.ledger.noteAmbient(place.channelId, turns.length, now) : undefined,
-    deps.ledger.progress(turn.trigger.id, turn.personaId),
-  ]);
-  return parseTurns(kept.followUps);
+  return { turns: answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last })), now };
 }
 
 function parseTurns(raw: string | undefined): Turn[] {

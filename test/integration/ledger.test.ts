@@ -47,11 +47,10 @@ describe('markDone', () => {
     await ledger.markPending('m3', 'opus', 0, 'the answer');
     await ledger.recordPost('m3', 'opus', 0, { messageId: 'p3', webhookId: 'w3', final: true }, { depth: 1, notice: false });
     await ledger.markPending('m3', 'opus', 1, 'a second piece, sent, never confirmed');
-    await ledger.saveFollowUps('m3', 'opus', '[{"personaId":"gpt"}]');
     const key = `${prefix}:reply:m3:opus`;
     const before = Number(await redis.memory('USAGE', key));
 
-    await ledger.markDone('m3', 'opus');
+    expect(await ledger.markDone('m3', 'opus', '[{"personaId":"gpt"}]')).toBe('[{"personaId":"gpt"}]');
     const done = await ledger.progress('m3', 'opus');
     expect(done.done).toBe(true);
     expect(done.followUps).toBe('[{"personaId":"gpt"}]');
@@ -65,5 +64,17 @@ describe('markDone', () => {
     expect(await ledger.postOf('p3')).toEqual({ personaId: 'opus', depth: 1, notice: false });
     expect(await redis.ttl(`${prefix}:post:p3`)).toBeGreaterThan(7 * 24 * 3600);
     expect(Number(await redis.memory('USAGE', key))).toBeLessThan(before / 10);
+  });
+});
+
+describe('markDone with follow-ups', () => {
+  it('keeps the follow-ups the first attempt chose, and says which', async () => {
+    expect(await ledger.markDone('m4', 'opus', '[{"personaId":"gpt"}]')).toBe('[{"personaId":"gpt"}]');
+    // A second attempt rolled other dice: the first choice stands, and it is told so.
+    expect(await ledger.markDone('m4', 'opus', '[]')).toBe('[{"personaId":"gpt"}]');
+    expect(await ledger.markDone('m4', 'opus')).toBe('[{"personaId":"gpt"}]');
+    // Marked done without any: none.
+    expect(await ledger.markDone('m5', 'opus')).toBeUndefined();
+    expect((await ledger.progress('m5', 'opus')).done).toBe(true);
   });
 });
