@@ -210,12 +210,7 @@ export interface WorkerLimits {
 /** Mean MEMORY USAGE of the keys matching `pattern`, in bytes. */
 async function meanKeyBytes(redis: Redis, pattern: string): Promise<number> {
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
+  for await (const found of redis.scanStream({ match: pattern, count: 1000 }) as AsyncIterable<string[]>) keys.push(...found);
   const sizes = await Promise.all(keys.map((k) => redis.memory('USAGE', k)));
   return sizes.reduce<number>((a, b) => a + Number(b ?? 0), 0) / Math.max(1, keys.length);
 }

@@ -47,12 +47,9 @@ export async function freePort(): Promise<number> {
 
 /** Deletes every key under `prefix:` (one run's, one test's), a batch at a time (SCAN, not KEYS). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
+  for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
     if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+  }
 }
 
 export interface PlaygroundRedis {
