@@ -40,7 +40,9 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     });
   });
 }
-const upload = (session: string, extra: string[] = [], t = token) => run(['--to', 'research-commons', '--url', rc.url, '--token', t, '--session', session, ...extra]);
+// `--token=T`: the stand-in's tokens are random base64url, and one starting with '-' would be read
+// as an option if it came as the next argument (the CLI then says to write `--token=-XYZ`).
+const upload = (session: string, extra: string[] = [], t = token) => run(['--to', 'research-commons', '--url', rc.url, `--token=${t}`, '--session', session, ...extra]);
 const posts = (path: RegExp) => rc.requests.filter((r) => r.method === 'POST' && path.test(r.path)).length;
 const submissionsOf = (session: string) => rc.submissions().filter((s) => (s.metadata.chorus as { sessionId?: string } | undefined)?.sessionId === session);
 
@@ -176,16 +178,16 @@ describe('npm run export -- --to research-commons', () => {
         s.close(() => resolve(port));
       });
     });
-    const r = await run(['--to', 'research-commons', '--url', `http://127.0.0.1:${closed}`, '--token', token, '--session', 's-human-seq']);
+    const r = await run(['--to', 'research-commons', '--url', `http://127.0.0.1:${closed}`, `--token=${token}`, '--session', 's-human-seq']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`export: cannot reach Research Commons at http://127.0.0.1:${closed} (ECONNREFUSED)\n`);
   });
 
   it('explains bad arguments with exit code 2', async () => {
-    expect(await run(['--to', 'research-commons', '--url', rc.url, '--token', token])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--session is required/) });
-    expect(await run(['--to', 'zenodo', '--url', rc.url, '--token', token, '--session', 'x'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to must be research-commons/) });
-    expect(await run(['--to', 'research-commons', '--url', 'ftp://x', '--token', token, '--session', 'x'])).toMatchObject({ code: 2 });
-    expect(await run(['--to', 'research-commons', '--url', rc.url, '--token', token, '--session', 'nope'])).toMatchObject({ code: 1, stderr: 'export: no recorded session "nope"\n' });
+    expect(await run(['--to', 'research-commons', '--url', rc.url, '--token', 'a-token'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--session is required/) });
+    expect(await run(['--to', 'zenodo', '--url', rc.url, '--token', 'a-token', '--session', 'x'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to must be research-commons/) });
+    expect(await run(['--to', 'research-commons', '--url', 'ftp://x', '--token', 'a-token', '--session', 'x'])).toMatchObject({ code: 2 });
+    expect(await run(['--to', 'research-commons', '--url', rc.url, `--token=${token}`, '--session', 'nope'])).toMatchObject({ code: 1, stderr: 'export: no recorded session "nope"\n' });
   });
 });
 
