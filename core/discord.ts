@@ -5,6 +5,7 @@
 import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
+import { redisScript } from './redis-script.ts';
 import { idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, withHeldSlot } from './rest.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
@@ -39,7 +40,12 @@ export interface DiscordEdge {
    */
   postAs(channel: ChannelRef, speaker: Speaker, content: string, ready?: Promise<unknown>): Promise<PostedMessage>;
   editAs(channel: ChannelRef, posted: PostedMessage, content: string): Promise<void>;
-  typing(channelId: string): Promise<void>;
+  /**
+   * Shows the bot typing in the channel, unless some chorus process did so lately (Discord shows
+   * the indicator for 10 s, whoever is waiting): resolves with how long until it is worth showing
+   * again (ms). One request per channel per TYPING_RENEW_MS at most, however many replies wait.
+   */
+  typing(channelId: string): Promise<number>;
   /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
   editDelay(webhookId: string): number;
   /** A post had to wait this long for the webhook's own budget (see RestOptions.onWebhookWait). */
@@ -60,6 +66,17 @@ interface Target {
   webhookChannelId: string;
   threadId?: string;
 }
+
+/** How often a channel's typing indicator is renewed while replies wait (Discord shows one for 10 s). */
+export const TYPING_RENEW_MS = 8_000;
+
+// KEYS: the channel's typing key. ARGV: renewal period (ms). Returns 0 when the caller should send
+// the indicator now (the key is taken for the period), else how long until it should be renewed.
+const CLAIM_TYPING = redisScript(`
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then return left end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 0`);
 
 /** Longest pause between looks for a webhook with room: a webhook added meanwhile is seen this soon. */
 const WEBHOOK_POLL_MS = 250;
@@ -183,8 +200,11 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     },
 
     async typing(channelId) {
+      const left = Number(await CLAIM_TYPING(redis, [`${prefix}:typing:${channelId}`], [TYPING_RENEW_MS]));
+      if (left > 0) return left;
       try {
         await rest.post(Routes.channelTyping(channelId));
+        return TYPING_RENEW_MS;
       } catch (err) {
         if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
         throw err;

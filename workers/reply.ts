@@ -23,6 +23,7 @@ import { locateShown } from '../core/transcript/shown.ts';
 import { channelHistory } from './history.ts';
 import { postPiece, postPieces, type PostTarget } from './post.ts';
 import { createStreamer } from './stream.ts';
+import { keepTyping } from './typing.ts';
 
 export interface ReplyDeps {
   personas: ReadonlyMap<string, Persona>;
@@ -239,13 +240,12 @@ async function generate(
           log,
         })
       : undefined;
-  // Typing only while nothing shows: a reply visible within the delay needs no indicator, and each
-  // indicator is a REST call. Not awaited: it must never delay the answer.
+  // Typing only while nothing shows (see workers/typing.ts). Never awaited: it must not delay the answer.
   let firstTokenAt: number | undefined;
-  const typing = mayType && !preview ? setTimeout(() => void sendTyping(deps, place, log), TYPING_DELAY_MS) : undefined;
+  const typing = mayType && !preview ? keepTyping(place.channelId, { discord: deps.discord, refused: () => deps.access.refuse(place.channelId, place.guildId, 'SendMessages').then(() => undefined), log }) : undefined;
   const onText = (delta: string) => {
     firstTokenAt ??= Date.now();
-    if (streamer) clearTimeout(typing);
+    if (streamer) typing?.stop();
     streamer?.onText(delta);
   };
 
@@ -267,7 +267,7 @@ async function generate(
       saved = { kind: 'notice' };
     }
   } catch (err) {
-    clearTimeout(typing);
+    typing?.stop();
     await streamer?.settle();
     if (!(err instanceof RetryableHostError)) throw err;
     if (attempt < deps.maxAttempts) {
@@ -279,7 +279,7 @@ async function generate(
     text = unavailableNotice(persona, err.attempts, true);
     saved = { kind: 'notice' };
   } finally {
-    clearTimeout(typing);
+    typing?.stop();
   }
   const shownPreview = await streamer?.settle();
   // Sent together, in this order on one connection; saving the text returns the progress (holding
@@ -308,18 +308,6 @@ async function generate(
     requestedAt,
     ...(visibleAt ? { visibleAt } : {}),
   };
-}
-
-/** How long a reply may take to show anything before the typing indicator is worth a request. */
-const TYPING_DELAY_MS = 300;
-
-async function sendTyping(deps: ReplyDeps, place: Place, log: Logger): Promise<void> {
-  try {
-    await deps.discord.typing(place.channelId);
-  } catch (err) {
-    if (err instanceof MissingPermissionError) await deps.access.refuse(place.channelId, place.guildId, 'SendMessages').catch(() => undefined);
-    log.debug({ err: describeError(err).message }, 'typing indicator failed');
-  }
 }
 
 /** Posts what is missing of the saved text, finalises a streamed preview, never repeats a piece. */

@@ -138,6 +138,20 @@ describe('history without refetching', () => {
     expect(typing()).toBe(1);
   });
 
+  it('shows one typing indicator for a channel, however many replies wait in it', async () => {
+    const channelId = h.discord.addChannel({ name: 'typing-together' });
+    const typing = () => h.discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/typing`)).length;
+    // Each model takes a second: long enough for every reply to want the indicator.
+    h.anthropicHost.setResponder(() => ({ text: 'Opus, after a while.', delayMs: 1000 }));
+    h.openaiHost.setResponder(() => ({ text: 'GPT, after a while.', delayMs: 1000 }));
+    const replies = ['Opus', 'GPT'].map((name) => h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === name));
+    await h.discord.userSays({ channelId, content: 'Opus, one question' });
+    await h.discord.userSays({ channelId, content: 'GPT, another question' });
+    await Promise.all(replies);
+    await h.settled();
+    expect(typing()).toBe(1);
+  });
+
   it('gives models edited text and leaves deleted messages out', async () => {
     const channelId = h.discord.addChannel({ name: 'edits' });
     const request = h.anthropicHost.nextRequest();

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
-import { createDiscordEdge, type DiscordEdge } from '../../core/discord.ts';
+import { createDiscordEdge, TYPING_RENEW_MS, type DiscordEdge } from '../../core/discord.ts';
 import { createRest } from '../../core/rest.ts';
 import { createRestGate } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
@@ -184,5 +184,28 @@ describe('a post and its mark in the ledger', () => {
     } finally {
       await deletePrefix(redis, `${prefix}-mark`);
     }
+  });
+});
+
+describe('the typing indicator', () => {
+  it('is sent once for a channel while it shows, whichever process asks; each asker learns when to renew it', async () => {
+    const channelId = discord.addChannel({ name: 'typing-shared' });
+    const other = discord.addChannel({ name: 'typing-other' });
+    const rest = createRest(discord.restUrl, discord.token);
+    const secondProcess = createDiscordEdge({ rest, redis, prefix, identity: createBotIdentity(rest, redis, prefix, discord.token), poolSize: 3 });
+    const typed = (id: string) => discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${id}/typing`)).length;
+    expect(await edge.typing(channelId)).toBe(TYPING_RENEW_MS);
+    const renewIn = await secondProcess.typing(channelId);
+    expect(renewIn).toBeGreaterThan(0);
+    expect(renewIn).toBeLessThanOrEqual(TYPING_RENEW_MS);
+    expect(await edge.typing(channelId)).toBeLessThanOrEqual(renewIn);
+    expect(typed(channelId)).toBe(1);
+    // Another channel has its own indicator.
+    expect(await secondProcess.typing(other)).toBe(TYPING_RENEW_MS);
+    expect(typed(other)).toBe(1);
+    // Once it lapses, the next asker renews it.
+    await redis.del(`${prefix}:typing:${channelId}`);
+    expect(await secondProcess.typing(channelId)).toBe(TYPING_RENEW_MS);
+    expect(typed(channelId)).toBe(2);
   });
 });

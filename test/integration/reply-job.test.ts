@@ -45,7 +45,7 @@ function fakeDiscord() {
       const m = messages.find((x) => x.id === posted.id);
       if (m) m.content = content;
     },
-    typing: async () => undefined,
+    typing: async () => 8_000,
     editDelay: () => 0,
     noteWebhookWait: () => undefined,
     noteWebhookCalls: () => undefined,
