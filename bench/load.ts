@@ -18,6 +18,8 @@ export interface LoadSpec {
   perChannel: number;
   seconds: number;
   hostDelayMs: number;
+  /** When set, the host streams its answer: the first words after hostDelayMs, 20 words over this long. */
+  streamMs?: number;
 }
 
 export interface LoadResult {
@@ -70,7 +72,9 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
     // The message being answered: the last one people said in the request (not its last turn: see lastSaid).
     const token = lastSaid(req, TOKEN)?.[0] ?? 'none';
     if (!hostAt.has(token)) hostAt.set(token, now());
-    return { chunks: [`Answer to ${token}.`], delayMs: spec.hostDelayMs }; // one chunk: a streamed preview already names it
+    // The first chunk names the message, so a streamed preview is seen as the answer showing.
+    if (spec.streamMs) return { chunks: [`Answer to ${token}.`, ...Array.from({ length: 19 }, (_, i) => ` word${i}`)], delayMs: spec.hostDelayMs, chunkDelayMs: spec.streamMs / 20 };
+    return { chunks: [`Answer to ${token}.`], delayMs: spec.hostDelayMs };
   });
   // Called for every message the stand-in creates; never resolves.
   void discord.nextMessage((m) => {

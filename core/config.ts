@@ -56,7 +56,7 @@ export const ConfigSchema = z.object({
   /** Messages kept per channel in the Redis history the gateway maintains. */
   HISTORY_CACHE_SIZE: int(200),
   /** Webhooks chorus keeps per channel (Discord allows 15 in all); personas are spread over them. */
-  WEBHOOK_POOL_SIZE: z.coerce.number().int().min(1).max(10).default(3),
+  WEBHOOK_POOL_SIZE: z.coerce.number().int().min(1).max(10).default(5),
   /** Least time between streaming edits of a reply; 0 posts replies whole, without streaming. */
   STREAM_EDIT_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   /** The Discord permission moderation commands need. */

@@ -48,6 +48,8 @@ export interface DiscordEdge {
   typing(channelId: string): Promise<number>;
   /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
   editDelay(webhookId: string): number;
+  /** Whether the channel's webhooks have room for a streamed answer's preview and edits (see WebhookPools.roomToStream). */
+  roomToStream(channel: ChannelRef): Promise<boolean>;
   /** A post had to wait this long for the webhook's own budget (see RestOptions.onWebhookWait). */
   noteWebhookWait(webhookId: string, waitedMs: number): void;
   /** Requests through a webhook in the last minute, from every process (see RestOptions.onWebhookCalls). */
@@ -214,6 +216,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     noteWebhookWait: (webhookId, waitedMs) => pools.noteWait(webhookId, waitedMs),
     noteWebhookCalls: (webhookId, lastMinute) => pools.noteCalls(webhookId, lastMinute),
     editDelay: (webhookId) => pools.editDelay(webhookId),
+    roomToStream: async (channel) => pools.roomToStream((await targetOf(channel)).webhookChannelId),
 
     async postAsBot(channelId, content) {
       try {

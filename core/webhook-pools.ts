@@ -42,6 +42,12 @@ export interface WebhookPools {
   forget(channelId: string, webhookId: string): Promise<void>;
   /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
   editDelay(webhookId: string): number;
+  /**
+   * Whether a streamed answer's extra requests (a preview, then its edits) fit in the channel: false
+   * once its webhooks' last minute holds half of what its pool, grown to WEBHOOK_POOL_SIZE, may send
+   * in a minute. The answer is then posted whole, in one request.
+   */
+  roomToStream(channelId: string): Promise<boolean>;
   /** A post had to wait this long for the webhook's own budget. */
   noteWait(webhookId: string, waitedMs: number): void;
   /** Requests through a webhook in the last minute, from every process. */
@@ -66,6 +72,17 @@ const CROWDED = 4;
 
 /** Requests kept back from streaming edits for the final edit and the next post. */
 const EDIT_RESERVE = 2;
+
+/**
+ * A channel streams its answers while its webhooks' last minute holds fewer requests than this per
+ * webhook its pool may have (half of Discord's 30 a minute each). A streamed answer costs two to four
+ * requests, a whole one one; a pool whose every webhook spent its 30 holds every post of the channel
+ * until the minute has passed (up to a minute), so past this share answers are posted whole.
+ */
+const MINUTE_SHARE_TO_STREAM = 15;
+
+/** How long a streaming edit waits (or, as is likely, gives way to the final text) on a webhook with a crowded minute. */
+const MINUTE_HOLD_MS = 5_000;
 
 /**
  * Discord also allows a webhook about 30 requests a minute (a shared limit its headers do not
@@ -177,12 +194,19 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
    * spent or while its last minute holds more than MINUTE_CROWDED requests.
    */
   function load(webhookId: string): number {
-    const now = Date.now();
     const budget = budgets.get(webhookId);
-    const spent = budget !== undefined && budget.remaining <= 0 && budget.resetAt > now;
+    const spent = budget !== undefined && budget.remaining <= 0 && budget.resetAt > Date.now();
+    return (posting.get(webhookId) ?? 0) + (spent || busyMinute(webhookId) ? CROWDED : 0);
+  }
+
+  /** Requests through the webhook in its last minute, as the shared gate last counted them (0 if none known). */
+  function minuteCount(webhookId: string): number {
     const minute = minuteCalls.get(webhookId);
-    const busyMinute = minute !== undefined && now - minute.at < 60_000 && minute.count >= MINUTE_CROWDED;
-    return (posting.get(webhookId) ?? 0) + (spent || busyMinute ? CROWDED : 0);
+    return minute !== undefined && Date.now() - minute.at < 60_000 ? minute.count : 0;
+  }
+
+  function busyMinute(webhookId: string): boolean {
+    return minuteCount(webhookId) >= MINUTE_CROWDED;
   }
 
   /** Grows the pool to `wanted`, one creator at a time in the process and across processes. */
@@ -245,6 +269,11 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     }
   }
 
+  function outgrown(channelId: string, poolLength: number): void {
+    if (poolLength >= poolSize) return;
+    grow(channelId, poolLength + 1, false).catch((err: unknown) => o.onBackgroundError?.(err));
+  }
+
   /** A persona's place in a pool, for ties. */
   function slotOf(personaId: string): number {
     let h = 0;
@@ -256,10 +285,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     take,
     choices,
     begin,
-    outgrown(channelId, poolLength) {
-      if (poolLength >= poolSize) return;
-      grow(channelId, poolLength + 1, false).catch((err: unknown) => o.onBackgroundError?.(err));
-    },
+    outgrown,
     done(webhookId) {
       const left = (posting.get(webhookId) ?? 1) - 1;
       if (left > 0) posting.set(webhookId, left);
@@ -276,9 +302,15 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
       await poolChanged();
     },
     editDelay(webhookId) {
+      // A crowded minute keeps what is left for the final edit and the channel's next posts.
+      if (busyMinute(webhookId)) return MINUTE_HOLD_MS;
       const budget = budgets.get(webhookId);
       if (!budget || budget.remaining > EDIT_RESERVE) return 0;
       return Math.max(0, budget.resetAt - Date.now());
+    },
+    async roomToStream(channelId) {
+      const pool = await readPool(channelId);
+      return pool.reduce((calls, hook) => calls + minuteCount(hook.id), 0) < poolSize * MINUTE_SHARE_TO_STREAM;
     },
     noteWait(webhookId, waitedMs) {
       // Spent for now: the pool grows on the next post that would use it.

@@ -237,6 +237,8 @@ async function generate(
           preview: (content) => postPiece(deps, target, 0, content, progress, false),
           edit: (posted, content) => deps.discord.editAs(channel, posted, content),
           editDelay: (webhookId) => deps.discord.editDelay(webhookId),
+          roomToStream: () => deps.discord.roomToStream(channel),
+          onVisible: () => typing?.stop(),
           log,
         })
       : undefined;
@@ -245,7 +247,6 @@ async function generate(
   const typing = mayType && !preview ? keepTyping(place.channelId, { discord: deps.discord, refused: () => deps.access.refuse(place.channelId, place.guildId, 'SendMessages').then(() => undefined), log }) : undefined;
   const onText = (delta: string) => {
     firstTokenAt ??= Date.now();
-    if (streamer) typing?.stop();
     streamer?.onText(delta);
   };
 

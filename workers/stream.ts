@@ -2,7 +2,8 @@
 // edited as more arrive — no faster than the interval, and only while the webhook's rate budget has
 // room, so the final text (posted by the caller) always has requests left to land. Edits cost REST
 // calls, which bound how many replies a bot can give: a reply shorter than the interval costs its
-// preview and the final edit only.
+// preview and the final edit only. When the channel's webhooks are crowded, an answer is not
+// streamed at all: posted whole, it costs one request instead of two or more.
 import type { PostedMessage } from '../core/discord.ts';
 import type { Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
@@ -26,6 +27,10 @@ export interface StreamOptions {
   edit(posted: PostedMessage, content: string): Promise<void>;
   /** How long to hold an edit back so the webhook's budget keeps room (0: now). */
   editDelay(webhookId: string): number;
+  /** Asked once, before the preview: false when the channel's webhooks have no room for one and its edits. */
+  roomToStream?: () => Promise<boolean>;
+  /** Called when the answer first shows. */
+  onVisible?: () => void;
   log: Logger;
 }
 
@@ -46,6 +51,17 @@ export function createStreamer(opts: StreamOptions): Streamer {
     }, ms);
   };
 
+  /** The first words, unless the channel's webhooks are too crowded for a preview and its edits: then nothing until the whole answer. */
+  async function previewIfRoom(content: string): Promise<boolean> {
+    if (opts.roomToStream && !(await opts.roomToStream())) {
+      stopped = true;
+      opts.log.debug('the channel\'s webhooks are crowded: the answer will be posted whole, not streamed');
+      return false;
+    }
+    posted = await opts.preview(content);
+    return true;
+  }
+
   /** One post or edit at a time; whatever arrived meanwhile goes out in the next one. */
   function pump(): void {
     if (stopped || inFlight || timer) return;
@@ -54,9 +70,13 @@ export function createStreamer(opts: StreamOptions): Streamer {
     const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId)) : 0;
     if (wait > 0) return later(wait);
     lastUpdateAt = Date.now();
-    inFlight = (posted ? opts.edit(posted, next) : opts.preview(next).then((message) => void (posted = message))).then(() => {
+    inFlight = (posted ? opts.edit(posted, next).then(() => true) : previewIfRoom(next)).then((showing) => {
+      if (!showing) return;
       shown = next;
-      firstVisibleAt ??= Date.now();
+      if (firstVisibleAt === undefined) {
+        firstVisibleAt = Date.now();
+        opts.onVisible?.();
+      }
     });
     inFlight
       .catch((err: unknown) => {

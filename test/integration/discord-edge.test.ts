@@ -209,3 +209,25 @@ describe('the typing indicator', () => {
     expect(typed(channelId)).toBe(2);
   });
 });
+
+describe('streaming in a busy channel', () => {
+  it('has room while the webhooks have sent fewer than half of what the full pool may send in a minute; then answers are posted whole', async () => {
+    const busyPrefix = `${prefix}-busy`;
+    try {
+      const gate = createRestGate(redis, busyPrefix);
+      const rest = createRest(discord.restUrl, discord.token, { gate });
+      // A pool of one: half of its 30 a minute is 15.
+      const busy = createDiscordEdge({ rest, redis, prefix: busyPrefix, identity: createBotIdentity(rest, redis, busyPrefix, discord.token), poolSize: 1, gate });
+      const channelId = discord.addChannel({ name: 'busy-streams' });
+      const quiet = discord.addChannel({ name: 'quiet-streams' });
+      expect(await busy.roomToStream({ channelId })).toBe(true);
+      for (let i = 0; i < 14; i++) await busy.postAs({ channelId }, speaker, `post ${i}`);
+      expect(await busy.roomToStream({ channelId })).toBe(true);
+      await busy.postAs({ channelId }, speaker, 'post 14');
+      expect(await busy.roomToStream({ channelId })).toBe(false);
+      expect(await busy.roomToStream({ channelId: quiet })).toBe(true);
+    } finally {
+      await deletePrefix(redis, busyPrefix);
+    }
+  });
+});

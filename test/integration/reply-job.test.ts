@@ -2,7 +2,7 @@
 // small fakes that fail on cue: what happens when a try dies at each awkward moment.
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createChannelAccess } from '../../core/access.ts';
 import type { DiscordEdge, PostedMessage } from '../../core/discord.ts';
 import { createHistoryStore } from '../../core/history.ts';
@@ -30,6 +30,7 @@ function fakeDiscord() {
   let next = 1_000_000_000_000_000_000n;
   const messages: { id: string; webhookId: string; username: string; content: string }[] = [];
   let loseNextPostAnswer = false;
+  const edits: string[] = [];
   const edge: DiscordEdge = {
     latest: async () => [],
     async postAs(_channel, speaker, content) {
@@ -42,11 +43,13 @@ function fakeDiscord() {
       return { id, webhookId: 'w1' };
     },
     async editAs(_channel, posted: PostedMessage, content) {
+      edits.push(content);
       const m = messages.find((x) => x.id === posted.id);
       if (m) m.content = content;
     },
     typing: async () => 8_000,
     editDelay: () => 0,
+    roomToStream: async () => true,
     noteWebhookWait: () => undefined,
     noteWebhookCalls: () => undefined,
     postAsBot: async () => {
@@ -57,7 +60,7 @@ function fakeDiscord() {
       return m && { id: m.id, webhookId: m.webhookId };
     },
   };
-  return { edge, messages, loseNextPostAnswer: () => (loseNextPostAnswer = true) };
+  return { edge, messages, edits, loseNextPostAnswer: () => (loseNextPostAnswer = true) };
 }
 
 function deps(discord: DiscordEdge, answer: (personaId: string) => string | Error, overrides: Partial<ReplyJobDeps> = {}): ReplyJobDeps & { calls: string[] } {
@@ -158,6 +161,39 @@ describe('a reply job tried again after dying at an awkward moment', () => {
     const d = deps(discord.edge, () => 'A streamed answer, in full.', { streamIntervalMs: 1000 });
     await runReplyJob(jobOf(['opus']), undefined, d, () => false);
     expect(discord.messages.map((m) => m.content)).toEqual(['A streamed answer, in full.']);
+  });
+});
+
+describe('streaming', () => {
+  /** A host that sends its answer in two parts, the second once the first has shown. */
+  const twoParts = (d: ReturnType<typeof deps>, shown: () => Promise<unknown>): ReturnType<typeof deps> => ({
+    ...d,
+    clientFor: () => ({
+      async complete(_request, onText) {
+        onText?.('A streamed ');
+        await shown();
+        onText?.('answer, in full.');
+        return { text: 'A streamed answer, in full.', stopReason: 'end_turn', usage: { inputTokens: 10, outputTokens: 5 }, model: 'opus-model' };
+      },
+    }),
+  });
+
+  it('shows the first words at once, then edits them into the whole answer', async () => {
+    const discord = fakeDiscord();
+    const d = twoParts(deps(discord.edge, () => 'unused', { streamIntervalMs: 1000 }), () => vi.waitFor(() => expect(discord.messages).toHaveLength(1)));
+    await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(discord.messages.map((m) => m.content)).toEqual(['A streamed answer, in full.']);
+    expect(discord.edits).toEqual(['A streamed answer, in full.']);
+  });
+
+  it('posts the answer whole, in one request, when the channel has no room for a preview and its edits', async () => {
+    const discord = fakeDiscord();
+    let asked = 0;
+    const edge = { ...discord.edge, roomToStream: async () => (asked++, false) };
+    const d = twoParts(deps(edge, () => 'unused', { streamIntervalMs: 1000 }), () => vi.waitFor(() => expect(asked).toBe(1)));
+    await runReplyJob(jobOf(['opus']), undefined, d, () => false);
+    expect(discord.messages.map((m) => m.content)).toEqual(['A streamed answer, in full.']);
+    expect(discord.edits).toEqual([]);
   });
 });
 
