@@ -18,10 +18,29 @@ let discord: DiscordStandIn;
 let edge: DiscordEdge;
 const warnings: string[] = [];
 
+/**
+ * One chorus process's edge under `edgePrefix`: its own REST client and, when `gated`, its own
+ * handle on the shared Redis gate (as every worker has); several share Redis as processes do.
+ */
+function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; feed?: ChangeFeed; onWarning?: (m: string) => void } = {}): DiscordEdge {
+  const standIn = o.standIn ?? discord;
+  const gate = o.gated ? createRestGate(redis, edgePrefix) : undefined;
+  const rest = createRest(standIn.restUrl, standIn.token, gate ? { gate } : {});
+  return createDiscordEdge({
+    rest,
+    redis,
+    prefix: edgePrefix,
+    identity: createBotIdentity(rest, redis, edgePrefix, standIn.token),
+    poolSize: o.poolSize ?? 3,
+    ...(gate ? { gate } : {}),
+    ...(o.feed ? { feed: o.feed } : {}),
+    ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+  });
+}
+
 beforeAll(async () => {
   discord = await startDiscordStandIn();
-  const rest = createRest(discord.restUrl, discord.token);
-  edge = createDiscordEdge({ rest, redis, prefix, identity: createBotIdentity(rest, redis, prefix, discord.token), poolSize: 3, onWarning: (m) => warnings.push(m) });
+  edge = processEdge(prefix, { onWarning: (m) => warnings.push(m) });
 });
 afterAll(async () => {
   await deletePrefix(redis, prefix);
@@ -92,9 +111,7 @@ function sharedFeed(): ChangeFeed {
 describe('webhook pools kept in memory by several processes', () => {
   it('a pool one process grows is used by the others at once, not only by the one that grew it', async () => {
     const feed = sharedFeed();
-    const rest = createRest(discord.restUrl, discord.token);
-    const edgeOf = () => createDiscordEdge({ rest, redis, prefix: `${prefix}-pools`, identity: createBotIdentity(rest, redis, `${prefix}-pools`, discord.token), poolSize: 3, feed });
-    const [a, b] = [edgeOf(), edgeOf()];
+    const [a, b] = [processEdge(`${prefix}-pools`, { feed }), processEdge(`${prefix}-pools`, { feed })];
     const channelId = discord.addChannel({ name: 'shared-pool' });
     const first = await a.postAs({ channelId }, speaker, 'one');
     await b.postAs({ channelId }, speaker, 'two'); // b now keeps the pool of one in memory
@@ -108,8 +125,7 @@ describe('webhook pools kept in memory by several processes', () => {
   });
 
   it("sends posts past a webhook that is near Discord's 30 requests a minute, growing the pool", async () => {
-    const rest = createRest(discord.restUrl, discord.token);
-    const edge = createDiscordEdge({ rest, redis, prefix: `${prefix}-minute`, identity: createBotIdentity(rest, redis, `${prefix}-minute`, discord.token), poolSize: 3, feed: sharedFeed() });
+    const edge = processEdge(`${prefix}-minute`, { feed: sharedFeed() });
     const channelId = discord.addChannel({ name: 'busy-minute' });
     const first = await edge.postAs({ channelId }, speaker, 'one');
     expect((await edge.postAs({ channelId }, speaker, 'two')).webhookId).toBe(first.webhookId); // a quiet channel keeps to one
@@ -126,11 +142,7 @@ describe('a burst of posts from several processes, under Discord\'s limits', () 
       const burstPrefix = `${prefix}-burst`;
       const feed = sharedFeed();
       // Three processes: each its own REST client and gate, sharing Redis.
-      const edges = [0, 1, 2].map(() => {
-        const gate = createRestGate(redis, burstPrefix);
-        const rest = createRest(limited.restUrl, limited.token, { gate });
-        return createDiscordEdge({ rest, redis, prefix: burstPrefix, identity: createBotIdentity(rest, redis, burstPrefix, limited.token), poolSize: 3, feed, gate });
-      });
+      const edges = [0, 1, 2].map(() => processEdge(burstPrefix, { standIn: limited, gated: true, feed }));
       const channelId = limited.addChannel({ name: 'burst' });
       const posted = await Promise.all(Array.from({ length: 30 }, (_, i) => edges[i % 3]!.postAs({ channelId }, { personaId: `p${i % 4}`, name: `P${i % 4}` }, `reply ${i}`)));
       const perWebhook = new Map<string, number>();
@@ -158,9 +170,7 @@ describe('a post and its mark in the ledger', () => {
   it('is not sent when the mark failed, and frees the slot it was granted', async () => {
     const markPrefix = `${prefix}-mark`;
     try {
-      const gate = createRestGate(redis, markPrefix);
-      const rest = createRest(discord.restUrl, discord.token, { gate });
-      const marked = createDiscordEdge({ rest, redis, prefix: markPrefix, identity: createBotIdentity(rest, redis, markPrefix, discord.token), poolSize: 3, gate });
+      const marked = processEdge(markPrefix, { gated: true });
       const channelId = discord.addChannel({ name: 'mark-failed' });
       await marked.postAs({ channelId }, speaker, 'a first post makes the webhook');
       const posts = () => discord.restCalls.filter((c) => c.method === 'POST' && c.path.startsWith('/api/v10/webhooks/')).length;
@@ -191,8 +201,7 @@ describe('the typing indicator', () => {
   it('is sent once for a channel while it shows, whichever process asks; each asker learns when to renew it', async () => {
     const channelId = discord.addChannel({ name: 'typing-shared' });
     const other = discord.addChannel({ name: 'typing-other' });
-    const rest = createRest(discord.restUrl, discord.token);
-    const secondProcess = createDiscordEdge({ rest, redis, prefix, identity: createBotIdentity(rest, redis, prefix, discord.token), poolSize: 3 });
+    const secondProcess = processEdge(prefix);
     const typed = (id: string) => discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${id}/typing`)).length;
     expect(await edge.typing(channelId)).toBe(TYPING_RENEW_MS);
     const renewIn = await secondProcess.typing(channelId);
@@ -214,10 +223,8 @@ describe('streaming in a busy channel', () => {
   it('has room while the webhooks have sent fewer than half of what the full pool may send in a minute; then answers are posted whole', async () => {
     const busyPrefix = `${prefix}-busy`;
     try {
-      const gate = createRestGate(redis, busyPrefix);
-      const rest = createRest(discord.restUrl, discord.token, { gate });
       // A pool of one: half of its 30 a minute is 15.
-      const busy = createDiscordEdge({ rest, redis, prefix: busyPrefix, identity: createBotIdentity(rest, redis, busyPrefix, discord.token), poolSize: 1, gate });
+      const busy = processEdge(busyPrefix, { poolSize: 1, gated: true });
       const channelId = discord.addChannel({ name: 'busy-streams' });
       const quiet = discord.addChannel({ name: 'quiet-streams' });
       expect(await busy.roomToStream({ channelId })).toBe(true);
