@@ -244,7 +244,7 @@ async function generate(
       : undefined;
   // Typing only while nothing shows (see workers/typing.ts). Never awaited: it must not delay the answer.
   let firstTokenAt: number | undefined;
-  const typing = mayType && !preview ? keepTyping(place.channelId, { discord: deps.discord, refused: () => deps.access.refuse(place.channelId, place.guildId, 'SendMessages').then(() => undefined), log }) : undefined;
+  const typing = mayType && !preview ? keepTyping(place.channelId, { discord: deps.discord, refused: () => deps.access.refuse(place.channelId, place.guildId, 'SendMessages'), log }) : undefined;
   const onText = (delta: string) => {
     firstTokenAt ??= Date.now();
     streamer?.onText(delta);

@@ -11,7 +11,7 @@ export const TYPING_DELAY_MS = 300;
 export interface TypingDeps {
   discord: Pick<DiscordEdge, 'typing'>;
   /** Told when the bot may not even type here (it may not send messages either). */
-  refused(): Promise<void>;
+  refused(): Promise<unknown>;
   log: Logger;
 }
 
