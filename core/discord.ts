@@ -6,7 +6,7 @@ import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
-import { idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, withHeldSlot } from './rest.ts';
+import { idempotent, MissingPermissionError, WEBHOOK_CHANNEL_HEADER, WEBHOOK_WAIT_MS, webhookBucket, withHeldSlot } from './rest.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
 /** Model text must never ping anyone: no parsed mentions of any kind, on every post and edit. */
@@ -46,14 +46,16 @@ export interface DiscordEdge {
    * again (ms). One request per channel per TYPING_RENEW_MS at most, however many replies wait.
    */
   typing(channelId: string): Promise<number>;
-  /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
-  editDelay(webhookId: string): number;
+  /** How long a streaming edit should wait so the webhook's and the channel's budgets keep room to spare (0: now). */
+  editDelay(channel: ChannelRef, webhookId: string): number;
   /** Whether the channel's webhooks have room for a streamed answer's preview and edits (see WebhookPools.roomToStream). */
   roomToStream(channel: ChannelRef): Promise<boolean>;
   /** A post had to wait this long for the webhook's own budget (see RestOptions.onWebhookWait). */
   noteWebhookWait(webhookId: string, waitedMs: number): void;
   /** Requests through a webhook in the last minute, from every process (see RestOptions.onWebhookCalls). */
   noteWebhookCalls(webhookId: string, lastMinute: number): void;
+  /** Webhook requests into a channel in the last minute, from every process (see RestOptions.onChannelCalls). */
+  noteChannelCalls(channelId: string, lastMinute: number): void;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
   /**
@@ -131,6 +133,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     return page.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
+  /** Names, for the shared gate, the channel a webhook request posts into (see WebhookTarget). */
+  const channelHeader = (target: Target): Record<string, string> => (o.gate ? { [WEBHOOK_CHANNEL_HEADER]: target.webhookChannelId } : {});
+
   const threadQuery = (target: Target, extra: Record<string, string> = {}) =>
     new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });
 
@@ -152,10 +157,11 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     for (;;) {
       const pool = await pools.choices(channelId, personaId);
       if (pool.length === 0) throw new Error(`no webhook available in channel ${channelId}`);
-      const got = await gate.tryAcquire('webhook', pool.map((h) => webhookBucket(h.id, h.token)), MINUTE_CROWDED);
+      const got = await gate.tryAcquire('webhook', pool.map((h) => webhookBucket(h.id, h.token)), MINUTE_CROWDED, { channel: channelId });
       if ('release' in got) {
         const hook = pool[got.index]!;
         pools.begin(hook.id);
+        if (got.channelMinute !== undefined) pools.noteChannelCalls(channelId, got.channelMinute);
         if (got.lastMinute !== undefined) {
           pools.noteCalls(hook.id, got.lastMinute);
           if (got.lastMinute >= MINUTE_CROWDED) pools.outgrown(channelId, pool.length);
@@ -163,7 +169,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         return { hook, slot: got };
       }
       // Every webhook's budget is spent (not merely being learned): one more would take this post now.
-      if (got.byBucket && got.waitMs > WEBHOOK_WAIT_MS) pools.outgrown(channelId, pool.length);
+      // (Not when Discord holds the whole channel: another webhook would wait as long.)
+      if (got.byBucket && !got.byChannel && got.waitMs > WEBHOOK_WAIT_MS) pools.outgrown(channelId, pool.length);
       // (The global limit frees a slot with every answer: look as often as any other request does.)
       await new Promise((r) => setTimeout(r, Math.min(got.waitMs, got.byBucket ? WEBHOOK_POLL_MS : MAX_POLL_MS)));
     }
@@ -180,7 +187,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
         try {
           await ready;
-          const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false, ...(held ? { headers: held.headers } : {}) })) as APIMessage;
+          // (The channel is named for a second try after a 429, which takes a slot of its own.)
+          const headers = { ...channelHeader(target), ...held?.headers };
+          const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false, headers })) as APIMessage;
           return { id: message.id, webhookId: hook.id };
         } catch (err) {
           // A webhook refusing means it is gone: Discord carried nothing out, so posting again is safe.
@@ -198,7 +207,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       const hook = await pools.byId(target.webhookChannelId, posted.webhookId);
       if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
       // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
-      await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false }));
+      const headers = channelHeader(target);
+      await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
     },
 
     async typing(channelId) {
@@ -215,7 +225,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
 
     noteWebhookWait: (webhookId, waitedMs) => pools.noteWait(webhookId, waitedMs),
     noteWebhookCalls: (webhookId, lastMinute) => pools.noteCalls(webhookId, lastMinute),
-    editDelay: (webhookId) => pools.editDelay(webhookId),
+    noteChannelCalls: (channelId, lastMinute) => pools.noteChannelCalls(channelId, lastMinute),
+    // (A streamed reply's channel is known here by the time it edits: its preview was posted.)
+    editDelay: (channel, webhookId) => pools.editDelay(targets.get(channel.channelId)?.webhookChannelId ?? channel.parentId ?? channel.channelId, webhookId),
     roomToStream: async (channel) => pools.roomToStream((await targetOf(channel)).webhookChannelId),
 
     async postAsBot(channelId, content) {

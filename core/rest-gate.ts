@@ -21,6 +21,8 @@ export interface GateSlot {
   heldByBucketMs: number;
   /** With a budget: requests through it in the last minute, from every process, this one included. */
   lastMinute?: number;
+  /** With a channel: webhook requests into it in the last minute, from every process, this one included. */
+  channelMinute?: number;
 }
 
 /** A slot granted under one of several budgets: which one (its index among those offered). */
@@ -28,10 +30,28 @@ export interface ChosenSlot extends GateSlot {
   index: number;
 }
 
-/** Not now: look again after `waitMs`; `byBucket` when every budget offered is what holds it. */
+/**
+ * Not now: look again after `waitMs`; `byBucket` when every budget offered is what holds it,
+ * `byChannel` when the channel's webhooks are held (Discord answered a shared 429 there).
+ */
 export interface GateWait {
   waitMs: number;
   byBucket: boolean;
+  byChannel: boolean;
+}
+
+export interface WebhookTarget {
+  /**
+   * The channel a webhook request posts into (a thread's parent: its webhooks are the parent's).
+   * Discord also limits webhook posts per channel, whichever webhook sends them, with no header to
+   * warn of it (about 30 a minute, undocumented). The gate counts each channel's webhook requests
+   * over the last minute. When Discord answers one of them 429 with X-RateLimit-Scope "shared", the
+   * gate holds all of the channel's webhook requests until the Retry-After has passed (rather than
+   * let each webhook of the pool learn it from a 429 of its own), and learns the limit: from then
+   * on (for an hour) no more go into the channel in any minute than had gone when the 429 came.
+   * So a channel pays one 429 to learn its limit, not one per post past it.
+   */
+  channel?: string;
 }
 
 export interface RestGate {
@@ -41,7 +61,7 @@ export interface RestGate {
    * Both are taken in one step, so a request never holds one while it waits for the other, and the
    * common case costs one round trip to Redis.
    */
-  acquire(kind: 'bot' | 'webhook', bucket?: string): Promise<GateSlot>;
+  acquire(kind: 'bot' | 'webhook', bucket?: string, target?: WebhookTarget): Promise<GateSlot>;
   /**
    * One look, for a request that may go through any of several resources (a post, through any of a
    * channel's webhooks): the slot under the first of `buckets` with room, preferring those with
@@ -49,7 +69,7 @@ export interface RestGate {
    * its resource when the slot is granted, not before it waits, so a burst spreads over every
    * webhook with room — including one added while it waited.
    */
-  tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded?: number): Promise<ChosenSlot | GateWait>;
+  tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded?: number, target?: WebhookTarget): Promise<ChosenSlot | GateWait>;
 }
 
 /** Discord's global limit for a bot; webhook executions (no token) are limited per address alike. */
@@ -65,21 +85,35 @@ const BUCKET_LEASE_MS = 3_000;
 /** Longest pause between looks while every slot is held by a request still in flight. */
 export const MAX_POLL_MS = 50;
 
-// KEYS: the gate's sorted set (member → when its slot frees); then, per resource budget offered, its
-// state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget lease,
-// minute-crowded count. Returns {0, 0, requests through the chosen budget in the last minute, its
-// index (from 0)} when the slots are taken, else {how long to wait before looking again (ms), 1 if
-// the budgets are what hold it}. Redis's clock is the one clock every process shares. While a
+// KEYS: the gate's sorted set (member → when its slot frees); the channel's hold, its last minute's
+// webhook requests and its learned limit (names unused without a channel); then, per resource
+// budget offered, its state hash, in-flight set and last minute's requests. ARGV: limit, lease,
+// member, budget lease, minute-crowded count, 1 with a channel, the channel's window (ms). Returns
+// {0, 0, requests through the chosen budget in the last minute, its index (from 0), the channel's
+// requests in its window} when the slots are taken, else {how long to wait before looking again
+// (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's clock is the one clock every process shares. While a
 // budget is unknown, one request at a time goes to learn it; once its window has passed, it is
 // learned afresh from the next answer rather than assumed (the limit that binds may have changed).
 // A budget with room but a crowded last minute is taken only when no other has room.
 const ACQUIRE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local budgets = (#KEYS - 1) / 3
+local channel = ARGV[6] == '1'
+local window = tonumber(ARGV[7])
+if channel then
+  local held = redis.call('PTTL', KEYS[2])
+  if held > 0 then return {held, 2} end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+  local learned = tonumber(redis.call('GET', KEYS[4]))
+  if learned ~= nil and redis.call('ZCARD', KEYS[3]) >= learned then
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    return {math.max(1, tonumber(first[2]) + window - now), 2}
+  end
+end
+local budgets = (#KEYS - 4) / 3
 local chosen, crowded, count, crowdedCount, wait = nil, nil, 0, 0, nil
 for i = 0, budgets - 1 do
-  local stateKey, inflightKey, minuteKey = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local stateKey, inflightKey, minuteKey = KEYS[5 + 3 * i], KEYS[6 + 3 * i], KEYS[7 + 3 * i]
   redis.call('ZREMRANGEBYSCORE', inflightKey, '-inf', now)
   local inflight = redis.call('ZCARD', inflightKey)
   local state = redis.call('HMGET', stateKey, 'remaining', 'resetAt')
@@ -115,18 +149,29 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
+local channelCount = 0
+if channel then
+  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], window + 1000)
+  channelCount = redis.call('ZCARD', KEYS[3])
+end
 if chosen ~= nil then
-  local inflightKey, minuteKey = KEYS[3 + 3 * chosen], KEYS[4 + 3 * chosen]
+  local inflightKey, minuteKey = KEYS[6 + 3 * chosen], KEYS[7 + 3 * chosen]
   redis.call('ZADD', inflightKey, now + tonumber(ARGV[4]), ARGV[3])
   redis.call('PEXPIRE', inflightKey, tonumber(ARGV[4]) + 1000)
   redis.call('ZADD', minuteKey, now, ARGV[3])
   redis.call('PEXPIRE', minuteKey, 61000)
-  return {0, 0, count + 1, chosen}
+  return {0, 0, count + 1, chosen, channelCount}
 end
-return {0, 0, 0, 0}`);
+return {0, 0, 0, 0, channelCount}`);
 
-// KEYS: as above. ARGV: member, the budget's remaining ('' if unknown), its reset-after (ms). The
-// global slot stays held for one second after the answer. Requests sent from several processes
+// KEYS: the gate's sorted set, the budget's state hash and in-flight set (unused without a budget),
+// the channel's hold, learned limit and last minute's requests (unused without a channel). ARGV:
+// member, the budget's remaining ('' if unknown), its reset-after (ms), how long to hold the
+// channel (ms; '' for no hold), 1 with a budget, the channel's limit as this answer shows it, 1
+// with a channel. The global slot stays held for one second after the answer, and the request
+// stays in the channel's window from its answer on: Discord received it somewhere before. A lower
+// limit learned later replaces a higher one. Requests sent from several processes
 // reach Discord in an order no process knows, and their answers come back in yet another: within
 // one window a budget only goes down, so the lowest remaining any answer reported is the truth
 // (and the latest reset).
@@ -134,7 +179,15 @@ const RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
-if #KEYS > 1 then
+if ARGV[7] == '1' then redis.call('ZADD', KEYS[6], 'XX', now, ARGV[1]) end
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[4], '1', 'PX', tonumber(ARGV[4]))
+  local learned = tonumber(redis.call('GET', KEYS[5]))
+  local limit = tonumber(ARGV[6])
+  if learned ~= nil and learned < limit then limit = learned end
+  redis.call('SET', KEYS[5], limit, 'EX', 3600)
+end
+if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[3], ARGV[1])
   if ARGV[2] ~= '' then
     local remaining = tonumber(ARGV[2])
@@ -151,41 +204,56 @@ if #KEYS > 1 then
 end
 return 1`);
 
-export function createRestGate(redis: Redis, prefix: string, perSecond = BOT_REQUESTS_PER_SECOND): RestGate {
+export interface GateOptions {
+  perSecond?: number;
+  /** The window over which a channel's webhook requests are counted (ms): Discord's minute; shorter in tests. */
+  channelWindowMs?: number;
+}
+
+export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}): RestGate {
+  const perSecond = o.perSecond ?? BOT_REQUESTS_PER_SECOND;
+  const channelWindowMs = o.channelWindowMs ?? 60_000;
   const gates = { bot: `${prefix}:rest-gate:bot`, webhook: `${prefix}:rest-gate:webhook` };
   const stateKey = (bucket: string) => `${prefix}:rest-bucket:${bucket}`;
+  const channelKey = (channel: string | undefined) => `${prefix}:rest-channel:${channel ?? '-'}`;
   const tag = randomBytes(4).toString('hex');
   let counter = 0;
 
-  async function tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded = Infinity): Promise<ChosenSlot | GateWait> {
+  async function tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded = Infinity, target: WebhookTarget = {}): Promise<ChosenSlot | GateWait> {
     const member = `${tag}-${++counter}`;
-    const keys = [gates[kind], ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
+    const channel = channelKey(target.channel);
+    const keys = [gates[kind], `${channel}:hold`, `${channel}:last-minute`, `${channel}:limit`, ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
     const limit = Number.isFinite(minuteCrowded) ? minuteCrowded : 1e9;
-    const [wait, byBucket, lastMinute, index] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS, limit])) as [number, number, number, number];
-    if (wait !== 0) return { waitMs: wait, byBucket: byBucket === 1 };
+    const [wait, heldBy, lastMinute, index, channelMinute] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS, limit, target.channel ? 1 : 0, channelWindowMs])) as [number, number, number, number, number];
+    if (wait !== 0) return { waitMs: wait, byBucket: heldBy !== 0, byChannel: heldBy === 2 };
     const bucket = buckets[index];
-    // The answer's keys: the global gate's and the chosen budget's (RELEASE reads them in this order).
-    const answerKeys = bucket ? [gates[kind], stateKey(bucket), `${stateKey(bucket)}:in-flight`] : [gates[kind]];
+    // The answer's keys, in the order RELEASE reads them (names it does not use stand in when absent).
+    const answerKeys = [gates[kind], stateKey(bucket ?? '-'), `${stateKey(bucket ?? '-')}:in-flight`, `${channel}:hold`, `${channel}:limit`, `${channel}:last-minute`];
     return {
       index,
       heldByBucketMs: 0,
       ...(bucket ? { lastMinute } : {}),
+      ...(target.channel ? { channelMinute } : {}),
       release(answer) {
         const h = answer?.headers;
         const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
         const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
         const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
-        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter)]).catch(() => undefined);
+        // A limit on the channel's webhooks together: none of them may post until it has passed.
+        const holdChannel = retryAfter !== undefined && target.channel && h?.get('x-ratelimit-scope') === 'shared' ? Math.ceil(retryAfter) : '';
+        // The requests Discord had taken when it refused this one (which the count includes).
+        const channelLimit = Math.max(1, channelMinute - 1);
+        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter), holdChannel, bucket ? 1 : 0, channelLimit, target.channel ? 1 : 0]).catch(() => undefined);
       },
     };
   }
 
   return {
     tryAcquire,
-    async acquire(kind, bucket) {
+    async acquire(kind, bucket, target) {
       let heldByBucketMs = 0;
       for (;;) {
-        const got = await tryAcquire(kind, bucket ? [bucket] : []);
+        const got = await tryAcquire(kind, bucket ? [bucket] : [], Infinity, target);
         if ('release' in got) return { ...got, heldByBucketMs };
         // A budget's reset is told exactly; the global limit frees a slot with every answer, so look often.
         const pause = got.byBucket ? Math.min(got.waitMs, 1000) : Math.min(got.waitMs, MAX_POLL_MS);

@@ -59,6 +59,8 @@ export interface RestOptions {
   onWebhookWait?: (webhookId: string, waitedMs: number) => void;
   /** Told, on each request through a webhook, how many went through it in the last minute (all processes). */
   onWebhookCalls?: (webhookId: string, lastMinute: number) => void;
+  /** Told, on each webhook request that names its channel (WEBHOOK_CHANNEL_HEADER), the channel's last minute. */
+  onChannelCalls?: (channelId: string, lastMinute: number) => void;
 }
 
 /** A post held back longer than this by its webhook's budget means the webhook is crowded. */
@@ -69,6 +71,11 @@ export const webhookBucket = (id: string, token: string) => `webhook:${id}:${tok
 
 /** The header by which a request says its gate slot is taken already; removed before it is sent. */
 const HELD_SLOT = 'x-chorus-held-slot';
+/**
+ * The header by which a webhook request names the channel it posts into, for the gate's count of
+ * the channel's webhook requests (RestGate's WebhookTarget); removed before it is sent.
+ */
+export const WEBHOOK_CHANNEL_HEADER = 'x-chorus-webhook-channel';
 const heldSlots = new Map<string, GateSlot>();
 let heldCount = 0;
 
@@ -101,24 +108,23 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
     ...(gate
       ? {
           async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
-            const headers = init.headers as Record<string, string> | undefined;
-            const bot = Boolean(headers?.authorization ?? headers?.Authorization);
+            // chorus's own headers say what the gate needs; they are not sent. (The same request
+            // may come here again, after a 429: they are read from it, never removed from it.)
+            const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channel, ...sent } = (init.headers ?? {}) as Record<string, string>;
+            const bot = Boolean(sent.authorization ?? sent.Authorization);
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
-            const heldId = headers?.[HELD_SLOT];
             let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
-            if (heldId !== undefined) {
-              delete headers![HELD_SLOT];
-              heldSlots.delete(heldId);
-            }
+            if (heldId !== undefined) heldSlots.delete(heldId);
             if (!slot) {
               // A webhook's own budget is shared by every process posting through it.
-              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : undefined);
+              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : undefined, webhook && channel ? { channel } : {});
               if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
               if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
+              if (channel && slot.channelMinute !== undefined) opts.onChannelCalls?.(channel, slot.channelMinute);
             }
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
-              answer = await DefaultRestOptions.makeRequest(url, init);
+              answer = await DefaultRestOptions.makeRequest(url, { ...init, headers: sent });
               return answer;
             } finally {
               slot.release(answer);

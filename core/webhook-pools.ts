@@ -40,18 +40,20 @@ export interface WebhookPools {
   ids(channelId: string): Promise<Set<string>>;
   /** Someone deleted or reset a webhook: the pool is forgotten (if it still holds it), everywhere. */
   forget(channelId: string, webhookId: string): Promise<void>;
-  /** How long a streaming edit should wait so the webhook's rate budget keeps room to spare (0: now). */
-  editDelay(webhookId: string): number;
+  /** How long a streaming edit should wait so the webhook's and the channel's budgets keep room to spare (0: now). */
+  editDelay(channelId: string, webhookId: string): number;
   /**
    * Whether a streamed answer's extra requests (a preview, then its edits) fit in the channel: false
-   * once its webhooks' last minute holds half of what its pool, grown to WEBHOOK_POOL_SIZE, may send
+   * once its webhooks' last minute holds a third of what Discord lets a channel take from webhooks
    * in a minute. The answer is then posted whole, in one request.
    */
-  roomToStream(channelId: string): Promise<boolean>;
+  roomToStream(channelId: string): boolean;
   /** A post had to wait this long for the webhook's own budget. */
   noteWait(webhookId: string, waitedMs: number): void;
   /** Requests through a webhook in the last minute, from every process. */
   noteCalls(webhookId: string, lastMinute: number): void;
+  /** Webhook requests into a channel in the last minute, from every process. */
+  noteChannelCalls(channelId: string, lastMinute: number): void;
 }
 
 export interface PoolOptions {
@@ -74,21 +76,31 @@ const CROWDED = 4;
 const EDIT_RESERVE = 2;
 
 /**
- * A channel streams its answers while its webhooks' last minute holds fewer requests than this per
- * webhook its pool may have (half of Discord's 30 a minute each). A streamed answer costs two to four
- * requests, a whole one one; a pool whose every webhook spent its 30 holds every post of the channel
- * until the minute has passed (up to a minute), so past this share answers are posted whole.
+ * Webhook requests Discord takes into one channel in a minute, whichever webhooks send them. It does
+ * not document this limit, and no header shows it; its staff described it as a limit on the channel
+ * (discord-api-docs #367) and clients meet it as a 429 with X-RateLimit-Scope "shared" (#1454).
+ * Whether edits count is not known: chorus counts them, the stricter reading.
  */
-const MINUTE_SHARE_TO_STREAM = 15;
+export const CHANNEL_MINUTE = 30;
+
+/**
+ * A channel streams its answers while its webhooks' last minute holds fewer requests than this: a
+ * streamed answer costs two to four, a whole one one, and once the channel's minute is spent every
+ * webhook post there waits for it. Past this, answers are posted whole.
+ */
+const CHANNEL_MINUTE_TO_STREAM = CHANNEL_MINUTE / 3;
+
+/** Past this many webhook requests in the channel's last minute, streaming edits give way to posts. */
+const CHANNEL_MINUTE_CROWDED = (CHANNEL_MINUTE * 2) / 3;
 
 /** How long a streaming edit waits (or, as is likely, gives way to the final text) on a webhook with a crowded minute. */
 const MINUTE_HOLD_MS = 5_000;
 
 /**
- * Discord also allows a webhook about 30 requests a minute (a shared limit its headers do not
- * show). A webhook past this many in the last minute counts as crowded, so posts go to the pool's
- * others, or the pool grows, before it is spent: its own edits (which must go through it) would
- * otherwise wait out the minute.
+ * Should Discord count its 30 a minute per webhook rather than per channel (it documents neither), a
+ * webhook past this many in the last minute counts as crowded, so posts go to the pool's others, or
+ * the pool grows, before it is spent: its own edits (which must go through it) would otherwise wait
+ * out the minute. Per channel, this costs nothing: the channel's count is the smaller budget.
  */
 export const MINUTE_CROWDED = 20;
 
@@ -114,6 +126,8 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
   /** Each webhook's requests in the last minute, as the shared gate last counted them. */
   const minuteCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
+  /** Each channel's webhook requests in the last minute, likewise. */
+  const channelCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
   const growing = new Map<string, Promise<StoredWebhook[]>>();
   /** Posts under way per webhook in this process. */
   const posting = new Map<string, number>();
@@ -199,9 +213,9 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     return (posting.get(webhookId) ?? 0) + (spent || busyMinute(webhookId) ? CROWDED : 0);
   }
 
-  /** Requests through the webhook in its last minute, as the shared gate last counted them (0 if none known). */
-  function minuteCount(webhookId: string): number {
-    const minute = minuteCalls.get(webhookId);
+  /** Requests through the webhook (or into the channel) in its last minute, as the shared gate last counted them (0 if none known). */
+  function minuteCount(webhookId: string, counts = minuteCalls): number {
+    const minute = counts.get(webhookId);
     return minute !== undefined && Date.now() - minute.at < 60_000 ? minute.count : 0;
   }
 
@@ -301,23 +315,23 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
       await FORGET_POOL(redis, [poolKey(channelId)], [webhookId]);
       await poolChanged();
     },
-    editDelay(webhookId) {
+    editDelay(channelId, webhookId) {
       // A crowded minute keeps what is left for the final edit and the channel's next posts.
-      if (busyMinute(webhookId)) return MINUTE_HOLD_MS;
+      if (busyMinute(webhookId) || minuteCount(channelId, channelCalls) >= CHANNEL_MINUTE_CROWDED) return MINUTE_HOLD_MS;
       const budget = budgets.get(webhookId);
       if (!budget || budget.remaining > EDIT_RESERVE) return 0;
       return Math.max(0, budget.resetAt - Date.now());
     },
-    async roomToStream(channelId) {
-      const pool = await readPool(channelId);
-      return pool.reduce((calls, hook) => calls + minuteCount(hook.id), 0) < poolSize * MINUTE_SHARE_TO_STREAM;
-    },
+    roomToStream: (channelId) => minuteCount(channelId, channelCalls) < CHANNEL_MINUTE_TO_STREAM,
     noteWait(webhookId, waitedMs) {
       // Spent for now: the pool grows on the next post that would use it.
       budgets.set(webhookId, { remaining: 0, resetAt: Date.now() + Math.max(waitedMs, 1000) });
     },
     noteCalls(webhookId, lastMinute) {
       minuteCalls.set(webhookId, { count: lastMinute, at: Date.now() });
+    },
+    noteChannelCalls(channelId, lastMinute) {
+      channelCalls.set(channelId, { count: lastMinute, at: Date.now() });
     },
   };
 }

@@ -22,7 +22,15 @@ export interface RateDecision {
 const GENEROUS: Limit = { limit: 10_000, windowMs: 1_000 };
 export const GLOBAL: Limit = { limit: 50, windowMs: 1_000 };
 
-export function createRateLimiter(enforce: boolean) {
+/**
+ * Webhook posts into one channel, through any of its webhooks: 30 a minute. Discord does not
+ * document it; its staff described the 30/60 as "a limit to the channel itself" (discord-api-docs
+ * #367) and clients meet it as a hidden per-channel limit: no header shows it, only a 429 with
+ * X-RateLimit-Scope: shared (#1454). Counted on executions; whether edits count is not known.
+ */
+export const WEBHOOK_CHANNEL: Limit = { limit: 30, windowMs: 60_000, scope: 'shared' };
+
+export function createRateLimiter(enforce: boolean, webhookChannel: Limit = WEBHOOK_CHANNEL) {
   const logs = new Map<string, number[]>();
 
   function log(key: string, windowMs: number, now: number): number[] {
@@ -52,18 +60,24 @@ export function createRateLimiter(enforce: boolean) {
     return undefined;
   }
 
-  /** bucket: what Discord hashes (route or shared bucket name); major: the major parameter's value. */
-  function route(bucket: string, major: string, limits: Limit[], now: number): RateDecision {
+  /**
+   * bucket: what Discord hashes (route or shared bucket name); major: the major parameter's value;
+   * channel: a webhook post's channel, whose hidden webhook budget it also spends (no header shows
+   * that one: Discord's headers describe the webhook's own bucket).
+   */
+  function route(bucket: string, major: string, limits: Limit[], now: number, channel?: string): RateDecision {
     const budgets = (enforce ? limits : [GENEROUS]).map((lim, i) => ({ lim, l: log(`${bucket}:${major}:${i}`, lim.windowMs, now) }));
-    const over = budgets.find((b) => b.l.length >= b.lim.limit);
-    if (!over) for (const b of budgets) b.l.push(now);
+    const hidden = enforce && channel !== undefined ? { lim: webhookChannel, l: log(`webhook-channel:${channel}`, webhookChannel.windowMs, now) } : undefined;
+    const all = hidden ? [...budgets, hidden] : budgets;
+    const over = all.find((b) => b.l.length >= b.lim.limit);
+    if (!over) for (const b of all) b.l.push(now);
     // Report the budget that binds: fewest remaining, then the latest reset.
     const view = budgets.map((b) => ({
       ...b,
       remaining: Math.max(0, b.lim.limit - b.l.length),
       resetAt: (b.l[b.l.length - 1] ?? now) + b.lim.windowMs,
     }));
-    const shown = over ? (view.find((v) => v.lim === over.lim) ?? view[0]) : view.reduce((a, b) => (b.remaining < a.remaining || (b.remaining === a.remaining && b.resetAt > a.resetAt) ? b : a));
+    const shown = over && over !== hidden ? (view.find((v) => v.lim === over.lim) ?? view[0]) : view.reduce((a, b) => (b.remaining < a.remaining || (b.remaining === a.remaining && b.resetAt > a.resetAt) ? b : a));
     if (!shown) return { headers: {} };
     const headers: Record<string, string> = {
       'X-RateLimit-Limit': String(shown.lim.limit),

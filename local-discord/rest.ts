@@ -42,11 +42,11 @@ interface Route {
 
 export function createRest(
   core: Core,
-  opts: AppRouteOptions & { enforceRateLimits: boolean; beforeRespond?: () => ((call: RestCall) => Promise<void> | void) | undefined },
+  opts: AppRouteOptions & { enforceRateLimits: boolean; webhookChannelLimit?: Limit; beforeRespond?: () => ((call: RestCall) => Promise<void> | void) | undefined },
 ) {
   const restCalls: RestCall[] = [];
   const callListeners = new Set<(c: RestCall) => void>();
-  const limiter = createRateLimiter(opts.enforceRateLimits);
+  const limiter = createRateLimiter(opts.enforceRateLimits, opts.webhookChannelLimit);
   const faults = createFaults<RestCall>();
   /** Responses Discord counts toward its invalid-request (Cloudflare) ban. */
   let invalid = 0;
@@ -89,7 +89,7 @@ export function createRest(
       }
       const { r, params } = matched;
       const major = r.opts.major ? r.opts.major(params) : (params[0] ?? '');
-      const decision = limiter.route(r.opts.bucket ?? `${r.method} ${r.pattern.source}`, major, r.limits, call.at);
+      const decision = limiter.route(r.opts.bucket ?? `${r.method} ${r.pattern.source}`, major, r.limits, call.at, r.opts.channelOf?.(params));
       headers = decision.headers;
       if (r.auth === 'bot' && !call.authorized) fail(401, 0, '401: Unauthorized');
       if (decision.limited) {

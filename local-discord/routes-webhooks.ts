@@ -13,6 +13,8 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
     bucket: 'webhooks/:id/:token',
     major: (params) => (params[0] === core.applicationId ? `${params[0]}/${params[1]}` : (params[0] ?? '')),
   };
+  // An execution also spends its channel's webhook budget (an interaction's follow-up does not).
+  const posting: RouteOptions = { ...shared, channelOf: (params) => (params[0] === core.applicationId ? undefined : core.webhooks.get(params[0] ?? '')?.channel_id) };
 
   route('GET', `/webhooks/${ID}/${TOKEN}`, 'none', PER_WEBHOOK, ({ params }) => {
     const w = h.webhook(params[0] ?? '', params[1] ?? '');
@@ -43,7 +45,7 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
       tts: body.tts === true,
     });
     return query.get('wait') === 'true' ? { status: 200, body: toWire(core, msg) } : { status: 204 };
-  }, shared);
+  }, posting);
   const webhookMessage = (params: string[]): StandInMessage => {
     if (params[0] === core.applicationId) {
       const i = h.interaction(params[1] ?? '');

@@ -24,6 +24,8 @@ export interface RouteOptions {
   bucket?: string;
   /** The major parameter's value; defaults to the first path parameter. */
   major?: (params: string[]) => string;
+  /** A webhook post's channel: it also spends the channel's webhook budget (ratelimit.ts's WEBHOOK_CHANNEL). */
+  channelOf?: (params: string[]) => string | undefined;
 }
 
 /** 'bot' needs Authorization: Bot <token>; 'none' is authenticated by the token in the path. */
@@ -49,10 +51,7 @@ export const missingPermissions = (): never => fail(403, 50013, 'Missing Permiss
 
 // Discord's documented/observed limits (seconds-scale windows), used when enforcement is on.
 export const PER_CHANNEL: Limit = { limit: 5, windowMs: 5_000 };
-export const PER_WEBHOOK: Limit[] = [
-  { limit: 5, windowMs: 2_000 },
-  { limit: 30, windowMs: 60_000, scope: 'shared' },
-];
+export const PER_WEBHOOK: Limit[] = [{ limit: 5, windowMs: 2_000 }];
 export const DEFAULT: Limit = { limit: 50, windowMs: 1_000 };
 export const ID = '(\\d+)';
 export const TOKEN = '([^/]+)';

@@ -38,6 +38,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
   const hooks: { beforeRespond: ((call: RestCall) => Promise<void> | void) | undefined } = { beforeRespond: undefined };
   const rest = createRest(core, {
     enforceRateLimits: opts.enforceRateLimits ?? false,
+    ...(opts.webhookChannelLimit ? { webhookChannelLimit: { ...opts.webhookChannelLimit, scope: 'shared' as const } } : {}),
     gatewayUrl: () => gateway.url,
     recommendedShards: opts.recommendedShards ?? 1,
     sessionStartLimit: () => gateway.sessionStartLimit(),

@@ -15,8 +15,13 @@ export type DeniablePermission = PermissionName;
 
 export interface StandInOptions {
   token?: string;
-  /** Answer 429 like Discord (5 per 2 s per webhook, 5 per 5 s per channel, 50/s global). */
+  /**
+   * Answer 429 like Discord: 50/s global, 5 per 5 s per channel for bot posts, 5 per 2 s per webhook,
+   * and 30 webhook posts a minute per channel, whichever webhooks send them.
+   */
   enforceRateLimits?: boolean;
+  /** The per-channel webhook limit, smaller for tests (default 30 per 60 s). */
+  webhookChannelLimit?: { limit: number; windowMs: number };
   /** Gateway heartbeat interval sent in HELLO; Discord uses ~41250 ms. */
   heartbeatIntervalMs?: number;
   /** GET /gateway/bot's recommended shards (default 1). */

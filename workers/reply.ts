@@ -236,7 +236,7 @@ async function generate(
           ...(preview ? { existing: { id: preview.messageId, webhookId: preview.webhookId } } : {}),
           preview: (content) => postPiece(deps, target, 0, content, progress, false),
           edit: (posted, content) => deps.discord.editAs(channel, posted, content),
-          editDelay: (webhookId) => deps.discord.editDelay(webhookId),
+          editDelay: (webhookId) => deps.discord.editDelay(channel, webhookId),
           roomToStream: () => deps.discord.roomToStream(channel),
           onVisible: () => typing?.stop(),
           log,

@@ -51,7 +51,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const rest = createRest(
     config.DISCORD_API_URL,
     config.DISCORD_TOKEN,
-    gate ? { gate, onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms), onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n) } : { proxied: true },
+    gate ? { gate, onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms), onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n), onChannelCalls: (id, n) => discordEdge?.noteChannelCalls(id, n) } : { proxied: true },
   );
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
   // Metrics, host health and budgets (headless campaigns post nothing and serve no admin pages).

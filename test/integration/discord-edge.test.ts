@@ -20,13 +20,19 @@ const warnings: string[] = [];
 
 /**
  * One chorus process's edge under `edgePrefix`: its own REST client and, when `gated`, its own
- * handle on the shared Redis gate (as every worker has); several share Redis as processes do.
+ * handle on the shared Redis gate, told what the gate counts (as every worker's is); several share
+ * Redis as processes do.
  */
-function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; feed?: ChangeFeed; onWarning?: (m: string) => void } = {}): DiscordEdge {
+function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; channelWindowMs?: number; feed?: ChangeFeed; onWarning?: (m: string) => void } = {}): DiscordEdge {
   const standIn = o.standIn ?? discord;
-  const gate = o.gated ? createRestGate(redis, edgePrefix) : undefined;
-  const rest = createRest(standIn.restUrl, standIn.token, gate ? { gate } : {});
-  return createDiscordEdge({
+  const gate = o.gated ? createRestGate(redis, edgePrefix, o.channelWindowMs ? { channelWindowMs: o.channelWindowMs } : {}) : undefined;
+  const told = {
+    onWebhookWait: (id: string, ms: number) => processEdge.noteWebhookWait(id, ms),
+    onWebhookCalls: (id: string, n: number) => processEdge.noteWebhookCalls(id, n),
+    onChannelCalls: (id: string, n: number) => processEdge.noteChannelCalls(id, n),
+  };
+  const rest = createRest(standIn.restUrl, standIn.token, gate ? { gate, ...told } : {});
+  const processEdge: DiscordEdge = createDiscordEdge({
     rest,
     redis,
     prefix: edgePrefix,
@@ -36,6 +42,7 @@ function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize
     ...(o.feed ? { feed: o.feed } : {}),
     ...(o.onWarning ? { onWarning: o.onWarning } : {}),
   });
+  return processEdge;
 }
 
 beforeAll(async () => {
@@ -149,7 +156,7 @@ describe('a burst of posts from several processes, under Discord\'s limits', () 
       for (const p of posted) perWebhook.set(p.webhookId, (perWebhook.get(p.webhookId) ?? 0) + 1);
       expect(perWebhook.size).toBe(3);
       // Chosen before waiting, most of the burst queued on the first webhook (25 of 30 in one run),
-      // leaving its streamed edits to wait out Discord's 30 a minute.
+      // each waiting for that webhook's 5 in 2 s while the others had room.
       expect(Math.max(...perWebhook.values())).toBeLessThanOrEqual(15);
       expect(limited.restCalls.filter((c) => c.status === 429)).toEqual([]);
       expect(limited.restCalls.filter((c) => c.method === 'POST' && c.path.startsWith('/api/v10/webhooks/')).length).toBe(30);
@@ -220,21 +227,51 @@ describe('the typing indicator', () => {
 });
 
 describe('streaming in a busy channel', () => {
-  it('has room while the webhooks have sent fewer than half of what the full pool may send in a minute; then answers are posted whole', async () => {
+  it("has room while the channel's webhooks sent fewer than a third of Discord's 30 a minute, edits counted; then answers are posted whole", async () => {
     const busyPrefix = `${prefix}-busy`;
     try {
-      // A pool of one: half of its 30 a minute is 15.
-      const busy = processEdge(busyPrefix, { poolSize: 1, gated: true });
+      const busy = processEdge(busyPrefix, { gated: true });
       const channelId = discord.addChannel({ name: 'busy-streams' });
       const quiet = discord.addChannel({ name: 'quiet-streams' });
       expect(await busy.roomToStream({ channelId })).toBe(true);
-      for (let i = 0; i < 14; i++) await busy.postAs({ channelId }, speaker, `post ${i}`);
-      expect(await busy.roomToStream({ channelId })).toBe(true);
-      await busy.postAs({ channelId }, speaker, 'post 14');
+      let last = await busy.postAs({ channelId }, speaker, 'post 0');
+      for (let i = 1; i < 8; i++) last = await busy.postAs({ channelId }, { personaId: `p${i}`, name: `P${i}` }, `post ${i}`);
+      await busy.editAs({ channelId }, last, 'post 7, edited');
+      expect(await busy.roomToStream({ channelId })).toBe(true); // 9 requests, over the pool's webhooks
+      await busy.editAs({ channelId }, last, 'post 7, edited again');
       expect(await busy.roomToStream({ channelId })).toBe(false);
       expect(await busy.roomToStream({ channelId: quiet })).toBe(true);
     } finally {
       await deletePrefix(redis, busyPrefix);
+    }
+  });
+});
+
+describe("Discord's hidden limit on a channel's webhook posts", () => {
+  it('costs one 429 burst to learn, shared by the whole pool, and none afterwards; every post is delivered once', async () => {
+    // 4 webhook posts per 2 s into a channel (Discord's is 30 a minute), whichever webhook sends them.
+    const limited = await startDiscordStandIn({ enforceRateLimits: true, webhookChannelLimit: { limit: 4, windowMs: 2_000 } });
+    const hiddenPrefix = `${prefix}-hidden`;
+    try {
+      const feed = sharedFeed();
+      const edges = [0, 1].map(() => processEdge(hiddenPrefix, { standIn: limited, gated: true, channelWindowMs: 2_000, feed }));
+      const channelId = limited.addChannel({ name: 'hidden-limit' });
+      const posts = (from: number) => Promise.all(Array.from({ length: 10 }, (_, i) => edges[i % 2]!.postAs({ channelId }, { personaId: `p${i % 5}`, name: `P${i % 5}` }, `reply ${from + i}`)));
+      const refusals = () => limited.restCalls.filter((c) => c.status === 429);
+      await posts(0);
+      const learning = refusals();
+      expect(learning.length).toBeGreaterThan(0); // the limit was met…
+      // …and learned at once for the channel: not a 429 per webhook of the pool, nor one per post past the limit.
+      expect(learning.length).toBeLessThanOrEqual(3);
+      await posts(10);
+      expect(refusals()).toHaveLength(learning.length);
+      const delivered = limited.messages(channelId).map((m) => m.content);
+      expect(delivered.filter((c) => c.startsWith('reply '))).toHaveLength(20);
+      expect(new Set(delivered).size).toBe(delivered.length);
+      expect(limited.invalidRequests()).toBe(0); // shared 429s do not count toward Discord's ban
+    } finally {
+      await limited.close();
+      await deletePrefix(redis, hiddenPrefix);
     }
   });
 });

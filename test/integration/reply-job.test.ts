@@ -52,6 +52,7 @@ function fakeDiscord() {
     roomToStream: async () => true,
     noteWebhookWait: () => undefined,
     noteWebhookCalls: () => undefined,
+    noteChannelCalls: () => undefined,
     postAsBot: async () => {
       throw new Error('not expected');
     },

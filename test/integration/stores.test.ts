@@ -73,7 +73,7 @@ describe('channel access', () => {
 describe('rest gate', () => {
   it('lets no more than the limit through in any second, across processes sharing Redis', async () => {
     const other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const gates = [createRestGate(redis, `${prefix}-gate`, 10), createRestGate(other, `${prefix}-gate`, 10)];
+    const gates = [createRestGate(redis, `${prefix}-gate`, { perSecond: 10 }), createRestGate(other, `${prefix}-gate`, { perSecond: 10 })];
     const sentAt: number[] = [];
     await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
@@ -128,7 +128,7 @@ describe('rest gate: a resource budget', () => {
   });
 
   it('takes the global slot and the budget together: a request waiting on one holds nothing of the other', async () => {
-    const gate = createRestGate(redis, `${prefix}-both`, 1);
+    const gate = createRestGate(redis, `${prefix}-both`, { perSecond: 1 });
     const key = 'webhook:2:def';
     // (Taught through the bot's gate, so the webhook gate starts empty.)
     (await gate.acquire('bot', key)).release({ status: 429, headers: { get: (h: string) => (h === 'retry-after' ? '0.3' : null) } });
@@ -169,7 +169,7 @@ describe('rest gate: a request that may go through any of several budgets', () =
     expect('release' in first && first.index).toBe(1); // a is spent: b, though offered second
     // b's budget is being learned (one request at a time) and a's is spent: nothing has room.
     const none = await gate.tryAcquire('webhook', [a, b]);
-    expect(none).toEqual({ waitMs: 20, byBucket: true });
+    expect(none).toEqual({ waitMs: 20, byBucket: true, byChannel: false });
     if ('release' in first) first.release({ status: 200, headers: { get: (h: string) => ({ 'x-ratelimit-remaining': '4', 'x-ratelimit-reset-after': '2.000' })[h] ?? null } });
     await redis.ping();
     const again = await gate.tryAcquire('webhook', [a, b]);
@@ -186,6 +186,58 @@ describe('rest gate: a request that may go through any of several budgets', () =
     // b now has one request in flight while its budget is learned: a, crowded, is the one with room.
     const crowded = await gate.tryAcquire('webhook', [a, b], 3);
     expect('release' in crowded && [crowded.index, crowded.lastMinute]).toEqual([0, 4]);
+  });
+});
+
+describe("rest gate: a channel's webhooks together", () => {
+  const ok = { status: 200, headers: { get: (h: string) => ({ 'x-ratelimit-remaining': '4', 'x-ratelimit-reset-after': '2.000' })[h] ?? null } };
+  const refused = (scope: string, seconds: number) => ({ status: 429, headers: { get: (h: string) => ({ 'retry-after': String(seconds), 'x-ratelimit-scope': scope })[h] ?? null } });
+  const grant = async (gate: ReturnType<typeof createRestGate>, bucket: string, channel: string) => {
+    const got = await gate.tryAcquire('webhook', [bucket], Infinity, { channel });
+    if (!('release' in got)) throw new Error(`no slot: ${JSON.stringify(got)}`);
+    return got;
+  };
+
+  it("counts a channel's webhook requests through any of its webhooks, from every process", async () => {
+    const other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const gates = [createRestGate(redis, `${prefix}-channel`), createRestGate(other, `${prefix}-channel`)];
+    const counts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const slot = await grant(gates[i % 2]!, `webhook:${10 + i}:x`, 'c1');
+      counts.push(slot.channelMinute ?? -1);
+      slot.release(ok);
+    }
+    expect(counts).toEqual([1, 2, 3, 4]);
+    expect((await grant(gates[0]!, 'webhook:20:x', 'c2')).channelMinute).toBe(1); // another channel
+    expect((await gates[0]!.acquire('webhook', 'webhook:21:x')).channelMinute).toBeUndefined(); // none named
+    await other.quit();
+  });
+
+  it('after a shared 429, holds every webhook of the channel for its Retry-After, then keeps to the limit it learned', async () => {
+    const gate = createRestGate(redis, `${prefix}-held`, { channelWindowMs: 1_000 });
+    for (let i = 0; i < 2; i++) (await grant(gate, `webhook:${30 + i}:x`, 'c1')).release(ok);
+    // The third is refused: the channel's limit, whichever webhook asks.
+    (await grant(gate, 'webhook:32:x', 'c1')).release(refused('shared', 0.2));
+    await redis.ping(); // the release has run
+    const held = await gate.tryAcquire('webhook', ['webhook:33:x'], Infinity, { channel: 'c1' });
+    expect(held).toMatchObject({ byBucket: true, byChannel: true });
+    expect('waitMs' in held && held.waitMs).toBeLessThanOrEqual(200);
+    (await grant(gate, 'webhook:34:x', 'c2')).release(ok); // another channel goes on
+    // Once the hold has passed, the channel takes no more in its window than Discord had taken (2):
+    // three are in the window, so the next waits for the oldest to leave it.
+    await new Promise((r) => setTimeout(r, 'waitMs' in held ? held.waitMs + 5 : 0));
+    const learned = await gate.tryAcquire('webhook', ['webhook:33:x'], Infinity, { channel: 'c1' });
+    expect(learned).toMatchObject({ byBucket: true, byChannel: true });
+    expect('waitMs' in learned && learned.waitMs).toBeLessThanOrEqual(1_000);
+    expect(await redis.get(`${prefix}-held:rest-channel:c1:limit`)).toBe('2');
+  });
+
+  it("does not hold the channel for a webhook's own limit (a 429 not shared)", async () => {
+    const gate = createRestGate(redis, `${prefix}-own`);
+    (await grant(gate, 'webhook:40:x', 'c1')).release(refused('user', 5));
+    await redis.ping();
+    const next = await gate.tryAcquire('webhook', ['webhook:40:x', 'webhook:41:x'], Infinity, { channel: 'c1' });
+    expect('release' in next && next.index).toBe(1);
   });
 });
 

@@ -109,19 +109,23 @@ describe('maxPerSecond', () => {
   });
 });
 
-describe('webhook budget over a minute (simulated clock)', () => {
-  it('allows 30 per 60 s even when paced within 5 per 2 s; the 31st is a shared-scope 429', () => {
+describe("a channel's webhook posts over a minute (simulated clock)", () => {
+  it('allows 30 per 60 s into a channel, whichever of its webhooks sends them; the 31st is a shared-scope 429 no header warned of', () => {
     const limiter = createRateLimiter(true);
+    const post = (webhookId: string, channelId: string, t: number) => limiter.route('webhooks/:id/:token', webhookId, PER_WEBHOOK, t, channelId);
     let t = 1_000_000;
-    for (let i = 0; i < 30; i++, t += 400) {
-      const d = limiter.route('webhooks/:id/:token', '1', PER_WEBHOOK, t);
+    // Two webhooks of one channel, each paced within its own 5 per 2 s.
+    for (let i = 0; i < 30; i++, t += 200) {
+      const d = post(i % 2 ? '1' : '2', 'c1', t);
       expect(d.limited).toBeUndefined();
-      if (i === 29) expect(d.headers).toMatchObject({ 'X-RateLimit-Limit': '30', 'X-RateLimit-Remaining': '0' });
+      expect(d.headers['X-RateLimit-Limit']).toBe('5'); // the webhook's bucket, never the channel's
     }
-    const over = limiter.route('webhooks/:id/:token', '1', PER_WEBHOOK, t);
+    const over = post('3', 'c1', t); // a third, fresh webhook of the same channel
     expect(over.limited?.global).toBe(false);
     expect(over.headers['X-RateLimit-Scope']).toBe('shared');
-    expect(over.limited?.retryAfter).toBeCloseTo(60 - 12, 0);
-    expect(limiter.route('webhooks/:id/:token', '2', PER_WEBHOOK, t).limited).toBeUndefined(); // another webhook
+    expect(over.limited?.retryAfter).toBeCloseTo(60 - 6, 0);
+    expect(post('4', 'c2', t).limited).toBeUndefined(); // another channel
+    expect(limiter.route('webhooks/:id/:token', '5', PER_WEBHOOK, t).limited).toBeUndefined(); // an edit (no channel given): the webhook's budget only
+    expect(post('1', 'c1', 1_000_000 + 60_000).limited).toBeUndefined(); // the first has left the window
   });
 });
