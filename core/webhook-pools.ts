@@ -81,7 +81,7 @@ const EDIT_RESERVE = 2;
  * (discord-api-docs #367) and clients meet it as a 429 with X-RateLimit-Scope "shared" (#1454).
  * Whether edits count is not known: chorus counts them, the stricter reading.
  */
-export const CHANNEL_MINUTE = 30;
+const CHANNEL_MINUTE = 30;
 
 /**
  * A channel streams its answers while its webhooks' last minute holds fewer requests than this: a
@@ -100,7 +100,7 @@ const MINUTE_HOLD_MS = 5_000;
  * Should Discord count its 30 a minute per webhook rather than per channel (it documents neither), a
  * webhook past this many in the last minute counts as crowded, so posts go to the pool's others, or
  * the pool grows, before it is spent: its own edits (which must go through it) would otherwise wait
- * out the minute. Per channel, this costs nothing: the channel's count is the smaller budget.
+ * out the minute. Where Discord counts per channel, the channel's own count (above) is what binds.
  */
 export const MINUTE_CROWDED = 20;
 
@@ -213,9 +213,9 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     return (posting.get(webhookId) ?? 0) + (spent || busyMinute(webhookId) ? CROWDED : 0);
   }
 
-  /** Requests through the webhook (or into the channel) in its last minute, as the shared gate last counted them (0 if none known). */
-  function minuteCount(webhookId: string, counts = minuteCalls): number {
-    const minute = counts.get(webhookId);
+  /** Requests through a webhook (or, from `channelCalls`, into a channel) in the last minute, as the shared gate last counted them (0 if none known). */
+  function minuteCount(id: string, counts = minuteCalls): number {
+    const minute = counts.get(id);
     return minute !== undefined && Date.now() - minute.at < 60_000 ? minute.count : 0;
   }
 
