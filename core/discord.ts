@@ -54,7 +54,7 @@ export interface DiscordEdge {
   noteWebhookWait(webhookId: string, waitedMs: number): void;
   /** Requests through a webhook in the last minute, from every process (see RestOptions.onWebhookCalls). */
   noteWebhookCalls(webhookId: string, lastMinute: number): void;
-  /** Webhook requests into a channel in the last minute, from every process (see RestOptions.onChannelCalls). */
+  /** Webhook posts into a channel in the last minute, from every process (see RestOptions.onChannelCalls). */
   noteChannelCalls(channelId: string, lastMinute: number): void;
   /** A plain message from the bot itself, for problems a webhook cannot report. */
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
@@ -133,8 +133,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     return page.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
-  /** Names, for the shared gate, the channel a webhook request posts into (see WebhookTarget). */
-  const channelHeader = (target: Target): Record<string, string> => (o.gate ? { [WEBHOOK_CHANNEL_HEADER]: target.webhookChannelId } : {});
+  /** Names, for the shared gate, the channel a webhook request goes into, and what it is (see WebhookTarget). */
+  const channelHeader = (target: Target, kind: 'post' | 'edit'): Record<string, string> => (o.gate ? { [WEBHOOK_CHANNEL_HEADER]: `${kind} ${target.webhookChannelId}` } : {});
 
   const threadQuery = (target: Target, extra: Record<string, string> = {}) =>
     new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });
@@ -157,7 +157,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     for (;;) {
       const pool = await pools.choices(channelId, personaId);
       if (pool.length === 0) throw new Error(`no webhook available in channel ${channelId}`);
-      const got = await gate.tryAcquire('webhook', pool.map((h) => webhookBucket(h.id, h.token)), MINUTE_CROWDED, { channel: channelId });
+      const got = await gate.tryAcquire('webhook', pool.map((h) => webhookBucket(h.id, h.token)), MINUTE_CROWDED, { channel: channelId, kind: 'post' });
       if ('release' in got) {
         const hook = pool[got.index]!;
         pools.begin(hook.id);
@@ -188,7 +188,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         try {
           await ready;
           // (The channel is named for a second try after a 429, which takes a slot of its own.)
-          const headers = { ...channelHeader(target), ...held?.headers };
+          const headers = { ...channelHeader(target, 'post'), ...held?.headers };
           const message = (await rest.post(Routes.webhook(hook.id, hook.token), { body, query: threadQuery(target, { wait: 'true' }), auth: false, headers })) as APIMessage;
           return { id: message.id, webhookId: hook.id };
         } catch (err) {
@@ -207,7 +207,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       const hook = await pools.byId(target.webhookChannelId, posted.webhookId);
       if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
       // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
-      const headers = channelHeader(target);
+      const headers = channelHeader(target, 'edit');
       await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
     },
 

@@ -21,7 +21,7 @@ export interface GateSlot {
   heldByBucketMs: number;
   /** With a budget: requests through it in the last minute, from every process, this one included. */
   lastMinute?: number;
-  /** With a channel: webhook requests into it in the last minute, from every process, this one included. */
+  /** For a post into a channel: the channel's posts in the last minute, from every process, this one included. */
   channelMinute?: number;
 }
 
@@ -42,16 +42,22 @@ export interface GateWait {
 
 export interface WebhookTarget {
   /**
-   * The channel a webhook request posts into (a thread's parent: its webhooks are the parent's).
+   * The channel a webhook request goes into (a thread's parent: its webhooks are the parent's).
    * Discord also limits webhook posts per channel, whichever webhook sends them, with no header to
-   * warn of it (about 30 a minute, undocumented). The gate counts each channel's webhook requests
-   * over the last minute. When Discord answers one of them 429 with X-RateLimit-Scope "shared", the
-   * gate holds all of the channel's webhook requests until the Retry-After has passed (rather than
-   * let each webhook of the pool learn it from a 429 of its own), and learns the limit: from then
-   * on (for an hour) no more go into the channel in any minute than had gone when the 429 came.
-   * So a channel pays one 429 to learn its limit, not one per post past it.
+   * warn of it (about 30 a minute, undocumented). The gate counts each channel's posts over the
+   * last minute. When Discord answers a request into the channel 429 with X-RateLimit-Scope
+   * "shared", the gate holds all of the channel's webhook requests until the Retry-After has passed
+   * (rather than let each webhook of the pool learn it from a 429 of its own), and learns the limit:
+   * from then on (for an hour) no more posts go into the channel in any minute than had gone when the
+   * 429 came. So a channel pays one 429 to learn its limit, not one per post past it.
    */
   channel?: string;
+  /**
+   * A post (an execution: counted, and kept within a learned limit) or an edit of one. What is
+   * known of the limit is of executions; should Discord count edits too, a 429 on one holds the
+   * channel and lowers the limit its posts keep to, as a post's does.
+   */
+  kind?: 'post' | 'edit';
 }
 
 export interface RestGate {
@@ -86,23 +92,26 @@ const BUCKET_LEASE_MS = 3_000;
 export const MAX_POLL_MS = 50;
 
 // KEYS: the gate's sorted set (member → when its slot frees); the channel's hold, its last minute's
-// webhook requests and its learned limit (names unused without a channel); then, per resource
-// budget offered, its state hash, in-flight set and last minute's requests. ARGV: limit, lease,
-// member, budget lease, minute-crowded count, 1 with a channel, the channel's window (ms). Returns
-// {0, 0, requests through the chosen budget in the last minute, its index (from 0), the channel's
-// requests in its window} when the slots are taken, else {how long to wait before looking again
-// (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's clock is the one clock every process shares. While a
+// posts and its learned limit (names unused without a channel); then, per resource budget offered,
+// its state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget
+// lease, minute-crowded count, the channel's request ('post', 'edit' or '' without a channel), the
+// channel's window (ms). Returns {0, 0, requests through the chosen budget in the last minute, its
+// index (from 0), the channel's posts in its window} when the slots are taken, else {how long to
+// wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's clock is the one clock every process shares. While a
 // budget is unknown, one request at a time goes to learn it; once its window has passed, it is
 // learned afresh from the next answer rather than assumed (the limit that binds may have changed).
 // A budget with room but a crowded last minute is taken only when no other has room.
 const ACQUIRE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local channel = ARGV[6] == '1'
+local channel = ARGV[6] ~= ''
+local post = ARGV[6] == 'post'
 local window = tonumber(ARGV[7])
 if channel then
   local held = redis.call('PTTL', KEYS[2])
   if held > 0 then return {held, 2} end
+end
+if post then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
   local learned = tonumber(redis.call('GET', KEYS[4]))
   if learned ~= nil and redis.call('ZCARD', KEYS[3]) >= learned then
@@ -150,7 +159,7 @@ end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
 local channelCount = 0
-if channel then
+if post then
   redis.call('ZADD', KEYS[3], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[3], window + 1000)
   channelCount = redis.call('ZCARD', KEYS[3])
@@ -166,12 +175,14 @@ end
 return {0, 0, 0, 0, channelCount}`);
 
 // KEYS: the gate's sorted set, the budget's state hash and in-flight set (unused without a budget),
-// the channel's hold, learned limit and last minute's requests (unused without a channel). ARGV:
+// the channel's hold, learned limit and last minute's posts (unused without a channel). ARGV:
 // member, the budget's remaining ('' if unknown), its reset-after (ms), how long to hold the
-// channel (ms; '' for no hold), 1 with a budget, the channel's limit as this answer shows it, 1
-// with a channel. The global slot stays held for one second after the answer, and the request
-// stays in the channel's window from its answer on: Discord received it somewhere before. A lower
-// limit learned later replaces a higher one. Requests sent from several processes
+// channel (ms; '' for no hold), 1 with a budget, 1 for a post, the channel's window (ms). The
+// global slot stays held for one second after the answer, and a post stays in the channel's window
+// from its answer on: Discord received it somewhere before. On a hold, the channel's limit is the
+// posts Discord had taken (those in the window, less the refused one if it was a post; should
+// Discord count edits too, fewer posts than that fit beside them); a lower limit learned later
+// replaces a higher one. Requests sent from several processes
 // reach Discord in an order no process knows, and their answers come back in yet another: within
 // one window a budget only goes down, so the lowest remaining any answer reported is the truth
 // (and the latest reset).
@@ -179,11 +190,12 @@ const RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
-if ARGV[7] == '1' then redis.call('ZADD', KEYS[6], 'XX', now, ARGV[1]) end
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[6], 'XX', now, ARGV[1]) end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[4], '1', 'PX', tonumber(ARGV[4]))
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[7]))
+  local limit = math.max(1, redis.call('ZCARD', KEYS[6]) - 1)
   local learned = tonumber(redis.call('GET', KEYS[5]))
-  local limit = tonumber(ARGV[6])
   if learned ~= nil and learned < limit then limit = learned end
   redis.call('SET', KEYS[5], limit, 'EX', 3600)
 end
@@ -222,9 +234,10 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
   async function tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded = Infinity, target: WebhookTarget = {}): Promise<ChosenSlot | GateWait> {
     const member = `${tag}-${++counter}`;
     const channel = channelKey(target.channel);
+    const post = target.channel !== undefined && target.kind !== 'edit';
     const keys = [gates[kind], `${channel}:hold`, `${channel}:last-minute`, `${channel}:limit`, ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
     const limit = Number.isFinite(minuteCrowded) ? minuteCrowded : 1e9;
-    const [wait, heldBy, lastMinute, index, channelMinute] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS, limit, target.channel ? 1 : 0, channelWindowMs])) as [number, number, number, number, number];
+    const [wait, heldBy, lastMinute, index, channelMinute] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS, limit, target.channel ? (target.kind ?? 'post') : '', channelWindowMs])) as [number, number, number, number, number];
     if (wait !== 0) return { waitMs: wait, byBucket: heldBy !== 0, byChannel: heldBy === 2 };
     const bucket = buckets[index];
     // The answer's keys, in the order RELEASE reads them (names it does not use stand in when absent).
@@ -233,7 +246,7 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
       index,
       heldByBucketMs: 0,
       ...(bucket ? { lastMinute } : {}),
-      ...(target.channel ? { channelMinute } : {}),
+      ...(post ? { channelMinute } : {}),
       release(answer) {
         const h = answer?.headers;
         const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
@@ -241,9 +254,7 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
         const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
         // A limit on the channel's webhooks together: none of them may post until it has passed.
         const holdChannel = retryAfter !== undefined && target.channel && h?.get('x-ratelimit-scope') === 'shared' ? Math.ceil(retryAfter) : '';
-        // The requests Discord had taken when it refused this one (which the count includes).
-        const channelLimit = Math.max(1, channelMinute - 1);
-        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter), holdChannel, bucket ? 1 : 0, channelLimit, target.channel ? 1 : 0]).catch(() => undefined);
+        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter), holdChannel, bucket ? 1 : 0, post ? 1 : 0, channelWindowMs]).catch(() => undefined);
       },
     };
   }

@@ -4,7 +4,7 @@
 // repeated safely, go through `idempotent`. The rate limit is the one Redis gate every process
 // shares (core/rest-gate.ts), or chorus's REST proxy.
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
-import type { GateSlot, RestGate } from './rest-gate.ts';
+import type { GateSlot, RestGate, WebhookTarget } from './rest-gate.ts';
 
 /** Permissions chorus cannot work without in a channel; remembered when Discord refuses for want of one. */
 export type ChannelPermission = 'ManageWebhooks' | 'SendMessages';
@@ -59,7 +59,7 @@ export interface RestOptions {
   onWebhookWait?: (webhookId: string, waitedMs: number) => void;
   /** Told, on each request through a webhook, how many went through it in the last minute (all processes). */
   onWebhookCalls?: (webhookId: string, lastMinute: number) => void;
-  /** Told, on each webhook request that names its channel (WEBHOOK_CHANNEL_HEADER), the channel's last minute. */
+  /** Told, on each webhook post that names its channel (WEBHOOK_CHANNEL_HEADER), the channel's posts in the last minute. */
   onChannelCalls?: (channelId: string, lastMinute: number) => void;
 }
 
@@ -72,10 +72,16 @@ export const webhookBucket = (id: string, token: string) => `webhook:${id}:${tok
 /** The header by which a request says its gate slot is taken already; removed before it is sent. */
 const HELD_SLOT = 'x-chorus-held-slot';
 /**
- * The header by which a webhook request names the channel it posts into, for the gate's count of
- * the channel's webhook requests (RestGate's WebhookTarget); removed before it is sent.
+ * The header by which a webhook request names the channel it goes into and whether it is a post or
+ * an edit (`post 123…`, `edit 123…`), for the gate (RestGate's WebhookTarget); removed before it is sent.
  */
 export const WEBHOOK_CHANNEL_HEADER = 'x-chorus-webhook-channel';
+
+/** The gate's view of a webhook request, from WEBHOOK_CHANNEL_HEADER. */
+function webhookTarget(header: string | undefined): WebhookTarget {
+  const [kind, channel] = header?.split(' ') ?? [];
+  return channel && (kind === 'post' || kind === 'edit') ? { channel, kind } : {};
+}
 const heldSlots = new Map<string, GateSlot>();
 let heldCount = 0;
 
@@ -110,17 +116,18 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
           async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
             // chorus's own headers say what the gate needs; they are not sent. (The same request
             // may come here again, after a 429: they are read from it, never removed from it.)
-            const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channel, ...sent } = (init.headers ?? {}) as Record<string, string>;
+            const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channelHeader, ...sent } = (init.headers ?? {}) as Record<string, string>;
             const bot = Boolean(sent.authorization ?? sent.Authorization);
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
             let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
             if (heldId !== undefined) heldSlots.delete(heldId);
             if (!slot) {
               // A webhook's own budget is shared by every process posting through it.
-              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : undefined, webhook && channel ? { channel } : {});
+              const target = webhook ? webhookTarget(channelHeader) : {};
+              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : undefined, target);
               if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
               if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
-              if (channel && slot.channelMinute !== undefined) opts.onChannelCalls?.(channel, slot.channelMinute);
+              if (target.channel && slot.channelMinute !== undefined) opts.onChannelCalls?.(target.channel, slot.channelMinute);
             }
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {

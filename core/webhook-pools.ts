@@ -43,16 +43,16 @@ export interface WebhookPools {
   /** How long a streaming edit should wait so the webhook's and the channel's budgets keep room to spare (0: now). */
   editDelay(channelId: string, webhookId: string): number;
   /**
-   * Whether a streamed answer's extra requests (a preview, then its edits) fit in the channel: false
-   * once its webhooks' last minute holds a third of what Discord lets a channel take from webhooks
-   * in a minute. The answer is then posted whole, in one request.
+   * Whether a streamed answer's extra requests (its edits) may be spent in the channel: false once
+   * its webhooks posted, in the last minute, a third of what Discord lets a channel take from
+   * webhooks in a minute. The answer is then posted whole, in one request.
    */
   roomToStream(channelId: string): boolean;
   /** A post had to wait this long for the webhook's own budget. */
   noteWait(webhookId: string, waitedMs: number): void;
   /** Requests through a webhook in the last minute, from every process. */
   noteCalls(webhookId: string, lastMinute: number): void;
-  /** Webhook requests into a channel in the last minute, from every process. */
+  /** Webhook posts into a channel in the last minute, from every process. */
   noteChannelCalls(channelId: string, lastMinute: number): void;
 }
 
@@ -76,21 +76,22 @@ const CROWDED = 4;
 const EDIT_RESERVE = 2;
 
 /**
- * Webhook requests Discord takes into one channel in a minute, whichever webhooks send them. It does
- * not document this limit, and no header shows it; its staff described it as a limit on the channel
+ * Webhook posts Discord takes into one channel in a minute, whichever webhooks send them. It does not
+ * document this limit, and no header shows it; its staff described it as a limit on the channel
  * (discord-api-docs #367) and clients meet it as a 429 with X-RateLimit-Scope "shared" (#1454).
- * Whether edits count is not known: chorus counts them, the stricter reading.
+ * Whether edits count too is not known (the shared gate learns it, if they do: see WebhookTarget).
  */
 const CHANNEL_MINUTE = 30;
 
 /**
- * A channel streams its answers while its webhooks' last minute holds fewer requests than this: a
- * streamed answer costs two to four, a whole one one, and once the channel's minute is spent every
- * webhook post there waits for it. Past this, answers are posted whole.
+ * A channel streams its answers while its webhooks posted fewer than this in the last minute: a
+ * streamed answer costs one to three edits beside its post, which may count against the channel's
+ * minute too, and once that is spent every webhook post there waits for it. Past this, answers are
+ * posted whole.
  */
 const CHANNEL_MINUTE_TO_STREAM = CHANNEL_MINUTE / 3;
 
-/** Past this many webhook requests in the channel's last minute, streaming edits give way to posts. */
+/** Past this many webhook posts in the channel's last minute, streaming edits give way to posts. */
 const CHANNEL_MINUTE_CROWDED = (CHANNEL_MINUTE * 2) / 3;
 
 /** How long a streaming edit waits (or, as is likely, gives way to the final text) on a webhook with a crowded minute. */
@@ -126,7 +127,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
   /** Each webhook's requests in the last minute, as the shared gate last counted them. */
   const minuteCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
-  /** Each channel's webhook requests in the last minute, likewise. */
+  /** Each channel's webhook posts in the last minute, likewise. */
   const channelCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
   const growing = new Map<string, Promise<StoredWebhook[]>>();
   /** Posts under way per webhook in this process. */
@@ -213,7 +214,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     return (posting.get(webhookId) ?? 0) + (spent || busyMinute(webhookId) ? CROWDED : 0);
   }
 
-  /** Requests through a webhook (or, from `channelCalls`, into a channel) in the last minute, as the shared gate last counted them (0 if none known). */
+  /** Requests through a webhook (or, from `channelCalls`, posts into a channel) in the last minute, as the shared gate last counted them (0 if none known). */
   function minuteCount(id: string, counts = minuteCalls): number {
     const minute = counts.get(id);
     return minute !== undefined && Date.now() - minute.at < 60_000 ? minute.count : 0;

@@ -222,6 +222,8 @@ describe("rest gate: a channel's webhooks together", () => {
     const held = await gate.tryAcquire('webhook', ['webhook:33:x'], Infinity, { channel: 'c1' });
     expect(held).toMatchObject({ byBucket: true, byChannel: true });
     expect('waitMs' in held && held.waitMs).toBeLessThanOrEqual(200);
+    // An edit waits for the hold too (Discord may count edits), but is not counted as a post.
+    expect(await gate.tryAcquire('webhook', ['webhook:30:x'], Infinity, { channel: 'c1', kind: 'edit' })).toMatchObject({ byChannel: true });
     (await grant(gate, 'webhook:34:x', 'c2')).release(ok); // another channel goes on
     // Once the hold has passed, the channel takes no more in its window than Discord had taken (2):
     // three are in the window, so the next waits for the oldest to leave it.
@@ -230,6 +232,18 @@ describe("rest gate: a channel's webhooks together", () => {
     expect(learned).toMatchObject({ byBucket: true, byChannel: true });
     expect('waitMs' in learned && learned.waitMs).toBeLessThanOrEqual(1_000);
     expect(await redis.get(`${prefix}-held:rest-channel:c1:limit`)).toBe('2');
+    const edit = await gate.tryAcquire('webhook', ['webhook:30:x'], Infinity, { channel: 'c1', kind: 'edit' });
+    expect('release' in edit && edit.channelMinute).toBeUndefined(); // edits are not held to the posts' limit, nor counted
+  });
+
+  it('learns from a shared 429 on an edit too: Discord counts edits there, so fewer posts fit beside them', async () => {
+    const gate = createRestGate(redis, `${prefix}-edit-held`);
+    for (let i = 0; i < 5; i++) (await grant(gate, `webhook:${50 + i}:x`, 'c1')).release(ok);
+    const edit = await gate.tryAcquire('webhook', ['webhook:50:x'], Infinity, { channel: 'c1', kind: 'edit' });
+    if ('release' in edit) edit.release(refused('shared', 0.1));
+    await redis.ping();
+    expect(await gate.tryAcquire('webhook', ['webhook:55:x'], Infinity, { channel: 'c1' })).toMatchObject({ byChannel: true });
+    expect(await redis.get(`${prefix}-edit-held:rest-channel:c1:limit`)).toBe('4');
   });
 
   it("does not hold the channel for a webhook's own limit (a 429 not shared)", async () => {
