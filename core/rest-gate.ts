@@ -97,10 +97,11 @@ export const MAX_POLL_MS = 50;
 // lease, minute-crowded count, the channel's request ('post', 'edit' or '' without a channel), the
 // channel's window (ms). Returns {0, 0, requests through the chosen budget in the last minute, its
 // index (from 0), the channel's posts in its window} when the slots are taken, else {how long to
-// wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's clock is the one clock every process shares. While a
-// budget is unknown, one request at a time goes to learn it; once its window has passed, it is
-// learned afresh from the next answer rather than assumed (the limit that binds may have changed).
-// A budget with room but a crowded last minute is taken only when no other has room.
+// wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's
+// clock is the one clock every process shares. While a budget is unknown, one request at a time
+// goes to learn it; once its window has passed, it is learned afresh from the next answer rather
+// than assumed (the limit that binds may have changed). A budget with room but a crowded last
+// minute is taken only when no other has room.
 const ACQUIRE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -182,10 +183,9 @@ return {0, 0, 0, 0, channelCount}`);
 // from its answer on: Discord received it somewhere before. On a hold, the channel's limit is the
 // posts Discord had taken (those in the window, less the refused one if it was a post; should
 // Discord count edits too, fewer posts than that fit beside them); a lower limit learned later
-// replaces a higher one. Requests sent from several processes
-// reach Discord in an order no process knows, and their answers come back in yet another: within
-// one window a budget only goes down, so the lowest remaining any answer reported is the truth
-// (and the latest reset).
+// replaces a higher one. Requests sent from several processes reach Discord in an order no process
+// knows, and their answers come back in yet another: within one window a budget only goes down, so
+// the lowest remaining any answer reported is the truth (and the latest reset).
 const RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
