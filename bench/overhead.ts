@@ -1,10 +1,12 @@
 // What chorus adds between Discord and the model: the time from the gateway receiving a message to
-// the model host receiving its request, beside BullMQ's own hop (add → worker start) measured in the
-// same run. Exported for bench.ts; `node bench/overhead.ts` prints it alone.
+// the model host receiving its request, beside BullMQ's own hop (add → worker start), a Redis round
+// trip and a direct-call bot measured in the same run. `node bench/overhead.ts` prints the bench's
+// section 1; bench.ts runs it so, in a process of its own (see overheadSection).
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startHarness } from '../test/e2e/harness.ts';
-import { now, percentile } from './measure.ts';
+import { measureDirectBot } from './direct-bot.ts';
+import { fmtMs, now, percentile } from './measure.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -82,14 +84,24 @@ export async function chorusAddedLatency(samples: number, paceMs: number): Promi
   return { latencies, restPerReply };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const samples = Number(process.env.BENCH_LATENCY_MESSAGES ?? 200);
-  const pace = Number(process.env.BENCH_PACE_MS ?? 50);
-  const hop = await bullmqHop(samples, pace);
-  const { latencies, restPerReply } = await chorusAddedLatency(samples, pace);
-  const f = (v: number) => `${v.toFixed(2)} ms`;
-  console.log(`BullMQ hop (add → worker start):       p50 ${f(percentile(hop, 50))}  p99 ${f(percentile(hop, 99))}`);
-  console.log(`chorus (gateway receives → host gets):  p50 ${f(percentile(latencies, 50))}  p99 ${f(percentile(latencies, 99))}`);
-  console.log(`  above the hop: p50 ${f(percentile(latencies, 50) - percentile(hop, 50))}  p99 ${f(percentile(latencies, 99) - percentile(hop, 99))}; REST calls per reply ${restPerReply.toFixed(2)}`);
+/** Section 1 of the bench, as lines: every figure from this one process. */
+export async function overheadSection(samples: number, paceMs: number): Promise<string[]> {
+  const trip = await redisRoundTrip(samples, paceMs);
+  const hop = await bullmqHop(samples, paceMs);
+  const chorus = await chorusAddedLatency(samples, paceMs);
+  const direct = await measureDirectBot({ messages: samples, delayMs: 0, gapMs: paceMs, channels: 1 });
+  const p = (v: number[], q: number) => percentile(v, q);
+  return [
+    `   one Redis round trip at this pace:    p50 ${fmtMs(p(trip, 50))}  p99 ${fmtMs(p(trip, 99))}   (here all but Redis share one process: the direct bot never waits on another process; BullMQ's hop waits on Redis three times: add, the worker's wake-up, taking the job; chorus once more, for its first reads)`,
+    `   BullMQ alone (add → worker starts):   p50 ${fmtMs(p(hop, 50))}  p99 ${fmtMs(p(hop, 99))}`,
+    `   chorus (gateway → host):              p50 ${fmtMs(p(chorus.latencies, 50))}  p99 ${fmtMs(p(chorus.latencies, 99))}   (target p99 ≤ hop p99 + 3 ms = ${fmtMs(p(hop, 99) + 3)})`,
+    `   direct-call bot (handler → host):     p50 ${fmtMs(direct.arrivedToHost.p50)}  p99 ${fmtMs(direct.arrivedToHost.p99)}   (target chorus p50 ≤ 1.5× = ${fmtMs(1.5 * direct.arrivedToHost.p50)})`,
+    `   REST calls per reply: chorus ${chorus.restPerReply.toFixed(2)}, direct ${direct.restCallsPerReply.toFixed(2)}`,
+  ];
+}
+
+if (import.meta.main) {
+  const lines = await overheadSection(Number(process.env.BENCH_LATENCY_MESSAGES ?? 200), Number(process.env.BENCH_PACE_MS ?? 50));
+  console.log(lines.join('\n'));
   process.exit(0);
 }
