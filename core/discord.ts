@@ -6,7 +6,7 @@ import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
-import { idempotent, MissingPermissionError, WEBHOOK_CHANNEL_HEADER, WEBHOOK_WAIT_MS, webhookBucket, withHeldSlot } from './rest.ts';
+import { idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
 /** Model text must never ping anyone: no parsed mentions of any kind, on every post and edit. */
@@ -134,7 +134,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   }
 
   /** Names, for the shared gate, the channel a webhook request goes into, and what it is (see WebhookTarget). */
-  const channelHeader = (target: Target, kind: 'post' | 'edit'): Record<string, string> => (o.gate ? { [WEBHOOK_CHANNEL_HEADER]: `${kind} ${target.webhookChannelId}` } : {});
+  const channelHeader = (target: Target, kind: 'post' | 'edit'): Record<string, string> => (o.gate ? webhookTargetHeaders({ channel: target.webhookChannelId, kind }) : {});
 
   const threadQuery = (target: Target, extra: Record<string, string> = {}) =>
     new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });

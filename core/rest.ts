@@ -59,7 +59,7 @@ export interface RestOptions {
   onWebhookWait?: (webhookId: string, waitedMs: number) => void;
   /** Told, on each request through a webhook, how many went through it in the last minute (all processes). */
   onWebhookCalls?: (webhookId: string, lastMinute: number) => void;
-  /** Told, on each webhook post that names its channel (WEBHOOK_CHANNEL_HEADER), the channel's posts in the last minute. */
+  /** Told, on each webhook post that names its channel (webhookTargetHeaders), the channel's posts in the last minute. */
   onChannelCalls?: (channelId: string, lastMinute: number) => void;
 }
 
@@ -73,11 +73,16 @@ export const webhookBucket = (id: string, token: string) => `webhook:${id}:${tok
 const HELD_SLOT = 'x-chorus-held-slot';
 /**
  * The header by which a webhook request names the channel it goes into and whether it is a post or
- * an edit (`post 123…`, `edit 123…`), for the gate (RestGate's WebhookTarget); removed before it is sent.
+ * an edit, for the gate (RestGate's WebhookTarget); removed before it is sent.
  */
-export const WEBHOOK_CHANNEL_HEADER = 'x-chorus-webhook-channel';
+const WEBHOOK_CHANNEL_HEADER = 'x-chorus-webhook-channel';
 
-/** The gate's view of a webhook request, from WEBHOOK_CHANNEL_HEADER. */
+/** The headers that tell the gate a webhook request's channel and kind (read back by webhookTarget). */
+export function webhookTargetHeaders(target: Required<WebhookTarget>): Record<string, string> {
+  return { [WEBHOOK_CHANNEL_HEADER]: `${target.kind} ${target.channel}` };
+}
+
+/** The gate's view of a webhook request, from the header webhookTargetHeaders wrote. */
 function webhookTarget(header: string | undefined): WebhookTarget {
   const [kind, channel] = header?.split(' ') ?? [];
   return channel && (kind === 'post' || kind === 'edit') ? { channel, kind } : {};
