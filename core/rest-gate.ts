@@ -46,7 +46,7 @@ export interface WebhookTarget {
    * Discord also limits webhook posts per channel, whichever webhook sends them, with no header to
    * warn of it (about 30 a minute, undocumented). The gate counts each channel's posts over the
    * last minute. When Discord answers a request into the channel 429 with X-RateLimit-Scope
-   * "shared", the gate holds all of the channel's webhook requests until the Retry-After has passed
+   * "shared", the gate holds all of the channel's webhook posts until the Retry-After has passed
    * (rather than let each webhook of the pool learn it from a 429 of its own), and learns the limit:
    * from then on (for an hour) no more posts go into the channel in any minute than had gone when the
    * 429 came. So a channel pays one 429 to learn its limit, not one per post past it.
@@ -54,8 +54,9 @@ export interface WebhookTarget {
   channel?: string;
   /**
    * A post (an execution: counted, and kept within a learned limit) or an edit of one. What is
-   * known of the limit is of executions; should Discord count edits too, a 429 on one holds the
-   * channel and lowers the limit its posts keep to, as a post's does.
+   * known of the limit is of executions, so a hold a post's 429 began lets edits through (a streamed
+   * answer's final words are not kept back for a minute); should Discord count edits too, a 429 on
+   * one holds the channel's edits as well as its posts, and lowers the limit its posts keep to.
    */
   kind?: 'post' | 'edit';
 }
@@ -91,9 +92,10 @@ const BUCKET_LEASE_MS = 3_000;
 /** Longest pause between looks while every slot is held by a request still in flight. */
 export const MAX_POLL_MS = 50;
 
-// KEYS: the gate's sorted set (member → when its slot frees); the channel's hold, its last minute's
-// posts and its learned limit (names unused without a channel); then, per resource budget offered,
-// its state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget
+// KEYS: the gate's sorted set (member → when its slot frees); the channel's hold ('posts' or
+// 'edits': which kind of request Discord refused, and so which the hold stops: posts always, edits
+// only after an edit was refused), its last minute's posts and its learned limit (names unused
+// without a channel); then, per resource budget offered, its state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget
 // lease, minute-crowded count, the channel's request ('post', 'edit' or '' without a channel), the
 // channel's window (ms). Returns {0, 0, requests through the chosen budget in the last minute, its
 // index (from 0), the channel's posts in its window} when the slots are taken, else {how long to
@@ -110,7 +112,7 @@ local post = ARGV[6] == 'post'
 local window = tonumber(ARGV[7])
 if channel then
   local held = redis.call('PTTL', KEYS[2])
-  if held > 0 then return {held, 2} end
+  if held > 0 and (post or redis.call('GET', KEYS[2]) == 'edits') then return {held, 2} end
 end
 if post then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
@@ -192,7 +194,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
 if ARGV[6] == '1' then redis.call('ZADD', KEYS[6], 'XX', now, ARGV[1]) end
 if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[4], '1', 'PX', tonumber(ARGV[4]))
+  redis.call('SET', KEYS[4], ARGV[6] == '1' and 'posts' or 'edits', 'PX', tonumber(ARGV[4]))
   redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[7]))
   local limit = math.max(1, redis.call('ZCARD', KEYS[6]) - 1)
   local learned = tonumber(redis.call('GET', KEYS[5]))
@@ -250,10 +252,14 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
       release(answer) {
         const h = answer?.headers;
         const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
-        const remaining = retryAfter !== undefined ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
-        const resetAfter = retryAfter ?? Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
         // A limit on the channel's webhooks together: none of them may post until it has passed.
-        const holdChannel = retryAfter !== undefined && target.channel && h?.get('x-ratelimit-scope') === 'shared' ? Math.ceil(retryAfter) : '';
+        // It is the channel's, not this webhook's: the webhook's own budget is as its headers say
+        // (its edits, which the hold lets through, must not wait out the channel's minute).
+        const channelLimit = retryAfter !== undefined && target.channel !== undefined && h?.get('x-ratelimit-scope') === 'shared';
+        const holdChannel = channelLimit ? Math.ceil(retryAfter) : '';
+        const ownLimit = retryAfter !== undefined && !channelLimit;
+        const remaining = ownLimit ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
+        const resetAfter = ownLimit ? retryAfter : Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
         void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter), holdChannel, bucket ? 1 : 0, post ? 1 : 0, channelWindowMs]).catch(() => undefined);
       },
     };
