@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { startOwnRedis } from '../test/support/redis-server.ts';
 import { startHarness, type Harness, type HarnessOptions } from '../test/e2e/harness.ts';
 import { numberAsked, type RecordedRequest } from '../test/stand-ins/model-host.ts';
+import { personaPosts } from './measure.ts';
 
 interface Row {
   scenario: string;
@@ -46,7 +47,7 @@ async function harness(opts: HarnessOptions = {}): Promise<Harness> {
 
 /** Counts what each numbered message got in the channel: its final answer, or a notice standing in. */
 function count(h: Harness, channelId: string, numbers: number[]): Pick<Row, 'replies' | 'lost' | 'doubled' | 'orphaned'> {
-  const posts = h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
+  const posts = personaPosts(h.discord.messages(channelId), h.discord.botUser.id);
   const finals = (n: number) => posts.filter((p) => p.content === finalText(n)).length;
   const notices = posts.filter((p) => p.content.includes('could not answer')).length;
   const unanswered = numbers.filter((n) => finals(n) === 0).length;
@@ -76,7 +77,7 @@ async function say(h: Harness, channelId: string, numbers: number[], gapMs = 0, 
 /** Resolves with the time message n's whole answer shows in the channel (posted, or a preview edited into it). */
 async function answerShown(h: Harness, channelId: string, n: number): Promise<number> {
   for (;;) {
-    if (h.discord.messages(channelId).some((m) => m.webhook_id !== undefined && m.content === finalText(n))) return Date.now();
+    if (personaPosts(h.discord.messages(channelId), h.discord.botUser.id).some((m) => m.content === finalText(n))) return Date.now();
     await sleep(20);
   }
 }
@@ -151,7 +152,7 @@ async function sigtermWithQueue(): Promise<Omit<Row, 'scenario'>> {
     await settle(h);
     second.kill('SIGKILL');
     // Message 1 has three answers (one per persona), the rest one each.
-    const posts = h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
+    const posts = personaPosts(h.discord.messages(channelId), h.discord.botUser.id);
     const ones = posts.filter((p) => p.content === finalText(1)).length;
     const rest = count(h, channelId, [2, 3, 4, 5]);
     const orphaned = count(h, channelId, [1, 2, 3, 4, 5]).orphaned;
@@ -259,6 +260,8 @@ async function rateLimited(): Promise<Omit<Row, 'scenario'>> {
     if (process.env.FAULTS_DEBUG) {
       const hook = h.discord.restCalls.find((c) => c.status === 429)?.path.split('/')[4];
       console.error(h.discord.restCalls.filter((c) => hook && c.path.includes(hook)).map((c) => `${c.method} ${c.status} at ${c.at % 100000}`).join('\n'));
+      const t0 = h.discord.restCalls[0]?.at ?? 0;
+      console.error('ALL\n' + h.discord.restCalls.map((c) => `${((c.at - t0) / 1000).toFixed(2)} ${c.method} ${c.path.replace(/\d{15,}/g, ':id').replace(/\/webhooks\/:id\/[^/?]+/, '/webhooks/:id/:token')} ${c.status}`).join('\n'));
     }
     for (const w of workers) w.kill('SIGKILL');
     return { sent: numbers.length, ...count(h, channelId, numbers), stalled: '', invalid: invalid(h), recoverMs: '' };

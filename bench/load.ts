@@ -41,6 +41,8 @@ export interface LoadResult {
   invalid: number;
   /** CPU time the bot's processes spent per answered message, from the first message said to the last reply seen (ms; model host and stand-in excluded). */
   cpuMsPerReply: number;
+  /** Answers the bot posted itself, under a persona's name (chorus, in a channel whose webhooks Discord held). */
+  answeredByBot: number;
 }
 
 /** chorus's settings as shipped, whatever the test harness sets for speed. */
@@ -68,6 +70,7 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
   const saidAt = new Map<string, number>();
   const hostAt = new Map<string, number>();
   const visibleAt = new Map<string, number>();
+  const byBot = new Set<string>();
   host.setResponder((req) => {
     // The message being answered: the last one people said in the request (not its last turn: see lastSaid).
     const token = lastSaid(req, TOKEN)?.[0] ?? 'none';
@@ -78,8 +81,10 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
   });
   // Called for every message the stand-in creates; never resolves.
   void discord.nextMessage((m) => {
-    const token = /^Answer to (load-\d+)/.exec(m.content)?.[1];
+    // (chorus's bot posts a persona's answer under its name line when the channel's webhooks are held.)
+    const token = /^(?:\*\*[^\n]+\*\*\n)?Answer to (load-\d+)/.exec(m.content)?.[1];
     if (token && !visibleAt.has(token)) visibleAt.set(token, now());
+    if (token && m.webhook_id === undefined && m.content.startsWith('**')) byBot.add(token);
     return false;
   });
   const restBefore = discord.restCalls.length;
@@ -134,6 +139,7 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
     http429: count429(calls),
     invalid: discord.invalidRequests(),
     cpuMsPerReply: (cpuSeconds * 1000) / Math.max(1, visibleAt.size),
+    answeredByBot: byBot.size,
   };
 }
 

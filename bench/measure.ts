@@ -18,6 +18,19 @@ export function shippedStart(script: string): { nodeArgs: string[]; env: Record<
   };
 }
 
+/**
+ * The personas' posts among a channel's messages, as people see them: those through chorus's
+ * webhooks, and those the bot made under a persona's name line (a channel whose webhooks Discord
+ * held: see core/discord.ts), given as the persona's words alone.
+ */
+export function personaPosts<M extends { webhook_id?: string | undefined; author: { id: string }; content: string }>(messages: readonly M[], botUserId: string): M[] {
+  return messages.flatMap((m) => {
+    if (m.webhook_id !== undefined) return [m];
+    const words = m.author.id === botUserId ? /^\*\*.+\*\*\n([\s\S]*)$/.exec(m.content)?.[1] : undefined;
+    return words === undefined ? [] : [{ ...m, content: words }];
+  });
+}
+
 /** Milliseconds since the epoch with sub-millisecond precision, comparable across processes (like Date.now()). */
 export const now = (): number => performance.timeOrigin + performance.now();
 

@@ -175,7 +175,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         return;
       }
       case GatewayDispatchEvents.MessageUpdate:
-        return handleEdit(P.MessageUpdate.parse(d), services);
+        return handleEdit(P.MessageUpdate.parse(d), services, await identity.botUserId());
       case GatewayDispatchEvents.MessageDelete: {
         const { id, channel_id } = P.MessageDelete.parse(d);
         return handleDelete(channel_id, [id], services);

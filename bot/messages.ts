@@ -111,8 +111,9 @@ async function recordChannelMessage(s: Services, sessionId: string, m: ChannelMe
 }
 
 /** An edit: models read the new text; a recorded channel keeps the edit. */
-export async function handleEdit(m: MessageUpdate, s: Services): Promise<void> {
-  if (m.webhook_id && (await s.isOurWebhook(m.webhook_id))) return; // workers keep their own posts
+export async function handleEdit(m: MessageUpdate, s: Services, botUserId: string): Promise<void> {
+  // Workers keep their own posts, the bot's (notices, a persona's post made by the bot) as well.
+  if (m.author?.id === botUserId || (m.webhook_id && (await s.isOurWebhook(m.webhook_id)))) return;
   if (m.content === undefined) return; // an embed update, not a change of words
   const users = (m.mentions ?? []).map((u) => ({ id: u.id, name: displayName(u, u.member) }));
   const guildId = m.guild_id;

@@ -57,6 +57,11 @@ export const ConfigSchema = z.object({
   HISTORY_CACHE_SIZE: int(200),
   /** Webhooks chorus keeps per channel (Discord allows 15 in all); personas are spread over them. */
   WEBHOOK_POOL_SIZE: z.coerce.number().int().min(1).max(10).default(5),
+  /**
+   * A persona post Discord's hidden per-channel webhook limit would hold more than a second: `bot`
+   * posts it as the bot, under the persona's name in bold; `wait` waits for the webhooks.
+   */
+  WEBHOOK_OVERFLOW: z.enum(['bot', 'wait']).default('bot'),
   /** Least time between streaming edits of a reply; 0 posts replies whole, without streaming. */
   STREAM_EDIT_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   /** The Discord permission moderation commands need. */

@@ -6,7 +6,8 @@ import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
-import { idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
+import { ChannelBusyError, idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
+import { withNameLine } from './split.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
 /** Model text must never ping anyone: no parsed mentions of any kind, on every post and edit. */
@@ -21,8 +22,12 @@ export interface Speaker {
 
 export interface PostedMessage {
   id: string;
+  /** The webhook that posted it, or BOT_POSTED for a post the bot made itself. */
   webhookId: string;
 }
+
+/** A PostedMessage's `webhookId` when the bot posted it itself (a notice, or a persona's overflow post). */
+export const BOT_POSTED = 'bot';
 
 /** A channel, and its parent when it is a thread (threads post through their parent's webhooks). */
 export interface ChannelRef {
@@ -39,7 +44,8 @@ export interface DiscordEdge {
    * rejects, nothing is sent and the slot is freed.
    */
   postAs(channel: ChannelRef, speaker: Speaker, content: string, ready?: Promise<unknown>): Promise<PostedMessage>;
-  editAs(channel: ChannelRef, posted: PostedMessage, content: string): Promise<void>;
+  /** Edits a post; one the bot made for a persona (BOT_POSTED) keeps the speaker's name line. */
+  editAs(channel: ChannelRef, posted: PostedMessage, content: string, speaker?: Speaker): Promise<void>;
   /**
    * Shows the bot typing in the channel, unless some chorus process did so lately (Discord shows
    * the indicator for 10 s, whoever is waiting): resolves with how long until it is worth showing
@@ -60,8 +66,8 @@ export interface DiscordEdge {
   postAsBot(channelId: string, content: string): Promise<APIMessage>;
   /**
    * Our post after `afterId` with exactly this content, by the persona of that name (through our
-   * webhooks) or, for `null`, by the bot itself: one whose answer was lost. Looks through every
-   * message after `afterId`, newest first, up to 1,000.
+   * webhooks, or by the bot under the persona's name line) or, for `null`, by the bot itself: one
+   * whose answer was lost. Looks through every message after `afterId`, newest first, up to 1,000.
    */
   findOwnPost(channel: ChannelRef, afterId: string, username: string | null, content: string): Promise<PostedMessage | undefined>;
 }
@@ -82,6 +88,12 @@ if left > 0 then return left end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
 return 0`);
 
+/** How long a persona post may wait for a channel Discord holds before the bot posts it instead (EdgeOptions.overflowAfterMs). */
+export const OVERFLOW_AFTER_MS = 1000;
+
+/** How long a channel where the bot was refused a post is left to the webhooks before the bot tries again. */
+const BOT_REFUSED_MS = 10 * 60_000;
+
 /** Longest pause between looks for a webhook with room: a webhook added meanwhile is seen this soon. */
 const WEBHOOK_POLL_MS = 250;
 
@@ -101,6 +113,12 @@ export interface EdgeOptions extends PoolOptions {
   gate?: RestGate;
   /** Called with something an operator should know that is not an error of a request. */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * With the gate only: a persona post that Discord's hidden per-channel webhook limit would hold
+   * longer than this (ms) is posted by the bot itself, under the persona's name line, rather than
+   * wait (the REST client must then be created with `busyChannelPosts: 'throw'`). Absent: it waits.
+   */
+  overflowAfterMs?: number;
 }
 
 export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
@@ -153,7 +171,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
    * a burst queued on the first webhook, and a streamed reply's edits, which must follow its post,
    * then waited out Discord's per-minute limit.) The pool grows while every webhook is spent.
    */
-  async function takeAtGrant(gate: RestGate, channelId: string, personaId: string): Promise<{ hook: StoredWebhook; slot: GateSlot }> {
+  async function takeAtGrant(gate: RestGate, channelId: string, personaId: string, overflowAfterMs: number | undefined): Promise<{ hook: StoredWebhook; slot: GateSlot } | 'overflow'> {
+    const since = Date.now();
     for (;;) {
       const pool = await pools.choices(channelId, personaId);
       if (pool.length === 0) throw new Error(`no webhook available in channel ${channelId}`);
@@ -168,6 +187,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         }
         return { hook, slot: got };
       }
+      // Discord holds the channel's webhooks (or its learned limit is reached) for longer than a
+      // post should wait: the bot posts it instead.
+      if (got.byChannel && overflowAfterMs !== undefined && Date.now() - since + got.waitMs > overflowAfterMs) return 'overflow';
       // Every webhook's budget is spent (not merely being learned): one more would take this post now.
       // (Not when Discord holds the whole channel: another webhook would wait as long.)
       if (got.byBucket && !got.byChannel && got.waitMs > WEBHOOK_WAIT_MS) pools.outgrown(channelId, pool.length);
@@ -176,13 +198,55 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     }
   }
 
+  /**
+   * Per channel, whether the bot may post there, as its last try found (with when), or the try in
+   * flight: while one finds out, the others wait for it, so a channel that refuses costs one
+   * invalid request per process, not one per post.
+   */
+  const botMayPost = boundedMap<{ at: number; may: Promise<boolean> }>(REMEMBERED_CHANNELS);
+
+  /**
+   * A persona's post made by the bot, for a channel whose webhooks Discord holds: the persona's name
+   * on a line of its own, then the words (every piece leaves room for the line: core/split.ts). The
+   * bot's own limit in a channel (5 posts per 5 s) is apart from the webhooks' 30 a minute. Undefined
+   * when the bot may not post there (tried again after BOT_REFUSED_MS, in case it was granted).
+   */
+  async function overflowPost(channel: ChannelRef, speaker: Speaker, content: string, ready: Promise<unknown> | undefined): Promise<PostedMessage | undefined> {
+    const known = botMayPost.get(channel.channelId);
+    if (known && !(await known.may) && Date.now() - known.at < BOT_REFUSED_MS) return undefined;
+    let found: (may: boolean) => void = () => undefined;
+    if (!known || Date.now() - known.at >= BOT_REFUSED_MS) botMayPost.set(channel.channelId, { at: Date.now(), may: new Promise((r) => (found = r)) });
+    await ready;
+    try {
+      const message = (await rest.post(Routes.channelMessages(channel.channelId), { body: { content: withNameLine(speaker.name, content), allowed_mentions: NO_PINGS } })) as APIMessage;
+      found(true);
+      return { id: message.id, webhookId: BOT_POSTED };
+    } catch (err) {
+      const refused = err instanceof DiscordAPIError && err.status === 403;
+      found(!refused);
+      if (!refused) throw err;
+      botMayPost.set(channel.channelId, { at: Date.now(), may: Promise.resolve(false) });
+      o.onWarning?.('the bot may not post in this channel: persona posts wait for its webhooks when Discord holds them', { channelId: channel.channelId });
+      return undefined;
+    }
+  }
+
   return {
     latest: (channelId, limit) => listMessages(channelId, { limit: String(Math.min(100, limit)) }),
 
     async postAs(channel, speaker, content, ready) {
       const target = await targetOf(channel);
+      // (Undefined once the bot was refused here: the post then waits for the webhooks.)
+      let overflowAfterMs = o.overflowAfterMs;
       for (let attempt = 0; ; attempt++) {
-        const { hook, slot } = o.gate ? await takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId) : { hook: await pools.take(target.webhookChannelId, speaker.personaId), slot: undefined };
+        const taken = o.gate ? await takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId, overflowAfterMs) : { hook: await pools.take(target.webhookChannelId, speaker.personaId), slot: undefined };
+        if (taken === 'overflow') {
+          const posted = await overflowPost(channel, speaker, content, ready);
+          if (posted) return posted;
+          overflowAfterMs = undefined;
+          continue;
+        }
+        const { hook, slot } = taken;
         const held = slot && withHeldSlot(slot);
         const body = { content, username: speaker.name, ...(speaker.avatarUrl ? { avatar_url: speaker.avatarUrl } : {}), allowed_mentions: NO_PINGS };
         try {
@@ -194,6 +258,14 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
         } catch (err) {
           // A webhook refusing means it is gone: Discord carried nothing out, so posting again is safe.
           if (attempt === 0 && (await forgetIfGone(target, hook.id, err))) continue;
+          // Discord refused it for the channel's hidden limit (nothing was posted): the bot posts it,
+          // or, where the bot may not, it waits for the hold the gate has learned.
+          if (err instanceof ChannelBusyError) {
+            const posted = overflowAfterMs === undefined ? undefined : await overflowPost(channel, speaker, content, undefined);
+            if (posted) return posted;
+            overflowAfterMs = undefined;
+            continue;
+          }
           throw err;
         } finally {
           held?.drop();
@@ -202,7 +274,12 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       }
     },
 
-    async editAs(channel, posted, content) {
+    async editAs(channel, posted, content, speaker) {
+      if (posted.webhookId === BOT_POSTED) {
+        const body = { content: speaker ? withNameLine(speaker.name, content) : content, allowed_mentions: NO_PINGS };
+        await idempotent(() => rest.patch(Routes.channelMessage(channel.channelId, posted.id), { body }));
+        return;
+      }
       const target = await targetOf(channel);
       const hook = await pools.byId(target.webhookChannelId, posted.webhookId);
       if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
@@ -226,8 +303,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     noteWebhookWait: (webhookId, waitedMs) => pools.noteWait(webhookId, waitedMs),
     noteWebhookCalls: (webhookId, lastMinute) => pools.noteCalls(webhookId, lastMinute),
     noteChannelCalls: (channelId, lastMinute) => pools.noteChannelCalls(channelId, lastMinute),
-    // (A streamed reply's channel is known here by the time it edits: its preview was posted.)
-    editDelay: (channel, webhookId) => pools.editDelay(targets.get(channel.channelId)?.webhookChannelId ?? channel.parentId ?? channel.channelId, webhookId),
+    // (A streamed reply's channel is known here by the time it edits: its preview was posted. A
+    // preview the bot posted is edited through the bot's own route, which the webhooks' minute does not limit.)
+    editDelay: (channel, webhookId) => (webhookId === BOT_POSTED ? 0 : pools.editDelay(targets.get(channel.channelId)?.webhookChannelId ?? channel.parentId ?? channel.channelId, webhookId)),
     roomToStream: async (channel) => pools.roomToStream((await targetOf(channel)).webhookChannelId),
 
     async postAsBot(channelId, content) {
@@ -242,20 +320,22 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     async findOwnPost(channel, afterId, username, content) {
       const target = await targetOf(channel);
       const ours = await pools.ids(target.webhookChannelId);
-      const botId = username === null ? await o.identity.botUserId() : undefined;
+      const botId = await o.identity.botUserId();
       const after = BigInt(afterId);
       // Every message after `afterId`, newest page first, back to `afterId`: in a quiet channel one
       // request, and in a busy one the post is found however many messages followed it (up to a cap).
       let before: string | undefined;
       for (let page = 0; page < OWN_POST_PAGES; page++) {
         const messages = await listMessages(channel.channelId, { limit: '100', ...(before ? { before } : {}) });
+        const byBot = (m: APIMessage) => !m.webhook_id && m.author.id === botId;
         const found = messages.find(
           (m) =>
             BigInt(m.id) > after &&
-            m.content === content &&
-            (username === null ? !m.webhook_id && m.author.id === botId : m.webhook_id !== undefined && ours.has(m.webhook_id) && m.author.username === username),
+            (username === null
+              ? byBot(m) && m.content === content
+              : (m.webhook_id !== undefined && ours.has(m.webhook_id) && m.author.username === username && m.content === content) || (byBot(m) && m.content === withNameLine(username, content))),
         );
-        if (found) return { id: found.id, webhookId: found.webhook_id ?? 'bot' };
+        if (found) return { id: found.id, webhookId: found.webhook_id ?? BOT_POSTED };
         const oldest = messages[0];
         if (messages.length < 100 || !oldest || BigInt(oldest.id) <= after) return undefined;
         before = oldest.id;

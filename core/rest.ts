@@ -19,6 +19,22 @@ export class MissingPermissionError extends Error {
 }
 
 /**
+ * A persona's webhook post that Discord refused for its channel's hidden limit (429 with scope
+ * "shared"): nothing was posted. Thrown only where the caller asked for it (RestOptions.busyChannelPosts),
+ * to post another way rather than wait out the Retry-After.
+ */
+export class ChannelBusyError extends Error {
+  override name = 'ChannelBusyError';
+  readonly channelId: string;
+  readonly retryAfterMs: number;
+  constructor(channelId: string, retryAfterMs: number) {
+    super(`Discord holds webhook posts into channel ${channelId} for ${retryAfterMs} ms`);
+    this.channelId = channelId;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
  * What a failed Discord request means for whoever made it:
  * - transient: may succeed later (5xx, 429, a timeout or cut connection); for a post, Discord may
  *   even have carried it out;
@@ -31,7 +47,7 @@ export type DiscordFailure = 'transient' | 'forbidden' | 'unauthorized' | 'gone'
 
 export function classifyDiscordError(err: unknown): DiscordFailure | undefined {
   if (err instanceof MissingPermissionError) return 'forbidden';
-  if (err instanceof RateLimitError || err instanceof HTTPError) return 'transient';
+  if (err instanceof RateLimitError || err instanceof HTTPError || err instanceof ChannelBusyError) return 'transient';
   if (err instanceof DiscordAPIError) {
     if (err.status === 429 || err.status === 408 || err.status >= 500) return 'transient';
     if (err.code === 50027 || err.code === 10015) return 'gone'; // a webhook deleted or reset
@@ -61,6 +77,12 @@ export interface RestOptions {
   onWebhookCalls?: (webhookId: string, lastMinute: number) => void;
   /** Told, on each webhook post that names its channel (webhookTargetHeaders), the channel's posts in the last minute. */
   onChannelCalls?: (channelId: string, lastMinute: number) => void;
+  /**
+   * What a webhook post (one naming its channel as a post: webhookTargetHeaders) does when Discord
+   * answers 429 for the channel's hidden limit: `wait` out the Retry-After and send it again (the
+   * default), or `throw` a ChannelBusyError at once, for the caller to post it another way.
+   */
+  busyChannelPosts?: 'wait' | 'throw';
 }
 
 /** A post held back longer than this by its webhook's budget means the webhook is crowded. */
@@ -123,13 +145,17 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             // may come here again, after a 429: they are read from it, never removed from it.)
             const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channelHeader, ...sent } = (init.headers ?? {}) as Record<string, string>;
             const bot = Boolean(sent.authorization ?? sent.Authorization);
-            const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(new URL(url).pathname);
+            const path = new URL(url).pathname;
+            const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(path);
+            // The bot's posts into a channel have a budget of their own too (5 per 5 s), which every
+            // process must share: a persona's posts go this way when the channel's webhooks are held.
+            const botPost = bot && init.method?.toUpperCase() === 'POST' ? /\/channels\/(\d+)\/messages$/.exec(path) : null;
+            const target = webhook ? webhookTarget(channelHeader) : {};
             let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
             if (heldId !== undefined) heldSlots.delete(heldId);
             if (!slot) {
               // A webhook's own budget is shared by every process posting through it.
-              const target = webhook ? webhookTarget(channelHeader) : {};
-              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : undefined, target);
+              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : botPost ? `bot-posts:${botPost[1]}` : undefined, target);
               if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
               if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
               if (target.channel && slot.channelMinute !== undefined) opts.onChannelCalls?.(target.channel, slot.channelMinute);
@@ -137,10 +163,15 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
               answer = await DefaultRestOptions.makeRequest(url, { ...init, headers: sent });
-              return answer;
             } finally {
               slot.release(answer);
             }
+            // (The gate has learned the hold from the answer, whichever way the post goes on.)
+            if (opts.busyChannelPosts === 'throw' && target.kind === 'post' && target.channel && answer.status === 429 && answer.headers.get('x-ratelimit-scope') === 'shared') {
+              await answer.arrayBuffer().catch(() => undefined); // frees the connection
+              throw new ChannelBusyError(target.channel, Number(answer.headers.get('retry-after') ?? 0) * 1000);
+            }
+            return answer;
           },
         }
       : {}),

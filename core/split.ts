@@ -3,11 +3,38 @@
 export const DISCORD_MESSAGE_LIMIT = 2000;
 
 /**
+ * Room kept in every piece for the line naming its persona, should the piece be posted by the bot
+ * itself rather than a webhook (a channel whose webhooks Discord holds: see core/discord.ts).
+ */
+export const NAME_LINE_ROOM = 100;
+
+/**
+ * A persona's piece as the bot posts it: the persona's name in bold on a line of its own, then the
+ * piece. Markdown in the name is escaped (it must not restyle the line); a name longer than
+ * NAME_MAX is cut first, so the line fits NAME_LINE_ROOM even escaped, and a piece of
+ * splitMessage's size always fits Discord's limit.
+ */
+export function withNameLine(name: string, piece: string): string {
+  const flat = name.replace(/\s+/g, ' ').trim() || '?';
+  const short = [...flat].length <= NAME_MAX ? flat : `${[...flat].slice(0, NAME_MAX - 1).join('')}…`;
+  return `**${short.replace(/[\\*_~`|]/g, '\\$&')}**\n${piece}`;
+}
+
+/** The name and the words of a post withNameLine made; undefined for any other text. */
+export function readNameLine(content: string): { name: string; piece: string } | undefined {
+  const m = /^\*\*((?:\\.|[^\\*])+)\*\*\n([\s\S]*)$/.exec(content);
+  return m ? { name: m[1]!.replace(/\\(.)/g, '$1'), piece: m[2]! } : undefined;
+}
+
+/** Longest name on a name line: escaping at most doubles it, and it must fit NAME_LINE_ROOM with its marks. */
+const NAME_MAX = 45;
+
+/**
  * Cuts text into pieces of at most `limit` characters, preferring (in order) a paragraph break,
  * a line break, a sentence end, then a space; a word longer than the limit is cut hard. A code
  * block cut in two is closed at the end of one piece and reopened (same language) in the next.
  */
-export function splitMessage(text: string, limit = DISCORD_MESSAGE_LIMIT): string[] {
+export function splitMessage(text: string, limit = DISCORD_MESSAGE_LIMIT - NAME_LINE_ROOM): string[] {
   const pieces: string[] = [];
   let rest = text.trim();
   let reopen = ''; // fence to reopen at the start of the next piece

@@ -5,6 +5,7 @@ import type { DiscordEdge } from '../core/discord.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { Ledger, PersonaPost } from '../core/ledger.ts';
 import { readableContent, SPOKEN_TYPES, type ChannelMessage } from '../core/messages.ts';
+import { readNameLine } from '../core/split.ts';
 
 export function toChannelMessage(m: APIMessage, post: PersonaPost | undefined): ChannelMessage {
   const users = m.mentions.map((u) => ({ id: u.id, name: u.global_name ?? u.username }));
@@ -37,9 +38,18 @@ export async function channelHistory(deps: HistoryDeps, channelId: string, limit
   const { filled, messages: cached } = prefetched ?? (await deps.history.read(channelId, limit));
   if (filled) return spoken(cached);
   const [latest, botUserId] = await Promise.all([deps.discord.latest(channelId, limit), deps.botUserId()]);
-  // What the gateway would have kept: words people and personas wrote, not Discord's or chorus's notices.
-  const raw = latest.filter((m) => SPOKEN_TYPES.has(m.type) && m.author.id !== botUserId);
-  const posts = await deps.ledger.postsOf(raw.filter((m) => m.webhook_id).map((m) => m.id));
+  const spokenTypes = latest.filter((m) => SPOKEN_TYPES.has(m.type));
+  const byBot = (m: APIMessage) => !m.webhook_id && m.author.id === botUserId;
+  const posts = await deps.ledger.postsOf(spokenTypes.filter((m) => m.webhook_id || byBot(m)).map((m) => m.id));
+  // What the gateway would have kept: words people and personas wrote, not Discord's or chorus's
+  // notices. The bot's own messages are notices, but for a persona's post it made (a channel whose
+  // webhooks Discord held), which is that persona's words, under its name, without the name line.
+  const raw = spokenTypes.flatMap((m): APIMessage[] => {
+    if (m.author.id !== botUserId) return [m];
+    const post = posts.get(m.id);
+    const named = post && !post.notice ? readNameLine(m.content) : undefined;
+    return named ? [{ ...m, content: named.piece, author: { ...m.author, username: named.name, global_name: named.name } }] : [];
+  });
   await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, posts.get(m.id))));
   await deps.history.markFilled(channelId);
   return spoken(await deps.history.recent(channelId, limit));

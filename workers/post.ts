@@ -3,7 +3,7 @@
 // the ledger says which pieces are posted (an unfinished one is edited into its final text), and a
 // piece whose post was sent but never confirmed is looked for in the channel, by the exact content
 // sent, before it is sent again. Nothing below this (no REST retry) repeats a post on its own.
-import type { ChannelRef, DiscordEdge, PostedMessage, Speaker } from '../core/discord.ts';
+import { BOT_POSTED, type ChannelRef, type DiscordEdge, type PostedMessage, type Speaker } from '../core/discord.ts';
 import type { Ledger, ReplyProgress } from '../core/ledger.ts';
 
 export interface PostTarget {
@@ -38,7 +38,7 @@ export async function postPiece(deps: PostDeps, target: PostTarget, index: numbe
   if (known) {
     const posted = { id: known.messageId, webhookId: known.webhookId };
     if (!known.final) {
-      await discord.editAs(target.channel, posted, content);
+      await discord.editAs(target.channel, posted, content, target.speaker);
       if (final) await record(posted);
     }
     return posted;
@@ -47,7 +47,7 @@ export async function postPiece(deps: PostDeps, target: PostTarget, index: numbe
   if (sent !== undefined) {
     const found = await discord.findOwnPost(target.channel, target.after, target.speaker?.name ?? null, sent);
     if (found) {
-      if (sent !== content) await discord.editAs(target.channel, found, content);
+      if (sent !== content) await discord.editAs(target.channel, found, content, target.speaker);
       await record(found);
       return found;
     }
@@ -56,7 +56,7 @@ export async function postPiece(deps: PostDeps, target: PostTarget, index: numbe
   // the mark is in Redis (a round trip less before the post shows).
   const marked = ledger.markPending(target.key, target.who, index, content);
   marked.catch(() => undefined); // awaited below on both paths
-  const posted = target.speaker ? await discord.postAs(target.channel, target.speaker, content, marked) : { id: (await marked.then(() => discord.postAsBot(target.channel.channelId, content))).id, webhookId: 'bot' };
+  const posted = target.speaker ? await discord.postAs(target.channel, target.speaker, content, marked) : { id: (await marked.then(() => discord.postAsBot(target.channel.channelId, content))).id, webhookId: BOT_POSTED };
   await record(posted);
   return posted;
 }

@@ -6,7 +6,7 @@ import { startAdminServer, type AdminServer } from '../core/admin-server.ts';
 import { createBudgets } from '../core/budgets.ts';
 import { createHealthStore, hostsToCheck, startHealthChecks } from '../core/health.ts';
 import { createRegistry, observeRest, workerMetrics } from '../core/metrics.ts';
-import { createDiscordEdge, type DiscordEdge } from '../core/discord.ts';
+import { createDiscordEdge, OVERFLOW_AFTER_MS, type DiscordEdge } from '../core/discord.ts';
 import { createRest } from '../core/rest.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -48,10 +48,20 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   let discordEdge: DiscordEdge | undefined; // told of crowded webhooks by the REST client below
   // One gate for the REST client and the edge, which takes posts' slots itself (see createDiscordEdge).
   const gate = config.DISCORD_REST_PROXIED ? undefined : createRestGate(redis, prefix);
+  // A persona post Discord holds for its channel's limit goes out as the bot (the gate sees the hold; the proxy waits it out).
+  const overflow = gate !== undefined && config.WEBHOOK_OVERFLOW === 'bot';
   const rest = createRest(
     config.DISCORD_API_URL,
     config.DISCORD_TOKEN,
-    gate ? { gate, onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms), onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n), onChannelCalls: (id, n) => discordEdge?.noteChannelCalls(id, n) } : { proxied: true },
+    gate
+      ? {
+          gate,
+          onWebhookWait: (id, ms) => discordEdge?.noteWebhookWait(id, ms),
+          onWebhookCalls: (id, n) => discordEdge?.noteWebhookCalls(id, n),
+          onChannelCalls: (id, n) => discordEdge?.noteChannelCalls(id, n),
+          busyChannelPosts: overflow ? 'throw' : 'wait',
+        }
+      : { proxied: true },
   );
   const identity = createBotIdentity(rest, redis, prefix, config.DISCORD_TOKEN);
   // Metrics, host health and budgets (headless campaigns post nothing and serve no admin pages).
@@ -76,6 +86,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     poolSize: config.WEBHOOK_POOL_SIZE,
     feed: stores.feed,
     ...(gate ? { gate } : {}),
+    ...(overflow ? { overflowAfterMs: OVERFLOW_AFTER_MS } : {}),
     onBackgroundError: (err) => log.warn({ err: describeError(err) }, 'could not grow a webhook pool'),
     onWarning: (message, fields) => log.warn(fields, message),
   }));

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
-import { createDiscordEdge, TYPING_RENEW_MS, type DiscordEdge } from '../../core/discord.ts';
+import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, type DiscordEdge } from '../../core/discord.ts';
 import { createRest } from '../../core/rest.ts';
 import { createRestGate } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
@@ -23,7 +23,7 @@ const warnings: string[] = [];
  * handle on the shared Redis gate, told what the gate counts (as every worker's is); several share
  * Redis as processes do.
  */
-function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; channelWindowMs?: number; feed?: ChangeFeed; onWarning?: (m: string) => void } = {}): DiscordEdge {
+function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; channelWindowMs?: number; feed?: ChangeFeed; onWarning?: (m: string) => void; overflowAfterMs?: number } = {}): DiscordEdge {
   const standIn = o.standIn ?? discord;
   const gate = o.gated ? createRestGate(redis, edgePrefix, o.channelWindowMs ? { channelWindowMs: o.channelWindowMs } : {}) : undefined;
   const told = {
@@ -31,7 +31,7 @@ function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize
     onWebhookCalls: (id: string, n: number) => processEdge.noteWebhookCalls(id, n),
     onChannelCalls: (id: string, n: number) => processEdge.noteChannelCalls(id, n),
   };
-  const rest = createRest(standIn.restUrl, standIn.token, gate ? { gate, ...told } : {});
+  const rest = createRest(standIn.restUrl, standIn.token, gate ? { gate, ...told, busyChannelPosts: o.overflowAfterMs === undefined ? 'wait' : 'throw' } : {});
   const processEdge: DiscordEdge = createDiscordEdge({
     rest,
     redis,
@@ -41,6 +41,7 @@ function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize
     ...(gate ? { gate } : {}),
     ...(o.feed ? { feed: o.feed } : {}),
     ...(o.onWarning ? { onWarning: o.onWarning } : {}),
+    ...(o.overflowAfterMs === undefined ? {} : { overflowAfterMs: o.overflowAfterMs }),
   });
   return processEdge;
 }
@@ -273,5 +274,76 @@ describe("Discord's hidden limit on a channel's webhook posts", () => {
       await limited.close();
       await deletePrefix(redis, hiddenPrefix);
     }
+  });
+});
+
+describe("a channel whose webhooks Discord holds: the bot posts for the personas", () => {
+  // 4 webhook posts per 2 s into a channel (Discord's is 30 a minute), whichever webhook sends them.
+  const hotChannel = async (test: (standIn: DiscordStandIn, edges: DiscordEdge[], channelId: string, warnings: string[]) => Promise<void>) => {
+    const limited = await startDiscordStandIn({ enforceRateLimits: true, webhookChannelLimit: { limit: 4, windowMs: 2_000 } });
+    const hotPrefix = `${prefix}-hot-${Math.random().toString(36).slice(2, 8)}`;
+    const told: string[] = [];
+    try {
+      const feed = sharedFeed();
+      const edges = [0, 1].map(() => processEdge(hotPrefix, { standIn: limited, gated: true, channelWindowMs: 2_000, feed, overflowAfterMs: 300, onWarning: (m) => told.push(m) }));
+      await test(limited, edges, limited.addChannel({ name: 'hot' }), told);
+    } finally {
+      await limited.close();
+      await deletePrefix(redis, hotPrefix);
+    }
+  };
+  const say = (edges: DiscordEdge[], channelId: string, from: number, n: number) =>
+    Promise.all(Array.from({ length: n }, (_, i) => edges[i % 2]!.postAs({ channelId }, { personaId: `p${i % 3}`, name: `P${i % 3}` }, `reply ${from + i}`)));
+
+  it("posts what the channel's webhooks cannot take now as the bot, under the persona's name; every post once", async () => {
+    await hotChannel(async (limited, edges, channelId) => {
+      const posted = [...(await say(edges, channelId, 0, 10)), ...(await say(edges, channelId, 10, 10))];
+      const messages = limited.messages(channelId);
+      const byBot = messages.filter((m) => !m.webhook_id);
+      const byWebhook = messages.filter((m) => m.webhook_id);
+      // The webhooks took what Discord allows; the rest went out at once as the bot, not after the window.
+      expect(byBot.length).toBeGreaterThan(0);
+      expect(byWebhook.length).toBeGreaterThan(0);
+      expect(byBot.length).toBe(posted.filter((p) => p.webhookId === BOT_POSTED).length);
+      for (const m of byBot) expect(m.author.id).toBe(limited.botUser.id);
+      // Each says who speaks, and every answer is there once, by the right persona.
+      const said = new Map(messages.map((m) => [m.webhook_id ? m.content : m.content.split('\n')[1]!, m.webhook_id ? m.author.username : m.content.split('\n')[0]]));
+      expect(messages).toHaveLength(20);
+      for (let i = 0; i < 20; i++) {
+        const who = `P${(i % 10) % 3}`;
+        expect(said.get(`reply ${i}`)).toBe(byWebhook.some((m) => m.content === `reply ${i}`) ? who : `**${who}**`);
+      }
+      // At most one refusal per burst before the hold is known; shared 429s are not invalid requests.
+      expect(limited.restCalls.filter((c) => c.status === 429).length).toBeLessThanOrEqual(3);
+      expect(limited.invalidRequests()).toBe(0);
+    });
+  });
+
+  it("finds a bot post whose answer was lost by the persona's words, and edits it keeping the name line", async () => {
+    await hotChannel(async (limited, edges, channelId) => {
+      const posted = await say(edges, channelId, 0, 12);
+      const index = posted.findIndex((p) => p.webhookId === BOT_POSTED);
+      expect(index).toBeGreaterThanOrEqual(0);
+      const speaker = { personaId: `p${index % 3}`, name: `P${index % 3}` };
+      const found = await edges[0]!.findOwnPost({ channelId }, '0', speaker.name, `reply ${index}`);
+      expect(found).toEqual(posted[index]);
+      expect(await edges[0]!.findOwnPost({ channelId }, '0', 'Someone else', `reply ${index}`)).toBeUndefined();
+      await edges[1]!.editAs({ channelId }, found!, 'reply, amended', speaker);
+      expect(limited.messages(channelId).find((m) => m.id === found!.id)?.content).toBe(`**${speaker.name}**\nreply, amended`);
+    });
+  });
+
+  it('waits for the webhooks where the bot may not post, and says so once', async () => {
+    await hotChannel(async (limited, edges, channelId, told) => {
+      limited.denyPermission(channelId, 'SendMessages');
+      await say(edges, channelId, 0, 10);
+      const messages = limited.messages(channelId);
+      expect(messages).toHaveLength(10);
+      expect(messages.every((m) => m.webhook_id)).toBe(true);
+      // One refused try per process, remembered.
+      expect(limited.restCalls.filter((c) => c.status === 403)).toHaveLength(told.length);
+      expect(told.length).toBeGreaterThan(0);
+      expect(told.length).toBeLessThanOrEqual(2);
+    });
   });
 });
