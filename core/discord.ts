@@ -26,6 +26,9 @@ export interface PostedMessage {
   webhookId: string;
 }
 
+/** Why a persona's post went out as the bot: the gate knew the channel held, or Discord refused the post (a shared 429). */
+export type OverflowReason = 'held' | 'refused';
+
 /** A PostedMessage's `webhookId` when the bot posted it itself (a notice, or a persona's overflow post). */
 export const BOT_POSTED = 'bot';
 
@@ -119,6 +122,8 @@ export interface EdgeOptions extends PoolOptions {
    * wait (the REST client must then be created with `busyChannelPosts: 'throw'`). Absent: it waits.
    */
   overflowAfterMs?: number;
+  /** Told of each persona post the bot made itself, and why. */
+  onOverflow?: (reason: OverflowReason) => void;
 }
 
 export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
@@ -211,7 +216,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
    * bot's own limit in a channel (5 posts per 5 s) is apart from the webhooks' 30 a minute. Undefined
    * when the bot may not post there (tried again after BOT_REFUSED_MS, in case it was granted).
    */
-  async function overflowPost(channel: ChannelRef, speaker: Speaker, content: string, ready: Promise<unknown> | undefined): Promise<PostedMessage | undefined> {
+  async function overflowPost(channel: ChannelRef, speaker: Speaker, content: string, ready: Promise<unknown> | undefined, reason: OverflowReason): Promise<PostedMessage | undefined> {
     const known = botMayPost.get(channel.channelId);
     if (known && !(await known.may) && Date.now() - known.at < BOT_REFUSED_MS) return undefined;
     let found: (may: boolean) => void = () => undefined;
@@ -220,6 +225,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     try {
       const message = (await rest.post(Routes.channelMessages(channel.channelId), { body: { content: withNameLine(speaker.name, content), allowed_mentions: NO_PINGS } })) as APIMessage;
       found(true);
+      o.onOverflow?.(reason);
       return { id: message.id, webhookId: BOT_POSTED };
     } catch (err) {
       const refused = err instanceof DiscordAPIError && err.status === 403;
@@ -241,7 +247,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       for (let attempt = 0; ; attempt++) {
         const taken = o.gate ? await takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId, overflowAfterMs) : { hook: await pools.take(target.webhookChannelId, speaker.personaId), slot: undefined };
         if (taken === 'overflow') {
-          const posted = await overflowPost(channel, speaker, content, ready);
+          const posted = await overflowPost(channel, speaker, content, ready, 'held');
           if (posted) return posted;
           overflowAfterMs = undefined;
           continue;
@@ -261,7 +267,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
           // Discord refused it for the channel's hidden limit (nothing was posted): the bot posts it,
           // or, where the bot may not, it waits for the hold the gate has learned.
           if (err instanceof ChannelBusyError) {
-            const posted = overflowAfterMs === undefined ? undefined : await overflowPost(channel, speaker, content, undefined);
+            const posted = overflowAfterMs === undefined ? undefined : await overflowPost(channel, speaker, content, undefined, 'refused');
             if (posted) return posted;
             overflowAfterMs = undefined;
             continue;

@@ -3,6 +3,7 @@
 // from files and from @discordjs/rest's route (which hides ids); never a message, channel or user id.
 import { RESTEvents, type APIRequest, type REST, type RateLimitData, type ResponseLike } from '@discordjs/rest';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { OverflowReason } from './discord.ts';
 import type { HealthStore } from './health.ts';
 import { failureClass, type HostEvent } from './hosts/fallback.ts';
 import type { SessionRow } from './transcript/store.ts';
@@ -116,7 +117,10 @@ export interface WorkerMetrics {
   failed(turns: number): void;
   /** A health check this process made. */
   checked(host: string, up: boolean): void;
+  /** A persona's post the bot made itself, the channel's webhooks held by Discord (see core/discord.ts's overflow). */
+  postedByBot(reason: OverflowReason): void;
 }
+
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const VISIBLE_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
@@ -132,7 +136,14 @@ export function workerMetrics(registry: Registry): WorkerMetrics {
   const added = new Histogram({ name: 'chorus_added_latency_seconds', help: "Time from the gateway receiving a message to the model request of its job's first turn", buckets: LATENCY_BUCKETS, registers });
   const visible = new Histogram({ name: 'chorus_time_to_first_visible_seconds', help: "Time from the gateway receiving a message to the answer's first visible text, by turn position in the job", labelNames: ['position'], buckets: VISIBLE_BUCKETS, registers });
   const checks = new Counter({ name: 'chorus_host_checks_total', help: 'Host health checks made by this process, by host and result', labelNames: ['host', 'result'], registers });
+  const byBot = new Counter({
+    name: 'chorus_persona_posts_by_bot_total',
+    help: "Persona posts the bot made itself, under the persona's name, because Discord held the channel's webhooks: reason held (the gate knew) or refused (Discord answered the webhook post 429 shared; that 429 is counted here, not in chorus_discord_rest_429_total)",
+    labelNames: ['reason'],
+    registers,
+  });
   return {
+    postedByBot: (reason) => byBot.inc({ reason }),
     observeHost(e) {
       if (e.kind === 'answered') {
         replies.inc({ persona: e.personaId, host: e.host });

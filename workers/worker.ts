@@ -6,7 +6,7 @@ import { startAdminServer, type AdminServer } from '../core/admin-server.ts';
 import { createBudgets } from '../core/budgets.ts';
 import { createHealthStore, hostsToCheck, startHealthChecks } from '../core/health.ts';
 import { createRegistry, observeRest, workerMetrics } from '../core/metrics.ts';
-import { createDiscordEdge, OVERFLOW_AFTER_MS, type DiscordEdge } from '../core/discord.ts';
+import { createDiscordEdge, OVERFLOW_AFTER_MS, type DiscordEdge, type OverflowReason } from '../core/discord.ts';
 import { createRest } from '../core/rest.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -86,7 +86,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     poolSize: config.WEBHOOK_POOL_SIZE,
     feed: stores.feed,
     ...(gate ? { gate } : {}),
-    ...(overflow ? { overflowAfterMs: OVERFLOW_AFTER_MS } : {}),
+    ...(overflow ? { overflowAfterMs: OVERFLOW_AFTER_MS, onOverflow: (reason: OverflowReason) => metrics.postedByBot(reason) } : {}),
     onBackgroundError: (err) => log.warn({ err: describeError(err) }, 'could not grow a webhook pool'),
     onWarning: (message, fields) => log.warn(fields, message),
   }));

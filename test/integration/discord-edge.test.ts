@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
-import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, type DiscordEdge } from '../../core/discord.ts';
+import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, type DiscordEdge, type OverflowReason } from '../../core/discord.ts';
 import { createRest } from '../../core/rest.ts';
 import { createRestGate } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
@@ -23,7 +23,7 @@ const warnings: string[] = [];
  * handle on the shared Redis gate, told what the gate counts (as every worker's is); several share
  * Redis as processes do.
  */
-function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; channelWindowMs?: number; feed?: ChangeFeed; onWarning?: (m: string) => void; overflowAfterMs?: number } = {}): DiscordEdge {
+function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize?: number; gated?: boolean; channelWindowMs?: number; feed?: ChangeFeed; onWarning?: (m: string) => void; overflowAfterMs?: number; onOverflow?: (reason: OverflowReason) => void } = {}): DiscordEdge {
   const standIn = o.standIn ?? discord;
   const gate = o.gated ? createRestGate(redis, edgePrefix, o.channelWindowMs ? { channelWindowMs: o.channelWindowMs } : {}) : undefined;
   const told = {
@@ -42,6 +42,7 @@ function processEdge(edgePrefix: string, o: { standIn?: DiscordStandIn; poolSize
     ...(o.feed ? { feed: o.feed } : {}),
     ...(o.onWarning ? { onWarning: o.onWarning } : {}),
     ...(o.overflowAfterMs === undefined ? {} : { overflowAfterMs: o.overflowAfterMs }),
+    ...(o.onOverflow ? { onOverflow: o.onOverflow } : {}),
   });
   return processEdge;
 }
@@ -279,14 +280,15 @@ describe("Discord's hidden limit on a channel's webhook posts", () => {
 
 describe("a channel whose webhooks Discord holds: the bot posts for the personas", () => {
   // 4 webhook posts per 2 s into a channel (Discord's is 30 a minute), whichever webhook sends them.
-  const hotChannel = async (test: (standIn: DiscordStandIn, edges: DiscordEdge[], channelId: string, warnings: string[]) => Promise<void>) => {
+  const hotChannel = async (test: (standIn: DiscordStandIn, edges: DiscordEdge[], channelId: string, warnings: string[], overflows: OverflowReason[]) => Promise<void>) => {
     const limited = await startDiscordStandIn({ enforceRateLimits: true, webhookChannelLimit: { limit: 4, windowMs: 2_000 } });
     const hotPrefix = `${prefix}-hot-${Math.random().toString(36).slice(2, 8)}`;
     const told: string[] = [];
+    const overflows: OverflowReason[] = [];
     try {
       const feed = sharedFeed();
-      const edges = [0, 1].map(() => processEdge(hotPrefix, { standIn: limited, gated: true, channelWindowMs: 2_000, feed, overflowAfterMs: 300, onWarning: (m) => told.push(m) }));
-      await test(limited, edges, limited.addChannel({ name: 'hot' }), told);
+      const edges = [0, 1].map(() => processEdge(hotPrefix, { standIn: limited, gated: true, channelWindowMs: 2_000, feed, overflowAfterMs: 300, onWarning: (m) => told.push(m), onOverflow: (r) => overflows.push(r) }));
+      await test(limited, edges, limited.addChannel({ name: 'hot' }), told, overflows);
     } finally {
       await limited.close();
       await deletePrefix(redis, hotPrefix);
@@ -296,7 +298,7 @@ describe("a channel whose webhooks Discord holds: the bot posts for the personas
     Promise.all(Array.from({ length: n }, (_, i) => edges[i % 2]!.postAs({ channelId }, { personaId: `p${i % 3}`, name: `P${i % 3}` }, `reply ${from + i}`)));
 
   it("posts what the channel's webhooks cannot take now as the bot, under the persona's name; every post once", async () => {
-    await hotChannel(async (limited, edges, channelId) => {
+    await hotChannel(async (limited, edges, channelId, _, overflows) => {
       const posted = [...(await say(edges, channelId, 0, 10)), ...(await say(edges, channelId, 10, 10))];
       const messages = limited.messages(channelId);
       const byBot = messages.filter((m) => !m.webhook_id);
@@ -305,6 +307,9 @@ describe("a channel whose webhooks Discord holds: the bot posts for the personas
       expect(byBot.length).toBeGreaterThan(0);
       expect(byWebhook.length).toBeGreaterThan(0);
       expect(byBot.length).toBe(posted.filter((p) => p.webhookId === BOT_POSTED).length);
+      // Each told, with why: Discord refused it (the 429s), or the gate knew the channel held.
+      expect(overflows).toHaveLength(byBot.length);
+      expect(overflows.filter((r) => r === 'refused').length).toBe(limited.restCalls.filter((c) => c.status === 429).length);
       for (const m of byBot) expect(m.author.id).toBe(limited.botUser.id);
       // Each says who speaks, and every answer is there once, by the right persona.
       const said = new Map(messages.map((m) => [m.webhook_id ? m.content : m.content.split('\n')[1]!, m.webhook_id ? m.author.username : m.content.split('\n')[0]]));

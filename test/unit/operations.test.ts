@@ -199,6 +199,17 @@ describe('admin pages and metric labels', () => {
     expect(text).toContain('chorus_tokens_total{persona="p",kind="cache_read",process="worker"} 4');
   });
 
+  it("counts persona posts the bot made, by why (Discord's shared 429s on them included)", async () => {
+    const registry = createRegistry('worker', { processMetrics: false });
+    const metrics = workerMetrics(registry);
+    metrics.postedByBot('held');
+    metrics.postedByBot('held');
+    metrics.postedByBot('refused');
+    const text = await registry.metrics();
+    expect(text).toContain('chorus_persona_posts_by_bot_total{reason="held",process="worker"} 2');
+    expect(text).toContain('chorus_persona_posts_by_bot_total{reason="refused",process="worker"} 1');
+  });
+
   it('puts host failures in a few classes', () => {
     const at = (status: number | undefined, reason = '') => failureClass({ status, reason });
     expect([at(429), at(529), at(503), at(500), at(401), at(404), at(400), at(undefined, 'Request timed out.'), at(undefined, 'ECONNREFUSED')]).toEqual([
