@@ -338,6 +338,23 @@ describe("a channel whose webhooks Discord holds: the bot posts for the personas
     });
   });
 
+  it("posts into a thread the same way: through the parent's webhooks, or by the bot in the thread itself", async () => {
+    await hotChannel(async (limited, edges, channelId) => {
+      const threadId = limited.addChannel({ name: 'hot-thread', parentId: channelId, thread: true });
+      const posted = await Promise.all(Array.from({ length: 10 }, (_, i) => edges[i % 2]!.postAs({ channelId: threadId, parentId: channelId }, { personaId: 'p0', name: 'P0' }, `thread reply ${i}`)));
+      const inThread = limited.messages(threadId);
+      expect(inThread).toHaveLength(10);
+      expect(limited.messages(channelId)).toHaveLength(0);
+      const byBot = inThread.filter((m) => !m.webhook_id);
+      expect(byBot.length).toBeGreaterThan(0);
+      for (const m of byBot) expect(m.content).toMatch(/^\*\*P0\*\*\nthread reply \d$/);
+      // A lost one is found in the thread, by its name line and words.
+      const index = posted.findIndex((p) => p.webhookId === BOT_POSTED);
+      expect(await edges[0]!.findOwnPost({ channelId: threadId, parentId: channelId }, '0', 'P0', `thread reply ${index}`)).toEqual(posted[index]);
+      expect(limited.invalidRequests()).toBe(0);
+    });
+  });
+
   it('waits for the webhooks where the bot may not post, and says so once', async () => {
     await hotChannel(async (limited, edges, channelId, told) => {
       limited.denyPermission(channelId, 'SendMessages');
