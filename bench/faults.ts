@@ -260,8 +260,6 @@ async function rateLimited(): Promise<Omit<Row, 'scenario'>> {
     if (process.env.FAULTS_DEBUG) {
       const hook = h.discord.restCalls.find((c) => c.status === 429)?.path.split('/')[4];
       console.error(h.discord.restCalls.filter((c) => hook && c.path.includes(hook)).map((c) => `${c.method} ${c.status} at ${c.at % 100000}`).join('\n'));
-      const t0 = h.discord.restCalls[0]?.at ?? 0;
-      console.error('ALL\n' + h.discord.restCalls.map((c) => `${((c.at - t0) / 1000).toFixed(2)} ${c.method} ${c.path.replace(/\d{15,}/g, ':id').replace(/\/webhooks\/:id\/[^/?]+/, '/webhooks/:id/:token')} ${c.status}`).join('\n'));
     }
     for (const w of workers) w.kill('SIGKILL');
     return { sent: numbers.length, ...count(h, channelId, numbers), stalled: '', invalid: invalid(h), recoverMs: '' };

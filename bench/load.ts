@@ -11,6 +11,7 @@ import { lastSaid, startModelHost, type ModelHost } from '../test/stand-ins/mode
 import { startHarness } from '../test/e2e/harness.ts';
 import { now, processCpuSeconds, processMemory, shippedStart, summary } from './measure.ts';
 import { deletePrefix } from '../playground/redis.ts';
+import { readNameLine } from '../core/split.ts';
 
 export interface LoadSpec {
   channels: number;
@@ -82,9 +83,10 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
   // Called for every message the stand-in creates; never resolves.
   void discord.nextMessage((m) => {
     // (chorus's bot posts a persona's answer under its name line when the channel's webhooks are held.)
-    const token = /^(?:\*\*[^\n]+\*\*\n)?Answer to (load-\d+)/.exec(m.content)?.[1];
+    const named = m.webhook_id === undefined ? readNameLine(m.content) : undefined;
+    const token = /^Answer to (load-\d+)/.exec(named?.piece ?? m.content)?.[1];
     if (token && !visibleAt.has(token)) visibleAt.set(token, now());
-    if (token && m.webhook_id === undefined && m.content.startsWith('**')) byBot.add(token);
+    if (token && named) byBot.add(token);
     return false;
   });
   const restBefore = discord.restCalls.length;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readNameLine } from '../core/split.ts';
 
 /**
  * How `npm run <script>` starts a chorus process: the node flags and the plain variables its
@@ -26,7 +27,7 @@ export function shippedStart(script: string): { nodeArgs: string[]; env: Record<
 export function personaPosts<M extends { webhook_id?: string | undefined; author: { id: string }; content: string }>(messages: readonly M[], botUserId: string): M[] {
   return messages.flatMap((m) => {
     if (m.webhook_id !== undefined) return [m];
-    const words = m.author.id === botUserId ? /^\*\*.+\*\*\n([\s\S]*)$/.exec(m.content)?.[1] : undefined;
+    const words = m.author.id === botUserId ? readNameLine(m.content)?.piece : undefined;
     return words === undefined ? [] : [{ ...m, content: words }];
   });
 }

@@ -218,9 +218,10 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
    */
   async function overflowPost(channel: ChannelRef, speaker: Speaker, content: string, ready: Promise<unknown> | undefined, reason: OverflowReason): Promise<PostedMessage | undefined> {
     const known = botMayPost.get(channel.channelId);
-    if (known && !(await known.may) && Date.now() - known.at < BOT_REFUSED_MS) return undefined;
+    const fresh = known !== undefined && Date.now() - known.at < BOT_REFUSED_MS;
+    if (fresh && !(await known.may)) return undefined;
     let found: (may: boolean) => void = () => undefined;
-    if (!known || Date.now() - known.at >= BOT_REFUSED_MS) botMayPost.set(channel.channelId, { at: Date.now(), may: new Promise((r) => (found = r)) });
+    if (!fresh) botMayPost.set(channel.channelId, { at: Date.now(), may: new Promise((r) => (found = r)) });
     await ready;
     try {
       const message = (await rest.post(Routes.channelMessages(channel.channelId), { body: { content: withNameLine(speaker.name, content), allowed_mentions: NO_PINGS } })) as APIMessage;
@@ -327,13 +328,13 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       const target = await targetOf(channel);
       const ours = await pools.ids(target.webhookChannelId);
       const botId = await o.identity.botUserId();
+      const byBot = (m: APIMessage) => !m.webhook_id && m.author.id === botId;
       const after = BigInt(afterId);
       // Every message after `afterId`, newest page first, back to `afterId`: in a quiet channel one
       // request, and in a busy one the post is found however many messages followed it (up to a cap).
       let before: string | undefined;
       for (let page = 0; page < OWN_POST_PAGES; page++) {
         const messages = await listMessages(channel.channelId, { limit: '100', ...(before ? { before } : {}) });
-        const byBot = (m: APIMessage) => !m.webhook_id && m.author.id === botId;
         const found = messages.find(
           (m) =>
             BigInt(m.id) > after &&

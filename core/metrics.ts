@@ -121,7 +121,6 @@ export interface WorkerMetrics {
   postedByBot(reason: OverflowReason): void;
 }
 
-
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const VISIBLE_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120];
 

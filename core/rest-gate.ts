@@ -40,6 +40,11 @@ export interface GateWait {
   byChannel: boolean;
 }
 
+/** A 429 whose X-RateLimit-Scope is "shared": a limit on a resource shared beyond this request's own bucket (for a webhook post, its channel's). */
+export function isSharedLimit(answer: RateLimitAnswer | undefined): answer is RateLimitAnswer {
+  return answer?.status === 429 && answer.headers.get('x-ratelimit-scope') === 'shared';
+}
+
 export interface WebhookTarget {
   /**
    * The channel a webhook request goes into (a thread's parent: its webhooks are the parent's).
@@ -95,8 +100,8 @@ export const MAX_POLL_MS = 50;
 // KEYS: the gate's sorted set (member → when its slot frees); the channel's hold ('posts' or
 // 'edits': which kind of request Discord refused, and so which the hold stops: posts always, edits
 // only after an edit was refused), its last minute's posts and its learned limit (names unused
-// without a channel); then, per resource budget offered, its state hash, in-flight set and last minute's requests. ARGV: limit, lease, member, budget
-// lease, minute-crowded count, the channel's request ('post', 'edit' or '' without a channel), the
+// without a channel); then, per resource budget offered, its state hash, in-flight set and last
+// minute's requests. ARGV: limit, lease, member, budget lease, minute-crowded count, the channel's request ('post', 'edit' or '' without a channel), the
 // channel's window (ms). Returns {0, 0, requests through the chosen budget in the last minute, its
 // index (from 0), the channel's posts in its window} when the slots are taken, else {how long to
 // wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's
@@ -255,8 +260,8 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
         // A limit on the channel's webhooks together: none of them may post until it has passed.
         // It is the channel's, not this webhook's: the webhook's own budget is as its headers say
         // (its edits, which the hold lets through, must not wait out the channel's minute).
-        const channelLimit = retryAfter !== undefined && target.channel !== undefined && h?.get('x-ratelimit-scope') === 'shared';
-        const holdChannel = channelLimit ? Math.ceil(retryAfter) : '';
+        const channelLimit = target.channel !== undefined && isSharedLimit(answer);
+        const holdChannel = channelLimit && retryAfter !== undefined ? Math.ceil(retryAfter) : '';
         const ownLimit = retryAfter !== undefined && !channelLimit;
         const remaining = ownLimit ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
         const resetAfter = ownLimit ? retryAfter : Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;

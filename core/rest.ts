@@ -4,7 +4,7 @@
 // repeated safely, go through `idempotent`. The rate limit is the one Redis gate every process
 // shares (core/rest-gate.ts), or chorus's REST proxy.
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
-import type { GateSlot, RestGate, WebhookTarget } from './rest-gate.ts';
+import { isSharedLimit, type GateSlot, type RestGate, type WebhookTarget } from './rest-gate.ts';
 
 /** Permissions chorus cannot work without in a channel; remembered when Discord refuses for want of one. */
 export type ChannelPermission = 'ManageWebhooks' | 'SendMessages';
@@ -25,12 +25,8 @@ export class MissingPermissionError extends Error {
  */
 export class ChannelBusyError extends Error {
   override name = 'ChannelBusyError';
-  readonly channelId: string;
-  readonly retryAfterMs: number;
-  constructor(channelId: string, retryAfterMs: number) {
-    super(`Discord holds webhook posts into channel ${channelId} for ${retryAfterMs} ms`);
-    this.channelId = channelId;
-    this.retryAfterMs = retryAfterMs;
+  constructor(channelId: string) {
+    super(`Discord holds webhook posts into channel ${channelId}`);
   }
 }
 
@@ -167,9 +163,9 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
               slot.release(answer);
             }
             // (The gate has learned the hold from the answer, whichever way the post goes on.)
-            if (opts.busyChannelPosts === 'throw' && target.kind === 'post' && target.channel && answer.status === 429 && answer.headers.get('x-ratelimit-scope') === 'shared') {
+            if (opts.busyChannelPosts === 'throw' && target.kind === 'post' && target.channel && isSharedLimit(answer)) {
               await answer.arrayBuffer().catch(() => undefined); // frees the connection
-              throw new ChannelBusyError(target.channel, Number(answer.headers.get('retry-after') ?? 0) * 1000);
+              throw new ChannelBusyError(target.channel);
             }
             return answer;
           },

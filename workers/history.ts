@@ -45,7 +45,7 @@ export async function channelHistory(deps: HistoryDeps, channelId: string, limit
   // notices. The bot's own messages are notices, but for a persona's post it made (a channel whose
   // webhooks Discord held), which is that persona's words, under its name, without the name line.
   const raw = spokenTypes.flatMap((m): APIMessage[] => {
-    if (m.author.id !== botUserId) return [m];
+    if (m.author.id !== botUserId) return [m]; // (an interaction's answer is the bot's too, with a webhook id: not conversation)
     const post = posts.get(m.id);
     const named = post && !post.notice ? readNameLine(m.content) : undefined;
     return named ? [{ ...m, content: named.piece, author: { ...m.author, username: named.name, global_name: named.name } }] : [];
