@@ -32,7 +32,12 @@ export type Host = z.infer<typeof HostSchema>;
 
 export const PersonaSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
-  name: z.string().min(1).max(80),
+  // Posted as a webhook's username: Discord refuses the post (400) for a name with these in it.
+  name: z
+    .string()
+    .min(1)
+    .max(80)
+    .refine((name) => !/discord|clyde/i.test(name), 'Discord refuses a webhook name containing "discord" or "clyde": choose another name'),
   aliases: z.array(z.string().min(1)).default([]),
   avatarUrl: z.url().optional(),
   systemPrompt: z.string().default(''),

@@ -33,6 +33,13 @@ describe('persona files', () => {
     expect(() => parsePersona('personas/old.yaml', bad)).toThrow(/personas\/old\.yaml[\s\S]*hosts\.0\.provider/);
   });
 
+  it('refuses a name Discord refuses as a webhook name, saying why', () => {
+    for (const name of ['Clyde', 'Discord Historian', 'ex-DISCORDian']) {
+      expect(() => parsePersona('a.yaml', good.replace('name: Old Model', `name: ${name}`)), name).toThrow(/name[\s\S]*"discord" or "clyde"/);
+    }
+    expect(parsePersona('a.yaml', good.replace('name: Old Model', 'name: Discourse')).name).toBe('Discourse');
+  });
+
   it('refuses a bad date, an unknown field and broken YAML', () => {
     expect(() => parsePersona('a.yaml', good.replace('2023-01-01', 'last spring'))).toThrow(/lifecycle\.released/);
     expect(() => parsePersona('a.yaml', `${good}\ncolour: blue\n`)).toThrow(/colour/);
