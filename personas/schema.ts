@@ -39,7 +39,8 @@ export const PersonaSchema = z.strictObject({
     .max(80)
     .refine((name) => !/discord|clyde/i.test(name), 'Discord refuses a webhook name containing "discord" or "clyde": choose another name'),
   aliases: z.array(z.string().min(1)).default([]),
-  avatarUrl: z.url().optional(),
+  // Discord fetches it to show beside each post: a web address, not a file path or data: URI.
+  avatarUrl: z.url({ protocol: /^https?$/, error: 'an http(s) address Discord can fetch the image from' }).optional(),
   systemPrompt: z.string().default(''),
   /** chat: native chat turns; prefill: a `Name: text` transcript the model continues. */
   contextMode: z.enum(['chat', 'prefill']).default('chat'),

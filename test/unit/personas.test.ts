@@ -40,6 +40,13 @@ describe('persona files', () => {
     expect(parsePersona('a.yaml', good.replace('name: Old Model', 'name: Discourse')).name).toBe('Discourse');
   });
 
+  it('refuses an avatar Discord cannot fetch, saying why', () => {
+    for (const url of ['file:///home/me/opus.png', 'data:image/png;base64,AAAA', 'opus.png']) {
+      expect(() => parsePersona('a.yaml', `${good}avatarUrl: ${url}\n`), url).toThrow(/avatarUrl[\s\S]*http\(s\) address/);
+    }
+    expect(parsePersona('a.yaml', `${good}avatarUrl: https://example.org/opus.png\n`).avatarUrl).toBe('https://example.org/opus.png');
+  });
+
   it('refuses a bad date, an unknown field and broken YAML', () => {
     expect(() => parsePersona('a.yaml', good.replace('2023-01-01', 'last spring'))).toThrow(/lifecycle\.released/);
     expect(() => parsePersona('a.yaml', `${good}\ncolour: blue\n`)).toThrow(/colour/);
