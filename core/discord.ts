@@ -6,7 +6,7 @@ import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
-import { ChannelBusyError, idempotent, MissingPermissionError, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
+import { ChannelBusyError, idempotent, MissingPermissionError, NoSpareRoomError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
 import { withNameLine } from './split.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
@@ -52,9 +52,15 @@ export interface DiscordEdge {
   /**
    * Shows the bot typing in the channel, unless some chorus process did so lately (Discord shows
    * the indicator for 10 s, whoever is waiting): resolves with how long until it is worth showing
-   * again (ms). One request per channel per TYPING_RENEW_MS at most, however many replies wait.
+   * again (ms). One request per channel per TYPING_RENEW_MS at most, however many replies wait;
+   * none while the global limit has no room to spare (then again after TYPING_SKIPPED_MS).
    */
   typing(channelId: string): Promise<number>;
+  /**
+   * Makes ready, in the background, what the channel's first post needs (its first webhook), so a
+   * post after a model's answer does not wait for it. Failures are left for the post to meet.
+   */
+  prepare(channel: ChannelRef): void;
   /** How long a streaming edit should wait so the webhook's and the channel's budgets keep room to spare (0: now). */
   editDelay(channel: ChannelRef, webhookId: string): number;
   /** Whether the channel's webhooks have room for a streamed answer's preview and edits (see WebhookPools.roomToStream). */
@@ -82,6 +88,8 @@ interface Target {
 
 /** How often a channel's typing indicator is renewed while replies wait (Discord shows one for 10 s). */
 export const TYPING_RENEW_MS = 8_000;
+/** When the global limit had no spare room for the indicator, it is tried again this soon. */
+export const TYPING_SKIPPED_MS = 1_000;
 
 // KEYS: the channel's typing key. ARGV: renewal period (ms). Returns 0 when the caller should send
 // the indicator now (the key is taken for the period), else how long until it should be renewed.
@@ -295,13 +303,25 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
     },
 
+    prepare(channel) {
+      targetOf(channel)
+        .then((target) => pools.ready(target.webhookChannelId))
+        .catch(() => undefined);
+    },
+
     async typing(channelId) {
-      const left = Number(await CLAIM_TYPING(redis, [`${prefix}:typing:${channelId}`], [TYPING_RENEW_MS]));
+      const key = `${prefix}:typing:${channelId}`;
+      const left = Number(await CLAIM_TYPING(redis, [key], [TYPING_RENEW_MS]));
       if (left > 0) return left;
       try {
-        await rest.post(Routes.channelTyping(channelId));
+        // Cosmetic: it takes only room the global limit has to spare, and never waits for it.
+        await rest.post(Routes.channelTyping(channelId), o.gate ? { headers: spareOnlyHeaders() } : {});
         return TYPING_RENEW_MS;
       } catch (err) {
+        if (err instanceof NoSpareRoomError) {
+          await redis.pexpire(key, TYPING_SKIPPED_MS);
+          return TYPING_SKIPPED_MS;
+        }
         if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
         throw err;
       }

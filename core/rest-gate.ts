@@ -82,7 +82,16 @@ export interface RestGate {
    * webhook with room — including one added while it waited.
    */
   tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded?: number, target?: WebhookTarget): Promise<ChosenSlot | GateWait>;
+  /**
+   * One look, for a request nobody waits for (the typing indicator): a slot only while at most
+   * SPARE_SHARE of the global limit is taken; undefined otherwise. So such requests never wait, and
+   * never take the room that posts, webhook creations and replies need in a burst.
+   */
+  acquireSpare(kind: 'bot' | 'webhook'): Promise<GateSlot | undefined>;
 }
+
+/** The share of the global limit that requests nobody waits for may use (see RestGate.acquireSpare). */
+export const SPARE_SHARE = 0.5;
 
 /** Discord's global limit for a bot; webhook executions (no token) are limited per address alike. */
 export const BOT_REQUESTS_PER_SECOND = 50;
@@ -238,13 +247,13 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
   const tag = randomBytes(4).toString('hex');
   let counter = 0;
 
-  async function tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded = Infinity, target: WebhookTarget = {}): Promise<ChosenSlot | GateWait> {
+  async function tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded = Infinity, target: WebhookTarget = {}, limit = perSecond): Promise<ChosenSlot | GateWait> {
     const member = `${tag}-${++counter}`;
     const channel = channelKey(target.channel);
     const post = target.channel !== undefined && target.kind !== 'edit';
     const keys = [gates[kind], `${channel}:hold`, `${channel}:last-minute`, `${channel}:limit`, ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
-    const limit = Number.isFinite(minuteCrowded) ? minuteCrowded : 1e9;
-    const [wait, heldBy, lastMinute, index, channelMinute] = (await ACQUIRE(redis, keys, [perSecond, LEASE_MS, member, BUCKET_LEASE_MS, limit, target.channel ? (target.kind ?? 'post') : '', channelWindowMs])) as [number, number, number, number, number];
+    const crowded = Number.isFinite(minuteCrowded) ? minuteCrowded : 1e9;
+    const [wait, heldBy, lastMinute, index, channelMinute] = (await ACQUIRE(redis, keys, [limit, LEASE_MS, member, BUCKET_LEASE_MS, crowded, target.channel ? (target.kind ?? 'post') : '', channelWindowMs])) as [number, number, number, number, number];
     if (wait !== 0) return { waitMs: wait, byBucket: heldBy !== 0, byChannel: heldBy === 2 };
     const bucket = buckets[index];
     // The answer's keys, in the order RELEASE reads them (names it does not use stand in when absent).
@@ -272,6 +281,10 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
 
   return {
     tryAcquire,
+    async acquireSpare(kind) {
+      const got = await tryAcquire(kind, [], Infinity, {}, Math.max(1, Math.floor(perSecond * SPARE_SHARE)));
+      return 'release' in got ? got : undefined;
+    },
     async acquire(kind, bucket, target) {
       let heldByBucketMs = 0;
       for (;;) {

@@ -95,6 +95,20 @@ const HELD_SLOT = 'x-chorus-held-slot';
  */
 const WEBHOOK_CHANNEL_HEADER = 'x-chorus-webhook-channel';
 
+/** The header by which a request says it may take only spare room in the gate, never wait (RestGate.acquireSpare); removed before it is sent. */
+const SPARE_ONLY = 'x-chorus-spare-only';
+
+/** The headers for a request nobody waits for: sent only if the gate has spare room now, else NoSpareRoomError. */
+export const spareOnlyHeaders = (): Record<string, string> => ({ [SPARE_ONLY]: '1' });
+
+/** A spare-room request was not sent: the global limit is busy with requests someone waits for. */
+export class NoSpareRoomError extends Error {
+  override name = 'NoSpareRoomError';
+  constructor() {
+    super('not sent: Discord\'s global limit has no spare room now');
+  }
+}
+
 /** The headers that tell the gate a webhook request's channel and kind (read back by webhookTarget). */
 export function webhookTargetHeaders(target: Required<WebhookTarget>): Record<string, string> {
   return { [WEBHOOK_CHANNEL_HEADER]: `${target.kind} ${target.channel}` };
@@ -139,7 +153,7 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
           async makeRequest(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) {
             // chorus's own headers say what the gate needs; they are not sent. (The same request
             // may come here again, after a 429: they are read from it, never removed from it.)
-            const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channelHeader, ...sent } = (init.headers ?? {}) as Record<string, string>;
+            const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channelHeader, [SPARE_ONLY]: spareOnly, ...sent } = (init.headers ?? {}) as Record<string, string>;
             const bot = Boolean(sent.authorization ?? sent.Authorization);
             const path = new URL(url).pathname;
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(path);
@@ -149,6 +163,10 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             const target = webhook ? webhookTarget(channelHeader) : {};
             let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
             if (heldId !== undefined) heldSlots.delete(heldId);
+            if (!slot && spareOnly !== undefined) {
+              slot = await gate.acquireSpare(bot ? 'bot' : 'webhook');
+              if (!slot) throw new NoSpareRoomError();
+            }
             if (!slot) {
               // A webhook's own budget is shared by every process posting through it.
               slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : botPost ? `bot-posts:${botPost[1]}` : undefined, target);

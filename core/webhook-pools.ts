@@ -33,6 +33,8 @@ export interface WebhookPools {
    * counts as under way on it until `done`.
    */
   take(channelId: string, personaId: string): Promise<StoredWebhook>;
+  /** The channel has a webhook to post through, creating its first if there is none. */
+  ready(channelId: string): Promise<void>;
   done(webhookId: string): void;
   /** The pool's webhook that posted a message (another process may have added it since this one read the pool). */
   byId(channelId: string, webhookId: string): Promise<StoredWebhook | undefined>;
@@ -299,6 +301,9 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   return {
     take,
     choices,
+    async ready(channelId) {
+      await choices(channelId, '');
+    },
     begin,
     outgrown,
     done(webhookId) {

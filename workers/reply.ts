@@ -254,6 +254,8 @@ async function generate(
   let saved: SavedReply;
   let latency: number | undefined;
   const requestedAt = Date.now();
+  // A new channel's first webhook is made while the model thinks, not after it has answered.
+  deps.discord.prepare(channel);
   try {
     const answer = await askPersona(persona, context.prompt, deps.clientFor, onText, deps.hostOptions);
     if (answer.kind === 'answered') {

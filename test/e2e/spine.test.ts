@@ -180,4 +180,17 @@ describe('threads', () => {
     const execute = h.discord.restCalls.findLast((c) => c.method === 'POST' && c.path.includes('/webhooks/'));
     expect(execute?.query).toMatchObject({ wait: 'true', thread_id: thread });
   });
+
+  it("makes a new channel's first webhook while the model thinks, so the answer does not wait for it", async () => {
+    const channelId = h.discord.addChannel({ name: 'fresh' });
+    let answer!: () => void;
+    const thinking = new Promise<void>((resolve) => (answer = resolve));
+    h.anthropicHost.setResponder(() => ({ text: 'Ready when you are.', hold: thinking }));
+    const created = h.discord.nextRestCall((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/webhooks`));
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && byPersona('Opus')(m));
+    await h.discord.userSays({ channelId, content: 'Opus, are you there?' });
+    expect((await created).status).toBe(200); // the host still holds its answer
+    answer();
+    expect((await post).content).toBe('Ready when you are.');
+  });
 });

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
-import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, type DiscordEdge, type OverflowReason } from '../../core/discord.ts';
+import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, TYPING_SKIPPED_MS, type DiscordEdge, type OverflowReason } from '../../core/discord.ts';
 import { createRest } from '../../core/rest.ts';
-import { createRestGate } from '../../core/rest-gate.ts';
+import { BOT_REQUESTS_PER_SECOND, createRestGate, SPARE_SHARE } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
 
@@ -225,6 +225,24 @@ describe('the typing indicator', () => {
     await redis.del(`${prefix}:typing:${channelId}`);
     expect(await secondProcess.typing(channelId)).toBe(TYPING_RENEW_MS);
     expect(typed(channelId)).toBe(2);
+  });
+
+  it("is left out, not queued, while requests someone waits for use the global limit's spare room; and tried again soon", async () => {
+    const edgePrefix = `${prefix}-typing-busy`;
+    const gated = processEdge(edgePrefix, { gated: true });
+    const channelId = discord.addChannel({ name: 'typing-busy' });
+    const typed = () => discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/typing`)).length;
+    // Another process's requests hold half the bot's 50 a second (webhook creations in a burst, say).
+    const busy = await Promise.all(Array.from({ length: BOT_REQUESTS_PER_SECOND * SPARE_SHARE }, () => createRestGate(redis, edgePrefix).acquire('bot')));
+    expect(await gated.typing(channelId)).toBe(TYPING_SKIPPED_MS);
+    expect(typed()).toBe(0);
+    // The channel's claim lapses as soon, so the next asker (any process) tries again then.
+    expect(await redis.pttl(`${edgePrefix}:typing:${channelId}`)).toBeLessThanOrEqual(TYPING_SKIPPED_MS);
+    for (const slot of busy) slot.release();
+    // With room to spare it is sent.
+    const quiet = processEdge(`${prefix}-typing-quiet`, { gated: true });
+    expect(await quiet.typing(channelId)).toBe(TYPING_RENEW_MS);
+    expect(typed()).toBe(1);
   });
 });
 

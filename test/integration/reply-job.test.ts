@@ -48,6 +48,7 @@ function fakeDiscord() {
       if (m) m.content = content;
     },
     typing: async () => 8_000,
+    prepare: () => undefined,
     editDelay: () => 0,
     roomToStream: async () => true,
     noteWebhookWait: () => undefined,

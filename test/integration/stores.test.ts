@@ -6,7 +6,7 @@ import type { ChannelMessage } from '../../core/messages.ts';
 import { QueueEvents, Worker } from 'bullmq';
 import { createChannelAccess } from '../../core/access.ts';
 import { createReplyQueue, jobIds, REPLY_QUEUE, type ReplyJob } from '../../core/replies.ts';
-import { createRestGate } from '../../core/rest-gate.ts';
+import { createRestGate, SPARE_SHARE } from '../../core/rest-gate.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const prefix = `stores-${process.pid}-${Date.now().toString(36)}`;
@@ -92,6 +92,21 @@ describe('rest gate', () => {
     expect(most).toBeLessThanOrEqual(10);
     expect(sentAt).toHaveLength(30);
     await other.quit();
+  });
+});
+
+describe('rest gate: a request nobody waits for', () => {
+  it('takes only spare room, at once or not at all, and leaves the rest to requests that wait', async () => {
+    const gate = createRestGate(redis, `${prefix}-spare`, { perSecond: 10 });
+    const held = await Promise.all(Array.from({ length: 10 * SPARE_SHARE - 1 }, () => gate.acquire('bot')));
+    const spare = await gate.acquireSpare('bot');
+    expect(spare).toBeDefined(); // the last of the spare share
+    expect(await gate.acquireSpare('bot')).toBeUndefined(); // half the limit taken: none for the indicator…
+    // …while a request someone waits for still has the other half, without waiting.
+    const busy = await Promise.all(Array.from({ length: 10 * (1 - SPARE_SHARE) }, () => gate.tryAcquire('bot', [])));
+    expect(busy.every((slot) => 'release' in slot)).toBe(true);
+    expect(await gate.acquireSpare('webhook')).toBeDefined(); // the webhooks' limit is another
+    for (const slot of [...held, spare!, ...busy]) if ('release' in slot) slot.release();
   });
 });
 
