@@ -272,6 +272,19 @@ if (section(`2. load: chorus (a gateway and a worker process, defaults) beside a
   const directLong = await loadDirect(long);
   line(`   ${loadRow('direct', directLong)}`);
   line(`   visible p99 chorus/direct: ${(chorusLong.visible.p99 / directLong.visible.p99).toFixed(2)}× (target ≤ 1.2×); answers chorus's bot posted under a persona's name: ${chorusLong.answeredByBot}`);
+  // Many channels new to chorus at once: each needs its first webhook (two bot requests) beside the
+  // typing indicators, in the bot's 50 a second; at 100 channels the answers alone are 50 a second,
+  // all Discord takes at one address from webhooks (and from the direct bot's token).
+  for (const channels of [80, 100]) {
+    const spec = { channels, perChannel: 0.5, seconds: LOAD_SECONDS, hostDelayMs: 2000 };
+    line(`   ${channels} new channels × 0.5 messages/s (${channels / 2} a second), host answers in 2 s`);
+    line(`   ${LOAD_HEADER}`);
+    const chorus = await loadChorus(spec);
+    line(`   ${loadRow('chorus', chorus)}`);
+    const direct = await loadDirect(spec);
+    line(`   ${loadRow('direct', direct)}`);
+    line(`   visible p99 chorus/direct: ${(chorus.visible.p99 / direct.visible.p99).toFixed(2)}×; messages said in the first 5 s: chorus visible p99 ${(chorus.visibleFirst5s.p99 / 1000).toFixed(2)} s, direct ${(direct.visibleFirst5s.p99 / 1000).toFixed(2)} s`);
+  }
   const w = await workerLimits(IN_FLIGHT);
   line(`   one worker: RSS idle ${w.idleMb.toFixed(0)} MiB, with ${IN_FLIGHT} generations in flight ${w.busyMb.toFixed(0)} MiB (~${w.perGenerationKb.toFixed(0)} KiB each); Redis connections: gateway ${w.connections.gateway}, worker ${w.connections.worker}`);
   line(`   Redis keeps per finished reply: its ledger entry ${w.redisPerReply.ledger.toFixed(0)} B (a week), which persona posted it ${w.redisPerReply.post.toFixed(0)} B (POST_MEMORY_DAYS), its finished job ${w.redisPerReply.job.toFixed(0)} B (a day)`);

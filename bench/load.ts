@@ -37,6 +37,8 @@ export interface LoadResult {
   /** And after those 5 s. */
   addedSteady: ReturnType<typeof summary>;
   visibleSteady: ReturnType<typeof summary>;
+  /** Visible latency of the messages said in the first 5 s (a deployment's, or a channel's, first answers). */
+  visibleFirst5s: ReturnType<typeof summary>;
   restPerReply: number;
   http429: number;
   invalid: number;
@@ -137,6 +139,7 @@ async function drive(discord: DiscordStandIn, host: ModelHost, channels: string[
     addedFirst5s: summary(since(hostAt, first)),
     addedSteady: summary(since(hostAt, steady)),
     visibleSteady: summary(since(visibleAt, steady)),
+    visibleFirst5s: summary(since(visibleAt, first)),
     restPerReply: calls.length / Math.max(1, visibleAt.size),
     http429: count429(calls),
     invalid: discord.invalidRequests(),
