@@ -50,6 +50,12 @@ export interface DiscordEdge {
   /** Edits a post; one the bot made for a persona (BOT_POSTED) keeps the speaker's name line. */
   editAs(channel: ChannelRef, posted: PostedMessage, content: string, speaker?: Speaker): Promise<void>;
   /**
+   * The same edit, for a streamed answer on its way: made only with spare room under Discord's
+   * limits (RestGate.acquireSpare), never waited for; false when it was left out. (Its final text
+   * goes through editAs, which waits its turn.)
+   */
+  editIfRoom(channel: ChannelRef, posted: PostedMessage, content: string, speaker?: Speaker): Promise<boolean>;
+  /**
    * Shows the bot typing in the channel, unless some chorus process did so lately (Discord shows
    * the indicator for 10 s, whoever is waiting): resolves with how long until it is worth showing
    * again (ms). One request per channel per TYPING_RENEW_MS at most, however many replies wait;
@@ -63,7 +69,7 @@ export interface DiscordEdge {
   prepare(channel: ChannelRef): void;
   /** How long a streaming edit should wait so the webhook's and the channel's budgets keep room to spare (0: now). */
   editDelay(channel: ChannelRef, webhookId: string): number;
-  /** Whether the channel's webhooks have room for a streamed answer's preview and edits (see WebhookPools.roomToStream). */
+  /** Whether the channel's webhooks have room for a streamed answer's preview and edits (see WebhookPools.roomToStream), and Discord's webhook limit has room to spare. */
   roomToStream(channel: ChannelRef): Promise<boolean>;
   /** A post had to wait this long for the webhook's own budget (see RestOptions.onWebhookWait). */
   noteWebhookWait(webhookId: string, waitedMs: number): void;
@@ -157,6 +163,22 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     }
     targets.set(channel.channelId, target);
     return target;
+  }
+
+  /** Edits a post (see editAs); `ifRoom`: only with spare room under the limits (NoSpareRoomError otherwise). */
+  async function edit(channel: ChannelRef, posted: PostedMessage, content: string, speaker: Speaker | undefined, ifRoom: boolean): Promise<void> {
+    const spare = ifRoom && o.gate ? spareOnlyHeaders() : {};
+    if (posted.webhookId === BOT_POSTED) {
+      const body = { content: speaker ? withNameLine(speaker.name, content) : content, allowed_mentions: NO_PINGS };
+      await idempotent(() => rest.patch(Routes.channelMessage(channel.channelId, posted.id), { body, headers: spare }));
+      return;
+    }
+    const target = await targetOf(channel);
+    const hook = await pools.byId(target.webhookChannelId, posted.webhookId);
+    if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
+    // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
+    const headers = { ...channelHeader(target, 'edit'), ...spare };
+    await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
   }
 
   async function listMessages(channelId: string, query: Record<string, string>): Promise<APIMessage[]> {
@@ -289,18 +311,16 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       }
     },
 
-    async editAs(channel, posted, content, speaker) {
-      if (posted.webhookId === BOT_POSTED) {
-        const body = { content: speaker ? withNameLine(speaker.name, content) : content, allowed_mentions: NO_PINGS };
-        await idempotent(() => rest.patch(Routes.channelMessage(channel.channelId, posted.id), { body }));
-        return;
+    editAs: (channel, posted, content, speaker) => edit(channel, posted, content, speaker, false),
+
+    async editIfRoom(channel, posted, content, speaker) {
+      try {
+        await edit(channel, posted, content, speaker, true);
+        return true;
+      } catch (err) {
+        if (err instanceof NoSpareRoomError) return false;
+        throw err;
       }
-      const target = await targetOf(channel);
-      const hook = await pools.byId(target.webhookChannelId, posted.webhookId);
-      if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
-      // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
-      const headers = channelHeader(target, 'edit');
-      await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
     },
 
     prepare(channel) {
@@ -333,7 +353,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     // (A streamed reply's channel is known here by the time it edits: its preview was posted. A
     // preview the bot posted is edited through the bot's own route, which the webhooks' minute does not limit.)
     editDelay: (channel, webhookId) => (webhookId === BOT_POSTED ? 0 : pools.editDelay(targets.get(channel.channelId)?.webhookChannelId ?? channel.parentId ?? channel.channelId, webhookId)),
-    roomToStream: async (channel) => pools.roomToStream((await targetOf(channel)).webhookChannelId),
+    // A stream's preview and edits are extra requests: only for a channel with room, while Discord's
+    // limit for webhooks has room to spare (a burst of answers needs it for their posts).
+    roomToStream: async (channel) => pools.roomToStream((await targetOf(channel)).webhookChannelId) && (!o.gate || (await o.gate.hasSpare('webhook'))),
 
     async postAsBot(channelId, content) {
       try {

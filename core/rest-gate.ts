@@ -83,15 +83,23 @@ export interface RestGate {
    */
   tryAcquire(kind: 'bot' | 'webhook', buckets: string[], minuteCrowded?: number, target?: WebhookTarget): Promise<ChosenSlot | GateWait>;
   /**
-   * One look, for a request nobody waits for (the typing indicator): a slot only while at most
-   * SPARE_SHARE of the global limit is taken; undefined otherwise. So such requests never wait, and
-   * never take the room that posts, webhook creations and replies need in a burst.
+   * One look, for a request nobody waits for (the typing indicator, a streamed answer's edits on the
+   * way): a slot only while less than SPARE_SHARE[kind] of the global limit is taken (and, with `bucket`,
+   * the resource has room); undefined otherwise. So such requests never wait, and never take the
+   * room that posts, final edits and webhook creations need in a burst.
    */
-  acquireSpare(kind: 'bot' | 'webhook'): Promise<GateSlot | undefined>;
+  acquireSpare(kind: 'bot' | 'webhook', bucket?: string, target?: WebhookTarget): Promise<GateSlot | undefined>;
+  /** Whether requests nobody waits for would find room now (see acquireSpare): one look, nothing taken. */
+  hasSpare(kind: 'bot' | 'webhook'): Promise<boolean>;
 }
 
-/** The share of the global limit that requests nobody waits for may use (see RestGate.acquireSpare). */
-export const SPARE_SHARE = 0.5;
+/**
+ * The share of each global limit that requests nobody waits for may use (see RestGate.acquireSpare).
+ * Half of the bot's: it carries requests of every kind (webhook creations, history reads, notices),
+ * whose bursts nothing foresees. Most of the webhooks': they carry only posts and edits, so a
+ * streamed answer's edits are left out as soon as posts need more than a fifth of it.
+ */
+export const SPARE_SHARE = { bot: 0.5, webhook: 0.8 } as const;
 
 /** Discord's global limit for a bot; webhook executions (no token) are limited per address alike. */
 export const BOT_REQUESTS_PER_SECOND = 50;
@@ -232,6 +240,11 @@ if ARGV[5] == '1' then
 end
 return 1`);
 
+// KEYS: the gate's sorted set. Returns the slots taken now (by Redis's clock, as ACQUIRE counts them).
+const TAKEN = redisScript(`
+local t = redis.call('TIME')
+return redis.call('ZCOUNT', KEYS[1], '(' .. (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)), '+inf')`);
+
 export interface GateOptions {
   perSecond?: number;
   /** The window over which a channel's webhook requests are counted (ms): Discord's minute; shorter in tests. */
@@ -242,6 +255,7 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
   const perSecond = o.perSecond ?? BOT_REQUESTS_PER_SECOND;
   const channelWindowMs = o.channelWindowMs ?? 60_000;
   const gates = { bot: `${prefix}:rest-gate:bot`, webhook: `${prefix}:rest-gate:webhook` };
+  const spareLimit = (kind: 'bot' | 'webhook') => Math.max(1, Math.floor(perSecond * SPARE_SHARE[kind]));
   const stateKey = (bucket: string) => `${prefix}:rest-bucket:${bucket}`;
   const channelKey = (channel: string | undefined) => `${prefix}:rest-channel:${channel ?? '-'}`;
   const tag = randomBytes(4).toString('hex');
@@ -281,9 +295,12 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
 
   return {
     tryAcquire,
-    async acquireSpare(kind) {
-      const got = await tryAcquire(kind, [], Infinity, {}, Math.max(1, Math.floor(perSecond * SPARE_SHARE)));
+    async acquireSpare(kind, bucket, target) {
+      const got = await tryAcquire(kind, bucket ? [bucket] : [], Infinity, target, spareLimit(kind));
       return 'release' in got ? got : undefined;
+    },
+    async hasSpare(kind) {
+      return Number(await TAKEN(redis, [gates[kind]], [])) < spareLimit(kind);
     },
     async acquire(kind, bucket, target) {
       let heldByBucketMs = 0;

@@ -164,7 +164,7 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
             if (heldId !== undefined) heldSlots.delete(heldId);
             if (!slot && spareOnly !== undefined) {
-              slot = await gate.acquireSpare(bot ? 'bot' : 'webhook');
+              slot = await gate.acquireSpare(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : botPost ? `bot-posts:${botPost[1]}` : undefined, target);
               if (!slot) throw new NoSpareRoomError();
             }
             if (!slot) {

@@ -235,7 +235,7 @@ async function generate(
           intervalMs: deps.streamIntervalMs,
           ...(preview ? { existing: { id: preview.messageId, webhookId: preview.webhookId } } : {}),
           preview: (content) => postPiece(deps, target, 0, content, progress, false),
-          edit: (posted, content) => deps.discord.editAs(channel, posted, content, target.speaker),
+          edit: (posted, content) => deps.discord.editIfRoom(channel, posted, content, target.speaker),
           editDelay: (webhookId) => deps.discord.editDelay(channel, webhookId),
           roomToStream: () => deps.discord.roomToStream(channel),
           onVisible: () => typing?.stop(),

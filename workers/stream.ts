@@ -2,8 +2,10 @@
 // edited as more arrive — no faster than the interval, and only while the webhook's rate budget has
 // room, so the final text (posted by the caller) always has requests left to land. Edits cost REST
 // calls, which bound how many replies a bot can give: a reply shorter than the interval costs its
-// preview and the final edit only. When the channel's webhooks are crowded, an answer is not
-// streamed at all: posted whole, it costs one request instead of two or more.
+// preview and the final edit only. When the channel's webhooks are crowded, or Discord's limit for
+// webhooks has no room to spare, an answer is not streamed at all: posted whole, it costs one
+// request instead of two or more; and an edit on the way is left out (tried again after the
+// interval) rather than wait for room a post needs.
 import type { PostedMessage } from '../core/discord.ts';
 import type { Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
@@ -24,7 +26,8 @@ export interface StreamOptions {
   existing?: PostedMessage;
   /** Posts the preview exactly once (through the ledger). */
   preview(content: string): Promise<PostedMessage>;
-  edit(posted: PostedMessage, content: string): Promise<void>;
+  /** Edits the preview on the way; false when the edit was left out (no room to spare under Discord's limits). */
+  edit(posted: PostedMessage, content: string): Promise<boolean>;
   /** How long to hold an edit back so the webhook's budget keeps room (0: now). */
   editDelay(webhookId: string): number;
   /** Asked once, before the preview: false when the channel's webhooks have no room for one and its edits. */
@@ -70,7 +73,8 @@ export function createStreamer(opts: StreamOptions): Streamer {
     const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId)) : 0;
     if (wait > 0) return later(wait);
     lastUpdateAt = Date.now();
-    inFlight = (posted ? opts.edit(posted, next).then(() => true) : previewIfRoom(next)).then((showing) => {
+    // (An edit left out for lack of room shows nothing new: the pump below tries again after the interval.)
+    inFlight = (posted ? opts.edit(posted, next) : previewIfRoom(next)).then((showing) => {
       if (!showing) return;
       shown = next;
       if (firstVisibleAt === undefined) {

@@ -233,7 +233,7 @@ describe('the typing indicator', () => {
     const channelId = discord.addChannel({ name: 'typing-busy' });
     const typed = () => discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/typing`)).length;
     // Another process's requests hold half the bot's 50 a second (webhook creations in a burst, say).
-    const busy = await Promise.all(Array.from({ length: BOT_REQUESTS_PER_SECOND * SPARE_SHARE }, () => createRestGate(redis, edgePrefix).acquire('bot')));
+    const busy = await Promise.all(Array.from({ length: BOT_REQUESTS_PER_SECOND * SPARE_SHARE.bot }, () => createRestGate(redis, edgePrefix).acquire('bot')));
     expect(await gated.typing(channelId)).toBe(TYPING_SKIPPED_MS);
     expect(typed()).toBe(0);
     // The channel's claim lapses as soon, so the next asker (any process) tries again then.
@@ -264,6 +264,25 @@ describe('streaming in a busy channel', () => {
     } finally {
       await deletePrefix(redis, busyPrefix);
     }
+  });
+
+  it("has none while posts take most of Discord's limit for webhooks, anywhere; an edit on the way is then left out, not queued", async () => {
+    const edgePrefix = `${prefix}-webhooks-busy`;
+    const gated = processEdge(edgePrefix, { gated: true });
+    const channelId = discord.addChannel({ name: 'streams-in-a-burst' });
+    const preview = await gated.postAs({ channelId }, speaker, 'The first words');
+    expect(await gated.roomToStream({ channelId })).toBe(true);
+    const edits = () => discord.restCalls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/messages/${preview.id}`)).length;
+    // Posts elsewhere (other processes, other channels) hold the webhooks' limit past its spare share.
+    const posts = await Promise.all(Array.from({ length: BOT_REQUESTS_PER_SECOND * SPARE_SHARE.webhook }, () => createRestGate(redis, edgePrefix).acquire('webhook')));
+    expect(await gated.roomToStream({ channelId })).toBe(false);
+    expect(await gated.editIfRoom({ channelId }, preview, 'The first words and more')).toBe(false);
+    expect(edits()).toBe(0);
+    // The final text waits its turn and goes.
+    await gated.editAs({ channelId }, preview, 'The first words and the rest.');
+    expect(edits()).toBe(1);
+    for (const slot of posts) slot.release();
+    expect(discord.messages(channelId).at(-1)?.content).toBe('The first words and the rest.');
   });
 });
 

@@ -47,6 +47,10 @@ function fakeDiscord() {
       const m = messages.find((x) => x.id === posted.id);
       if (m) m.content = content;
     },
+    async editIfRoom(channel, posted: PostedMessage, content) {
+      await this.editAs(channel, posted, content);
+      return true;
+    },
     typing: async () => 8_000,
     prepare: () => undefined,
     editDelay: () => 0,

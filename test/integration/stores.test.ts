@@ -98,14 +98,22 @@ describe('rest gate', () => {
 describe('rest gate: a request nobody waits for', () => {
   it('takes only spare room, at once or not at all, and leaves the rest to requests that wait', async () => {
     const gate = createRestGate(redis, `${prefix}-spare`, { perSecond: 10 });
-    const held = await Promise.all(Array.from({ length: 10 * SPARE_SHARE - 1 }, () => gate.acquire('bot')));
+    const held = await Promise.all(Array.from({ length: 10 * SPARE_SHARE.bot - 1 }, () => gate.acquire('bot')));
     const spare = await gate.acquireSpare('bot');
     expect(spare).toBeDefined(); // the last of the spare share
     expect(await gate.acquireSpare('bot')).toBeUndefined(); // half the limit taken: none for the indicator…
     // …while a request someone waits for still has the other half, without waiting.
-    const busy = await Promise.all(Array.from({ length: 10 * (1 - SPARE_SHARE) }, () => gate.tryAcquire('bot', [])));
+    const busy = await Promise.all(Array.from({ length: 10 * (1 - SPARE_SHARE.bot) }, () => gate.tryAcquire('bot', [])));
     expect(busy.every((slot) => 'release' in slot)).toBe(true);
-    expect(await gate.acquireSpare('webhook')).toBeDefined(); // the webhooks' limit is another
+    expect(await gate.hasSpare('bot')).toBe(false);
+    // The webhooks' limit is another, with a larger spare share: posts and edits are all it carries.
+    const posts = await Promise.all(Array.from({ length: 10 * SPARE_SHARE.webhook - 1 }, () => gate.acquire('webhook')));
+    expect(await gate.hasSpare('webhook')).toBe(true);
+    const edit = await gate.acquireSpare('webhook');
+    expect(edit).toBeDefined();
+    expect(await gate.hasSpare('webhook')).toBe(false);
+    expect(await gate.acquireSpare('webhook')).toBeUndefined();
+    for (const slot of [...posts, edit!]) slot.release();
     for (const slot of [...held, spare!, ...busy]) if ('release' in slot) slot.release();
   });
 });
