@@ -161,15 +161,16 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             // process must share: a persona's posts go this way when the channel's webhooks are held.
             const botPost = bot && init.method?.toUpperCase() === 'POST' ? /\/channels\/(\d+)\/messages$/.exec(path) : null;
             const target = webhook ? webhookTarget(channelHeader) : {};
+            // A webhook's own budget is shared by every process posting through it.
+            const bucket = webhook ? webhookBucket(webhook[1]!, webhook[2]!) : botPost ? `bot-posts:${botPost[1]}` : undefined;
             let slot = heldId !== undefined ? heldSlots.get(heldId) : undefined;
             if (heldId !== undefined) heldSlots.delete(heldId);
             if (!slot && spareOnly !== undefined) {
-              slot = await gate.acquireSpare(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : botPost ? `bot-posts:${botPost[1]}` : undefined, target);
+              slot = await gate.acquireSpare(bot ? 'bot' : 'webhook', bucket, target);
               if (!slot) throw new NoSpareRoomError();
             }
             if (!slot) {
-              // A webhook's own budget is shared by every process posting through it.
-              slot = await gate.acquire(bot ? 'bot' : 'webhook', webhook ? webhookBucket(webhook[1]!, webhook[2]!) : botPost ? `bot-posts:${botPost[1]}` : undefined, target);
+              slot = await gate.acquire(bot ? 'bot' : 'webhook', bucket, target);
               if (webhook && slot.heldByBucketMs > WEBHOOK_WAIT_MS) opts.onWebhookWait?.(webhook[1]!, slot.heldByBucketMs);
               if (webhook && slot.lastMinute !== undefined) opts.onWebhookCalls?.(webhook[1]!, slot.lastMinute);
               if (target.channel && slot.channelMinute !== undefined) opts.onChannelCalls?.(target.channel, slot.channelMinute);
