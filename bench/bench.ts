@@ -25,7 +25,7 @@ const FLOOD_MESSAGES = Number(process.env.BENCH_FLOOD_MESSAGES ?? 2000);
 const LIMITED_REPLIES = Number(process.env.BENCH_LIMITED_REPLIES ?? 300);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 20);
 const LONG_LOAD_SECONDS = Number(process.env.BENCH_LONG_LOAD_SECONDS ?? 120);
-const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 200);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 1000);
 /** Gap between sequential messages: below Discord's limits (two calls a reply, 50 a second). */
 const PACE_MS = Number(process.env.BENCH_PACE_MS ?? 50);
 
@@ -272,6 +272,15 @@ if (section(`2. load: chorus (a gateway and a worker process, defaults) beside a
   const directLong = await loadDirect(long);
   line(`   ${loadRow('direct', directLong)}`);
   line(`   visible p99 chorus/direct: ${(chorusLong.visible.p99 / directLong.visible.p99).toFixed(2)}× (target ≤ 1.2×); answers chorus's bot posted under a persona's name: ${chorusLong.answeredByBot}`);
+  // A model that thinks for 30 s: at 10 messages a second, 300 replies are in flight at once.
+  const slow = { channels: 20, perChannel: 0.5, seconds: 40, hostDelayMs: 30_000 };
+  line(`   20 channels × 0.5 messages/s for 40 s, host answers in 30 s (300 replies in flight)`);
+  line(`   ${LOAD_HEADER}`);
+  const chorusSlow = await loadChorus(slow);
+  line(`   ${loadRow('chorus', chorusSlow)}`);
+  const directSlow = await loadDirect(slow);
+  line(`   ${loadRow('direct', directSlow)}`);
+  line(`   visible p99 chorus/direct: ${(chorusSlow.visible.p99 / directSlow.visible.p99).toFixed(2)}× (target ≤ 1.2×)`);
   // Many channels new to chorus at once: each needs its first webhook (two bot requests) beside the
   // typing indicators, in the bot's 50 a second; at 100 channels the answers alone are 50 a second,
   // all Discord takes at one address from webhooks (and from the direct bot's token). Streamed, 80

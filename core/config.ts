@@ -21,9 +21,10 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Replies one worker process carries at once. A reply mostly waits on its model host, so one
-   * process carries hundreds (each costs a few hundred KB of memory while in flight).
+   * process carries a thousand (each costs ~100 KB of memory while in flight): a model that thinks
+   * for 30 s at 10 messages a second keeps 300 replies in flight, one for 100 s a thousand.
    */
-  WORKER_CONCURRENCY: int(200),
+  WORKER_CONCURRENCY: int(1000),
   /**
    * How long a worker holds a job before others may take it over (renewed every half of it while the
    * worker lives): a crashed worker's reply resumes elsewhere after about this plus STALLED_CHECK_MS.
