@@ -240,6 +240,16 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
    */
   const botMayPost = boundedMap<{ at: number; may: Promise<boolean> }>(REMEMBERED_CHANNELS);
 
+  /** A message from the bot itself (never pinging anyone); MissingPermissionError where it may not post. */
+  async function postAsBot(channelId: string, content: string): Promise<APIMessage> {
+    try {
+      return (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage;
+    } catch (err) {
+      if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
+      throw err;
+    }
+  }
+
   /**
    * A persona's post made by the bot, for a channel whose webhooks Discord holds: the persona's name
    * on a line of its own, then the words (every piece leaves room for the line: core/split.ts). The
@@ -254,12 +264,12 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     if (!fresh) botMayPost.set(channel.channelId, { at: Date.now(), may: new Promise((r) => (found = r)) });
     await ready;
     try {
-      const message = (await rest.post(Routes.channelMessages(channel.channelId), { body: { content: withNameLine(speaker.name, content), allowed_mentions: NO_PINGS } })) as APIMessage;
+      const message = await postAsBot(channel.channelId, withNameLine(speaker.name, content));
       found(true);
       o.onOverflow?.(reason);
       return { id: message.id, webhookId: BOT_POSTED };
     } catch (err) {
-      const refused = err instanceof DiscordAPIError && err.status === 403;
+      const refused = err instanceof MissingPermissionError;
       found(!refused);
       if (!refused) throw err;
       botMayPost.set(channel.channelId, { at: Date.now(), may: Promise.resolve(false) });
@@ -357,14 +367,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     // limit for webhooks has room to spare (a burst of answers needs it for their posts).
     roomToStream: async (channel) => pools.roomToStream((await targetOf(channel)).webhookChannelId) && (!o.gate || (await o.gate.hasSpare('webhook'))),
 
-    async postAsBot(channelId, content) {
-      try {
-        return (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage;
-      } catch (err) {
-        if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
-        throw err;
-      }
-    },
+    postAsBot,
 
     async findOwnPost(channel, afterId, username, content) {
       const target = await targetOf(channel);
