@@ -47,8 +47,11 @@ const { values: args } = readCommandLine('export', USAGE, {
   strict: true,
 });
 const token = args.token ?? process.env.RESEARCH_COMMONS_TOKEN ?? '';
-/** Every line printed goes through this: the token never appears, whatever an error carries. */
-const clean = (s: string) => (token ? s.split(token).join('[token]') : s);
+/** Every line printed goes through this: the token never appears, whatever an error carries. It is
+ *  blanked where it stands whole, not inside a longer run of token characters, so a short or odd
+ *  token (`--token x`) cannot blank every "x" of the message around it. */
+const tokenRe = token ? new RegExp(`(?<![\\w.~+/=-])${token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w.~+/=-])`, 'g') : null;
+const clean = (s: string) => (tokenRe ? s.replace(tokenRe, '[token]') : s);
 
 type Json = Record<string, any>;
 type ServerMessage = SubmissionMessage & { hidden_from_models?: boolean };

@@ -189,6 +189,12 @@ describe('npm run export -- --to research-commons', () => {
     expect(await run(['--to', 'research-commons', '--url', 'ftp://x', '--token', 'a-token', '--session', 'x'])).toMatchObject({ code: 2 });
     expect(await run(['--to', 'research-commons', '--url', rc.url, `--token=${token}`, '--session', 'nope'])).toMatchObject({ code: 1, stderr: 'export: no recorded session "nope"\n' });
   });
+
+  it('blanks a token only where it stands whole, so a short one does not blank the letters of the message', async () => {
+    expect(await run(['--to', 'research-commons', '--url', rc.url, '--token=o', '--session', 'nope'])).toMatchObject({ code: 1, stderr: 'export: no recorded session "nope"\n' });
+    const r = await upload('s-human-seq', [], 'e');
+    expect(r.stderr).toBe(`export: Research Commons at ${rc.url} refused the token (HTTP 403: Invalid or expired token)\n`);
+  });
 });
 
 describe('the stand-in keeps the server’s rules (and chorus’s validator knows them)', () => {
