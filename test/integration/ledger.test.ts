@@ -48,7 +48,7 @@ describe('markDone', () => {
     await ledger.recordPost('m3', 'opus', 0, { messageId: 'p3', webhookId: 'w3', final: true }, { depth: 1, notice: false });
     await ledger.markPending('m3', 'opus', 1, 'a second piece, sent, never confirmed');
     const key = `${prefix}:reply:m3:opus`;
-    const before = Number(await redis.memory('USAGE', key));
+    const before = Number(await redis.memory('USAGE', key, 'SAMPLES', 0));
 
     expect(await ledger.markDone('m3', 'opus', '[{"personaId":"gpt"}]')).toBe('[{"personaId":"gpt"}]');
     const done = await ledger.progress('m3', 'opus');
@@ -63,7 +63,7 @@ describe('markDone', () => {
     // Which persona sent the post is remembered as long as before.
     expect(await ledger.postOf('p3')).toEqual({ personaId: 'opus', depth: 1, notice: false });
     expect(await redis.ttl(`${prefix}:post:p3`)).toBeGreaterThan(7 * 24 * 3600);
-    expect(Number(await redis.memory('USAGE', key))).toBeLessThan(before / 10);
+    expect(Number(await redis.memory('USAGE', key, 'SAMPLES', 0))).toBeLessThan(before / 10);
   });
 });
 
