@@ -228,8 +228,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       // Every webhook's budget is spent (not merely being learned): one more would take this post now.
       // (Not when Discord holds the whole channel: another webhook would wait as long.)
       if (got.byBucket && !got.byChannel && got.waitMs > WEBHOOK_WAIT_MS) pools.outgrown(channelId, pool.length);
-      // (The global limit frees a slot with every answer: look as often as any other request does.)
-      await new Promise((r) => setTimeout(r, Math.min(got.waitMs, got.byBucket ? WEBHOOK_POLL_MS : MAX_POLL_MS)));
+      // (The global limit frees a slot with every answer: look as often as any other request does.
+      // A pause is told exactly.)
+      await new Promise((r) => setTimeout(r, Math.min(got.waitMs, got.paused ? 1000 : got.byBucket ? WEBHOOK_POLL_MS : MAX_POLL_MS)));
     }
   }
 

@@ -32,13 +32,35 @@ export interface ChosenSlot extends GateSlot {
 
 /**
  * Not now: look again after `waitMs`; `byBucket` when every budget offered is what holds it,
- * `byChannel` when the channel's webhooks are held (Discord answered a shared 429 there).
+ * `byChannel` when the channel's webhooks are held (Discord answered a shared 429 there),
+ * `paused` when every request of its kind is held (a global 429, or a block: see pauseOf).
  */
 export interface GateWait {
   waitMs: number;
   byBucket: boolean;
   byChannel: boolean;
+  paused: boolean;
 }
+
+/**
+ * What a 429 stops besides its own request: `global`, every request of its kind (Discord's global
+ * limit: X-RateLimit-Global, or scope "global"); `blocked`, every request of both kinds (a 429 with
+ * none of Discord's limit headers, which comes from Cloudflare in front of Discord, for the whole
+ * address: it counts toward the invalid-request ban, and with no Retry-After @discordjs/rest would
+ * send the request again at once); nothing more for a route's or a resource's own limit.
+ */
+export function pauseOf(answer: RateLimitAnswer | undefined): 'global' | 'blocked' | undefined {
+  if (answer?.status !== 429) return undefined;
+  const h = answer.headers;
+  const scope = h.get('x-ratelimit-scope');
+  if (scope === 'global' || h.get('x-ratelimit-global') !== null) return 'global';
+  if (scope === null && h.get('x-ratelimit-bucket') === null && h.get('x-ratelimit-limit') === null) return 'blocked';
+  return undefined;
+}
+
+/** A block with no Retry-After holds the gate this long, doubled for each block after it, up to BLOCK_MAX_MS. */
+export const BLOCK_FIRST_MS = 1_000;
+const BLOCK_MAX_MS = 60_000;
 
 /** A 429 whose X-RateLimit-Scope is "shared": a limit on a resource shared beyond this request's own bucket (for a webhook post, its channel's). */
 export function isSharedLimit(answer: RateLimitAnswer | undefined): answer is RateLimitAnswer {
@@ -114,14 +136,16 @@ const BUCKET_LEASE_MS = 3_000;
 /** Longest pause between looks while every slot is held by a request still in flight. */
 export const MAX_POLL_MS = 50;
 
-// KEYS: the gate's sorted set (member → when its slot frees); the channel's hold ('posts' or
+// KEYS: the gate's sorted set (member → when its slot frees); the gate's pause (global 429s and
+// blocks: every request of the kind waits it out); the channel's hold ('posts' or
 // 'edits': which kind of request Discord refused, and so which the hold stops: posts always, edits
 // only after an edit was refused), its last minute's posts and its learned limit (names unused
 // without a channel); then, per resource budget offered, its state hash, in-flight set and last
 // minute's requests. ARGV: limit, lease, member, budget lease, minute-crowded count, the channel's request ('post', 'edit' or '' without a channel), the
 // channel's window (ms). Returns {0, 0, requests through the chosen budget in the last minute, its
 // index (from 0), the channel's posts in its window} when the slots are taken, else {how long to
-// wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is}. Redis's
+// wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is, 3 if the
+// gate is paused}. Redis's
 // clock is the one clock every process shares. While a budget is unknown, one request at a time
 // goes to learn it; once its window has passed, it is learned afresh from the next answer rather
 // than assumed (the limit that binds may have changed). A budget with room but a crowded last
@@ -132,22 +156,24 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local channel = ARGV[6] ~= ''
 local post = ARGV[6] == 'post'
 local window = tonumber(ARGV[7])
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return {paused, 3} end
 if channel then
-  local held = redis.call('PTTL', KEYS[2])
-  if held > 0 and (post or redis.call('GET', KEYS[2]) == 'edits') then return {held, 2} end
+  local held = redis.call('PTTL', KEYS[3])
+  if held > 0 and (post or redis.call('GET', KEYS[3]) == 'edits') then return {held, 2} end
 end
 if post then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
-  local learned = tonumber(redis.call('GET', KEYS[4]))
-  if learned ~= nil and redis.call('ZCARD', KEYS[3]) >= learned then
-    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
+  local learned = tonumber(redis.call('GET', KEYS[5]))
+  if learned ~= nil and redis.call('ZCARD', KEYS[4]) >= learned then
+    local first = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
     return {math.max(1, tonumber(first[2]) + window - now), 2}
   end
 end
-local budgets = (#KEYS - 4) / 3
+local budgets = (#KEYS - 5) / 3
 local chosen, crowded, count, crowdedCount, wait = nil, nil, 0, 0, nil
 for i = 0, budgets - 1 do
-  local stateKey, inflightKey, minuteKey = KEYS[5 + 3 * i], KEYS[6 + 3 * i], KEYS[7 + 3 * i]
+  local stateKey, inflightKey, minuteKey = KEYS[6 + 3 * i], KEYS[7 + 3 * i], KEYS[8 + 3 * i]
   redis.call('ZREMRANGEBYSCORE', inflightKey, '-inf', now)
   local inflight = redis.call('ZCARD', inflightKey)
   local state = redis.call('HMGET', stateKey, 'remaining', 'resetAt')
@@ -185,12 +211,12 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
 local channelCount = 0
 if post then
-  redis.call('ZADD', KEYS[3], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[3], window + 1000)
-  channelCount = redis.call('ZCARD', KEYS[3])
+  redis.call('ZADD', KEYS[4], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[4], window + 1000)
+  channelCount = redis.call('ZCARD', KEYS[4])
 end
 if chosen ~= nil then
-  local inflightKey, minuteKey = KEYS[6 + 3 * chosen], KEYS[7 + 3 * chosen]
+  local inflightKey, minuteKey = KEYS[7 + 3 * chosen], KEYS[8 + 3 * chosen]
   redis.call('ZADD', inflightKey, now + tonumber(ARGV[4]), ARGV[3])
   redis.call('PEXPIRE', inflightKey, tonumber(ARGV[4]) + 1000)
   redis.call('ZADD', minuteKey, now, ARGV[3])
@@ -200,9 +226,13 @@ end
 return {0, 0, 0, 0, channelCount}`);
 
 // KEYS: the gate's sorted set, the budget's state hash and in-flight set (unused without a budget),
-// the channel's hold, learned limit and last minute's posts (unused without a channel). ARGV:
-// member, the budget's remaining ('' if unknown), its reset-after (ms), how long to hold the
-// channel (ms; '' for no hold), 1 with a budget, 1 for a post, the channel's window (ms). The
+// the channel's hold, learned limit and last minute's posts (unused without a channel), the pauses
+// of this kind's gate and of the other's, and the count of blocks in a row. ARGV: member, the
+// budget's remaining ('' if unknown), its reset-after (ms), how long to hold the channel (ms; ''
+// for no hold), 1 with a budget, 1 for a post, the channel's window (ms), the pause the answer asks
+// (pauseOf: 'global', 'blocked' or ''), its Retry-After (ms; '' if none). A pause only lengthens
+// one already running; a block with no Retry-After pauses for BLOCK_FIRST_MS doubled for each block
+// since the last answer that was not a 429. The
 // global slot stays held for one second after the answer, and a post stays in the channel's window
 // from its answer on: Discord received it somewhere before. On a hold, the channel's limit is the
 // posts Discord had taken (those in the window, less the refused one if it was a post; should
@@ -214,6 +244,20 @@ const RELEASE = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
+local function pause(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('SET', key, ARGV[8], 'PX', ms) end
+end
+if ARGV[8] == 'global' then
+  pause(KEYS[7], tonumber(ARGV[9]) or tonumber(ARGV[10]))
+elseif ARGV[8] == 'blocked' then
+  local n = redis.call('INCR', KEYS[9])
+  redis.call('PEXPIRE', KEYS[9], 600000)
+  local ms = tonumber(ARGV[9]) or math.min(tonumber(ARGV[11]), tonumber(ARGV[10]) * 2 ^ (n - 1))
+  pause(KEYS[7], math.floor(ms))
+  pause(KEYS[8], math.floor(ms))
+elseif ARGV[12] ~= '429' then
+  redis.call('DEL', KEYS[9])
+end
 if ARGV[6] == '1' then redis.call('ZADD', KEYS[6], 'XX', now, ARGV[1]) end
 if ARGV[4] ~= '' then
   redis.call('SET', KEYS[4], ARGV[6] == '1' and 'posts' or 'edits', 'PX', tonumber(ARGV[4]))
@@ -265,13 +309,14 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
     const member = `${tag}-${++counter}`;
     const channel = channelKey(target.channel);
     const post = target.channel !== undefined && target.kind !== 'edit';
-    const keys = [gates[kind], `${channel}:hold`, `${channel}:last-minute`, `${channel}:limit`, ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
+    const keys = [gates[kind], `${gates[kind]}:pause`, `${channel}:hold`, `${channel}:last-minute`, `${channel}:limit`, ...buckets.flatMap((b) => [stateKey(b), `${stateKey(b)}:in-flight`, `${stateKey(b)}:last-minute`])];
     const crowded = Number.isFinite(minuteCrowded) ? minuteCrowded : 1e9;
     const [wait, heldBy, lastMinute, index, channelMinute] = (await ACQUIRE(redis, keys, [limit, LEASE_MS, member, BUCKET_LEASE_MS, crowded, target.channel ? (target.kind ?? 'post') : '', channelWindowMs])) as [number, number, number, number, number];
-    if (wait !== 0) return { waitMs: wait, byBucket: heldBy !== 0, byChannel: heldBy === 2 };
+    if (wait !== 0) return { waitMs: wait, byBucket: heldBy === 1 || heldBy === 2, byChannel: heldBy === 2, paused: heldBy === 3 };
     const bucket = buckets[index];
     // The answer's keys, in the order RELEASE reads them (names it does not use stand in when absent).
-    const answerKeys = [gates[kind], stateKey(bucket ?? '-'), `${stateKey(bucket ?? '-')}:in-flight`, `${channel}:hold`, `${channel}:limit`, `${channel}:last-minute`];
+    const other = kind === 'bot' ? 'webhook' : 'bot';
+    const answerKeys = [gates[kind], stateKey(bucket ?? '-'), `${stateKey(bucket ?? '-')}:in-flight`, `${channel}:hold`, `${channel}:limit`, `${channel}:last-minute`, `${gates[kind]}:pause`, `${gates[other]}:pause`, `${prefix}:rest-gate:blocks`];
     return {
       index,
       heldByBucketMs: 0,
@@ -280,6 +325,7 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
       release(answer) {
         const h = answer?.headers;
         const retryAfter = answer?.status === 429 ? Number(h?.get('retry-after') ?? 1) * 1000 : undefined;
+        const told = h?.get('retry-after');
         // A limit on the channel's webhooks together: none of them may post until it has passed.
         // It is the channel's, not this webhook's: the webhook's own budget is as its headers say
         // (its edits, which the hold lets through, must not wait out the channel's minute).
@@ -288,7 +334,9 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
         const ownLimit = retryAfter !== undefined && !channelLimit;
         const remaining = ownLimit ? '0' : (h?.get('x-ratelimit-remaining') ?? '');
         const resetAfter = ownLimit ? retryAfter : Number(h?.get('x-ratelimit-reset-after') ?? 0) * 1000;
-        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter), holdChannel, bucket ? 1 : 0, post ? 1 : 0, channelWindowMs]).catch(() => undefined);
+        const paused = pauseOf(answer) ?? '';
+        const pauseMs = told != null && Number.isFinite(Number(told)) ? Math.ceil(Number(told) * 1000) : '';
+        void RELEASE(redis, answerKeys, [member, remaining, Math.ceil(resetAfter), holdChannel, bucket ? 1 : 0, post ? 1 : 0, channelWindowMs, paused, pauseMs, BLOCK_FIRST_MS, BLOCK_MAX_MS, answer?.status ?? '']).catch(() => undefined);
       },
     };
   }
@@ -307,8 +355,8 @@ export function createRestGate(redis: Redis, prefix: string, o: GateOptions = {}
       for (;;) {
         const got = await tryAcquire(kind, bucket ? [bucket] : [], Infinity, target);
         if ('release' in got) return { ...got, heldByBucketMs };
-        // A budget's reset is told exactly; the global limit frees a slot with every answer, so look often.
-        const pause = got.byBucket ? Math.min(got.waitMs, 1000) : Math.min(got.waitMs, MAX_POLL_MS);
+        // A budget's reset and a pause are told exactly; the global limit frees a slot with every answer, so look often.
+        const pause = got.byBucket || got.paused ? Math.min(got.waitMs, 1000) : Math.min(got.waitMs, MAX_POLL_MS);
         const began = Date.now();
         await new Promise((r) => setTimeout(r, pause));
         if (got.byBucket) heldByBucketMs += Date.now() - began;

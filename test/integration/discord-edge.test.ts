@@ -2,6 +2,8 @@
 // answer was lost, however busy the channel became before the retry looked; and webhook pools that
 // every process keeps in memory, yet all use as soon as one process grows them; and a burst from
 // several processes, spread over a pool's webhooks when the shared gate grants each post its slot.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
@@ -404,5 +406,30 @@ describe("a channel whose webhooks Discord holds: the bot posts for the personas
       expect(told.length).toBeGreaterThan(0);
       expect(told.length).toBeLessThanOrEqual(2);
     });
+  });
+});
+
+describe('a 429 with none of Discord\'s headers (a block in front of Discord)', () => {
+  it('pauses the shared gate and backs off, instead of sending the request again at once', async () => {
+    // A raw server: the blocked address gets 429 text/html with no header at all for 1.5 s.
+    let firstAt = 0;
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      firstAt ||= Date.now();
+      if (Date.now() - firstAt < 1_500) return void res.writeHead(429, { 'content-type': 'text/html' }).end('<html><body>Error 1015: You are being rate limited</body></html>');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const gate = createRestGate(redis, `${prefix}-blocked`);
+    const rest = createRest(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api`, 'Bot.blocked.token', { gate });
+    try {
+      expect(await rest.get('/channels/1/messages')).toEqual([]);
+      // One request, then one a second later (paused 1 s), then one two seconds after that: the
+      // block was over. (Sent again at once, as @discordjs/rest does with no Retry-After: ~75.)
+      expect(requests).toBeLessThanOrEqual(4);
+    } finally {
+      server.close();
+    }
   });
 });

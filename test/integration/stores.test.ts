@@ -6,7 +6,7 @@ import type { ChannelMessage } from '../../core/messages.ts';
 import { QueueEvents, Worker } from 'bullmq';
 import { createChannelAccess } from '../../core/access.ts';
 import { createReplyQueue, jobIds, REPLY_QUEUE, type ReplyJob } from '../../core/replies.ts';
-import { createRestGate, SPARE_SHARE } from '../../core/rest-gate.ts';
+import { BLOCK_FIRST_MS, createRestGate, pauseOf, SPARE_SHARE } from '../../core/rest-gate.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const prefix = `stores-${process.pid}-${Date.now().toString(36)}`;
@@ -154,7 +154,7 @@ describe('rest gate: a resource budget', () => {
     const gate = createRestGate(redis, `${prefix}-both`, { perSecond: 1 });
     const key = 'webhook:2:def';
     // (Taught through the bot's gate, so the webhook gate starts empty.)
-    (await gate.acquire('bot', key)).release({ status: 429, headers: { get: (h: string) => (h === 'retry-after' ? '0.3' : null) } });
+    (await gate.acquire('bot', key)).release({ status: 429, headers: { get: (h: string) => ({ 'retry-after': '0.3', 'x-ratelimit-scope': 'user' })[h] ?? null } });
     await redis.ping();
     let waiting = true;
     // Its budget is spent for 300 ms. (Released at once: the one global slot is wanted by `third` too.)
@@ -181,7 +181,7 @@ describe('rest gate: a resource budget', () => {
 
 describe('rest gate: a request that may go through any of several budgets', () => {
   const spend = (gate: ReturnType<typeof createRestGate>, key: string, ms: number) =>
-    gate.acquire('webhook', key).then((slot) => slot.release({ status: 429, headers: { get: (h: string) => (h === 'retry-after' ? String(ms / 1000) : null) } }));
+    gate.acquire('webhook', key).then((slot) => slot.release({ status: 429, headers: { get: (h: string) => ({ 'retry-after': String(ms / 1000), 'x-ratelimit-scope': 'user' })[h] ?? null } }));
 
   it('takes the first budget with room, and says how long to wait when none has any', async () => {
     const gate = createRestGate(redis, `${prefix}-any`);
@@ -192,7 +192,7 @@ describe('rest gate: a request that may go through any of several budgets', () =
     expect('release' in first && first.index).toBe(1); // a is spent: b, though offered second
     // b's budget is being learned (one request at a time) and a's is spent: nothing has room.
     const none = await gate.tryAcquire('webhook', [a, b]);
-    expect(none).toEqual({ waitMs: 20, byBucket: true, byChannel: false });
+    expect(none).toEqual({ waitMs: 20, byBucket: true, byChannel: false, paused: false });
     if ('release' in first) first.release({ status: 200, headers: { get: (h: string) => ({ 'x-ratelimit-remaining': '4', 'x-ratelimit-reset-after': '2.000' })[h] ?? null } });
     await redis.ping();
     const again = await gate.tryAcquire('webhook', [a, b]);
@@ -315,4 +315,54 @@ describe('history store', () => {
 
 beforeAll(async () => {
   await redis.ping();
+});
+
+describe('rest gate: a 429 that stops more than its own request', () => {
+  const answer = (status: number, headers: Record<string, string>) => ({ status, headers: { get: (h: string) => headers[h] ?? null } });
+
+  it('tells a global 429 and a block from a route\'s own', () => {
+    expect(pauseOf(answer(429, { 'retry-after': '1', 'x-ratelimit-global': 'true', 'x-ratelimit-scope': 'global' }))).toBe('global');
+    expect(pauseOf(answer(429, {}))).toBe('blocked');
+    expect(pauseOf(answer(429, { 'retry-after': '3' }))).toBe('blocked');
+    expect(pauseOf(answer(429, { 'retry-after': '1', 'x-ratelimit-scope': 'user', 'x-ratelimit-bucket': 'abc' }))).toBeUndefined();
+    expect(pauseOf(answer(429, { 'retry-after': '1', 'x-ratelimit-scope': 'shared' }))).toBeUndefined();
+    expect(pauseOf(answer(200, {}))).toBeUndefined();
+  });
+
+  it('pauses every process\'s requests of the kind for a global 429\'s Retry-After, and no other kind', async () => {
+    const other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const [here, there] = [createRestGate(redis, `${prefix}-global`), createRestGate(other, `${prefix}-global`)];
+    (await here.acquire('bot')).release(answer(429, { 'retry-after': '5', 'x-ratelimit-global': 'true', 'x-ratelimit-scope': 'global' }));
+    await redis.ping();
+    const held = await there.tryAcquire('bot', []);
+    expect(held).toMatchObject({ paused: true, byBucket: false, byChannel: false });
+    expect('waitMs' in held && held.waitMs).toBeGreaterThan(4_000);
+    expect(await there.acquireSpare('bot')).toBeUndefined();
+    expect('release' in (await there.tryAcquire('webhook', []))).toBe(true);
+    await other.quit();
+  });
+
+  it('pauses both kinds for a block, longer for each block in a row, and starts again from one second after an answer', async () => {
+    const gate = createRestGate(redis, `${prefix}-blocked`);
+    const pauseLeft = async (kind: 'bot' | 'webhook') => {
+      const got = await gate.tryAcquire(kind, []);
+      return 'waitMs' in got && got.paused ? got.waitMs : 0;
+    };
+    (await gate.acquire('bot')).release(answer(429, {}));
+    await redis.ping();
+    expect(await pauseLeft('bot')).toBeGreaterThan(800);
+    expect(await pauseLeft('bot')).toBeLessThanOrEqual(BLOCK_FIRST_MS);
+    expect(await pauseLeft('webhook')).toBeGreaterThan(800);
+    // A second block before any answer: twice as long (taken here without waiting the first out).
+    await redis.del(`${prefix}-blocked:rest-gate:bot:pause`);
+    (await gate.acquire('bot')).release(answer(429, { 'content-type': 'text/html' }));
+    await redis.ping();
+    expect(await pauseLeft('bot')).toBeGreaterThan(BLOCK_FIRST_MS);
+    // An answer that is not a 429 ends the run: the next block is one second again.
+    await redis.del(`${prefix}-blocked:rest-gate:bot:pause`, `${prefix}-blocked:rest-gate:webhook:pause`);
+    (await gate.acquire('bot')).release(answer(200, {}));
+    (await gate.acquire('bot')).release(answer(429, {}));
+    await redis.ping();
+    expect(await pauseLeft('bot')).toBeLessThanOrEqual(BLOCK_FIRST_MS);
+  });
 });
