@@ -7,7 +7,7 @@ import type { Job } from 'bullmq';
 import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
-import type { HostAttempt } from '../core/hosts/fallback.ts';
+import { emptyAnswerNotice, type HostAttempt } from '../core/hosts/fallback.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
@@ -192,7 +192,8 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
       await recordNoAnswer(session, questionId, personaId, persona.name, answered.message, answered.attempts, deps, persona);
       return 'error';
     }
-    text = answered.completion.text.trim() || '*(no answer)*';
+    // An empty answer is recorded as it was (no text); the thread shows why there is none.
+    text = answered.completion.text.trim();
     turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system));
     saw = context.saw;
     await deps.ledger.saveText(id, personaId, text, { text, turn, saw });
@@ -202,7 +203,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   let discordMessageIds: string[] = [];
   if (session.channelId && deps.discord) {
     try {
-      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text, asked);
+      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text || emptyAnswerNotice(persona, turn.stopReason), asked, !text);
     } catch (err) {
       // The answer is research data whether or not Discord shows it: on the last try, keep it.
       if (!lastTry) throw err;

@@ -13,7 +13,7 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'
   const persona = { personaId: turn.personaId, name: posts[0]?.authorName ?? turn.personaId };
   for (const [i, post] of posts.entries()) {
     const base = { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.sessionId, 'message', post.id), sessionId: session.sessionId, at: post.createdAt };
-    if (saved.kind === 'notice') {
+    if (saved.kind === 'notice' && !saved.modelTurn) {
       await store.append({ ...base, type: 'notice', text: post.content, persona, discordMessageId: post.id });
       continue;
     }
@@ -21,7 +21,8 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'
       ...base,
       type: 'channel_message',
       author: { kind: 'persona', ...persona },
-      text: post.content,
+      // A notice standing for an empty answer is recorded as the answer the model gave: no text.
+      text: saved.kind === 'notice' ? '' : post.content,
       discordMessageId: post.id,
       ...(i === 0 && saved.modelTurn ? { modelTurn: saved.modelTurn } : {}),
     });

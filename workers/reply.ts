@@ -8,7 +8,7 @@ import { classifyDiscordError, MissingPermissionError } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { askPersona, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { askPersona, emptyAnswerNotice, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -56,7 +56,7 @@ export interface SavedReply {
   host?: string;
   model?: string;
   usage?: Usage | null;
-  /** The model call behind the text (absent for a notice). */
+  /** The model call behind the text (absent for a notice, unless it stands for an empty answer). */
   modelTurn?: ModelTurn;
 }
 
@@ -259,9 +259,12 @@ async function generate(
   try {
     const answer = await askPersona(persona, context.prompt, deps.clientFor, onText, deps.hostOptions);
     if (answer.kind === 'answered') {
-      text = answer.completion.text.trim() || '*(no answer)*';
+      const said = answer.completion.text.trim();
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, context.kept, context.prompt.system));
-      saved = { kind: 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
+      // An answer with no text is shown as a notice (not read or answered as the persona's words),
+      // and recorded as what it was: the model's empty answer, with its stop reason.
+      text = said || emptyAnswerNotice(persona, answer.completion.stopReason);
+      saved = { kind: said ? 'reply' : 'notice', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');
     } else {
@@ -295,7 +298,7 @@ async function generate(
       ? deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice })
       : undefined,
     deps.ledger.saveText(trigger.id, personaId, text, saved),
-    saved.kind === 'reply' && guildId
+    saved.modelTurn && guildId
       ? deps.budgets?.add(guildId, personaId, saved.usage, Date.now()).catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not count tokens against the budgets'))
       : undefined,
   ]);

@@ -230,6 +230,21 @@ export function plainReason(a: HostAttempt): string {
  * The notice posted (as the persona) when no host could answer, in plain words: which hosts were
  * tried and why they did not answer, never addresses or the hosts' raw errors (those go to the log).
  */
+/**
+ * What the channel shows for an answer with no text (the record keeps the model's empty answer):
+ * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
+ * and a placeholder under the persona's name would pass for its words.
+ */
+export function emptyAnswerNotice(persona: Persona, stopReason: string | null): string {
+  const why =
+    stopReason === 'refusal' || stopReason === 'content_filter'
+      ? 'the model declined to answer'
+      : stopReason === 'max_tokens' || stopReason === 'length'
+        ? 'the model reached its token limit before writing any text'
+        : 'the model returned no text';
+  return `*${persona.name} gave no answer: ${why}.*`;
+}
+
 export function unavailableNotice(persona: Persona, attempts: readonly HostAttempt[], passing = false): string {
   const reasons = [...new Set(attempts.map(plainReason))];
   const hosts = attempts.length === 1 ? 'its model host' : 'its model hosts';

@@ -337,3 +337,31 @@ describe('a re-run of an interview with an opted-out interviewer', () => {
     expect(seen.join()).not.toContain('DANA-PRIVATE-QUESTION');
   });
 });
+
+describe('an answer with no text', () => {
+  it('shows a notice saying why, which later turns do not read as the persona\'s words, and records the empty answer with its stop reason', async () => {
+    const channelId = h.discord.addChannel({ name: 'declined' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    h.anthropicHost.setResponder(() => ({ text: '', stopReason: 'refusal' }));
+    await h.discord.userSays({ channelId, content: 'Opus, say something you would not say' });
+    const shown = await h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    expect(shown.content).toBe('*Opus gave no answer: the model declined to answer.*');
+    await h.settled();
+
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const said = (await records.events(session!.id)).filter((e) => e.type === 'channel_message' && e.author.kind === 'persona');
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatchObject({ text: '', discordMessageId: shown.id, modelTurn: { stopReason: 'refusal', answeredModel: expect.any(String) } });
+
+    const asked: RecordedRequest[] = [];
+    h.anthropicHost.setResponder((req) => {
+      asked.push(req);
+      return { text: 'Fine, then.' };
+    });
+    await h.discord.userSays({ channelId, content: 'Opus, then say something else' });
+    await h.discord.nextMessage((m) => m.channel_id === channelId && m.content === 'Fine, then.');
+    expect(JSON.stringify(asked[0]?.body)).toContain('say something you would not say');
+    expect(JSON.stringify(asked[0]?.body)).not.toContain('gave no answer');
+  });
+});
