@@ -1,4 +1,5 @@
 // The edge to model hosts: one small interface, three adapters over the official SDKs.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { keyEnvOf, type Host } from '../../personas/schema.ts';
@@ -31,14 +32,47 @@ export interface HostClient {
 }
 
 export interface HostClientOptions {
-  /** The longest a request may go without the host sending anything: headers, or any stream event (a host's `silenceSeconds` wins). */
+  /** The longest a request may go without the host sending anything: headers, or any byte of its answer (a host's `silenceSeconds` wins). */
   timeoutMs: number;
 }
+
+/** A stream that ended, without an error, before the host said the answer was finished: a cut answer, not a whole one. */
+export class StreamCutError extends Error {
+  override name = 'StreamCutError';
+  constructor() {
+    super('the host ended the stream before the answer was finished');
+  }
+}
+
+/** The request in progress's `heard`, for the fetch below (set around each call to an SDK). */
+const listener = new AsyncLocalStorage<() => void>();
+
+/**
+ * The SDKs' fetch: every chunk of a response's body counts as the host being alive. Keep-alives are
+ * bytes too (Anthropic's `event: ping`, the SSE comments OpenRouter sends while a model thinks),
+ * and the SDKs drop them before any event reaches chorus, so a slow model that keeps its stream
+ * alive was timed out as silent.
+ */
+const fetchHeard: typeof fetch = async (input, init) => {
+  const heard = listener.getStore();
+  const res = await fetch(input, init);
+  if (!heard || !res.body) return res;
+  heard();
+  const body = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        heard();
+        out.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+};
 
 /**
  * Aborts a request once the host has sent nothing for `ms`. The SDKs' own timeout stops at the
  * response headers, so a stream that stalls after them would hold its turn until undici gives up
- * on the body (five minutes): every event received starts the wait again.
+ * on the body (five minutes): every byte received starts the wait again.
  */
 function silenceLimit(ms: number): { signal: AbortSignal; heard(): void; done(): void } {
   const controller = new AbortController();
@@ -52,7 +86,7 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   const apiKey = keyEnv === undefined ? 'none' : env[keyEnv];
   if (!apiKey) return undefined;
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
-  const common = { apiKey, maxRetries: 0, timeout: timeoutMs };
+  const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchHeard };
   if (host.provider === 'anthropic') {
     return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs);
   }
@@ -65,8 +99,7 @@ function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
       if (request.provider !== 'anthropic') throw new Error(`anthropic host cannot send a ${request.provider} request`);
       const { stream: _, ...body } = request.body; // the SDK's stream() sends stream: true itself
       const silence = silenceLimit(timeoutMs);
-      const stream = sdk.messages.stream(body, { signal: silence.signal });
-      stream.on('streamEvent', silence.heard); // pings included: a host thinking aloud is not stalled
+      const stream = listener.run(silence.heard, () => sdk.messages.stream(body, { signal: silence.signal }));
       if (onText) stream.on('text', (delta) => onText(delta));
       const message = await stream.finalMessage().finally(silence.done);
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
@@ -85,7 +118,7 @@ function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
     async complete(request, onText) {
       const silence = silenceLimit(timeoutMs);
       try {
-        return await streamOpenAI(sdk, request, silence, onText);
+        return await listener.run(silence.heard, () => streamOpenAI(sdk, request, silence, onText));
       } finally {
         silence.done();
       }
@@ -93,7 +126,7 @@ function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
   };
 }
 
-async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal: AbortSignal; heard(): void }, onText?: (delta: string) => void): Promise<Completion> {
+async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal: AbortSignal }, onText?: (delta: string) => void): Promise<Completion> {
   let text = '';
   let stopReason: string | null = null;
   let usage: Completion['usage'] = null;
@@ -102,7 +135,6 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   if (request.provider === 'openai') {
     const stream = await sdk.chat.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } }, options);
     for await (const chunk of stream) {
-      silence.heard();
       model = chunk.model || model;
       const choice = chunk.choices[0];
       const delta = choice?.delta?.content ?? '';
@@ -116,7 +148,6 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   } else if (request.provider === 'completions') {
     const stream = await sdk.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } }, options);
     for await (const chunk of stream) {
-      silence.heard();
       model = chunk.model || model;
       const choice = chunk.choices[0];
       if (choice?.text) {
@@ -129,8 +160,11 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   } else {
     throw new Error('an OpenAI-compatible host cannot send an anthropic request');
   }
-  // The openai SDK ends an aborted stream as if it had finished: a cut answer must not pass for whole.
+  // The openai SDK ends an aborted stream as if it had finished, and so does a stream the host (or
+  // a proxy) closed part-way: a cut answer must not pass for whole. Every OpenAI-compatible host
+  // ends an answer with its finish_reason.
   if (silence.signal.aborted) throw silence.signal.reason;
+  if (stopReason === null) throw new StreamCutError();
   return { text, stopReason, usage, model };
 }
 

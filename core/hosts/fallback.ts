@@ -13,10 +13,23 @@ export type FailureKind = 'next-host' | 'retry';
  * host; refusals (unknown or retired model, no permission, bad key, rejected request) move on.
  */
 export function classifyFailure(err: unknown): FailureKind {
-  const status = (err as { status?: unknown })?.status;
-  if (typeof status !== 'number') return 'retry'; // connection refused, timeout, stream cut
+  const status = statusOf(err);
+  if (status === undefined) return 'retry'; // connection refused, timeout, stream cut
   if (status === 408 || status === 409 || status === 429 || status >= 500) return 'retry';
   return 'next-host';
+}
+
+/**
+ * The HTTP status a host's failure stands for: the response's, or, for an error sent inside a
+ * stream that began with 200 (OpenRouter and other OpenAI-compatible hosts send `{"error": {"code":
+ * 403, …}}` there), the code it carries when that is an HTTP status. So a request refused mid-stream
+ * moves on to the next host as one refused up front does, rather than being retried as it is.
+ */
+export function statusOf(err: unknown): number | undefined {
+  const e = err as { status?: unknown; error?: { code?: unknown; error?: { code?: unknown } } };
+  if (typeof e?.status === 'number') return e.status;
+  const code = Number(e?.error?.code ?? e?.error?.error?.code);
+  return Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
 }
 
 export interface HostAttempt {
@@ -154,7 +167,8 @@ export async function askPersona(
       if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);
       return { kind: 'answered', hostIndex, host, request, completion, attempts, startedAt, latencyMs: Date.now() - startedAt };
     } catch (err) {
-      const { message, status } = describeError(err);
+      const { message } = describeError(err);
+      const status = statusOf(err);
       const kind = classifyFailure(err);
       const attempt: HostAttempt = { ...base, outcome: kind === 'retry' ? 'failed' : 'refused', reason: message, ...(status === undefined ? {} : { status }) };
       attempts.push(attempt);
@@ -176,7 +190,7 @@ const UNSTATUSED: [RegExp, FailureClass][] = [
   [/overloaded/i, 'overloaded'],
   [/rate.?limit/i, 'rate-limited'],
   [/time|abort/i, 'timeout'],
-  [/api_error|internal server error/i, 'server-error'],
+  [/api_error|server.?error|internal server error|ended (its|the) stream/i, 'server-error'],
 ];
 
 export function failureClass(a: Pick<HostAttempt, 'status' | 'reason'>): FailureClass {
@@ -227,10 +241,6 @@ export function plainReason(a: HostAttempt): string {
 }
 
 /**
- * The notice posted (as the persona) when no host could answer, in plain words: which hosts were
- * tried and why they did not answer, never addresses or the hosts' raw errors (those go to the log).
- */
-/**
  * What the channel shows for an answer with no text (the record keeps the model's empty answer):
  * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
  * and a placeholder under the persona's name would pass for its words.
@@ -245,6 +255,10 @@ export function emptyAnswerNotice(persona: Persona, stopReason: string | null): 
   return `*${persona.name} gave no answer: ${why}.*`;
 }
 
+/**
+ * The notice posted (as the persona) when no host could answer, in plain words: which hosts were
+ * tried and why they did not answer, never addresses or the hosts' raw errors (those go to the log).
+ */
 export function unavailableNotice(persona: Persona, attempts: readonly HostAttempt[], passing = false): string {
   const reasons = [...new Set(attempts.map(plainReason))];
   const hosts = attempts.length === 1 ? 'its model host' : 'its model hosts';

@@ -1,6 +1,8 @@
 // A host that sends its headers and a first token, then nothing, or drops the connection: the real
 // SDKs against the local model host. The SDKs' own timeout ends at the headers; chorus's limit
 // counts silence, and a cut stream is never an answer.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../core/context.ts';
 import { createHostClient } from '../../core/hosts/clients.ts';
@@ -88,5 +90,88 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     host.setResponder(() => ({ chunks: ['a ', 'b ', 'c ', 'd ', 'e ', 'f'], chunkDelayMs: 100 }));
     const result = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
     expect(result.kind === 'answered' && result.completion.text).toBe('a b c d e f');
+  });
+});
+
+describe('hosts that keep a stream alive, end it early, or refuse inside it (raw wire)', () => {
+  // A host answering with whatever SSE lines a test gives it, paced as it says.
+  let script: (res: ServerResponse) => Promise<void> = async () => undefined;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => void script(res));
+  });
+  let url = '';
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const chat = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  const ask = (provider: 'anthropic' | 'openai', hosts: { provider: 'anthropic' | 'openai'; baseUrl: string }[] = [{ provider, baseUrl: provider === 'anthropic' ? url : `${url}/v1` }]) => {
+    const p = persona({ id: 'p', name: 'P', hosts: hosts.map((h) => ({ ...h, model: 'm', apiKeyEnv: 'none' })) });
+    const prompt = buildContext(p, [], msg('u', 'P, take your time'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    return askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS })).then((r) => r, (e: unknown) => e);
+  };
+
+  it('counts Anthropic pings as the host being alive: a model thinking longer than the silence limit, pinging, is waited for', async () => {
+    script = async (res) => {
+      sse(res);
+      const event = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      event('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } });
+      for (let i = 0; i < 6; i++) {
+        await pause(SILENCE_MS / 3);
+        event('ping', {});
+      }
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Thought it through.' } });
+      event('content_block_stop', { index: 0 });
+      event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 4 } });
+      event('message_stop', {});
+      res.end();
+    };
+    const result = await ask('anthropic');
+    expect(result).toMatchObject({ kind: 'answered', completion: { text: 'Thought it through.', stopReason: 'end_turn' } });
+  });
+
+  it('counts SSE comments as the host being alive (OpenRouter sends them while a model thinks)', async () => {
+    script = async (res) => {
+      sse(res);
+      for (let i = 0; i < 6; i++) {
+        await pause(SILENCE_MS / 3);
+        res.write(': OPENROUTER PROCESSING\n\n');
+      }
+      res.write(chat({ role: 'assistant', content: 'Thought it through.' }));
+      res.end(chat({}, 'stop') + 'data: [DONE]\n\n');
+    };
+    const result = await ask('openai');
+    expect(result).toMatchObject({ kind: 'answered', completion: { text: 'Thought it through.', stopReason: 'stop' } });
+  });
+
+  it('never takes a stream the host closed cleanly before its finish_reason for a whole answer', async () => {
+    script = async (res) => {
+      sse(res);
+      res.write(chat({ role: 'assistant', content: 'The first words ' }));
+      res.end(chat({ content: 'and more' })); // no finish_reason, no [DONE]: the connection just ends
+    };
+    const err = await ask('openai');
+    expect(err).toBeInstanceOf(RetryableHostError);
+    expect(plainReason((err as RetryableHostError).attempts[0]!)).toBe('is failing');
+  });
+
+  it('moves on to the next host when one refuses inside a 200 stream, as when it refuses up front', async () => {
+    script = async (res) => {
+      sse(res);
+      res.end(`data: ${JSON.stringify({ error: { code: 403, message: 'Your input was flagged by the provider\'s moderation' } })}\n\n`);
+    };
+    const backup = await startModelHost();
+    try {
+      backup.setResponder(() => ({ text: 'From the backup.' }));
+      const result = await ask('openai', [{ provider: 'openai', baseUrl: `${url}/v1` }, { provider: 'openai', baseUrl: `${backup.url}/v1` }]);
+      expect(result).toMatchObject({ kind: 'answered', hostIndex: 1, completion: { text: 'From the backup.' }, attempts: [{ outcome: 'refused', status: 403 }] });
+    } finally {
+      await backup.close();
+    }
   });
 });
