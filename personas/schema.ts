@@ -32,12 +32,17 @@ export type Host = z.infer<typeof HostSchema>;
 
 export const PersonaSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
-  // Posted as a webhook's username: Discord refuses the post (400) for a name with these in it.
+  // Posted as a webhook's username, under Discord's rules for names: it refuses the post (400) for
+  // a name breaking them, and stores the name with its spaces trimmed and runs of spaces made one,
+  // as it is kept here (chorus finds its own posts again by name).
   name: z
     .string()
+    .overwrite((name) => name.replace(/\s+/gu, ' ').trim())
     .min(1)
     .max(80)
-    .refine((name) => !/discord|clyde/i.test(name), 'Discord refuses a webhook name containing "discord" or "clyde": choose another name'),
+    .refine((name) => !/discord|clyde/i.test(name), 'Discord refuses a webhook name containing "discord" or "clyde": choose another name')
+    .refine((name) => !/[@#:]|```/.test(name), 'Discord refuses a name containing @, #, : or ```: choose another name')
+    .refine((name) => !/^(everyone|here)$/i.test(name), 'Discord refuses the names "everyone" and "here": choose another name'),
   aliases: z.array(z.string().min(1)).default([]),
   // Discord fetches it to show beside each post: a web address, not a file path or data: URI.
   avatarUrl: z.url({ protocol: /^https?$/, error: 'an http(s) address Discord can fetch the image from' }).optional(),

@@ -38,6 +38,17 @@ describe('persona files', () => {
       expect(() => parsePersona('a.yaml', good.replace('name: Old Model', `name: ${name}`)), name).toThrow(/name[\s\S]*"discord" or "clyde"/);
     }
     expect(parsePersona('a.yaml', good.replace('name: Old Model', 'name: Discourse')).name).toBe('Discourse');
+    for (const name of ['"@Opus"', '"Opus #2"', '"GPT: base"', '"Opus ```"']) {
+      expect(() => parsePersona('a.yaml', good.replace('name: Old Model', `name: ${name}`)), name).toThrow(/name[\s\S]*@, #, : or ```/);
+    }
+    for (const name of ['everyone', 'Here']) {
+      expect(() => parsePersona('a.yaml', good.replace('name: Old Model', `name: ${name}`)), name).toThrow(/name[\s\S]*"everyone" and "here"/);
+    }
+    expect(() => parsePersona('a.yaml', good.replace('name: Old Model', 'name: "   "'))).toThrow(/name/);
+  });
+
+  it('keeps a name as Discord stores it: spaces trimmed, runs of them made one', () => {
+    expect(parsePersona('a.yaml', good.replace('name: Old Model', 'name: "  Big \t  Opus "')).name).toBe('Big Opus');
   });
 
   it('refuses an avatar Discord cannot fetch, saying why', () => {
