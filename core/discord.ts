@@ -32,6 +32,11 @@ export type OverflowReason = 'held' | 'refused';
 /** A PostedMessage's `webhookId` when the bot posted it itself (a notice, or a persona's overflow post). */
 export const BOT_POSTED = 'bot';
 
+/** Discord's answer for a webhook deleted (Unknown Webhook) or whose token was reset (Invalid Webhook Token). */
+export function isWebhookGone(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.code === 10015 || err.code === 50027);
+}
+
 /** A channel, and its parent when it is a thread (threads post through their parent's webhooks). */
 export interface ChannelRef {
   channelId: string;
@@ -178,7 +183,12 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
     // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
     const headers = { ...channelHeader(target, 'edit'), ...spare };
-    await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
+    try {
+      await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
+    } catch (err) {
+      await forgetIfGone(target, hook.id, err); // the pool must not offer it to the next post
+      throw err;
+    }
   }
 
   async function listMessages(channelId: string, query: Record<string, string>): Promise<APIMessage[]> {
@@ -194,7 +204,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
 
   /** Someone deleted or reset our webhook: forget the pool so the next use rebuilds it. */
   async function forgetIfGone(target: Target, webhookId: string, err: unknown): Promise<boolean> {
-    if (!(err instanceof DiscordAPIError) || (err.code !== 10015 && err.code !== 50027)) return false;
+    if (!isWebhookGone(err)) return false;
     await pools.forget(target.webhookChannelId, webhookId);
     return true;
   }

@@ -3,7 +3,7 @@
 // the ledger says which pieces are posted (an unfinished one is edited into its final text), and a
 // piece whose post was sent but never confirmed is looked for in the channel, by the exact content
 // sent, before it is sent again. Nothing below this (no REST retry) repeats a post on its own.
-import { BOT_POSTED, type ChannelRef, type DiscordEdge, type PostedMessage, type Speaker } from '../core/discord.ts';
+import { BOT_POSTED, isWebhookGone, type ChannelRef, type DiscordEdge, type PostedMessage, type Speaker } from '../core/discord.ts';
 import type { Ledger, ReplyProgress } from '../core/ledger.ts';
 
 export interface PostTarget {
@@ -35,15 +35,27 @@ export async function postPiece(deps: PostDeps, target: PostTarget, index: numbe
   const record = (posted: PostedMessage) =>
     ledger.recordPost(target.key, target.who, index, { messageId: posted.id, webhookId: posted.webhookId, final }, { depth: target.depth, notice: target.notice });
   const known = progress.posted.get(index);
+  // Where a post of this piece may be that the ledger does not know of: one whose answer was lost.
+  let sent = progress.pending.get(index);
   if (known) {
     const posted = { id: known.messageId, webhookId: known.webhookId };
-    if (!known.final) {
-      await discord.editAs(target.channel, posted, content, target.speaker);
+    if (known.final) return posted;
+    const finished = await discord.editAs(target.channel, posted, content, target.speaker).then(
+      () => true,
+      (err: unknown) => {
+        if (isWebhookGone(err)) return false;
+        throw err;
+      },
+    );
+    if (finished) {
       if (final) await record(posted);
+      return posted;
     }
-    return posted;
+    // Its webhook was deleted (or reset) meanwhile, so the preview cannot be finished: the piece is
+    // posted afresh through a webhook the pool makes anew, rather than left half-said. (The preview
+    // stays: only its webhook could delete it.) An earlier try may have posted it already.
+    sent = content;
   }
-  const sent = progress.pending.get(index);
   if (sent !== undefined) {
     const found = await discord.findOwnPost(target.channel, target.after, target.speaker?.name ?? null, sent);
     if (found) {

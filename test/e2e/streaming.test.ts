@@ -39,6 +39,25 @@ describe('streaming', () => {
     expect(outcome && 'firstTokenToVisibleMs' in outcome ? outcome.firstTokenToVisibleMs : undefined).toBeGreaterThanOrEqual(0);
   });
 
+  it('posts the whole answer afresh when the webhook of its preview is deleted mid-stream, once', async () => {
+    const channelId = h.discord.addChannel({ name: 'stream-webhook-gone' });
+    let deleteHook!: () => void;
+    const deleted = new Promise<void>((r) => (deleteHook = r));
+    h.anthropicHost.setResponder(() => ({ chunks: ['The first part', ' of the answer, and the rest.'], beforeChunk: (i) => (i === 1 ? deleted : undefined) }));
+    await h.discord.userSays({ channelId, content: 'Opus, a long one' });
+    const preview = await h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    expect(preview.content).toBe('The first part');
+    // A moderator deletes the webhook that posted the preview.
+    const removed = await fetch(`${h.discord.restUrl}/v10/webhooks/${preview.webhook_id}`, { method: 'DELETE', headers: { authorization: `Bot ${h.discord.token}` } });
+    expect(removed.status).toBe(204);
+    deleteHook();
+    await h.settled();
+    const posts = personaPosts(channelId);
+    expect(posts.filter((m) => m.content === 'The first part of the answer, and the rest.')).toHaveLength(1);
+    expect(posts.find((m) => m.content === 'The first part of the answer, and the rest.')?.webhook_id).not.toBe(preview.webhook_id);
+    expect(h.outcomes.find((o) => o.job.channelId === channelId)?.outcome.status).toBe('posted');
+  });
+
   it('splits a long streamed answer into several messages at the end', async () => {
     const channelId = h.discord.addChannel({ name: 'long-stream' });
     const words = Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ');
