@@ -6,7 +6,7 @@ import { DiscordAPIError } from '@discordjs/rest';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
-import { ChannelBusyError, idempotent, MissingPermissionError, NoSpareRoomError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
+import { ChannelBusyError, ChannelFullError, idempotent, MissingPermissionError, NoSpareRoomError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
 import { withNameLine } from './split.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
@@ -26,8 +26,11 @@ export interface PostedMessage {
   webhookId: string;
 }
 
-/** Why a persona's post went out as the bot: the gate knew the channel held, or Discord refused the post (a shared 429). */
-export type OverflowReason = 'held' | 'refused';
+/**
+ * Why a persona's post went out as the bot: the gate knew the channel held, Discord refused the post
+ * (a shared 429), or the channel is full of other apps' webhooks (ChannelFullError).
+ */
+export type OverflowReason = 'held' | 'refused' | 'full';
 
 /** A PostedMessage's `webhookId` when the bot posted it itself (a notice, or a persona's overflow post). */
 export const BOT_POSTED = 'bot';
@@ -297,7 +300,16 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       // (Undefined once the bot was refused here: the post then waits for the webhooks.)
       let overflowAfterMs = o.overflowAfterMs;
       for (let attempt = 0; ; attempt++) {
-        const taken = o.gate ? await takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId, overflowAfterMs) : { hook: await pools.take(target.webhookChannelId, speaker.personaId), slot: undefined };
+        const taken = await (o.gate ? takeAtGrant(o.gate, target.webhookChannelId, speaker.personaId, overflowAfterMs) : pools.take(target.webhookChannelId, speaker.personaId).then((hook) => ({ hook, slot: undefined }))).catch((err: unknown) => {
+          if (err instanceof ChannelFullError) return err;
+          throw err;
+        });
+        if (taken instanceof ChannelFullError) {
+          // No webhook can be made here: the persona still speaks, through the bot, under its name.
+          const posted = await overflowPost(channel, speaker, content, ready, 'full');
+          if (posted) return posted;
+          throw taken;
+        }
         if (taken === 'overflow') {
           const posted = await overflowPost(channel, speaker, content, ready, 'held');
           if (posted) return posted;

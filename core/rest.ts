@@ -19,6 +19,18 @@ export class MissingPermissionError extends Error {
 }
 
 /**
+ * The channel already holds Discord's most webhooks (15, Discord's 30007), none of them chorus's:
+ * chorus can make none there. Remembered for FULL_RECHECK_MS by every process (core/webhook-pools.ts), so posts there cost
+ * no refused requests meanwhile (core/discord.ts has the bot post them under the persona's name).
+ */
+export class ChannelFullError extends Error {
+  override name = 'ChannelFullError';
+  constructor(channelId: string) {
+    super(`channel ${channelId} holds Discord's maximum of webhooks, none of them chorus's`);
+  }
+}
+
+/**
  * A persona's webhook post that Discord refused for its channel's hidden limit (429 with scope
  * "shared"): nothing was posted. Thrown only where the caller asked for it (RestOptions.busyChannelPosts),
  * to post another way rather than wait out the Retry-After.
@@ -43,6 +55,7 @@ export type DiscordFailure = 'transient' | 'forbidden' | 'unauthorized' | 'gone'
 
 export function classifyDiscordError(err: unknown): DiscordFailure | undefined {
   if (err instanceof MissingPermissionError) return 'forbidden';
+  if (err instanceof ChannelFullError) return 'refused';
   if (err instanceof RateLimitError || err instanceof HTTPError || err instanceof ChannelBusyError) return 'transient';
   if (err instanceof DiscordAPIError) {
     if (err.status === 429 || err.status === 408 || err.status >= 500) return 'transient';

@@ -8,9 +8,12 @@ import type { Redis } from 'ioredis';
 import type { BotIdentity } from './application.ts';
 import type { ChangeFeed } from './changes.ts';
 import { redisScript } from './redis-script.ts';
-import { idempotent, MissingPermissionError } from './rest.ts';
+import { ChannelFullError, idempotent, MissingPermissionError } from './rest.ts';
 
 export const WEBHOOK_NAME = 'chorus';
+
+/** How long a channel found full of webhooks is not asked again (one may have been deleted since). */
+export const FULL_RECHECK_MS = 10 * 60_000;
 
 export interface StoredWebhook {
   id: string;
@@ -126,6 +129,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   const { rest, redis, prefix, poolSize } = o;
   const poolKey = (channelId: string) => `${prefix}:webhooks:${channelId}`;
   const ourWebhooksKey = `${prefix}:our-webhooks`;
+  const fullKey = (channelId: string) => `${prefix}:webhooks-full:${channelId}`;
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
   /** Each webhook's requests in the last minute, as the shared gate last counted them. */
   const minuteCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
@@ -241,7 +245,12 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
       try {
         const known = await readPool(channelId, true);
         if (known.length >= wanted) return known;
-        const pool = await createWebhooks(channelId, wanted, known);
+        if (known.length === 0 && (await redis.exists(fullKey(channelId)))) throw new ChannelFullError(channelId);
+        const pool = await createWebhooks(channelId, wanted, known).catch(async (err: unknown) => {
+          if (!(err instanceof ChannelFullError)) throw err;
+          await redis.set(fullKey(channelId), '1', 'PX', FULL_RECHECK_MS);
+          throw err;
+        });
         await redis.set(poolKey(channelId), JSON.stringify(pool));
         if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
         await poolChanged();
@@ -255,6 +264,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   }
 
   /** Adds webhooks to `known`; with none known, first adopts the ones chorus made here before. */
+  // (A channel found full is not asked again for FULL_RECHECK_MS: see ChannelFullError.)
   async function createWebhooks(channelId: string, wanted: number, known: StoredWebhook[]): Promise<StoredWebhook[]> {
     try {
       const pool = [...known];
@@ -274,8 +284,11 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
           if (!created.token) throw new Error('Discord returned a webhook without a token');
           pool.push({ id: created.id, token: created.token });
         } catch (err) {
-          // The channel is at Discord's 15-webhook limit: share the webhooks already there.
-          if (err instanceof DiscordAPIError && err.code === 30007 && pool.length > 0) break;
+          // The channel is at Discord's 15-webhook limit: share the webhooks already there, if any.
+          if (err instanceof DiscordAPIError && err.code === 30007) {
+            if (pool.length > 0) break;
+            throw new ChannelFullError(channelId);
+          }
           throw err;
         }
       }

@@ -433,3 +433,28 @@ describe('a 429 with none of Discord\'s headers (a block in front of Discord)', 
     }
   });
 });
+
+describe("a channel already holding Discord's most webhooks, none of them chorus's", () => {
+  it("has the bot post for the personas, under their names, and asks Discord for no webhook again meanwhile", async () => {
+    const channelId = discord.addChannel({ name: 'full-of-webhooks' });
+    for (let i = 0; i < 15; i++) {
+      const made = await fetch(`${discord.restUrl}/v10/channels/${channelId}/webhooks`, { method: 'POST', headers: { authorization: `Bot ${discord.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `other-app-${i}` }) });
+      expect(made.status).toBe(200);
+    }
+    const overflows: OverflowReason[] = [];
+    const fullPrefix = `${prefix}-full`;
+    const here = processEdge(fullPrefix, { gated: true, onOverflow: (r) => overflows.push(r) });
+    const webhookCalls = () => discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/webhooks`)).length;
+    const first = await here.postAs({ channelId }, speaker, 'hello from a full channel');
+    expect(first.webhookId).toBe(BOT_POSTED);
+    const spent = webhookCalls(); // the list, and the one creation Discord refused
+    // Another process (its own memory, the same Redis) knows too.
+    const second = await processEdge(fullPrefix, { gated: true, onOverflow: (r) => overflows.push(r) }).postAs({ channelId }, { personaId: 'gpt', name: 'GPT' }, 'and another');
+    expect(second.webhookId).toBe(BOT_POSTED);
+    expect(webhookCalls()).toBe(spent);
+    expect(overflows).toEqual(['full', 'full']);
+    const shown = discord.messages(channelId).map((m) => m.content);
+    expect(shown).toEqual([expect.stringMatching(/^\*\*Opus\*\*\nhello from a full channel$/), expect.stringMatching(/^\*\*GPT\*\*\nand another$/)]);
+    await deletePrefix(redis, fullPrefix);
+  });
+});
