@@ -29,7 +29,7 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
     const threadId = query.get('thread_id');
     if (threadId) {
       const t = core.channels.get(threadId);
-      if (!t || (t.type !== 11 && t.type !== 12) || t.parent_id !== w.channel_id) fail(400, 10003, 'Unknown Channel');
+      if (!t || (t.type !== 10 && t.type !== 11 && t.type !== 12) || t.parent_id !== w.channel_id) fail(400, 10003, 'Unknown Channel');
       channelId = threadId;
     }
     // message_reference is not part of execute-webhook; Discord ignores it.

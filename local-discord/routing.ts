@@ -88,15 +88,23 @@ export function helpers(core: Core) {
     return content;
   }
 
+  /**
+   * A webhook's name, or a post's username, under Discord's rules for names (Usernames and
+   * Nicknames, which Create Webhook applies, "clyde" added): trimmed of spaces at the ends and runs
+   * of them inside, as stored; 1–80 characters; none of @ # : ``` "discord" "clyde"; not "everyone"
+   * or "here".
+   */
   function checkName(field: string, name: unknown, required: boolean): string | undefined {
     if (name === undefined && !required) return undefined;
-    if (typeof name !== 'string' || name.length < 1 || name.length > 80) {
+    const stored = typeof name === 'string' ? name.replace(/\s+/gu, ' ').trim() : '';
+    if (stored.length < 1 || stored.length > 80) {
       return formError(field, 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 80 in length.');
     }
-    for (const banned of ['discord', 'clyde']) {
-      if (name.toLowerCase().includes(banned)) formError(field, 'USERNAME_INVALID_CONTAINS', `Username cannot contain "${banned}"`);
+    for (const banned of ['discord', 'clyde', '@', '#', ':', '```']) {
+      if (stored.toLowerCase().includes(banned)) formError(field, 'USERNAME_INVALID_CONTAINS', `Username cannot contain "${banned}"`);
     }
-    return name;
+    if (/^(everyone|here)$/i.test(stored)) formError(field, 'USERNAME_INVALID', 'Username is not allowed');
+    return stored;
   }
 
   return { channel, message, webhook, interaction, allowedMentions, requirePermission, requireGuildPermission, checkContent, checkName };

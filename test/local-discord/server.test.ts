@@ -89,6 +89,19 @@ describe('Discord stand-in', () => {
     expect(m.content).toBe('persona speaking');
   });
 
+  it("keeps Discord's rules for names: trimmed and stored so, and a name breaking them refused (50035)", async () => {
+    const hook = (await rest.post(Routes.channelWebhooks(standIn.channelId), { body: { name: 'chorus-names' } })) as { id: string; token: string };
+    const execute = (username: string) =>
+      fetch(`${standIn.restUrl}/v10/webhooks/${hook.id}/${hook.token}?wait=true`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'hi', username }) });
+    const trimmed = await execute('  Big   Opus ');
+    expect(trimmed.status).toBe(200);
+    expect(((await trimmed.json()) as { author: { username: string } }).author.username).toBe('Big Opus');
+    for (const bad of ['Clyde', 'my discord bot', '@Opus', 'Opus #2', 'GPT: base', 'a ``` b', 'everyone', 'Here', '   ']) {
+      const r = await execute(bad);
+      expect([bad, r.status, ((await r.json()) as { code: number }).code]).toEqual([bad, 400, 50035]);
+    }
+  });
+
   it('honours allowed_mentions for webhook content', async () => {
     const hook = (await rest.post(Routes.channelWebhooks(standIn.channelId), { body: { name: 'mentions' } })) as { id: string; token: string };
     const execute = (body: Record<string, unknown>) =>
