@@ -1,7 +1,7 @@
 // The gateway: listens to Discord (bot/connection.ts), reads each event it needs (bot/payloads.ts),
 // keeps guild facts and message history, routes messages (bot/messages.ts) and runs slash commands.
 // It never calls a model. An event it cannot read costs that one event, never the process.
-import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
+import { ChannelType, GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import { ZodError } from 'zod';
 import { createBotIdentity } from '../core/application.ts';
 import { queueDashboard, startAdminServer, type AdminServer } from '../core/admin-server.ts';
@@ -191,13 +191,24 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     }
   }
 
+  const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);
+
   async function runInteraction(i: P.Interaction): Promise<void> {
     if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return;
     const channelId = i.channel_id ?? i.channel?.id;
-    const parentId = i.channel?.parent_id ?? (channelId ? await services.guildFacts.parentOf(channelId).catch(() => undefined) : undefined);
+    // A thread's parent is the channel whose webhooks it uses; any other channel's parent_id is its
+    // category, which has none (read as a thread's, it sent /ask's answers to the category's webhooks).
+    const parentId = i.channel
+      ? THREAD_TYPES.has(i.channel.type) ? (i.channel.parent_id ?? undefined) : undefined
+      : channelId ? await services.guildFacts.parentOf(channelId).catch(() => undefined) : undefined;
     const ctx = commandContext(i, rest, parentId);
     const command = commands.get(ctx.commandName);
-    if (!command) return;
+    if (!command) {
+      // A registration older than this chorus (a command since removed or renamed).
+      log.warn({ command: ctx.commandName }, 'a command this chorus does not know');
+      if (!ctx.isAutocomplete) await ctx.reply('This command is not known to this version of chorus: ask an admin to run `npm run commands:register`.', { ephemeral: true }).catch(() => undefined);
+      return;
+    }
     if (ctx.isAutocomplete) {
       await command.autocomplete?.(ctx, services);
       return;

@@ -67,7 +67,10 @@ function leafOptions(options: Option[] | undefined): { subcommand?: string; opti
   return { options: options ?? [] };
 }
 
-const asAnswer = (a: string | Answer): Answer => (typeof a === 'string' ? { content: a } : a);
+/** Discord refuses a message over 2,000 characters (50035): an answer echoing a long option is cut, not lost. */
+const MAX_CONTENT = 2000;
+const clip = (s: string) => (s.length > MAX_CONTENT ? `${s.slice(0, MAX_CONTENT - 1)}…` : s);
+const asAnswer = (a: string | Answer): Answer => (typeof a === 'string' ? { content: clip(a) } : { ...a, content: clip(a.content) });
 const files = (a: Answer): RawFile[] | undefined => a.files?.map((f) => ({ name: f.name, data: f.data }));
 
 export function commandContext(i: Interaction, rest: REST, parentId: string | undefined): CommandContext {
@@ -97,23 +100,25 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
     parentId,
     channelType: i.channel?.type,
     channelName: i.channel?.name,
-    memberCan: (permission) => (i.member ? has(i.member.permissions, permission) : true),
+    // No member: not in a server (a DM), where no moderator's command applies.
+    memberCan: (permission) => (i.member ? has(i.member.permissions, permission) : false),
     answered: false,
+    // `answered` once Discord took the callback: a callback that failed leaves the interaction unanswered.
     async reply(answer, opts = {}) {
       const a = asAnswer(answer);
-      ctx.answered = true;
       await rest.post(Routes.interactionCallback(i.id, i.token), {
         body: { type: InteractionResponseType.ChannelMessageWithSource, data: { content: a.content, flags: flags(opts.ephemeral), allowed_mentions: NO_PINGS } },
         files: files(a),
         auth: false,
       });
+      ctx.answered = true;
     },
     async defer(opts = {}) {
-      ctx.answered = true;
       await rest.post(Routes.interactionCallback(i.id, i.token), {
         body: { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: flags(opts.ephemeral) } },
         auth: false,
       });
+      ctx.answered = true;
     },
     async edit(answer) {
       const a = asAnswer(answer);
@@ -124,11 +129,12 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
       })) as APIMessage;
     },
     async respond(choices) {
-      ctx.answered = true;
+      // Discord takes at most 25 choices, each name 1–100 characters (values are ids, kept shorter).
       await rest.post(Routes.interactionCallback(i.id, i.token), {
-        body: { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: choices.slice(0, 25) } },
+        body: { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: choices.slice(0, 25).map((c) => ({ ...c, name: c.name.slice(0, 100) })) } },
         auth: false,
       });
+      ctx.answered = true;
     },
   };
   return ctx;

@@ -151,6 +151,8 @@ export function withHeldSlot(slot: GateSlot): { headers: Record<string, string>;
   };
 }
 
+const INTERACTION_CALLBACK = /\/interactions\/\d+\/[^/]+\/callback$/;
+
 /** The REST client every chorus process uses: no automatic retries, one shared rate limit. */
 export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
   const { gate } = opts;
@@ -169,6 +171,9 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             const { [HELD_SLOT]: heldId, [WEBHOOK_CHANNEL_HEADER]: channelHeader, [SPARE_ONLY]: spareOnly, ...sent } = (init.headers ?? {}) as Record<string, string>;
             const bot = Boolean(sent.authorization ?? sent.Authorization);
             const path = new URL(url).pathname;
+            // An interaction's first answer is due within 3 s, and interaction endpoints are not
+            // bound to the global limit: it never waits in the gate (nor for a pause the gate holds).
+            if (INTERACTION_CALLBACK.test(path)) return DefaultRestOptions.makeRequest(url, { ...init, headers: sent });
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(path);
             // The bot's posts into a channel have a budget of their own too (5 per 5 s), which every
             // process must share: a persona's posts go this way when the channel's webhooks are held.

@@ -31,7 +31,8 @@ export const HostSchema = z.strictObject({
 export type Host = z.infer<typeof HostSchema>;
 
 export const PersonaSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+  // (At most 64: it is a slash command's choice value, which Discord caps at 100.)
+  id: z.string().max(64).regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
   // Posted as a webhook's username, under Discord's rules for names: it refuses the post (400) for
   // a name breaking them, and stores the name with its spaces trimmed and runs of spaces made one,
   // as it is kept here (chorus finds its own posts again by name).

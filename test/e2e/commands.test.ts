@@ -26,6 +26,36 @@ describe('slash commands', () => {
     expect(stdout).toMatch(/registered 8 command\(s\) in guild/);
     const put = h.discord.restCalls.find((c) => c.method === 'PUT' && c.path.endsWith(`/guilds/${h.discord.guildId}/commands`));
     expect((put?.body as { name: string }[]).map((c) => c.name).sort()).toEqual(['ask', 'config', 'dismiss', 'interview', 'persona', 'personas', 'summon', 'transcript']);
+    // Offered in servers only: in a DM there is no member whose permissions could be checked.
+    for (const c of put?.body as { contexts?: number[] }[]) expect(c.contexts).toEqual([0]);
+  });
+
+  it('/ask in a channel inside a category: answered in that channel, through its own webhook', async () => {
+    const category = h.discord.addChannel({ name: 'Talk', category: true });
+    const channelId = h.discord.addChannel({ name: 'in-a-category', parentId: category });
+    h.anthropicHost.setResponder(() => ({ text: 'Answered beside the category.' }));
+    const answer = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    expect(await h.command('ask', [opt('persona', 'opus'), opt('text', 'where am I?')], { channelId })).toMatch(/asks \*\*Opus\*\*/);
+    expect((await answer).content).toBe('Answered beside the category.');
+    await h.settled();
+    expect(h.discord.restCalls.filter((c) => c.path.includes(`/channels/${category}/`))).toEqual([]);
+  });
+
+  it('answers a command it does not know (an old registration) plainly, and keeps every answer within Discord\'s 2,000 characters', async () => {
+    expect(await h.command('nosuch')).toMatch(/not known to this version of chorus/);
+    const many = Array.from({ length: 700 }, (_, i) => `unknown-persona-${i}`).join(',');
+    const said = await h.command('config', [{ type: 1, name: 'set', options: [opt('key', 'roster'), opt('value', many)] }]);
+    expect(said).toMatch(/^Not changed/);
+    expect(said.length).toBeLessThanOrEqual(2000);
+  });
+
+  it('still answers when its first answer to a command fails on Discord\'s side', async () => {
+    const failed = h.discord.failNext((c) => c.path.includes('/callback'), { status: 500 });
+    const fallback = h.discord.nextRestCall((c) => c.path.includes('/callback') && c.status === 204 && JSON.stringify(c.body).includes('Something went wrong'));
+    await h.discord.userRunsCommand({ name: 'persona', options: [opt('name', 'opus')] });
+    await failed;
+    // A reply (the callback), not an edit of an original Discord never showed.
+    expect((await fallback).body).toMatchObject({ type: 4, data: { content: 'Something went wrong running that command; it has been logged.', flags: 64 } });
   });
 
   it('/personas lists who is here and elsewhere, hosts, lifecycle dates, and the unavailable ones', async () => {

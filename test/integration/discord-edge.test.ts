@@ -4,6 +4,7 @@
 // several processes, spread over a pool's webhooks when the shared gate grants each post its slot.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Routes } from 'discord-api-types/v10';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
@@ -456,5 +457,20 @@ describe("a channel already holding Discord's most webhooks, none of them chorus
     const shown = discord.messages(channelId).map((m) => m.content);
     expect(shown).toEqual([expect.stringMatching(/^\*\*Opus\*\*\nhello from a full channel$/), expect.stringMatching(/^\*\*GPT\*\*\nand another$/)]);
     await deletePrefix(redis, fullPrefix);
+  });
+});
+
+describe("an interaction's first answer", () => {
+  it('is sent at once while the gate holds every other request (interaction endpoints are not bound to the global limit; the answer is due in 3 s)', async () => {
+    const gatePrefix = `${prefix}-interaction`;
+    const rest = createRest(discord.restUrl, discord.token, { gate: createRestGate(redis, gatePrefix) });
+    // A minute's pause of both kinds, as a block would set.
+    await redis.set(`${gatePrefix}:rest-gate:bot:pause`, 'blocked', 'PX', 60_000);
+    await redis.set(`${gatePrefix}:rest-gate:webhook:pause`, 'blocked', 'PX', 60_000);
+    const { id, token } = await discord.userRunsCommand({ name: 'persona' });
+    await rest.post(Routes.interactionCallback(id, token), { body: { type: 4, data: { content: 'at once' } }, auth: false });
+    expect(await redis.pttl(`${gatePrefix}:rest-gate:webhook:pause`)).toBeGreaterThan(50_000);
+    expect(discord.restCalls.some((c) => c.path.includes(`/interactions/${id}/`) && c.status === 204)).toBe(true);
+    await deletePrefix(redis, gatePrefix);
   });
 });
