@@ -1,7 +1,7 @@
 // The gateway: listens to Discord (bot/connection.ts), reads each event it needs (bot/payloads.ts),
 // keeps guild facts and message history, routes messages (bot/messages.ts) and runs slash commands.
 // It never calls a model. An event it cannot read costs that one event, never the process.
-import { ChannelType, GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
+import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import { ZodError } from 'zod';
 import { createBotIdentity } from '../core/application.ts';
 import { queueDashboard, startAdminServer, type AdminServer } from '../core/admin-server.ts';
@@ -16,7 +16,7 @@ import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
 import { loadCommands } from '../commands/index.ts';
 import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
-import { createGuildFacts } from './guild-facts.ts';
+import { createGuildFacts, THREAD_TYPES } from './guild-facts.ts';
 import { commandContext } from './interactions.ts';
 import { handleDelete, handleEdit, handleMessage } from './messages.ts';
 import * as P from './payloads.ts';
@@ -190,8 +190,6 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         return;
     }
   }
-
-  const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);
 
   async function runInteraction(i: P.Interaction): Promise<void> {
     if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return;

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { idempotent } from '../core/rest.ts';
 import type { Channel, Role } from './payloads.ts';
 
-const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);
+export const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);
 
 /** Where a channel's replies are posted: its own webhooks, or, for a thread, its parent's (the workers' format). */
 interface Target {
