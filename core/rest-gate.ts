@@ -145,8 +145,7 @@ export const MAX_POLL_MS = 50;
 // channel's window (ms). Returns {0, 0, requests through the chosen budget in the last minute, its
 // index (from 0), the channel's posts in its window} when the slots are taken, else {how long to
 // wait before looking again (ms), 1 if the budgets are what hold it, 2 if the channel is, 3 if the
-// gate is paused}. Redis's
-// clock is the one clock every process shares. While a budget is unknown, one request at a time
+// gate is paused}. Redis's clock is the one clock every process shares. While a budget is unknown, one request at a time
 // goes to learn it; once its window has passed, it is learned afresh from the next answer rather
 // than assumed (the limit that binds may have changed). A budget with room but a crowded last
 // minute is taken only when no other has room.
@@ -230,9 +229,10 @@ return {0, 0, 0, 0, channelCount}`);
 // of this kind's gate and of the other's, and the count of blocks in a row. ARGV: member, the
 // budget's remaining ('' if unknown), its reset-after (ms), how long to hold the channel (ms; ''
 // for no hold), 1 with a budget, 1 for a post, the channel's window (ms), the pause the answer asks
-// (pauseOf: 'global', 'blocked' or ''), its Retry-After (ms; '' if none). A pause only lengthens
-// one already running; a block with no Retry-After pauses for BLOCK_FIRST_MS doubled for each block
-// since the last answer that was not a 429. The
+// (pauseOf: 'global', 'blocked' or ''), its Retry-After (ms; '' if none), BLOCK_FIRST_MS,
+// BLOCK_MAX_MS, the answer's status ('' without one). A pause only lengthens one already running; a
+// block with no Retry-After pauses for BLOCK_FIRST_MS doubled for each block since the last answer
+// that was not a 429. The
 // global slot stays held for one second after the answer, and a post stays in the channel's window
 // from its answer on: Discord received it somewhere before. On a hold, the channel's limit is the
 // posts Discord had taken (those in the window, less the refused one if it was a post; should
@@ -245,7 +245,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], 'XX', now + 1000, ARGV[1])
 local function pause(key, ms)
-  if redis.call('PTTL', key) < ms then redis.call('SET', key, ARGV[8], 'PX', ms) end
+  if ms >= 1 and redis.call('PTTL', key) < ms then redis.call('SET', key, ARGV[8], 'PX', ms) end
 end
 if ARGV[8] == 'global' then
   pause(KEYS[7], tonumber(ARGV[9]) or tonumber(ARGV[10]))
