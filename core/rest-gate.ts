@@ -259,7 +259,7 @@ elseif ARGV[12] ~= '429' then
   redis.call('DEL', KEYS[9])
 end
 if ARGV[6] == '1' then redis.call('ZADD', KEYS[6], 'XX', now, ARGV[1]) end
-if ARGV[4] ~= '' then
+if ARGV[4] ~= '' and tonumber(ARGV[4]) >= 1 then
   redis.call('SET', KEYS[4], ARGV[6] == '1' and 'posts' or 'edits', 'PX', tonumber(ARGV[4]))
   redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[7]))
   local limit = math.max(1, redis.call('ZCARD', KEYS[6]) - 1)
