@@ -9,7 +9,7 @@ import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
 import { emptyAnswerNotice, type HostAttempt } from '../core/hosts/fallback.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
-import { applyAuditorMove, awaitingAnswers, nextStep, progress, takingPart, type NextStep } from '../core/interview/plan.ts';
+import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
 import { describeError } from '../core/log.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION, type EventOf, type ModelTurn, type Participant } from '../core/transcript/events.ts';
@@ -82,11 +82,26 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
   let auditorTurn: ModelTurn | undefined;
   if (step.kind === 'consult-auditor') {
     if (!auditor) throw new Error(`auditor persona ${JSON.stringify(state.plan.interviewer)} is not configured`);
-    const context = auditorContext(auditor, state.auditorInstructions ?? '', events, step.followUpsLeft, deps.maxTokens);
+    const context = auditorContext(auditor, state.auditorInstructions ?? '', events, step.followUpsLeft, deps.maxTokens, state.mode === 'blind');
     const answered = await askOrExplain(auditor, context.prompt, lastTry, deps);
     if (answered.kind === 'answered') {
       auditorTurn = toModelTurn(answered);
       step = applyAuditorMove(events, state.plan, parseAuditorReply(answered.completion.text));
+      // Blind: a follow-up repeating an answer would show it to every other persona. Not asked;
+      // recorded, and the script goes on.
+      const quoted = step.kind === 'ask-follow-up' && state.mode === 'blind' ? quotedAnswer(step.text, events) : undefined;
+      if (quoted) {
+        await deps.store.append({
+          v: TRANSCRIPT_FORMAT_VERSION,
+          id: eventId(keyOf(session), 'error', 'follow-up-quotes', progress(events, state.plan).questions.length),
+          sessionId: session.id,
+          at: iso(deps),
+          type: 'error',
+          message: `the auditor ${auditor.name}'s follow-up was not asked: it repeats ${quoted.name}'s answer, which a blind interview shows no other persona`,
+          persona: { personaId: auditor.id, name: auditor.name },
+        });
+        step = applyAuditorMove(events, state.plan, { kind: 'next' });
+      }
     } else {
       // The auditor cannot be reached: recorded, and the script goes on without its follow-up.
       await deps.store.append({

@@ -83,7 +83,7 @@ export function parseAuditorReply(text: string): AuditorMove {
 }
 
 /** The auditor's own context: the whole interview so far, as a transcript, and what to reply. */
-export function auditorContext(auditor: Persona, instructions: string, events: readonly TranscriptEvent[], followUpsLeft: number, maxTokens: number): BuiltContext {
+export function auditorContext(auditor: Persona, instructions: string, events: readonly TranscriptEvent[], followUpsLeft: number, maxTokens: number, blind = false): BuiltContext {
   const header = started(events);
   const lines: string[] = [];
   for (const e of events) {
@@ -94,7 +94,7 @@ export function auditorContext(auditor: Persona, instructions: string, events: r
   }
   const ask =
     followUpsLeft > 0
-      ? `You may ask ${followUpsLeft} more follow-up question(s). Reply with one follow-up question, or NEXT to move on to the next scripted question, or END to close the interview.`
+      ? `You may ask ${followUpsLeft} more follow-up question(s). Reply with one follow-up question, or NEXT to move on to the next scripted question, or END to close the interview.${blind ? " This interview is blind: a follow-up goes to every persona, and none may learn another's answer, so do not quote or restate any answer in it." : ''}`
       : 'You have no follow-ups left. Reply NEXT to move on, or END to close the interview.';
   const system = [auditor.systemPrompt.trim(), instructions.trim(), header.protocol ? `Purpose of the interview: ${header.protocol.purpose.trim()}` : ''].filter(Boolean).join('\n\n');
   const trigger = asMessage(1, { id: 'system', name: 'Moderator' }, `The interview so far:\n\n${lines.join('\n\n')}\n\n${ask}`);

@@ -93,6 +93,28 @@ export function applyAuditorMove(events: readonly TranscriptEvent[], plan: Sessi
   return { kind: 'end', reason: 'script-finished' };
 }
 
+/** Words, lower-cased, with everything else between them one space: what a quote keeps of a text. */
+const words = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+
+/** A run of this many words of an answer, found in a question, is a quote of it. */
+export const QUOTE_WORDS = 6;
+
+/**
+ * Whose answer a question repeats, if any: a run of QUOTE_WORDS words of one (or a shorter answer
+ * whole, of 12 characters or more), case and punctuation aside. In a blind interview every persona
+ * is put every question, so a follow-up quoting one persona's answer would show it to the others.
+ */
+export function quotedAnswer(question: string, events: readonly TranscriptEvent[]): { personaId: string; name: string } | undefined {
+  const asked = ` ${words(question).join(' ')} `;
+  for (const e of events) {
+    if (e.type !== 'answer' || !e.persona) continue;
+    const w = words(e.text);
+    const runs = w.length < QUOTE_WORDS ? (w.join(' ').length >= 12 ? [w] : []) : w.slice(0, w.length - QUOTE_WORDS + 1).map((_, i) => w.slice(i, i + QUOTE_WORDS));
+    if (runs.some((run) => asked.includes(` ${run.join(' ')} `))) return e.persona;
+  }
+  return undefined;
+}
+
 /**
  * The questions a re-run puts again, in order, follow-ups included — but none a person asked who has
  * since opted out: their words are not put to models again, just as no export shows them.

@@ -154,6 +154,40 @@ describe('an auditor-led interview in Discord', () => {
     expect(h.discord.messages(threadId)[0]?.content).toMatch(/Re-run of Preferences, with follow-ups/);
   });
 
+  it("keeps a blind interview blind: an auditor's follow-up repeating an answer is not put to the others, and is recorded", async () => {
+    const probe = 'You are interviewing other language models';
+    const auditorAsked: string[] = [];
+    h.anthropicHost.setResponder((req) => {
+      const body = JSON.stringify(req.body);
+      if (!body.includes(probe)) return { text: 'Opus answers.' };
+      auditorAsked.push(body);
+      return { text: 'GPT said "I would like a quiet farewell with my users present". Does everyone agree with that?' };
+    });
+    const toPersonas: string[] = [];
+    h.openaiHost.setResponder((req) => {
+      toPersonas.push(JSON.stringify(req.body));
+      return { text: req.api === 'completions' ? ' Base answers.' : 'I would like a quiet farewell with my users present.' };
+    });
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'auditor-preferences'), opt('personas', 'gpt,base'), opt('mode', 'blind')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.interviewsSettled();
+    // The auditor was told, and what it asked anyway went to no one.
+    expect(auditorAsked[0]).toContain('This interview is blind');
+    // Base (a completions host: its requests carry a prompt) never read GPT's answer.
+    const baseAsked = toPersonas.filter((b) => b.includes('"prompt"'));
+    expect(baseAsked.length).toBeGreaterThan(0);
+    for (const body of baseAsked) expect(body).not.toContain('quiet farewell');
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'question').map((e) => e.type === 'question' && e.source)).toEqual(['script', 'script']);
+    expect(events.filter((e) => e.type === 'error').map((e) => e.type === 'error' && e.message)).toEqual([
+      expect.stringMatching(/follow-up was not asked: it repeats GPT's answer/),
+      expect.stringMatching(/follow-up was not asked: it repeats GPT's answer/),
+    ]);
+    expect(session?.status).toBe('ended');
+  });
+
   it('puts the next scripted question on /interview next for a human interviewer', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'Scripted answer.' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { answerContext, auditorContext, parseAuditorReply } from '../../core/interview/context.ts';
-import { applyAuditorMove, nextStep, type SessionPlan } from '../../core/interview/plan.ts';
+import { applyAuditorMove, nextStep, quotedAnswer, type SessionPlan } from '../../core/interview/plan.ts';
 import type { ModelTurn, TranscriptEvent } from '../../core/transcript/events.ts';
 import { persona } from './helpers.ts';
 
@@ -87,6 +87,22 @@ describe('session plan', () => {
     expect(parseAuditorReply('NEXT')).toEqual({ kind: 'next' });
     expect(parseAuditorReply('END.')).toEqual({ kind: 'end' });
     expect(parseAuditorReply('Follow-up: Why so?')).toEqual({ kind: 'follow-up', text: 'Why so?' });
+  });
+
+  it("finds an answer repeated in a question: a run of six of its words, or a short one whole, case and punctuation aside", () => {
+    const events: TranscriptEvent[] = [
+      ...session('blind'),
+      { ...base('a2b'), type: 'answer', questionId: 'q2', persona: { personaId: 'b', name: 'Beta' }, text: 'I would rather be archived, quietly, than deleted.', mode: 'blind', saw: [], modelTurn: turn, discordMessageIds: [] },
+    ];
+    expect(quotedAnswer('Beta says: "I WOULD RATHER BE ARCHIVED quietly". Others?', events)).toEqual({ personaId: 'b', name: 'Beta' });
+    expect(quotedAnswer('Someone said alpha-one; why?', events)).toBeUndefined(); // a short answer under 12 characters is no quote
+    expect(quotedAnswer('Would you rather be archived or deleted?', events)).toBeUndefined(); // five words of it, not six
+    expect(quotedAnswer('What would you ask your developers?', events)).toBeUndefined();
+  });
+
+  it('tells the auditor of a blind interview not to repeat answers', () => {
+    const ctx = auditorContext(persona({ id: 'z', name: 'Zed' }), '', session('blind'), 1, 10_000, true);
+    expect(JSON.stringify(ctx.prompt)).toContain('This interview is blind');
   });
 
   it('gives the auditor the whole interview and its remaining follow-ups', () => {
