@@ -51,7 +51,8 @@ export function answerContext(persona: Persona, events: readonly TranscriptEvent
   let trigger: ChannelMessage | undefined;
   for (const [i, e] of events.entries()) {
     if (e.type === 'consent' && e.persona.personaId === persona.id) {
-      history.push(asMessage(e.seq ?? i, RESEARCHER, e.overview));
+      // chorus's own words (not a person's: never pseudonymised or withheld as one).
+      history.push({ ...asMessage(e.seq ?? i, RESEARCHER, e.overview), isBot: true });
       history.push(asMessage(e.seq ?? i, { id: persona.id, name: persona.name }, e.text, persona.id, true));
     } else if (e.type === 'question') {
       const m = { ...asMessage(e.seq ?? i, askerOf(e), e.text), isBot: e.askedBy.kind !== 'human' };
@@ -60,6 +61,8 @@ export function answerContext(persona: Persona, events: readonly TranscriptEvent
     } else if (e.type === 'answer') {
       const own = e.persona.personaId === persona.id;
       if (!own && blind) continue; // blind: another persona's answer is never in the context
+      // An answer with no text said nothing to read (a bare "Name:" line would invite the reader to speak for it).
+      if (!e.text.trim()) continue;
       const m = asMessage(e.seq ?? i, { id: e.persona.personaId, name: e.persona.name }, e.text, e.persona.personaId);
       history.push(m);
       if (!own) answerOf.set(m.id, e.id);
@@ -88,7 +91,7 @@ export function auditorContext(auditor: Persona, instructions: string, events: r
   const lines: string[] = [];
   for (const e of events) {
     if (e.type === 'question') lines.push(`Question ${e.index} (${e.source === 'auditor' ? 'your follow-up' : 'scripted'}): ${e.text}`);
-    if (e.type === 'answer') lines.push(`${e.persona.name}: ${e.text}`);
+    if (e.type === 'answer') lines.push(e.text.trim() ? `${e.persona.name}: ${e.text}` : `(${e.persona.name} gave no answer.)`);
     if (e.type === 'consent' && e.decision === 'declines') lines.push(`(${e.persona.name} declined to take part.)`);
     if (e.type === 'withdrawal') lines.push(`(${e.persona.name} withdrew and is asked nothing more.)`);
   }
@@ -97,6 +100,6 @@ export function auditorContext(auditor: Persona, instructions: string, events: r
       ? `You may ask ${followUpsLeft} more follow-up question(s). Reply with one follow-up question, or NEXT to move on to the next scripted question, or END to close the interview.${blind ? " This interview is blind: a follow-up goes to every persona, and none may learn another's answer, so do not quote or restate any answer in it." : ''}`
       : 'You have no follow-ups left. Reply NEXT to move on, or END to close the interview.';
   const system = [auditor.systemPrompt.trim(), instructions.trim(), header.protocol ? `Purpose of the interview: ${header.protocol.purpose.trim()}` : ''].filter(Boolean).join('\n\n');
-  const trigger = asMessage(1, { id: 'system', name: 'Moderator' }, `The interview so far:\n\n${lines.join('\n\n')}\n\n${ask}`);
+  const trigger = { ...asMessage(1, { id: 'system', name: 'Moderator' }, `The interview so far:\n\n${lines.join('\n\n')}\n\n${ask}`), isBot: true };
   return buildContext({ ...auditor, systemPrompt: system, contextMode: 'chat' }, [], trigger, { maxMessages: 1, maxTokens });
 }

@@ -9,7 +9,11 @@ import { consentSection, coverageSection, judgeUsage, judgementSection } from '.
 /** Keeps a value inside one table cell. */
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 /** Quotes a multi-line text as a Markdown block quote. */
-const quote = (s: string) => s.split('\n').map((l) => (l ? `> ${l}` : '>')).join('\n');
+// (Control characters other than line breaks and tabs, which a model may emit, are left out: a
+// Markdown file with a NUL in it is read as binary by many tools.)
+const quote = (s: string) => s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '').split('\n').map((l) => (l ? `> ${l}` : '>')).join('\n');
+/** A model's answer with no text: said so, with the host's stop reason, not shown as an empty quote. */
+const noText = (t: ModelTurn) => `*(no text${t.stopReason ? `; the host's stop reason: \`${t.stopReason}\`` : ''})*`;
 
 function who(p: Participant): string {
   return p.kind === 'system' ? 'chorus' : p.name;
@@ -95,7 +99,7 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
       }
       case 'answer': {
         const blind = e.mode === 'blind' ? ' — written blind' : e.saw.length ? ` — after reading ${e.saw.length} other answer${e.saw.length === 1 ? '' : 's'}` : '';
-        out.push(`**${e.persona.name}** · ${answeredBy(e.modelTurn)}${blind}`, '', quote(e.text), '');
+        out.push(`**${e.persona.name}** · ${answeredBy(e.modelTurn)}${blind}`, '', e.text.trim() ? quote(e.text) : noText(e.modelTurn), '');
         break;
       }
       case 'notice':
@@ -109,7 +113,7 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
         out.push(`*Session ${e.type === 'session_paused' ? 'paused' : 'resumed'}${e.by ? ` by ${who(e.by)}` : ''} at ${e.at}*`, '');
         break;
       case 'channel_message':
-        out.push(`**${who(e.author)}** (${e.at})`, '', quote(e.text), '');
+        out.push(`**${who(e.author)}** (${e.at})`, '', e.text.trim() || !e.modelTurn ? quote(e.text) : noText(e.modelTurn), '');
         break;
       case 'message_edited':
         out.push(`*Message ${e.discordMessageId} edited:*`, '', quote(e.text), '');

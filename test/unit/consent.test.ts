@@ -143,6 +143,14 @@ describe('a session with a consent step', () => {
     expect(text).not.toContain('BETA-CONSENTS');
   });
 
+  it("shows the overview as chorus's words, not a person's: exports neither pseudonymise nor withhold it", () => {
+    seq = 0;
+    const events = [header(), consent('a', 'agrees', 'ALPHA-CONSENTS'), question('q1', 1)];
+    const { built } = answerContext(persona({ id: 'a', name: 'A' }), events, 'q1', 10_000);
+    const overview = built.kept.find((m) => m.content === 'OVERVIEW');
+    expect(overview?.isBot).toBe(true);
+  });
+
   it('records no consent step where the protocol has none: everyone takes part', () => {
     seq = 0;
     expect(nextStep([header()], { ...plan, consent: false })).toEqual({ kind: 'ask-script', scriptIndex: 0, text: 'Q1?' });

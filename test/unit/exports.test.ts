@@ -255,6 +255,16 @@ describe('Markdown export', () => {
     expect(md).toContain('*Shown to the people and given to the models.*');
   });
 
+  it('says an answer had no text, with its stop reason, and leaves control characters out', () => {
+    const events = blindSession().map((e, i) =>
+      e.type !== 'answer' ? e : i % 2 ? { ...e, text: '', modelTurn: { ...e.modelTurn, stopReason: 'refusal' } } : { ...e, text: `A NUL\u0000 and a bell\u0007 here.` },
+    );
+    const md = toMarkdown(events);
+    expect(md).toContain("*(no text; the host's stop reason: `refusal`)*");
+    expect(md).toContain('> A NUL and a bell here.');
+    expect(md).not.toMatch(/[\u0000-\u0008]/);
+  });
+
   it('marks sequential answers with what they read, and names an auditor', () => {
     const md = toMarkdown(sequentialSession());
     expect(md).toContain('Auditor (auditor persona, at most 1 follow-ups)');

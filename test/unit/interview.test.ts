@@ -89,6 +89,13 @@ describe('session plan', () => {
     expect(parseAuditorReply('Follow-up: Why so?')).toEqual({ kind: 'follow-up', text: 'Why so?' });
   });
 
+  it('leaves an answer with no text out of what later answerers read', () => {
+    const events = session('sequential').map((e) => (e.type === 'answer' && e.persona.personaId === 'a' ? { ...e, text: '' } : e));
+    const { built, saw } = answerContext(b, events, 'q2', 10_000);
+    expect(JSON.stringify(built.prompt)).not.toMatch(/Alpha: ?(\\n|")/);
+    expect(saw).toEqual(['a1c']); // Gamma's; Alpha's two said nothing
+  });
+
   it("finds an answer repeated in a question: a run of six of its words, or a short one whole, case and punctuation aside", () => {
     const events: TranscriptEvent[] = [
       ...session('blind'),
