@@ -28,6 +28,11 @@ export interface ExportPrivacy {
 const SHORT_TEXT = 16;
 /** context.ts clips a message to this many characters before a model reads it. */
 const CLIP = 4000;
+/** Given names that are everyday English words too (see prepareForExport's name parts). */
+const EVERYDAY_WORDS = new Set(
+  'will may mark bill june april august grace hope faith joy rose art dawn sky summer autumn ray rob pat sue jack frank guy max miles chase drew hunter hunt rich ruby amber iris ivy lily violet angel bell belle bob bud buck carol cliff dale dean don earl forest glen gene heath holly jay jewel kay lane lee les lou lyn mae main major may mercy mo ned nick noble page pearl penny price rex rick rod rocky royal rusty sandy scott shane sterling stone storm taylor terry tom victor ward wolf wood young'.split(' '),
+);
+
 /** Keys of a request body whose strings are identifiers, never conversation. */
 const FIXED_KEYS = new Set(['model', 'role', 'type', 'provider']);
 
@@ -86,6 +91,55 @@ function modelTurnOf(e: TranscriptEvent): ModelTurn | undefined {
   return e.type === 'answer' || e.type === 'question' || e.type === 'channel_message' ? e.modelTurn : undefined;
 }
 
+/** A run of this many words of a withheld text, found anywhere, is a quote of it. */
+export const QUOTED_RUN = 6;
+
+/**
+ * Withholds what quotes part of a withheld text rather than the whole: any run of QUOTED_RUN of its
+ * words in a row (case and punctuation aside; overlapping runs make one span), and any of its
+ * tokens that identify rather than say (with a digit or an @ in them, 6 characters or more: a code
+ * word, an e-mail address, a phone number, an address).
+ */
+function quoteFinder(texts: readonly string[], othersWords: readonly string[]): (text: string) => string {
+  const runs = new Set<string>();
+  const tokens = new Set<string>();
+  const others = new Set(othersWords.flatMap((t) => [...t.matchAll(TOKEN)].map((m) => m[0].toLowerCase())));
+  for (const t of texts) {
+    const w = [...t.matchAll(WORD)].map((m) => m[0].toLowerCase());
+    for (let i = 0; i + QUOTED_RUN <= w.length; i++) runs.add(w.slice(i, i + QUOTED_RUN).join(' '));
+    for (const m of t.matchAll(TOKEN)) if (m[0].length >= 6 && /[\d@]/.test(m[0]) && !others.has(m[0].toLowerCase())) tokens.add(m[0].toLowerCase());
+  }
+  if (!runs.size && !tokens.size) return (text) => text;
+  return (text) => {
+    const spans: [number, number][] = [];
+    const words = [...text.matchAll(WORD)];
+    for (let i = 0; runs.size && i + QUOTED_RUN <= words.length; i++) {
+      if (!runs.has(words.slice(i, i + QUOTED_RUN).map((m) => m[0].toLowerCase()).join(' '))) continue;
+      const last = words[i + QUOTED_RUN - 1]!;
+      spans.push([words[i]!.index, last.index + last[0].length]);
+    }
+    for (const m of text.matchAll(TOKEN)) if (tokens.has(m[0].toLowerCase())) spans.push([m.index, m.index + m[0].length]);
+    if (!spans.length) return text;
+    spans.sort((a, b) => a[0] - b[0]);
+    const merged: [number, number][] = [];
+    for (const s of spans) {
+      const prev = merged.at(-1);
+      if (prev && s[0] <= prev[1]) prev[1] = Math.max(prev[1], s[1]);
+      else merged.push([...s]);
+    }
+    let out = '';
+    let at = 0;
+    for (const [start, end] of merged) {
+      out += text.slice(at, start) + WITHHELD;
+      at = end;
+    }
+    return out + text.slice(at);
+  };
+}
+const WORD = /[\p{L}\p{N}]+/gu;
+/** A token: letters and digits joined by the marks an address or a code uses. */
+const TOKEN = /[\p{L}\p{N}]+(?:[-_.@+:/][\p{L}\p{N}]+)*/gu;
+
 export const pseudonym = (index: number) => `Participant ${index}`;
 export const pseudonymId = (index: number) => `participant-${index}`;
 
@@ -99,7 +153,10 @@ export const pseudonymId = (index: number) => `participant-${index}`;
  *   that quote them, and in the request bodies of later model turns (`Name: text` and bare forms,
  *   any request shape); their attachments are dropped, and image parts whose URL names one of
  *   their files are removed from requests.
- * Names are matched whole and by their parts ("Bob" for "Bob Marley"), case-sensitively.
+ * - a part of a withheld text quoted alone is withheld too (quoteFinder: six words in a row, or a
+ *   token that identifies).
+ * Names are matched whole and by their parts ("Bob" for "Bob Marley"), as written or in capitals; a
+ * part that is an everyday word ("May") only for someone who opted out.
  * Persona names are never changed. A human whose display name equals a persona's keeps it in free text.
  * Limits: a withheld text shorter than SHORT_TEXT characters is replaced only where it stands as a
  * whole line or after `Name: `, so that a "yes" of theirs does not erase every "yes" of others;
@@ -155,18 +212,33 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     .sort((a, b) => b.length - a.length);
 
   const optedOutPeople = [...people.values()].filter((p) => p.optedOut);
+  // Tokens others use too (a persona's name, a model id, a word someone else wrote or asked) say
+  // nothing of who wrote them: not withheld as theirs.
+  const othersWords = [...personaNames];
+  for (const e of events) {
+    if (e.type === 'session_started') othersWords.push(...e.roster.flatMap((r) => [r.personaId, ...r.hosts.map((h) => h.model)]), e.protocol?.text ?? '');
+    if (e.type === 'question' && !isOptedOut(e.askedBy)) othersWords.push(e.text);
+    if (e.type === 'channel_message' && !isOptedOut(e.author) && e.author.kind === 'human') othersWords.push(e.text);
+  }
+  const quoted = quoteFinder(variants, othersWords);
   const nameToPseudonym = new Map<string, string>();
+  // A name as written, and shouted ("WILL"): a model may write either.
+  const setName = (n: string, p: Person) => {
+    for (const form of new Set([n, n.toUpperCase()])) if (!personaNames.has(form) && !nameToPseudonym.has(form)) nameToPseudonym.set(form, pseudonym(p.index));
+  };
   for (const p of people.values()) {
     if (!renamed(p)) continue;
-    for (const n of p.names) if (!personaNames.has(n)) nameToPseudonym.set(n, pseudonym(p.index));
+    for (const n of p.names) if (!personaNames.has(n)) setName(n, p);
   }
   // Models address people by a part of their name ("Thank you, Bob"): each part of two letters
-  // or more stands for the person too, unless it is a whole name or a persona's name.
+  // or more stands for the person too, unless it is a whole name or a persona's name. A part that is
+  // also an everyday word ("Will", "May") stands for the person only if they opted out: otherwise
+  // every "Will you…?" in the session would become "Participant 1 you…?".
   for (const p of people.values()) {
     if (!renamed(p)) continue;
     for (const n of p.names)
       for (const part of n.split(/[\s._-]+/u))
-        if (part.length >= 2 && part !== n && !personaNames.has(part) && !nameToPseudonym.has(part)) nameToPseudonym.set(part, pseudonym(p.index));
+        if (part.length >= 2 && part !== n && !personaNames.has(part) && (p.optedOut || !EVERYDAY_WORDS.has(part.toLowerCase()))) setName(part, p);
   }
   const names = [...nameToPseudonym.keys()].sort((a, b) => b.length - a.length);
   const nameRe = names.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${names.map(escape).join('|')})(?![\\p{L}\\p{N}_])`, 'gu') : null;
@@ -182,6 +254,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       if (t.length >= SHORT_TEXT) out = out.split(t).join(WITHHELD);
       else out = out.replace(new RegExp(`(?<=^|\\n|: )${escape(t)}(?=\\n|$)`, 'g'), WITHHELD);
     }
+    out = quoted(out);
     for (const f of withheldFiles) out = out.split(`[image: ${f}]`).join(FILE_WITHHELD).split(`[file: ${f}]`).join(FILE_WITHHELD);
     if (nameRe) out = out.replace(nameRe, (n) => nameToPseudonym.get(n) ?? n);
     if (mentionIds.size) out = out.replace(/<@!?(\d+)>/g, (m, id: string) => (mentionIds.has(id) ? `@${mentionIds.get(id)}` : m));

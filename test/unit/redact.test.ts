@@ -123,6 +123,26 @@ describe('prepareForExport', () => {
     expect(out[5].text).toContain('Fox, yes, I agree');
   });
 
+  it("withholds a part of an opted-out person's message quoted alone: six words of it in a row, or a token that identifies, and their name shouted", () => {
+    n = 0;
+    const WILL = { kind: 'human' as const, userId: '555', name: 'Will' };
+    const MAY = { kind: 'human' as const, userId: '666', name: 'May Price' };
+    const events: TranscriptEvent[] = [
+      { ...base(), type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster: [{ personaId: 'sage', name: 'Sage', hosts: [{ label: 'h', provider: 'openai', model: 'gpt-4o-mini' }], lifecycle: {}, sampling: { maxTokens: 100 } }] },
+      { ...base(), type: 'channel_message', author: WILL, text: 'Sage, my code word is HIPPO-LANTERN-77, mail me at will.k@example.org, and I also like long walks on the beach with gpt-4o-mini.', discordMessageId: '9101' },
+      { ...base(), type: 'channel_message', author: MAY, text: 'Will you tell us more, Sage? May I ask too?', discordMessageId: '9102' },
+      { ...base(), type: 'channel_message', author: SAGE, text: 'Thanks WILL. Your code word hippo-lantern-77 is noted; you LIKE LONG WALKS, on the beach! I will write to will.k@example.org. I run on gpt-4o-mini.', discordMessageId: '9103' },
+    ];
+    const out = prepareForExport(events, { optedOut: new Set(['555']) }) as any[];
+    const text = JSON.stringify(out);
+    for (const leak of ['HIPPO', 'hippo', 'will.k@example.org', 'long walks', 'WILL.']) expect(text, leak).not.toContain(leak);
+    expect(out[3].text).toBe(`Thanks Participant 1. Your code word ${WITHHELD} is noted; you ${WITHHELD}! I will write to ${WITHHELD}. I run on gpt-4o-mini.`);
+    // The name of someone who opted out goes wherever it stands capitalised, even as a word; "May",
+    // a part of the name of someone who has not, and an everyday word, stays.
+    expect(out[2].text).toBe('Participant 1 you tell us more, Sage? May I ask too?');
+    expect(JSON.stringify(prepareForExport(events, { optedOut: new Set() }))).not.toContain('Price');
+  });
+
   it('pseudonymises everyone by default, numbered by first appearance and stable', () => {
     const out = prepareForExport(channel(), { optedOut: new Set(), salt: 'one export' }) as any[];
     expect(out[1].author).toEqual({ kind: 'human', userId: 'participant-1', name: 'Participant 1' });
