@@ -22,6 +22,9 @@ import { handleDelete, handleEdit, handleMessage } from './messages.ts';
 import * as P from './payloads.ts';
 import type { Services } from './services.ts';
 
+/** A GUILD_CREATE whose joined_at is this recent is the bot being added, not a start or a resume. */
+const JUST_JOINED_MS = 10 * 60_000;
+
 export interface RunningGateway {
   services: Services;
   /** Resolves once every shard this process runs is ready or resumed. */
@@ -126,10 +129,19 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         log.info({ user: ready.user.username, guilds: ready.guilds?.length ?? 0 }, 'gateway ready');
         return;
       }
-      case GatewayDispatchEvents.GuildCreate:
-        return services.guildFacts.learnGuild(P.GuildCreate.parse(d));
-      case GatewayDispatchEvents.GuildDelete:
-        return services.guildFacts.forgetGuild(P.MessageDelete.pick({ id: true }).parse(d).id);
+      case GatewayDispatchEvents.GuildCreate: {
+        const guild = P.GuildCreate.parse(d);
+        // Added to the server just now (again, perhaps): what it was refused before is moot.
+        if (guild.joined_at && Date.now() - Date.parse(guild.joined_at) < JUST_JOINED_MS) await stores.access.forgetGuild(guild.id);
+        return services.guildFacts.learnGuild(guild);
+      }
+      case GatewayDispatchEvents.GuildDelete: {
+        const gone = P.GuildCreate.pick({ id: true, unavailable: true }).parse(d);
+        // Removed (not an outage, which says unavailable): refusals recorded from now on, by turns
+        // still queued there, are forgotten when it is added back (joined_at above).
+        if (!gone.unavailable) await stores.access.forgetGuild(gone.id);
+        return services.guildFacts.forgetGuild(gone.id);
+      }
       case GatewayDispatchEvents.ChannelCreate:
       case GatewayDispatchEvents.ThreadCreate:
         return services.guildFacts.learnChannels([P.Channel.parse(d)]);

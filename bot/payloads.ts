@@ -73,6 +73,7 @@ export type Role = z.infer<typeof Role>;
 export const GuildCreate = z.object({
   id,
   unavailable: maybe(z.boolean()),
+  joined_at: maybe(z.string()),
   owner_id: maybe(id),
   roles: maybe(z.array(Role)),
   channels: maybe(z.array(Channel)),

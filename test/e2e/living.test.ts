@@ -224,4 +224,11 @@ describe('mentions, interjections and permissions', () => {
     await h.discord.userSays({ channelId: open, content: 'Opus, and here?' });
     expect((await post).webhook_id).toBeDefined();
   });
+
+  it('forgets what it was refused in a server when it is added to it again', async () => {
+    const channelId = h.discord.addChannel({ name: 'refused-then-readded' });
+    await h.stores.access.refuse(channelId, h.discord.guildId, 'ManageWebhooks');
+    h.discord.dispatchRaw('GUILD_CREATE', { id: h.discord.guildId, joined_at: new Date().toISOString() });
+    await vi.waitFor(async () => expect([...(await h.stores.access.missing(channelId))]).toEqual([]));
+  });
 });
