@@ -5,6 +5,8 @@ import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ChannelType, Routes, type APIChannel } from 'discord-api-types/v10';
 import type { CommandContext } from '../bot/interactions.ts';
 import { NO_PINGS } from '../core/discord.ts';
+import { describeError } from '../core/log.ts';
+import { classifyDiscordError } from '../core/rest.ts';
 import type { Services } from '../bot/services.ts';
 import { notToBeAskedAgain } from '../core/interview/consent.ts';
 import { advance, askQuestion, auditorInterviewer, closeSession, startSession, type SessionState } from '../core/interview/sessions.ts';
@@ -151,10 +153,19 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   const script = original ? replayableQuestions(await records.events(original.id), await records.optedOut()) : undefined;
   if (script?.length === 0) return ctx.edit('There are no questions to replay: the session has none that may be put again.');
 
-  const thread = (await s.rest.post(Routes.threads(parentId), {
-    body: { name: `${rerun ? 'Re-run: ' : ''}${loaded.protocol.title}`.slice(0, 100), auto_archive_duration: 1440, type: ChannelType.PublicThread },
-    reason: 'chorus interview',
-  })) as APIChannel;
+  let thread: APIChannel;
+  try {
+    thread = (await s.rest.post(Routes.threads(parentId), {
+      body: { name: `${rerun ? 'Re-run: ' : ''}${loaded.protocol.title}`.slice(0, 100), auto_archive_duration: 1440, type: ChannelType.PublicThread },
+      reason: 'chorus interview',
+    })) as APIChannel;
+  } catch (err) {
+    // Discord will not open a thread here (a forum, a channel type without threads, no Create Public
+    // Threads permission): say so, with Discord's reason.
+    const kind = classifyDiscordError(err);
+    if (kind !== 'refused' && kind !== 'forbidden') throw err;
+    return ctx.edit(`Discord would not open an interview thread here (${describeError(err).message.replace(/\s*\n\s*/g, ': ').slice(0, 200)}). Run \`/interview start\` in a text channel where chorus may create public threads.`);
+  }
   // Not the thread's id: an exported transcript must not lead back to Discord.
   const sessionId = `i-${randomUUID()}`;
   const header = [

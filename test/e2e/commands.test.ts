@@ -49,6 +49,13 @@ describe('slash commands', () => {
     expect(said.length).toBeLessThanOrEqual(2000);
   });
 
+  it('says why when Discord will not open an interview thread (a forum post, no Create Public Threads)', async () => {
+    const channelId = h.discord.addChannel({ name: 'no-threads-here' });
+    void h.discord.failNext((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/threads`), { status: 400, body: { message: 'Invalid Form Body', code: 50035, errors: { message: { _errors: [{ code: 'BASE_TYPE_REQUIRED', message: 'This field is required' }] } } } });
+    const said = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }], { channelId });
+    expect(said).toMatch(/^Discord would not open an interview thread here \(.*Invalid Form Body.*\)\. Run `\/interview start` in a text channel/);
+  });
+
   it('still answers when its first answer to a command fails on Discord\'s side', async () => {
     const failed = h.discord.failNext((c) => c.path.includes('/callback'), { status: 500 });
     const fallback = h.discord.nextRestCall((c) => c.path.includes('/callback') && c.status === 204 && JSON.stringify(c.body).includes('Something went wrong'));
