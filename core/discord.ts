@@ -178,7 +178,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     const spare = ifRoom && o.gate ? spareOnlyHeaders() : {};
     if (posted.webhookId === BOT_POSTED) {
       const body = { content: speaker ? withNameLine(speaker.name, content) : content, allowed_mentions: NO_PINGS };
-      await idempotent(() => rest.patch(Routes.channelMessage(channel.channelId, posted.id), { body, headers: spare }));
+      await inOpenThread(channel.channelId, () => idempotent(() => rest.patch(Routes.channelMessage(channel.channelId, posted.id), { body, headers: spare })));
       return;
     }
     const target = await targetOf(channel);
@@ -255,9 +255,25 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   const botMayPost = boundedMap<{ at: number; may: Promise<boolean> }>(REMEMBERED_CHANNELS);
 
   /** A message from the bot itself (never pinging anyone); MissingPermissionError where it may not post. */
+  /**
+   * Runs a request of the bot's own into a channel, unarchiving it first if it is a thread Discord
+   * archived (50083: an interview left a day, a quiet thread). Webhook posts unarchive a thread by
+   * themselves; the bot's posts and edits are refused, and Discord carried nothing out, so asking
+   * again is safe.
+   */
+  async function inOpenThread<T>(channelId: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      if (!(err instanceof DiscordAPIError && err.code === 50083)) throw err;
+      await rest.patch(Routes.channel(channelId), { body: { archived: false }, reason: 'chorus posts here' });
+      return request();
+    }
+  }
+
   async function postAsBot(channelId: string, content: string): Promise<APIMessage> {
     try {
-      return (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage;
+      return await inOpenThread(channelId, async () => (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage);
     } catch (err) {
       if (err instanceof DiscordAPIError && err.status === 403) throw new MissingPermissionError('SendMessages', channelId);
       throw err;

@@ -47,6 +47,8 @@ export interface StandInChannel {
   parent_id: string | null;
   position: number;
   owner_id?: string;
+  /** A thread Discord archived (after its auto-archive duration, or by a moderator). */
+  archived?: boolean;
   permission_overwrites?: { id: string; type: number; allow: string; deny: string }[];
 }
 
@@ -171,7 +173,7 @@ export function wireChannel(c: StandInChannel, lastMessageId: string | null): Re
       member_count: 1,
       total_message_sent: 0,
       thread_metadata: {
-        archived: false,
+        archived: c.archived ?? false,
         auto_archive_duration: 1440,
         archive_timestamp: new Date(snowflakeTime(c.id)).toISOString(),
         locked: false,

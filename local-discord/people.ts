@@ -5,7 +5,7 @@ import type { Core } from './core.ts';
 import { dispatchInteraction, hasFocused } from './interactions.ts';
 import { createMessage, deleteMessage, editMessage } from './messages.ts';
 import type { StandInUser } from './model.ts';
-import { startThread, systemMessage } from './system.ts';
+import { setArchived, startThread, systemMessage } from './system.ts';
 import type { Author, DiscordStandIn } from './types.ts';
 
 type People = Pick<DiscordStandIn, 'userSays' | 'userEdits' | 'userDeletes' | 'userCreatesThread' | 'systemMessage' | 'userRunsCommand' | 'userAutocompletes'>;
@@ -29,6 +29,7 @@ export function createPeople(core: Core, defaultChannelId: string): People {
       const author = person(chan, o.author);
       if (o.replyTo) existing(o.replyTo);
       const attachments = o.attachments?.length ? makeAttachments(core, chan, o.attachments) : undefined;
+      setArchived(core, channelById(core, chan), false); // a member's message unarchives its thread
       return createMessage(core, { channelId: chan, content: o.content, author, replyTo: o.replyTo, attachments, extra: o.extra });
     },
     async userEdits(messageId, content) {

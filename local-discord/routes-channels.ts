@@ -8,12 +8,23 @@ import { isThread, wireChannel, wireUser, wireWebhook } from './model.ts';
 import type { StandInMessage, StandInWebhook } from './model.ts';
 import { DEFAULT, fail, formError, ID, PER_CHANNEL } from './routing.ts';
 import type { Helpers, RouteFn } from './routing.ts';
-import { startThread } from './system.ts';
+import { setArchived, startThread } from './system.ts';
 
 export function channelRoutes(core: Core, route: RouteFn, h: Helpers): void {
   // Channels and messages.
   route('GET', `/channels/${ID}`, 'bot', DEFAULT, ({ params }) => {
     const c = h.channel(params[0] ?? '');
+    return { status: 200, body: wireChannel(c, lastMessageId(core, c.id)) };
+  });
+  // Modify a thread: only `archived` is modelled (unarchiving an unlocked thread takes Send
+  // Messages in Threads, as sending there would).
+  route('PATCH', `/channels/${ID}`, 'bot', DEFAULT, ({ params, body }) => {
+    const c = h.channel(params[0] ?? '');
+    if (!isThread(c)) fail(400, 50024, 'Cannot execute action on this channel type');
+    if (typeof body.archived === 'boolean') {
+      if (!body.archived) h.requirePermission(c.id, 'SendMessagesInThreads');
+      setArchived(core, c, body.archived);
+    }
     return { status: 200, body: wireChannel(c, lastMessageId(core, c.id)) };
   });
   // Start a thread without a message: type 11 public, 12 private (Discord's default when type is absent).
@@ -49,6 +60,7 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers): void {
     if (c.type === 4) fail(400, 50008, 'Cannot send messages in a non-text channel');
     // Threads do not inherit Send Messages; they need Send Messages in Threads.
     h.requirePermission(c.id, isThread(c) ? 'SendMessagesInThreads' : 'SendMessages');
+    if (c.archived) fail(400, 50083, 'Thread is archived');
     const content = h.checkContent(body, true);
     const ref = body.message_reference as { message_id?: string; fail_if_not_exists?: boolean } | undefined;
     let replyTo: string | undefined;
@@ -70,6 +82,7 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers): void {
     return { status: 200, body: toWire(core, msg) };
   });
   route('PATCH', `/channels/${ID}/messages/${ID}`, 'bot', PER_CHANNEL, ({ params, body }) => {
+    if (h.channel(params[0] ?? '').archived) fail(400, 50083, 'Thread is archived');
     const m = h.message(params[0] ?? '', params[1] ?? '');
     if (m.author.id !== core.botUser.id || m.webhook_id) fail(403, 50005, 'Cannot edit a message authored by another user');
     const content = body.content === undefined ? undefined : h.checkContent(body, false);

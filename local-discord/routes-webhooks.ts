@@ -3,6 +3,7 @@
 import type { Core, Interaction } from './core.ts';
 import { createMessage, deleteMessage, editMessage, toWire } from './messages.ts';
 import { wireUser, wireWebhook } from './model.ts';
+import { setArchived } from './system.ts';
 import type { AllowedMentions, StandInMessage } from './model.ts';
 import { DEFAULT, fail, formError, ID, PER_WEBHOOK, TOKEN } from './routing.ts';
 import type { Helpers, Reply, RouteFn, RouteOptions } from './routing.ts';
@@ -30,6 +31,7 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
     if (threadId) {
       const t = core.channels.get(threadId);
       if (!t || (t.type !== 10 && t.type !== 11 && t.type !== 12) || t.parent_id !== w.channel_id) fail(400, 10003, 'Unknown Channel');
+      setArchived(core, t!, false); // "the thread will automatically be unarchived"
       channelId = threadId;
     }
     // message_reference is not part of execute-webhook; Discord ignores it.

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveAttachment } from './cdn.ts';
-import { createCore, guildById, Intents } from './core.ts';
+import { channelById, createCore, guildById, Intents } from './core.ts';
+import { setArchived } from './system.ts';
 import { createGateway } from './gateway.ts';
 import { addChannel, createGuild } from './guilds.ts';
 import { createPeople } from './people.ts';
@@ -96,6 +97,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
       return { guildId: made.guild.id, channelId: made.channelIds[0] ?? '' };
     },
     addChannel: (o = {}) => addChannel(core, o),
+    archiveThread: (threadId) => setArchived(core, channelById(core, threadId), true),
     ...createPeople(core, channelId),
     ...createRoleApi(core),
     dispatchRaw: (t, d, o = {}) => core.dispatch(t, d, o.guildId !== undefined ? { guildId: o.guildId } : {}),

@@ -1,16 +1,27 @@
 // System messages as Discord makes them (developers/resources/message: "Message Reference Content
 // Attribution"): THREAD_CREATED (18) in the parent when a public thread starts without a message,
 // CHANNEL_PINNED_MESSAGE (6) referencing the pinned message, USER_JOIN (7), GUILD_BOOST (8), ...
-import { channelById, Intents } from './core.ts';
+import { channelById, Intents, lastMessageId } from './core.ts';
 import type { Core } from './core.ts';
 import { createThread } from './guilds.ts';
-import type { StandInChannel, StandInMessage, StandInUser } from './model.ts';
+import { wireChannel, type StandInChannel, type StandInMessage, type StandInUser } from './model.ts';
 import { createMessage } from './messages.ts';
 
 /**
  * Starts a thread without a message. A public one (11) also posts THREAD_CREATED in the parent:
  * content is the thread's name, message_reference holds only the thread's channel_id and guild_id.
  */
+/**
+ * Archives a thread, or unarchives it (THREAD_UPDATE): Discord archives one after its auto-archive
+ * duration without messages; a member's message, a webhook post with its thread_id, or Modify
+ * Channel with `archived: false` unarchives it. The bot's own messages there are refused (50083).
+ */
+export function setArchived(core: Core, thread: StandInChannel, archived: boolean): void {
+  if ((thread.archived ?? false) === archived) return;
+  thread.archived = archived;
+  core.dispatch('THREAD_UPDATE', wireChannel(thread, lastMessageId(core, thread.id)), { intent: Intents.Guilds });
+}
+
 export function startThread(core: Core, o: { parentId: string; name: string; type: 11 | 12; author: StandInUser }): { thread: StandInChannel; message?: StandInMessage } {
   const thread = createThread(core, { parentId: o.parentId, name: o.name, ownerId: o.author.id, type: o.type });
   if (o.type !== 11) return { thread };

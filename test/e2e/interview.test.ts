@@ -198,6 +198,21 @@ describe('an auditor-led interview in Discord', () => {
     expect(thread.some((m) => m.content.startsWith('**Question 1 of 2:** What do you know about your own release'))).toBe(true);
     expect(thread.filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(['Scripted answer.']);
   });
+
+  it('goes on in a thread Discord archived while the interview waited (a day without messages)', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'Answered after the archive.' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.interviewsSettled();
+    h.discord.archiveThread(threadId);
+    expect(await h.command('interview', [{ type: 1, name: 'next', options: [] }], { channelId: threadId })).toBe('Asking scripted question 1 of 2.');
+    await h.interviewsSettled();
+    const thread = h.discord.messages(threadId);
+    expect(thread.some((m) => m.content.startsWith('**Question 1 of 2:**'))).toBe(true);
+    expect(thread.filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(['Answered after the archive.']);
+    // One refused post, then the thread unarchived, then the post.
+    expect(h.discord.restCalls.filter((c) => c.method === 'PATCH' && c.path.endsWith(`/channels/${threadId}`))).toHaveLength(1);
+  });
 });
 
 describe('questions asked quickly, or when they cannot be put', () => {

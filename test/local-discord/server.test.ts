@@ -155,6 +155,21 @@ describe('Discord stand-in', () => {
     expect(posted.channel_id).toBe(threadId);
   });
 
+  it("archives threads as Discord does: the bot's messages refused (50083), a webhook post or Modify Channel unarchives", async () => {
+    const threadId = standIn.addChannel({ thread: true, name: 'archived-talk' });
+    const hook = (await rest.post(Routes.channelWebhooks(standIn.channelId), { body: { name: 'archive' } })) as { id: string; token: string };
+    const archived = async () => ((await rest.get(Routes.channel(threadId))) as { thread_metadata: { archived: boolean } }).thread_metadata.archived;
+    standIn.archiveThread(threadId);
+    expect(await archived()).toBe(true);
+    await expect(rest.post(Routes.channelMessages(threadId), { body: { content: 'hello?' } })).rejects.toMatchObject({ code: 50083 });
+    await rest.post(Routes.webhook(hook.id, hook.token), { body: { content: 'reopened', username: 'Ada' }, query: new URLSearchParams({ wait: 'true', thread_id: threadId }), auth: false });
+    expect(await archived()).toBe(false);
+    standIn.archiveThread(threadId);
+    await rest.patch(Routes.channel(threadId), { body: { archived: false } });
+    expect(await archived()).toBe(false);
+    await rest.post(Routes.channelMessages(threadId), { body: { content: 'hello again' } });
+  });
+
   it('runs a slash command interaction end to end', async () => {
     await rest.put(Routes.applicationGuildCommands(standIn.applicationId, standIn.guildId), {
       body: [{ name: 'ask', description: 'ask the chorus' }],
