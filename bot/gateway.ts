@@ -149,8 +149,10 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       case GatewayDispatchEvents.ThreadUpdate: {
         const channel = P.Channel.parse(d);
         await services.guildFacts.learnChannels([channel]);
-        // Overwrites may have changed: permissions refused here (or in its threads) may be granted now.
-        if (channel.guild_id) await stores.access.forgetGuild(channel.guild_id);
+        // Overwrites may have changed: permissions refused here (or in its threads) may be granted
+        // now. (A thread has no overwrites of its own: archiving one, which Discord does all day in a
+        // busy server, changes nothing anyone may do.)
+        if (t === GatewayDispatchEvents.ChannelUpdate && channel.guild_id) await stores.access.forgetGuild(channel.guild_id);
         return;
       }
       case GatewayDispatchEvents.ChannelDelete:
