@@ -74,11 +74,12 @@ export const ConfigSchema = z.object({
   /** The SQLite file holding transcripts when DATABASE_URL is not set. */
   RECORDS_PATH: z.string().default('data/chorus.sqlite'),
   /** Gateway shards in all: a number, or `auto` for Discord's recommendation. */
-  SHARD_COUNT: z.union([z.literal('auto'), z.coerce.number().int().positive()]).default('auto'),
+  SHARD_COUNT: z.union([z.literal('auto'), z.coerce.number().int().positive()], { error: 'a whole number of shards (1 or more), or auto' }).default('auto'),
   /** The shards this gateway process runs (`0,1` or `0-3`); empty runs them all. */
   SHARD_IDS: z
     .string()
     .regex(/^(\d+(-\d+)?(,\d+(-\d+)?)*)?$/, 'shard ids like 0,1 or 0-3')
+    .refine((v) => v.split(',').every((part) => { const [a, b] = part.split('-').map(Number); return b === undefined || b >= a!; }), 'a range of shard ids runs upwards (0-3, not 3-0)')
     .default('')
     .transform((v) => (v === '' ? null : v.split(',').flatMap((part) => {
       const [a, b] = part.split('-').map(Number);
@@ -121,7 +122,9 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const result = ConfigSchema.safeParse(env);
+  // A variable set to nothing (`WORKER_CONCURRENCY=` in a .env copied from the template) is unset:
+  // its default holds, and a required one is reported missing.
+  const result = ConfigSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!result.success) {
     throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   }

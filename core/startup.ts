@@ -71,7 +71,12 @@ export async function startUp(name: string, opts: { personas?: boolean; redis?: 
 
 /** Why Redis cannot be used, in one line with what to do; undefined when it answers. */
 export async function redisProblem(url: string): Promise<string | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  let redis: Redis;
+  try {
+    redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000, retryStrategy: () => null });
+  } catch (err) {
+    return `REDIS_URL is not an address chorus can read (${describeError(err).message}): write it like redis://host:6379.`;
+  }
   let lastError: string | undefined;
   redis.on('error', (err: { code?: string }) => (lastError = err.code ?? lastError));
   try {

@@ -1,6 +1,6 @@
 // Reading a YAML file against a zod schema, for persona and protocol files alike: a bad file is
 // refused with the file, each bad field, and why.
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 
@@ -32,4 +32,15 @@ export async function readSmallFile(path: string, what: string, fail: (message: 
   const { size } = await stat(path);
   if (size > MAX_FILE_BYTES) throw fail(`${path}: ${Math.round(size / 1024)} KiB is too large for a ${what} file (at most ${MAX_FILE_BYTES / 1024} KiB)`);
   return readFile(path, 'utf8');
+}
+
+/** The YAML files of a folder, sorted; a folder that is not there is said plainly, naming the variable that points at it. */
+export async function yamlFilesIn(dir: string, variable: string, fail: (message: string) => Error): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw fail(`${dir}: no such folder (set ${variable} to the folder holding the files)`);
+    throw err;
+  }
 }

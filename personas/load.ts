@@ -1,7 +1,6 @@
 // Reads persona YAML files and validates them. A bad file stops start-up with the file and field named.
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseYamlFile, readSmallFile } from '../core/yaml-file.ts';
+import { parseYamlFile, readSmallFile, yamlFilesIn } from '../core/yaml-file.ts';
 import { PersonaSchema, isHostUsable, keyEnvOf, type Persona } from './schema.ts';
 
 export class PersonaFileError extends Error {
@@ -34,7 +33,7 @@ export function checkPersonaSet(entries: { file: string; persona: Persona }[]): 
 }
 
 export async function loadPersonas(dir: string): Promise<Persona[]> {
-  const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = await yamlFilesIn(dir, 'PERSONAS_DIR', (m) => new PersonaFileError(m));
   const entries = await Promise.all(files.map(async (f) => ({ file: join(dir, f), persona: parsePersona(join(dir, f), await readSmallFile(join(dir, f), 'persona', (m) => new PersonaFileError(m))) })));
   checkPersonaSet(entries);
   if (entries.length === 0) throw new PersonaFileError(`${dir}: no persona files (*.yaml) found`);

@@ -1,8 +1,7 @@
 // The shape of an interview protocol file, and its loader. A bad file is refused with the file,
 // the field and the reason.
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseYamlFile, readSmallFile } from '../core/yaml-file.ts';
+import { parseYamlFile, readSmallFile, yamlFilesIn } from '../core/yaml-file.ts';
 import type { Persona } from '../personas/schema.ts';
 import { z } from 'zod';
 
@@ -91,7 +90,7 @@ export interface LoadedProtocol {
 }
 
 export async function loadProtocols(dir: string): Promise<Map<string, LoadedProtocol>> {
-  const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = await yamlFilesIn(dir, 'PROTOCOLS_DIR', (m) => new ProtocolFileError(m));
   const loaded = new Map<string, LoadedProtocol>();
   for (const f of files) {
     const text = await readSmallFile(join(dir, f), 'protocol', (m) => new ProtocolFileError(m));

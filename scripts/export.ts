@@ -73,7 +73,7 @@ async function main(): Promise<string> {
 
   // ---- 1. the export, from the records --------------------------------------------------------
   loadDotEnv();
-  const config = loadConfig({ DISCORD_TOKEN: 'headless', ...process.env });
+  const config = loadConfig({ ...process.env, DISCORD_TOKEN: process.env.DISCORD_TOKEN || 'headless' });
   const store = await openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
   const [events, optedOut, row] = await Promise.all([store.events(args.session), store.optedOut(), store.session(args.session)]).finally(() => store.close());
   const start = events.find((e) => e.type === 'session_started');

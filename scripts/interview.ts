@@ -62,7 +62,7 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 loadDotEnv();
 let config: ReturnType<typeof loadConfig>;
 try {
-  config = loadConfig({ DISCORD_TOKEN: 'headless', ...process.env }); // headless runs need no Discord token
+  config = loadConfig({ ...process.env, DISCORD_TOKEN: process.env.DISCORD_TOKEN || 'headless' }); // headless runs need no Discord token
 } catch (err) {
   fail(err instanceof ConfigError ? err.message : String(err));
 }

@@ -33,7 +33,7 @@ if (existsSync(target) && statSync(target).isDirectory()) {
   loadDotEnv();
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig({ DISCORD_TOKEN: 'headless', ...process.env });
+    config = loadConfig({ ...process.env, DISCORD_TOKEN: process.env.DISCORD_TOKEN || 'headless' });
   } catch (err) {
     fail(err instanceof ConfigError ? err.message : String(err));
   }

@@ -7,22 +7,25 @@ import { ConfigSchema } from '../core/config.ts';
 import { createRegistry, observeRest } from '../core/metrics.ts';
 import { createProxyRest, DEFAULT_BOT_REQUESTS_PER_SECOND, proxyHandler } from '../core/rest-proxy.ts';
 import { createLogger, describeError } from '../core/log.ts';
-import { loadDotEnv } from '../core/startup.ts';
+import { loadDotEnv, stop } from '../core/startup.ts';
+import { describeIssues } from '../core/yaml-file.ts';
 
 loadDotEnv();
-const env = z
+const parsed = z
   .object({
     /** Where the proxy forwards to: Discord itself, unless you chain proxies. */
     DISCORD_UPSTREAM_URL: z.url().default('https://discord.com/api'),
     REST_PROXY_PORT: z.coerce.number().int().positive().default(8080),
     /** Bot-token requests Discord may receive in any second (its global limit is 50). */
     BOT_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(50).default(DEFAULT_BOT_REQUESTS_PER_SECOND),
-    LOG_LEVEL: z.string().default('info'),
+    LOG_LEVEL: ConfigSchema.shape.LOG_LEVEL,
     /** The proxy's admin port (/metrics); 0 picks a free one. */
     REST_PROXY_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9466),
   })
   .extend(ConfigSchema.pick({ ADMIN_TOKEN: true, ADMIN_HOST: true }).shape)
-  .parse(process.env);
+  .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+if (!parsed.success) stop('rest-proxy', `invalid configuration:\n${describeIssues(parsed.error)}`);
+const env = parsed.data;
 const log = createLogger('rest-proxy', env.LOG_LEVEL);
 // No token here: each request carries its own; the REST instance only schedules them.
 const rest = createProxyRest(env.DISCORD_UPSTREAM_URL, env.BOT_REQUESTS_PER_SECOND);

@@ -45,6 +45,33 @@ describe('start-up', () => {
     }
   });
 
+  it('stops with one clear line for a setting it cannot read: a malformed REDIS_URL, a folder that is not there, shard ids, the REST proxy\'s port', async () => {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['start:worker', { DISCORD_TOKEN: 'MTIz.x.y', REDIS_URL: 'redis://:6379:foo' }, /^chorus worker: REDIS_URL is not an address chorus can read .*redis:\/\/host:6379\.$/],
+      ['start:worker', { DISCORD_TOKEN: 'MTIz.x.y', PERSONAS_DIR: '/nonexistent-personas' }, /^chorus worker: \/nonexistent-personas: no such folder \(set PERSONAS_DIR/],
+      ['start:gateway', { DISCORD_TOKEN: 'MTIz.x.y', PROTOCOLS_DIR: '/nonexistent-protocols' }, /^chorus gateway: \/nonexistent-protocols: no such folder \(set PROTOCOLS_DIR/],
+      ['start:gateway', { DISCORD_TOKEN: 'MTIz.x.y', SHARD_IDS: '3-1' }, /SHARD_IDS: a range of shard ids runs upwards/],
+      ['start:gateway', { DISCORD_TOKEN: 'MTIz.x.y', SHARD_COUNT: 'two' }, /SHARD_COUNT: a whole number of shards \(1 or more\), or auto/],
+      ['start:rest-proxy', { REST_PROXY_PORT: 'abc' }, /^chorus rest-proxy: invalid configuration:\n  REST_PROXY_PORT: /],
+    ];
+    for (const [script, env, said] of cases) {
+      const { code, stderr } = await run(script, env);
+      expect([script, code]).toEqual([script, 1]);
+      expect(stderr.trim()).toMatch(said);
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it('takes a setting set to nothing for unset, as a .env copied from the template has them', async () => {
+    const { code, stderr } = await run('start:worker', { DISCORD_TOKEN: 'MTIz.x.y', WORKER_CONCURRENCY: '', SHARD_COUNT: '', REDIS_URL: 'redis://127.0.0.1:9' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cannot reach Redis/); // got past the configuration
+    // The headless commands need no token, even one set to nothing.
+    const report = await run('report', { DISCORD_TOKEN: '' });
+    expect(report.stderr).not.toMatch(/DISCORD_TOKEN/);
+    expect(report.stderr).toMatch(/usage|no sessions/);
+  });
+
   it('stops a worker with one clear line when Discord refuses its token, whatever the token looks like', async () => {
     const discord = await startDiscordStandIn();
     try {
