@@ -12,6 +12,7 @@ import { answerContext, auditorContext, parseAuditorReply } from '../core/interv
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
 import { describeError } from '../core/log.ts';
+import { classifyDiscordError } from '../core/rest.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION, type EventOf, type ModelTurn, type Participant } from '../core/transcript/events.ts';
 import type { SessionRow } from '../core/transcript/store.ts';
 import { askOrExplain, iso, keyOf, postOnce, withOverrides, type InterviewDeps } from './interview-io.ts';
@@ -82,11 +83,19 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
   let auditorTurn: ModelTurn | undefined;
   if (step.kind === 'consult-auditor') {
     if (!auditor) throw new Error(`auditor persona ${JSON.stringify(state.plan.interviewer)} is not configured`);
-    const context = auditorContext(auditor, state.auditorInstructions ?? '', events, step.followUpsLeft, deps.maxTokens, state.mode === 'blind');
-    const answered = await askOrExplain(auditor, context.prompt, lastTry, deps);
-    if (answered.kind === 'answered') {
-      auditorTurn = toModelTurn(answered);
-      step = applyAuditorMove(events, state.plan, parseAuditorReply(answered.completion.text));
+    // The auditor's reply is saved before it is acted on: a step killed after posting its follow-up
+    // acts on the same reply again (and finds the post), never on a new one beside an orphaned post.
+    const key = eventId(keyOf(session), 'auditor-turn', progress(events, state.plan).questions.length);
+    const saved = await deps.ledger.progress(key, auditor.id);
+    let reply: { text: string; turn: ModelTurn } | undefined = saved.text !== undefined && saved.meta ? (JSON.parse(saved.meta) as { text: string; turn: ModelTurn }) : undefined;
+    const answered = reply ? undefined : await askOrExplain(auditor, auditorContext(auditor, state.auditorInstructions ?? '', events, step.followUpsLeft, deps.maxTokens, state.mode === 'blind').prompt, lastTry, deps);
+    if (answered?.kind === 'answered') {
+      reply = { text: answered.completion.text, turn: toModelTurn(answered) };
+      await deps.ledger.saveText(key, auditor.id, reply.text, reply);
+    }
+    if (reply) {
+      auditorTurn = reply.turn;
+      step = applyAuditorMove(events, state.plan, parseAuditorReply(reply.text));
       // Blind: a follow-up repeating an answer would show it to every other persona. Not asked;
       // recorded, and the script goes on.
       const quoted = step.kind === 'ask-follow-up' && state.mode === 'blind' ? quotedAnswer(step.text, events) : undefined;
@@ -102,7 +111,7 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
         });
         step = applyAuditorMove(events, state.plan, { kind: 'next' });
       }
-    } else {
+    } else if (answered && answered.kind !== 'answered') {
       // The auditor cannot be reached: recorded, and the script goes on without its follow-up.
       await deps.store.append({
         v: TRANSCRIPT_FORMAT_VERSION,
@@ -255,9 +264,18 @@ async function recordNoAnswer(session: SessionRow, questionId: string, personaId
   }
 }
 
+/**
+ * Says the interview has ended, then closes it. In this order: once closed, no step of the session
+ * runs again, so a notice left for after (a kill, an answer Discord lost) was never posted. A
+ * passing failure retries the step; Discord refusing the notice for good does not keep it open.
+ */
 async function endSession(session: SessionRow, reason: EventOf<'session_ended'>['reason'], deps: InterviewDeps): Promise<void> {
-  await closeSession(deps.store, deps.queues, session, reason, iso(deps));
   if (session.channelId && deps.discord) {
-    await postOnce(deps, session.channelId, eventId(keyOf(session), 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`, undefined, true);
+    await postOnce(deps, session.channelId, eventId(keyOf(session), 'closing'), undefined, `-# The interview has ended (${reason}). \`/interview export\` attaches the transcript.`, undefined, true).catch((err: unknown) => {
+      const kind = classifyDiscordError(err);
+      if (kind === undefined || kind === 'transient') throw err;
+      deps.log.warn({ sessionId: session.id, err: describeError(err) }, 'could not post the closing notice');
+    });
   }
+  await closeSession(deps.store, deps.queues, session, reason, iso(deps));
 }

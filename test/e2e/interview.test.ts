@@ -138,6 +138,35 @@ describe('an auditor-led interview in Discord', () => {
     expect(h.discord.messages(threadId).at(-1)?.content).toMatch(/The interview has ended \(script-finished\)/);
   });
 
+  it("acts on the auditor's reply it saved, and says the interview ended, whatever Discord lost on the way", async () => {
+    const probe = 'You are interviewing other language models';
+    let auditorCalls = 0;
+    h.anthropicHost.setResponder((req) => {
+      if (!JSON.stringify(req.body).includes(probe)) return { text: 'Opus answers.' };
+      auditorCalls++;
+      // Asked again after a lost post, a new reply would leave the posted follow-up orphaned.
+      return { text: auditorCalls === 1 ? 'LOST-FOLLOW-UP: say more?' : 'NEXT' };
+    });
+    h.openaiHost.setResponder(() => ({ text: 'GPT answers.' }));
+    // Discord posts the follow-up but its answer is lost; later, the closing notice is lost unposted.
+    const inThread = (text: string) => (c: { method: string; path: string; body: unknown }) => c.method === 'POST' && JSON.stringify(c.body ?? '').includes(text);
+    const lostFollowUp = h.discord.failNext(inThread('LOST-FOLLOW-UP'), { drop: true, accept: true });
+    const lostClosing = h.discord.failNext(inThread('The interview has ended'), { drop: true });
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'auditor-preferences'), opt('personas', 'gpt')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await lostFollowUp;
+    await lostClosing;
+    await h.interviewsSettled();
+    const thread = h.discord.messages(threadId);
+    expect(thread.filter((m) => m.content.includes('LOST-FOLLOW-UP'))).toHaveLength(1);
+    expect(thread.filter((m) => m.content.includes('The interview has ended'))).toHaveLength(1);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'question' && e.source === 'auditor').map((e) => e.type === 'question' && e.text)).toEqual(['LOST-FOLLOW-UP: say more?']);
+    expect(session?.status).toBe('ended');
+  });
+
   it('re-runs the finished session in a new thread with another persona and temperature', async () => {
     const records = await h.records();
     const original = (await records.sessions({ kind: 'interview', status: 'ended' })).find((x) => x.title === 'Preferences, with follow-ups');
