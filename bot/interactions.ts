@@ -1,7 +1,7 @@
 // A slash command or autocomplete as the commands see it: its options, who ran it and where, what
 // they may do there, and the ways to answer — the interaction callback and its follow-up edits,
 // over REST. Built from the raw INTERACTION_CREATE the gateway reads (bot/payloads.ts).
-import type { RawFile, REST } from '@discordjs/rest';
+import { DiscordAPIError, type RawFile, type REST } from '@discordjs/rest';
 import {
   ApplicationCommandOptionType,
   InteractionResponseType,
@@ -26,6 +26,8 @@ export interface Answer {
 }
 
 export interface CommandContext {
+  /** The interaction's id: the same when a gateway replays it after a crash. */
+  interactionId: string;
   commandName: string;
   isAutocomplete: boolean;
   /** The subcommand chosen, if the command has them. */
@@ -80,7 +82,17 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
   const person = i.member?.user ?? i.user;
   if (!person) throw new Error('an interaction without a user');
   const flags = (ephemeral?: boolean) => (ephemeral ? MessageFlags.Ephemeral : 0);
+  // An interaction a gateway replayed after a crash was answered already (40060): that first answer
+  // stands, and the command goes on to finish its work (each step of which knows it may run twice).
+  const callback = async (body: unknown, extra: { files?: RawFile[] } = {}) => {
+    try {
+      await rest.post(Routes.interactionCallback(i.id, i.token), { body, ...(extra.files ? { files: extra.files } : {}), auth: false });
+    } catch (err) {
+      if (!(err instanceof DiscordAPIError && err.code === 40060)) throw err;
+    }
+  };
   const ctx: CommandContext = {
+    interactionId: i.id,
     commandName: data.name ?? '',
     isAutocomplete: i.type === InteractionType.ApplicationCommandAutocomplete,
     subcommand,
@@ -106,18 +118,12 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
     // `answered` once Discord took the callback: a callback that failed leaves the interaction unanswered.
     async reply(answer, opts = {}) {
       const a = asAnswer(answer);
-      await rest.post(Routes.interactionCallback(i.id, i.token), {
-        body: { type: InteractionResponseType.ChannelMessageWithSource, data: { content: a.content, flags: flags(opts.ephemeral), allowed_mentions: NO_PINGS } },
-        files: files(a),
-        auth: false,
-      });
+      const attached = files(a);
+      await callback({ type: InteractionResponseType.ChannelMessageWithSource, data: { content: a.content, flags: flags(opts.ephemeral), allowed_mentions: NO_PINGS } }, attached ? { files: attached } : {});
       ctx.answered = true;
     },
     async defer(opts = {}) {
-      await rest.post(Routes.interactionCallback(i.id, i.token), {
-        body: { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: flags(opts.ephemeral) } },
-        auth: false,
-      });
+      await callback({ type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: flags(opts.ephemeral) } });
       ctx.answered = true;
     },
     async edit(answer) {
@@ -130,10 +136,7 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
     },
     async respond(choices) {
       // Discord takes at most 25 choices, each name 1–100 characters (values are ids, kept shorter).
-      await rest.post(Routes.interactionCallback(i.id, i.token), {
-        body: { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: choices.slice(0, 25).map((c) => ({ ...c, name: c.name.slice(0, 100) })) } },
-        auth: false,
-      });
+      await callback({ type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: choices.slice(0, 25).map((c) => ({ ...c, name: c.name.slice(0, 100) })) } });
       ctx.answered = true;
     },
   };

@@ -2,7 +2,7 @@
 // Moderators run sessions; everyone can read them. The steps themselves run in workers.
 import { randomUUID } from 'node:crypto';
 import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
-import { ChannelType, Routes, type APIChannel } from 'discord-api-types/v10';
+import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
 import type { CommandContext } from '../bot/interactions.ts';
 import { NO_PINGS } from '../core/discord.ts';
 import { describeError } from '../core/log.ts';
@@ -153,21 +153,30 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   const script = original ? replayableQuestions(await records.events(original.id), await records.optedOut()) : undefined;
   if (script?.length === 0) return ctx.edit('There are no questions to replay: the session has none that may be put again.');
 
-  let thread: APIChannel;
-  try {
-    thread = (await s.rest.post(Routes.threads(parentId), {
-      body: { name: `${rerun ? 'Re-run: ' : ''}${loaded.protocol.title}`.slice(0, 100), auto_archive_duration: 1440, type: ChannelType.PublicThread },
-      reason: 'chorus interview',
-    })) as APIChannel;
-  } catch (err) {
-    // Discord will not open a thread here (a forum, a channel type without threads, no Create Public
-    // Threads permission): say so, with Discord's reason.
-    const kind = classifyDiscordError(err);
-    if (kind !== 'refused' && kind !== 'forbidden') throw err;
-    return ctx.edit(`Discord would not open an interview thread here (${describeError(err).message.replace(/\s*\n\s*/g, ': ').slice(0, 200)}). Run \`/interview start\` in a text channel where chorus may create public threads.`);
+  // What this interaction has done already, should a gateway killed part-way replay it: its thread
+  // and session id, kept from the moment the thread exists, so a replay finishes that session in that
+  // thread (a new one would leave the first empty, or holding only a header).
+  const begunKey = `${s.config.CHORUS_PREFIX}:interview-start:${ctx.interactionId}`;
+  const begun = JSON.parse((await s.redis.get(begunKey)) ?? 'null') as { threadId: string; sessionId: string } | null;
+  let threadId = begun?.threadId;
+  if (!threadId) {
+    try {
+      threadId = ((await s.rest.post(Routes.threads(parentId), {
+        body: { name: `${rerun ? 'Re-run: ' : ''}${loaded.protocol.title}`.slice(0, 100), auto_archive_duration: 1440, type: ChannelType.PublicThread },
+        reason: 'chorus interview',
+      })) as APIChannel).id;
+    } catch (err) {
+      // Discord will not open a thread here (a forum, a channel type without threads, no Create Public
+      // Threads permission): say so, with Discord's reason.
+      const kind = classifyDiscordError(err);
+      if (kind !== 'refused' && kind !== 'forbidden') throw err;
+      return ctx.edit(`Discord would not open an interview thread here (${describeError(err).message.replace(/\s*\n\s*/g, ': ').slice(0, 200)}). Run \`/interview start\` in a text channel where chorus may create public threads.`);
+    }
   }
+  const thread = { id: threadId };
   // Not the thread's id: an exported transcript must not lead back to Discord.
-  const sessionId = `i-${randomUUID()}`;
+  const sessionId = begun?.sessionId ?? `i-${randomUUID()}`;
+  if (!begun) await s.redis.set(begunKey, JSON.stringify({ threadId, sessionId }), 'EX', 24 * 3600);
   const header = [
     `## ${loaded.protocol.title}`,
     loaded.protocol.purpose.trim(),
@@ -179,7 +188,9 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   ]
     .filter(Boolean)
     .join('\n');
-  await s.rest.post(Routes.channelMessages(thread.id), { body: { content: header.slice(0, 2000), allowed_mentions: NO_PINGS } });
+  // (On a replay, the header may be there already: the thread is new, so its first messages tell.)
+  const shown = begun ? ((await s.rest.get(Routes.channelMessages(thread.id), { query: new URLSearchParams({ limit: '10' }) })) as APIMessage[]) : [];
+  if (!shown.some((m) => m.content === header.slice(0, 2000))) await s.rest.post(Routes.channelMessages(thread.id), { body: { content: header.slice(0, 2000), allowed_mentions: NO_PINGS } });
   await s.live.set(thread.id, { sessionId, kind: 'interview', ...(interviewer.kind === 'human' ? { interviewerId: ctx.user.id } : {}) });
   await startSession(records, s.interviews, {
     sessionId,

@@ -36,6 +36,8 @@ export interface Interaction {
   type?: number;
   /** Called with the callback body once the bot answers. */
   onCallback?: (body: Record<string, unknown>) => void;
+  /** The INTERACTION_CREATE sent, for a replay (Discord sends missed events again on RESUME). */
+  payload?: Record<string, unknown>;
 }
 
 export interface StoredAttachment {

@@ -38,7 +38,7 @@ export function dispatchInteraction(core: Core, o: InteractionInput): Interactio
   core.interactions.set(interaction.token, interaction);
   // An explicit bit set wins (tests of a member without some permission); else Discord's computation.
   const permissions = o.permissions ?? permissionsIn(core, chan, o.user.id).toString();
-  core.dispatch('INTERACTION_CREATE', {
+  interaction.payload = {
     id: interaction.id,
     application_id: core.applicationId,
     type: o.type,
@@ -57,7 +57,8 @@ export function dispatchInteraction(core: Core, o: InteractionInput): Interactio
     authorizing_integration_owners: { '0': guildId },
     context: 0,
     attachment_size_limit: 10485760,
-  }, { guildId });
+  };
+  core.dispatch('INTERACTION_CREATE', interaction.payload, { guildId });
   return interaction;
 }
 

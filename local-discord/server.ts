@@ -98,6 +98,11 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
     },
     addChannel: (o = {}) => addChannel(core, o),
     archiveThread: (threadId) => setArchived(core, channelById(core, threadId), true),
+    replayInteraction: (token) => {
+      const i = core.interactions.get(token);
+      if (!i?.payload) throw new Error(`stand-in: no interaction ${token}`);
+      core.dispatch('INTERACTION_CREATE', i.payload, { guildId: i.guildId });
+    },
     ...createPeople(core, channelId),
     ...createRoleApi(core),
     dispatchRaw: (t, d, o = {}) => core.dispatch(t, d, o.guildId !== undefined ? { guildId: o.guildId } : {}),

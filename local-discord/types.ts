@@ -77,6 +77,8 @@ export interface DiscordStandIn {
    * must carry focused: true. Resolves with the choices the bot answers (callback type 8).
    */
   userAutocompletes(opts: { name: string; options: unknown[]; channelId?: string; author?: Author; permissions?: string }): Promise<{ name: string; value: string | number }[]>;
+  /** Sends an interaction's INTERACTION_CREATE again, as Discord replays events a resumed session missed. */
+  replayInteraction(token: string): void;
   /** Archives a thread, as Discord does after its auto-archive duration (THREAD_UPDATE). */
   archiveThread(threadId: string): void;
   /** Sends any dispatch, unfiltered by intents, to the shard of guildId (else of d.guild_id; no guild → shard 0). */

@@ -56,6 +56,25 @@ describe('slash commands', () => {
     expect(said).toMatch(/^Discord would not open an interview thread here \(.*Invalid Form Body.*\)\. Run `\/interview start` in a text channel/);
   });
 
+  it('finishes an /interview start cut short when the gateway gets it again (a replay after a crash): one thread, one header, one session', async () => {
+    const channelId = h.discord.addChannel({ name: 'start-replayed' });
+    const edited = (text: string) => h.discord.nextRestCall((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path) && JSON.stringify(c.body ?? '').includes(text));
+    // Discord posts the header but its answer never arrives: the command stops there.
+    const cut = h.discord.failNext((c) => c.method === 'POST' && JSON.stringify(c.body ?? '').includes('This session is recorded'), { drop: true, accept: true });
+    const failed = edited('Something went wrong');
+    const { token } = await h.discord.userRunsCommand({ name: 'interview', options: [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }], channelId });
+    await cut;
+    await failed;
+    const opened = edited('Interview opened in');
+    h.discord.replayInteraction(token);
+    const body = (await opened).body as { content: string };
+    const threadId = /<#(\d+)>/.exec(body.content)?.[1] ?? '';
+    expect(h.discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/threads`))).toHaveLength(1);
+    expect(h.discord.messages(threadId).filter((m) => m.content.includes('This session is recorded'))).toHaveLength(1);
+    const records = await h.records();
+    expect(await records.sessions({ kind: 'interview', channelId: threadId })).toHaveLength(1);
+  });
+
   it('still answers when its first answer to a command fails on Discord\'s side', async () => {
     const failed = h.discord.failNext((c) => c.path.includes('/callback'), { status: 500 });
     const fallback = h.discord.nextRestCall((c) => c.path.includes('/callback') && c.status === 204 && JSON.stringify(c.body).includes('Something went wrong'));
