@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import type { Registry } from 'prom-client';
-import type { Logger } from './log.ts';
+import { keepSecret, type Logger } from './log.ts';
 
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -51,6 +51,7 @@ export async function startAdminServer(o: AdminOptions): Promise<AdminServer | u
     o.log.info('admin pages off: set ADMIN_TOKEN to serve /metrics (and the queue dashboard on the gateway)');
     return undefined;
   }
+  keepSecret(o.token);
   const token = o.token;
   let pages: Promise<PageHandler> | undefined;
   const server = createServer((req, res) => {

@@ -4,6 +4,8 @@
 // repeated safely, go through `idempotent`. The rate limit is the one Redis gate every process
 // shares (core/rest-gate.ts), or chorus's REST proxy.
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
+import { createHash } from 'node:crypto';
+import { keepSecret } from './log.ts';
 import { isSharedLimit, type GateSlot, type RestGate, type WebhookTarget } from './rest-gate.ts';
 
 /** Permissions chorus cannot work without in a channel; remembered when Discord refuses for want of one. */
@@ -98,7 +100,7 @@ export interface RestOptions {
 export const WEBHOOK_WAIT_MS = 20;
 
 /** A webhook's budget in the shared gate. (Keyed by id and token: an interaction's token is a budget of its own under the app's id.) */
-export const webhookBucket = (id: string, token: string) => `webhook:${id}:${token.slice(-12)}`;
+export const webhookBucket = (id: string, token: string) => `webhook:${id}:${createHash('sha256').update(token).digest('hex').slice(0, 12)}`;
 
 /** The header by which a request says its gate slot is taken already; removed before it is sent. */
 const HELD_SLOT = 'x-chorus-held-slot';
@@ -156,6 +158,7 @@ const INTERACTION_CALLBACK = /\/interactions\/\d+\/[^/]+\/callback$/;
 /** The REST client every chorus process uses: no automatic retries, one shared rate limit. */
 export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
   const { gate } = opts;
+  keepSecret(token);
   return new REST({
     api: apiUrl,
     version: '10',

@@ -3,6 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { keyEnvOf, type Host } from '../../personas/schema.ts';
+import { keepSecret } from '../log.ts';
 import type { RequestBody } from '../requests.ts';
 
 /**
@@ -85,6 +86,7 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   const keyEnv = keyEnvOf(host);
   const apiKey = keyEnv === undefined ? 'none' : env[keyEnv];
   if (!apiKey) return undefined;
+  keepSecret(apiKey);
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
   const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchHeard };
   if (host.provider === 'anthropic') {

@@ -160,6 +160,18 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
     expect(plainReason((err as RetryableHostError).attempts[0]!)).toBe('is failing');
   });
 
+  it('never repeats a key the host echoes in its error, whatever the key looks like', async () => {
+    const key = 'PLAINKEY-abcdef1234567890';
+    script = async (res) => {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `Incorrect API key provided: Bearer ${key}.`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
+    };
+    const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'PROBE_KEY', baseUrl: `${url}/v1` }] });
+    const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    const result = await askPersona(p, prompt, (h) => createHostClient(h, { PROBE_KEY: key }, { timeoutMs: SILENCE_MS }));
+    expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 401 }] });
+    expect(JSON.stringify(result)).not.toContain(key);
+  });
+
   it('moves on to the next host when one refuses inside a 200 stream, as when it refuses up front', async () => {
     script = async (res) => {
       sse(res);

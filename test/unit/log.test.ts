@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, describeError, scrubSecrets } from '../../core/log.ts';
+import { createLogger, describeError, keepSecret, scrubSecrets } from '../../core/log.ts';
 
 describe('secrets stay out of logs', () => {
   it('redacts secret-named fields at any depth', () => {
@@ -17,6 +17,21 @@ describe('secrets stay out of logs', () => {
       'POST https://discord.com/api/v10/webhooks/123/AbCdEf_ghIJ-klm failed; key sk-ant-api03-abcdefghijkl; token MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123',
     );
     expect(text).toBe('POST https://discord.com/api/v10/webhooks/123/[redacted] failed; key [redacted]; token [redacted]');
+  });
+
+  it('scrubs the secrets this process holds, whatever their shape, and long opaque tokens bare or percent-encoded', () => {
+    keepSecret('PROBEOAIKEY9f8e7d6c5b4a3210');
+    keepSecret('short'); // not kept: it would blank ordinary words
+    const hook = 'NhnAjwJ_iCS7G8pk2VYm8B3wsr9oKNBk906npjdo3iKNUQxYzabc-defghijklmnopq';
+    const text = scrubSecrets(`401 Incorrect API key provided: Bearer PROBEOAIKEY9f8e7d6c5b4a3210; a short answer; token ${hook} is bad (https%3A%2F%2Fdiscord.com%2Fapi%2Fwebhooks%2F123%2F${hook})`);
+    expect(text).toBe('401 Incorrect API key provided: Bearer [redacted]; a short answer; token [redacted] is bad (https%3A%2F%2Fdiscord.com%2Fapi%2Fwebhooks%2F123%[redacted])'); // (the "2F" before it joins the run)
+  });
+
+  it('scrubs an error message whole before cutting it, so a secret at the cut leaves no recognisable piece', () => {
+    keepSecret('KEYATTHECUT-0123456789');
+    const message = describeError(new Error(`${'x'.repeat(290)} KEYATTHECUT-0123456789 and more`)).message;
+    expect(message).not.toContain('KEYATTHE');
+    expect(message.length).toBeLessThanOrEqual(300);
   });
 
   it('describes an SDK error by status and type without its headers', () => {
