@@ -93,37 +93,20 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
       reply = { text: answered.completion.text, turn: toModelTurn(answered) };
       await deps.ledger.saveText(key, auditor.id, reply.text, reply);
     }
+    /** No follow-up this time: why is recorded, and the script goes on. */
+    const withoutFollowUp = async (what: string, message: string, attempts?: HostAttempt[]) => {
+      const at = progress(events, state.plan).questions.length;
+      await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'error', what, at), sessionId: session.id, at: iso(deps), type: 'error', message, persona: { personaId: auditor.id, name: auditor.name }, ...(attempts ? { attempts } : {}) });
+      return applyAuditorMove(events, state.plan, { kind: 'next' });
+    };
     if (reply) {
       auditorTurn = reply.turn;
       step = applyAuditorMove(events, state.plan, parseAuditorReply(reply.text));
-      // Blind: a follow-up repeating an answer would show it to every other persona. Not asked;
-      // recorded, and the script goes on.
+      // Blind: a follow-up repeating an answer would show it to every other persona.
       const quoted = step.kind === 'ask-follow-up' && state.mode === 'blind' ? quotedAnswer(step.text, events) : undefined;
-      if (quoted) {
-        await deps.store.append({
-          v: TRANSCRIPT_FORMAT_VERSION,
-          id: eventId(keyOf(session), 'error', 'follow-up-quotes', progress(events, state.plan).questions.length),
-          sessionId: session.id,
-          at: iso(deps),
-          type: 'error',
-          message: `the auditor ${auditor.name}'s follow-up was not asked: it repeats ${quoted.name}'s answer, which a blind interview shows no other persona`,
-          persona: { personaId: auditor.id, name: auditor.name },
-        });
-        step = applyAuditorMove(events, state.plan, { kind: 'next' });
-      }
+      if (quoted) step = await withoutFollowUp('follow-up-quotes', `the auditor ${auditor.name}'s follow-up was not asked: it repeats ${quoted.name}'s answer, which a blind interview shows no other persona`);
     } else if (answered && answered.kind !== 'answered') {
-      // The auditor cannot be reached: recorded, and the script goes on without its follow-up.
-      await deps.store.append({
-        v: TRANSCRIPT_FORMAT_VERSION,
-        id: eventId(keyOf(session), 'error', 'auditor', progress(events, state.plan).questions.length),
-        sessionId: session.id,
-        at: iso(deps),
-        type: 'error',
-        message: `the auditor ${auditor.name} could not be reached (${answered.message}); the scripted questions go on without its follow-up`,
-        persona: { personaId: auditor.id, name: auditor.name },
-        attempts: answered.attempts,
-      });
-      step = applyAuditorMove(events, state.plan, { kind: 'next' });
+      step = await withoutFollowUp('auditor', `the auditor ${auditor.name} could not be reached (${answered.message}); the scripted questions go on without its follow-up`, answered.attempts);
     }
   }
   switch (step.kind) {
