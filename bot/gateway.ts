@@ -4,6 +4,7 @@
 import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import { ZodError } from 'zod';
 import { createBotIdentity } from '../core/application.ts';
+import { THREAD_TYPES } from '../core/channels.ts';
 import { queueDashboard, startAdminServer, type AdminServer } from '../core/admin-server.ts';
 import { createHealthStore } from '../core/health.ts';
 import { createRegistry, gatewayMetrics, observeRest } from '../core/metrics.ts';
@@ -16,7 +17,7 @@ import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
 import { loadCommands } from '../commands/index.ts';
 import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
-import { createGuildFacts, THREAD_TYPES } from './guild-facts.ts';
+import { createGuildFacts } from './guild-facts.ts';
 import { commandContext } from './interactions.ts';
 import { handleDelete, handleEdit, handleMessage } from './messages.ts';
 import * as P from './payloads.ts';

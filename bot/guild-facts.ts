@@ -4,18 +4,12 @@
 // after a resumed session in a new process, when no GUILD_CREATE arrives, looked up once through
 // Redis (where the gateway writes each channel's place for the workers too) or REST.
 import type { REST } from '@discordjs/rest';
-import { ChannelType, Routes, type APIChannel, type APIGuild, type APIRole } from 'discord-api-types/v10';
+import { Routes, type APIGuild, type APIRole } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
+import { channelTarget, channelTargetKey, lookUpChannelTarget } from '../core/channels.ts';
 import { idempotent } from '../core/rest.ts';
 import type { Channel, Role } from './payloads.ts';
 
-export const THREAD_TYPES = new Set<number>([ChannelType.AnnouncementThread, ChannelType.PublicThread, ChannelType.PrivateThread]);
-
-/** Where a channel's replies are posted: its own webhooks, or, for a thread, its parent's (the workers' format). */
-interface Target {
-  webhookChannelId: string;
-  threadId?: string;
-}
 
 interface GuildRoles {
   names: Map<string, string>;
@@ -54,10 +48,6 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
   // Channels learned with no message ever sent (Discord's last_message_id is null), not spoken in
   // since: their whole history is what the gateway records from now on.
   const empty = new Map<string, string | undefined>(); // channel → its guild
-  const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
-
-  const targetOf = (c: { id: string; type: number; parent_id?: string | null | undefined }): Target =>
-    THREAD_TYPES.has(c.type) && c.parent_id ? { webhookChannelId: c.parent_id, threadId: c.id } : { webhookChannelId: c.id };
 
   async function learnChannels(channels: Channel[], guildId?: string): Promise<void> {
     if (channels.length === 0) return;
@@ -67,9 +57,9 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
       // spoken in while no session existed leaves the set here.
       if (c.last_message_id === null) empty.set(c.id, c.guild_id ?? guildId);
       else if (c.last_message_id !== undefined) empty.delete(c.id);
-      const target = targetOf(c);
+      const target = channelTarget(c);
       parents.set(c.id, target.threadId ? target.webhookChannelId : null);
-      write.set(targetKey(c.id), JSON.stringify(target));
+      write.set(channelTargetKey(prefix, c.id), JSON.stringify(target));
     }
     await write.exec();
   }
@@ -118,14 +108,7 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
     async parentOf(channelId) {
       const known = parents.get(channelId);
       if (known !== undefined) return known ?? undefined;
-      const cached = await redis.get(targetKey(channelId));
-      let target: Target;
-      if (cached !== null) target = JSON.parse(cached) as Target;
-      else {
-        const channel = (await idempotent(() => rest.get(Routes.channel(channelId)))) as APIChannel;
-        target = targetOf({ id: channel.id, type: channel.type, parent_id: 'parent_id' in channel ? channel.parent_id : undefined });
-        await redis.set(targetKey(channelId), JSON.stringify(target));
-      }
+      const target = await lookUpChannelTarget(rest, redis, prefix, channelId);
       parents.set(channelId, target.threadId ? target.webhookChannelId : null);
       return target.threadId ? target.webhookChannelId : undefined;
     },

@@ -3,7 +3,8 @@
 // shows typing, and reads history when the cache is cold. A post is never retried here: only the reply ledger knows whether to look for
 // it first. Reads and edits, which can be repeated safely, are.
 import { DiscordAPIError } from '@discordjs/rest';
-import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
+import { Routes, type APIMessage } from 'discord-api-types/v10';
+import { lookUpChannelTarget, type ChannelTarget } from './channels.ts';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
 import { ChannelBusyError, ChannelFullError, idempotent, MissingPermissionError, NoSpareRoomError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
@@ -95,11 +96,6 @@ export interface DiscordEdge {
   findOwnPost(channel: ChannelRef, afterId: string, username: string | null, content: string): Promise<PostedMessage | undefined>;
 }
 
-interface Target {
-  webhookChannelId: string;
-  threadId?: string;
-}
-
 /** How often a channel's typing indicator is renewed while replies wait (Discord shows one for 10 s). */
 export const TYPING_RENEW_MS = 8_000;
 /** When the global limit had no spare room for the indicator, it is tried again this soon. */
@@ -150,25 +146,16 @@ export interface EdgeOptions extends PoolOptions {
 
 export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   const { rest, redis, prefix } = o;
-  const targetKey = (channelId: string) => `${prefix}:channel:${channelId}`;
   // A channel's thread parent never changes: read once per channel, not per post.
-  const targets = boundedMap<Target>(REMEMBERED_CHANNELS);
+  const targets = boundedMap<ChannelTarget>(REMEMBERED_CHANNELS);
   const pools = createWebhookPools(o);
 
   /** Threads post through their parent's webhooks with `thread_id`. Known from the job, else read once. */
-  async function targetOf(channel: ChannelRef): Promise<Target> {
+  async function targetOf(channel: ChannelRef): Promise<ChannelTarget> {
     if (channel.parentId) return { webhookChannelId: channel.parentId, threadId: channel.channelId };
     const known = targets.get(channel.channelId);
     if (known) return known;
-    const cached = await redis.get(targetKey(channel.channelId));
-    let target: Target;
-    if (cached !== null) target = JSON.parse(cached) as Target;
-    else {
-      const found = (await idempotent(() => rest.get(Routes.channel(channel.channelId)))) as APIChannel;
-      const isThread = found.type === ChannelType.PublicThread || found.type === ChannelType.PrivateThread || found.type === ChannelType.AnnouncementThread;
-      target = isThread && found.parent_id ? { webhookChannelId: found.parent_id, threadId: channel.channelId } : { webhookChannelId: channel.channelId };
-      await redis.set(targetKey(channel.channelId), JSON.stringify(target));
-    }
+    const target = await lookUpChannelTarget(rest, redis, prefix, channel.channelId);
     targets.set(channel.channelId, target);
     return target;
   }
@@ -200,13 +187,13 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   }
 
   /** Names, for the shared gate, the channel a webhook request goes into, and what it is (see WebhookTarget). */
-  const channelHeader = (target: Target, kind: 'post' | 'edit'): Record<string, string> => (o.gate ? webhookTargetHeaders({ channel: target.webhookChannelId, kind }) : {});
+  const channelHeader = (target: ChannelTarget, kind: 'post' | 'edit'): Record<string, string> => (o.gate ? webhookTargetHeaders({ channel: target.webhookChannelId, kind }) : {});
 
-  const threadQuery = (target: Target, extra: Record<string, string> = {}) =>
+  const threadQuery = (target: ChannelTarget, extra: Record<string, string> = {}) =>
     new URLSearchParams({ ...extra, ...(target.threadId ? { thread_id: target.threadId } : {}) });
 
   /** Someone deleted or reset our webhook: forget the pool so the next use rebuilds it. */
-  async function forgetIfGone(target: Target, webhookId: string, err: unknown): Promise<boolean> {
+  async function forgetIfGone(target: ChannelTarget, webhookId: string, err: unknown): Promise<boolean> {
     if (!isWebhookGone(err)) return false;
     await pools.forget(target.webhookChannelId, webhookId);
     return true;
@@ -254,7 +241,6 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
    */
   const botMayPost = boundedMap<{ at: number; may: Promise<boolean> }>(REMEMBERED_CHANNELS);
 
-  /** A message from the bot itself (never pinging anyone); MissingPermissionError where it may not post. */
   /**
    * Runs a request of the bot's own into a channel, unarchiving it first if it is a thread Discord
    * archived (50083: an interview left a day, a quiet thread). Webhook posts unarchive a thread by
@@ -271,6 +257,7 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     }
   }
 
+  /** A message from the bot itself (never pinging anyone); MissingPermissionError where it may not post. */
   async function postAsBot(channelId: string, content: string): Promise<APIMessage> {
     try {
       return await inOpenThread(channelId, async () => (await rest.post(Routes.channelMessages(channelId), { body: { content, allowed_mentions: NO_PINGS } })) as APIMessage);
