@@ -173,7 +173,6 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
       return ctx.edit(`Discord would not open an interview thread here (${describeError(err).message.replace(/\s*\n\s*/g, ': ').slice(0, 200)}). Run \`/interview start\` in a text channel where chorus may create public threads.`);
     }
   }
-  const thread = { id: threadId };
   // Not the thread's id: an exported transcript must not lead back to Discord.
   const sessionId = begun?.sessionId ?? `i-${randomUUID()}`;
   if (!begun) await s.redis.set(begunKey, JSON.stringify({ threadId, sessionId }), 'EX', 24 * 3600);
@@ -187,11 +186,12 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
     interviewer.kind === 'human' ? '-# Questions from the interviewer in this thread are put to every persona; `/interview next` asks the next scripted one.' : '',
   ]
     .filter(Boolean)
-    .join('\n');
+    .join('\n')
+    .slice(0, 2000);
   // (On a replay, the header may be there already: the thread is new, so its first messages tell.)
-  const shown = begun ? ((await s.rest.get(Routes.channelMessages(thread.id), { query: new URLSearchParams({ limit: '10' }) })) as APIMessage[]) : [];
-  if (!shown.some((m) => m.content === header.slice(0, 2000))) await s.rest.post(Routes.channelMessages(thread.id), { body: { content: header.slice(0, 2000), allowed_mentions: NO_PINGS } });
-  await s.live.set(thread.id, { sessionId, kind: 'interview', ...(interviewer.kind === 'human' ? { interviewerId: ctx.user.id } : {}) });
+  const shown = begun ? ((await s.rest.get(Routes.channelMessages(threadId), { query: new URLSearchParams({ limit: '10' }) })) as APIMessage[]) : [];
+  if (!shown.some((m) => m.content === header)) await s.rest.post(Routes.channelMessages(threadId), { body: { content: header, allowed_mentions: NO_PINGS } });
+  await s.live.set(threadId, { sessionId, kind: 'interview', ...(interviewer.kind === 'human' ? { interviewerId: ctx.user.id } : {}) });
   await startSession(records, s.interviews, {
     sessionId,
     protocol: loaded,
@@ -200,13 +200,13 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
     mode,
     autoAdvance: rerun,
     chorusVersion,
-    discord: { ...(ctx.guildId ? { guildId: ctx.guildId } : {}), channelId: parentId, threadId: thread.id },
+    discord: { ...(ctx.guildId ? { guildId: ctx.guildId } : {}), channelId: parentId, threadId },
     ...(original ? { rerunOf: { sessionId: original.id, changes: [ctx.string('personas') ? `personas ${personas.map((p) => p.id).join(',')}` : '', temperature !== null ? `temperature ${temperature}` : ''].filter(Boolean).join('; ') || 'none' } } : {}),
     ...(script ? { script } : {}),
     ...(temperature !== null ? { overrides: { temperature } } : {}),
     now: new Date().toISOString(),
   });
   s.log.info({ sessionId, protocol: loaded.protocol.id, personas: personas.map((p) => p.id), by: ctx.user.id }, 'interview started');
-  return ctx.edit(`Interview opened in <#${thread.id}>.`);
+  return ctx.edit(`Interview opened in <#${threadId}>.`);
 }
 

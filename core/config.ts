@@ -121,10 +121,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * The variables that are set: one set to nothing (`WORKER_CONCURRENCY=` in a .env copied from the
+ * template) is unset, so its default holds and a required one is reported missing.
+ */
+export function setVariables(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // A variable set to nothing (`WORKER_CONCURRENCY=` in a .env copied from the template) is unset:
-  // its default holds, and a required one is reported missing.
-  const result = ConfigSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  const result = ConfigSchema.safeParse(setVariables(env));
   if (!result.success) {
     throw new ConfigError(`invalid configuration:\n${describeIssues(result.error)}`);
   }

@@ -22,8 +22,9 @@ export class MissingPermissionError extends Error {
 
 /**
  * The channel already holds Discord's most webhooks (15, Discord's 30007), none of them chorus's:
- * chorus can make none there. Remembered for FULL_RECHECK_MS by every process (core/webhook-pools.ts), so posts there cost
- * no refused requests meanwhile (core/discord.ts has the bot post them under the persona's name).
+ * chorus can make none there. Remembered for FULL_RECHECK_MS by every process (core/webhook-pools.ts),
+ * so posts there cost no refused requests meanwhile (core/discord.ts has the bot post them under the
+ * persona's name).
  */
 export class ChannelFullError extends Error {
   override name = 'ChannelFullError';

@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import { z } from 'zod';
 import { startAdminServer } from '../core/admin-server.ts';
-import { ConfigSchema } from '../core/config.ts';
+import { ConfigSchema, setVariables } from '../core/config.ts';
 import { createRegistry, observeRest } from '../core/metrics.ts';
 import { createProxyRest, DEFAULT_BOT_REQUESTS_PER_SECOND, proxyHandler } from '../core/rest-proxy.ts';
 import { createLogger, describeError } from '../core/log.ts';
@@ -23,7 +23,7 @@ const parsed = z
     REST_PROXY_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9466),
   })
   .extend(ConfigSchema.pick({ ADMIN_TOKEN: true, ADMIN_HOST: true }).shape)
-  .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+  .safeParse(setVariables(process.env));
 if (!parsed.success) stop('rest-proxy', `invalid configuration:\n${describeIssues(parsed.error)}`);
 const env = parsed.data;
 const log = createLogger('rest-proxy', env.LOG_LEVEL);
