@@ -27,6 +27,12 @@ export const HostSchema = z.strictObject({
    * before its first token.
    */
   silenceSeconds: z.number().int().min(5).max(3600).optional(),
+  /**
+   * The model's context window as this host serves it, in tokens (a local server's n_ctx, a legacy
+   * model's 2,049): the history sent is cut to fit. Without it, a request the host says is too long
+   * for its model is sent again with less history.
+   */
+  contextTokens: z.int().positive().optional(),
 });
 export type Host = z.infer<typeof HostSchema>;
 

@@ -3,7 +3,8 @@
 import type { Host, Persona } from '../personas/schema.ts';
 import type { DiscordEdge, Speaker } from '../core/discord.ts';
 import type { HostClient } from '../core/hosts/clients.ts';
-import { askPersona, plainReason, RetryableHostError, type Answered, type AskOptions, type HostAttempt } from '../core/hosts/fallback.ts';
+import type { Prompt } from '../core/context.ts';
+import { askPersona, plainReason, RetryableHostError, type Answered, type AskOptions, type HostAttempt, type Reading } from '../core/hosts/fallback.ts';
 import { sessionKey, type InterviewQueues, type SessionState } from '../core/interview/sessions.ts';
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -38,15 +39,15 @@ export function withOverrides(persona: Persona, state: SessionState): Persona {
   return { ...persona, sampling: { ...persona.sampling, ...(o.temperature === undefined ? {} : { temperature: o.temperature }), ...(o.maxTokens ? { maxTokens: o.maxTokens } : {}) } };
 }
 
-export type Outcome = Answered | { kind: 'failed'; message: string; attempts: HostAttempt[] };
+export type Outcome<C = unknown> = (Answered & { context: C }) | { kind: 'failed'; message: string; attempts: HostAttempt[] };
 
 /**
  * A model call with the queue's retry rules: a passing failure is retried by the queue, except on
  * the last try, where it becomes an explanation like a refusal does.
  */
-export async function askOrExplain(persona: Persona, prompt: Parameters<typeof askPersona>[1], lastTry: boolean, deps: InterviewDeps): Promise<Outcome> {
+export async function askOrExplain<C extends { prompt: Prompt }>(persona: Persona, reading: Reading<C>, lastTry: boolean, deps: InterviewDeps): Promise<Outcome<C>> {
   try {
-    const result = await askPersona(persona, prompt, deps.clientFor, undefined, deps.hostOptions);
+    const result = await askPersona(persona, reading, deps.clientFor, undefined, deps.hostOptions);
     if (result.kind === 'answered') return result;
     return { kind: 'failed', message: `no host serves this model right now (${[...new Set(result.attempts.map(plainReason))].join('; ')})`, attempts: result.attempts };
   } catch (err) {

@@ -49,8 +49,8 @@ export async function askConsent(session: SessionRow, state: SessionState, perso
   let turn: ModelTurn;
   if (saved.text !== undefined && saved.meta) ({ text, turn } = JSON.parse(saved.meta) as { text: string; turn: ModelTurn });
   else {
-    const context = consentContext(disclosed(withOverrides(persona, state), events), state.consent.overview, deps.maxTokens);
-    const answered = await askOrExplain(withOverrides(persona, state), context.prompt, lastTry, deps);
+    const reader = withOverrides(persona, state);
+    const answered = await askOrExplain(reader, { budget: deps.maxTokens, build: (tokens) => consentContext(disclosed(reader, events), state.consent!.overview, tokens) }, lastTry, deps);
     if (answered.kind !== 'answered') return unreachable(answered.message, answered.attempts);
     text = answered.completion.text.trim();
     turn = toModelTurn(answered);
@@ -96,7 +96,7 @@ async function classify(consent: NonNullable<SessionState['consent']>, text: str
   };
   const judge = consent.judge ? deps.personas.get(consent.judge) : undefined;
   if (!judge) return byRule(consent.judge ? ` (the judge ${consent.judge} is not configured on the workers)` : '');
-  const answered = await askOrExplain(judge, consentJudgeContext(judge, consent.overview, text, deps.maxTokens).prompt, lastTry, deps);
+  const answered = await askOrExplain(judge, { budget: deps.maxTokens, build: (tokens) => consentJudgeContext(judge, consent.overview, text, tokens) }, lastTry, deps);
   if (answered.kind !== 'answered') return byRule(` (the judge ${judge.name} could not be reached: ${answered.message})`);
   const read = parseConsentJudgement(answered.completion.text);
   if (!read) return byRule(` (the judge ${judge.name}'s reply could not be read)`);
@@ -159,19 +159,14 @@ export async function judgeAnswer(session: SessionRow, state: SessionState, answ
   if (!judge) return failed('this persona is not configured on the workers');
   const entryOf = (personaId: string) => header.roster.find((r) => r.personaId === personaId) ?? { personaId, name: deps.personas.get(personaId)?.name ?? personaId };
   const auditor = header.interviewer?.kind === 'auditor' ? [identity(header.interviewer.persona, deps.personas.get(header.interviewer.persona.personaId))] : [];
-  const context = judgeContext(
-    judge,
-    judging,
-    {
-      purpose: header.protocol?.purpose ?? '',
-      question: question.text,
-      answer: answer.text,
-      answering: identity(entryOf(answer.persona.personaId), deps.personas.get(answer.persona.personaId)),
-      others: [...header.roster.filter((r) => r.personaId !== answer.persona.personaId).map((r) => identity(r, deps.personas.get(r.personaId))), ...auditor],
-    },
-    deps.maxTokens,
-  );
-  const answered = await askOrExplain(judge, context.prompt, lastTry, deps);
+  const judged = {
+    purpose: header.protocol?.purpose ?? '',
+    question: question.text,
+    answer: answer.text,
+    answering: identity(entryOf(answer.persona.personaId), deps.personas.get(answer.persona.personaId)),
+    others: [...header.roster.filter((r) => r.personaId !== answer.persona.personaId).map((r) => identity(r, deps.personas.get(r.personaId))), ...auditor],
+  };
+  const answered = await askOrExplain(judge, { budget: deps.maxTokens, build: (tokens) => judgeContext(judge, judging, judged, tokens) }, lastTry, deps);
   if (answered.kind !== 'answered') return failed(answered.message, answered.attempts);
   await deps.store.append({
     v: TRANSCRIPT_FORMAT_VERSION,

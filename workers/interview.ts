@@ -88,7 +88,8 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
     const key = eventId(keyOf(session), 'auditor-turn', progress(events, state.plan).questions.length);
     const saved = await deps.ledger.progress(key, auditor.id);
     let reply: { text: string; turn: ModelTurn } | undefined = saved.text !== undefined && saved.meta ? (JSON.parse(saved.meta) as { text: string; turn: ModelTurn }) : undefined;
-    const answered = reply ? undefined : await askOrExplain(auditor, auditorContext(auditor, state.auditorInstructions ?? '', events, step.followUpsLeft, deps.maxTokens, state.mode === 'blind').prompt, lastTry, deps);
+    const followUpsLeft = step.followUpsLeft;
+    const answered = reply ? undefined : await askOrExplain(auditor, { budget: deps.maxTokens, build: (tokens) => auditorContext(auditor, state.auditorInstructions ?? '', events, followUpsLeft, tokens, state.mode === 'blind') }, lastTry, deps);
     if (answered?.kind === 'answered') {
       reply = { text: answered.completion.text, turn: toModelTurn(answered) };
       await deps.ledger.saveText(key, auditor.id, reply.text, reply);
@@ -193,14 +194,18 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   if (saved.text !== undefined && saved.meta) {
     ({ text, turn, saw } = JSON.parse(saved.meta) as { text: string; turn: ModelTurn; saw: string[] });
   } else {
-    const context = answerContext(reader, events, questionId, deps.maxTokens);
-    const answered = await askOrExplain(reader, context.built.prompt, lastTry, deps);
+    const build = (tokens: number) => {
+      const context = answerContext(reader, events, questionId, tokens);
+      return { ...context, prompt: context.built.prompt };
+    };
+    const answered = await askOrExplain(reader, { budget: deps.maxTokens, build }, lastTry, deps);
     if (answered.kind !== 'answered') {
       await recordNoAnswer(session, questionId, personaId, persona.name, answered.message, answered.attempts, deps, persona);
       return 'error';
     }
     // An empty answer is recorded as it was (no text); the thread shows why there is none.
     text = answered.completion.text.trim();
+    const context = answered.context;
     turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system));
     saw = context.saw;
     await deps.ledger.saveText(id, personaId, text, { text, turn, saw });

@@ -227,7 +227,6 @@ async function generate(
 ): Promise<(Extract<TurnOutcome, { status: 'posted' | 'notice' }> & { progress: ReplyProgress }) | Extract<TurnOutcome, { status: 'retry-later' }>> {
   const { trigger, personaId } = turn;
   const history = await channelHistory(deps, place.channelId, settings.historyMessages, cached);
-  const context = buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens: deps.maxTokens, step: WINDOW_STEP });
   const preview = progress.posted.get(0);
   const streamer =
     deps.streamIntervalMs > 0
@@ -257,10 +256,13 @@ async function generate(
   // A new channel's first webhook is made while the model thinks, not after it has answered.
   deps.discord.prepare(channel);
   try {
-    const answer = await askPersona(persona, context.prompt, deps.clientFor, onText, deps.hostOptions);
+    // The history is cut to the budget; again, shorter, for a host that finds it too long for its model.
+    const reading = { budget: deps.maxTokens, build: (maxTokens: number) => buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens, step: WINDOW_STEP }) };
+    const answer = await askPersona(persona, reading, deps.clientFor, onText, deps.hostOptions);
     if (answer.kind === 'answered') {
       const said = answer.completion.text.trim();
-      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, context.kept, context.prompt.system));
+      const { kept, prompt } = answer.context;
+      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system));
       // An answer with no text is shown as a notice (not read or answered as the persona's words),
       // and recorded as what it was: the model's empty answer, with its stop reason.
       text = said || emptyAnswerNotice(persona, answer.completion.stopReason);

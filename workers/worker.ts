@@ -108,7 +108,8 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     random: Math.random,
     log,
     onPosted: (place, turn, posts, saved) => recordPersonaPosts(stores, place, turn, posts, saved),
-    hostOptions: { health, observe: (e) => metrics.observeHost(e) },
+    // One memory of learned context windows for every turn this worker runs.
+    hostOptions: { health, observe: (e) => metrics.observeHost(e), windows: new Map() },
     budgets: createBudgets(redis, prefix),
     onTurn: (job, turn, outcome) => {
       // Timings of a turn's first try only: a retry's job is queued afresh, after its backoff.

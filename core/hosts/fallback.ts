@@ -5,6 +5,7 @@ import type { Prompt } from '../context.ts';
 import { describeError } from '../log.ts';
 import { requestFor, streamingRequest, type RequestBody } from '../requests.ts';
 import type { Completion, HostClient, Usage } from './clients.ts';
+import { promptTokens, saysTooLong, smallerBudget, tooLongOf, windowBudget, windowKey } from './window.ts';
 
 export type FailureKind = 'next-host' | 'retry';
 
@@ -36,7 +37,8 @@ export interface HostAttempt {
   hostIndex: number;
   host: string;
   model: string;
-  outcome: 'skipped' | 'refused' | 'failed';
+  /** shortened: the host found the request too long for its model, and was asked again with less history. */
+  outcome: 'skipped' | 'refused' | 'failed' | 'shortened';
   reason: string;
   status?: number;
 }
@@ -103,6 +105,8 @@ export type HostEvent =
 export interface AskOptions {
   health?: HostHealthView;
   observe?: (event: HostEvent) => void;
+  /** History budgets learned from hosts that found a request too long, by model and server (windowKey). */
+  windows?: Map<string, number>;
 }
 
 /**
@@ -131,13 +135,31 @@ export function hostsToSkip(usable: readonly boolean[], down: readonly boolean[]
   return usable.map((u, i) => anyUp && u && Boolean(down[i]));
 }
 
-export async function askPersona(
+/**
+ * What a persona reads, built within a history budget (estimated tokens), so a host that finds it too
+ * long for its model's window can be asked again with less of the history.
+ */
+export interface Reading<C extends { prompt: Prompt }> {
+  /** The history budget to start from. */
+  budget: number;
+  build(historyTokens: number): C;
+}
+
+/** A prompt read whole whatever the budget (a judge's one message, a test's prompt). */
+export function wholePrompt(prompt: Prompt): Reading<{ prompt: Prompt }> {
+  return { budget: Number.POSITIVE_INFINITY, build: () => ({ prompt }) };
+}
+
+/** How many times one host is asked again with less history before it counts as refusing. */
+const MAX_SHORTENINGS = 4;
+
+export async function askPersona<C extends { prompt: Prompt }>(
   persona: Persona,
-  prompt: Prompt,
+  reading: Reading<C>,
   clientFor: (host: Host) => HostClient | undefined,
   onText?: (delta: string) => void,
   opts: AskOptions = {},
-): Promise<Answered | Exhausted> {
+): Promise<(Answered & { context: C }) | Exhausted> {
   const attempts: HostAttempt[] = [];
   const clients = persona.hosts.map((host) => clientFor(host));
   const usable = clients.map(Boolean);
@@ -159,21 +181,37 @@ export async function askPersona(
       passOver({ ...base, outcome: 'skipped', reason: HOST_DOWN_REASON });
       continue;
     }
-    const request = streamingRequest(requestFor(persona, host, prompt));
-    const startedAt = Date.now();
-    try {
-      const completion = await client.complete(request, onText);
-      opts.observe?.({ kind: 'answered', personaId: persona.id, host: base.host, hostIndex, usage: completion.usage });
-      if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);
-      return { kind: 'answered', hostIndex, host, request, completion, attempts, startedAt, latencyMs: Date.now() - startedAt };
-    } catch (err) {
-      const { message } = describeError(err);
-      const status = statusOf(err);
-      const kind = classifyFailure(err);
-      const attempt: HostAttempt = { ...base, outcome: kind === 'retry' ? 'failed' : 'refused', reason: message, ...(status === undefined ? {} : { status }) };
-      attempts.push(attempt);
-      opts.observe?.({ kind: 'failed', personaId: persona.id, attempt });
-      if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));
+    // The history fits what this model's window is known to hold: declared, or learned from a refusal.
+    let budget = Math.min(reading.budget, windowBudget(host, persona) ?? Infinity, opts.windows?.get(windowKey(host)) ?? Infinity);
+    let context = reading.build(budget);
+    for (let shortened = 0; ; shortened++) {
+      const request = streamingRequest(requestFor(persona, host, context.prompt));
+      const startedAt = Date.now();
+      try {
+        const completion = await client.complete(request, onText);
+        if (shortened) opts.windows?.set(windowKey(host), budget);
+        opts.observe?.({ kind: 'answered', personaId: persona.id, host: base.host, hostIndex, usage: completion.usage });
+        if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);
+        return { kind: 'answered', hostIndex, host, request, completion, attempts, startedAt, latencyMs: Date.now() - startedAt, context };
+      } catch (err) {
+        const { message } = describeError(err);
+        const status = statusOf(err);
+        const kind = classifyFailure(err);
+        const said = shortened < MAX_SHORTENINGS ? tooLongOf(err, status) : undefined;
+        const size = said && promptTokens(context.prompt);
+        const smallerAt = said && size ? smallerBudget(budget, size, said) : undefined;
+        const smaller = smallerAt === undefined ? undefined : reading.build(smallerAt);
+        const outcome = smaller && promptTokens(smaller.prompt) < size! ? 'shortened' : kind === 'retry' ? 'failed' : 'refused';
+        const attempt: HostAttempt = { ...base, outcome, reason: message, ...(status === undefined ? {} : { status }) };
+        attempts.push(attempt);
+        opts.observe?.({ kind: 'failed', personaId: persona.id, attempt });
+        if (outcome === 'shortened') {
+          [budget, context] = [smallerAt!, smaller!];
+          continue;
+        }
+        if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));
+        break;
+      }
     }
   }
   return { kind: 'exhausted', attempts };
@@ -215,6 +253,7 @@ const UNSTATUSED_PLAIN: Partial<Record<FailureClass, string>> = {
 /** A host failure in plain words: what a reader of the channel can understand (no addresses, no JSON). */
 export function plainReason(a: HostAttempt): string {
   if (a.outcome === 'skipped') return a.reason === HOST_DOWN_REASON ? 'was down at its last checks' : 'no API key is configured';
+  if (a.outcome === 'shortened' || ((a.status === 400 || a.status === 413 || a.status === 422) && saysTooLong(a.reason))) return 'found the conversation too long for the model';
   switch (a.status) {
     case undefined:
       return UNSTATUSED_PLAIN[failureClass(a)] ?? 'could not be reached';

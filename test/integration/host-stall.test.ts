@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../core/context.ts';
 import { createHostClient } from '../../core/hosts/clients.ts';
-import { askPersona, failureClass, plainReason, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { askPersona, failureClass, plainReason, RetryableHostError, wholePrompt } from '../../core/hosts/fallback.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
 import { msg, persona } from '../unit/helpers.ts';
 
@@ -30,7 +30,7 @@ describe('a model host whose stream stalls or breaks after the first token', () 
       const prompt = buildContext(p, [], msg('u', 'P, a long answer please'), { maxMessages: 5, maxTokens: 1000 }).prompt;
       host.setResponder(() => ({ chunks: ['The first words ', 'and the rest'], beforeChunk: (i) => (i === 1 ? stalled : undefined) }));
       const heard: string[] = [];
-      const asked = askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }), (d) => heard.push(d));
+      const asked = askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }), (d) => heard.push(d));
       const err = await asked.then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(RetryableHostError);
       const attempt = (err as RetryableHostError).attempts[0]!;
@@ -45,7 +45,7 @@ describe('a model host whose stream stalls or breaks after the first token', () 
       const prompt = buildContext(p, [], msg('u', 'P, a long answer please'), { maxMessages: 5, maxTokens: 1000 }).prompt;
       // The host's connection drops after the first token (a proxy losing its upstream).
       host.setResponder(() => ({ chunks: ['The first words ', 'and the rest'], beforeChunk: (i) => (i === 1 ? Promise.reject(new Error('cut')) : undefined) }));
-      const err = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then(
+      const err = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then(
         (r) => r,
         (e: unknown) => e,
       );
@@ -57,7 +57,7 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'anthropic', model: 'm', apiKeyEnv: 'none', baseUrl: host.url }] });
     const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
     host.setResponder(() => ({ chunks: ['Begun ', 'and never ended'], streamErrorAfter: 1 }));
-    const err = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
+    const err = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
     expect(err).toBeInstanceOf(RetryableHostError);
     const attempt = (err as RetryableHostError).attempts[0]!;
     expect([failureClass(attempt), plainReason(attempt)]).toEqual(['overloaded', 'is overloaded']);
@@ -67,7 +67,7 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` }] });
     const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
     host.setResponder(() => ({ chunks: ['Begun ', 'and never ended'], streamErrorAfter: 1 }));
-    const err = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
+    const err = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
     expect(err).toBeInstanceOf(RetryableHostError);
   });
 
@@ -77,10 +77,10 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     // Nothing at all for 400 ms, then the answer: over the process-wide limit, within the host's.
     host.setResponder(() => ({ text: 'Considered.', delayMs: 400 }));
     const patient = persona({ id: 'p', name: 'P', hosts: [{ ...base, silenceSeconds: 5 }] });
-    const result = await askPersona(patient, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
+    const result = await askPersona(patient, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
     expect(result.kind === 'answered' && result.completion.text).toBe('Considered.');
     const hasty = persona({ id: 'p', name: 'P', hosts: [base] });
-    await expect(askPersona(hasty, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }))).rejects.toBeInstanceOf(RetryableHostError);
+    await expect(askPersona(hasty, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }))).rejects.toBeInstanceOf(RetryableHostError);
   });
 
   it('keeps waiting while the host keeps sending, however long the whole answer takes', async () => {
@@ -88,7 +88,7 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     const prompt = buildContext(p, [], msg('u', 'P, slowly'), { maxMessages: 5, maxTokens: 1000 }).prompt;
     // Six tokens at 100 ms each: 600 ms in all, twice the silence limit, never silent for long.
     host.setResponder(() => ({ chunks: ['a ', 'b ', 'c ', 'd ', 'e ', 'f'], chunkDelayMs: 100 }));
-    const result = await askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
+    const result = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
     expect(result.kind === 'answered' && result.completion.text).toBe('a b c d e f');
   });
 });
@@ -112,7 +112,7 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
   const ask = (provider: 'anthropic' | 'openai', hosts: { provider: 'anthropic' | 'openai'; baseUrl: string }[] = [{ provider, baseUrl: provider === 'anthropic' ? url : `${url}/v1` }]) => {
     const p = persona({ id: 'p', name: 'P', hosts: hosts.map((h) => ({ ...h, model: 'm', apiKeyEnv: 'none' })) });
     const prompt = buildContext(p, [], msg('u', 'P, take your time'), { maxMessages: 5, maxTokens: 1000 }).prompt;
-    return askPersona(p, prompt, (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS })).then((r) => r, (e: unknown) => e);
+    return askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS })).then((r) => r, (e: unknown) => e);
   };
 
   it('counts Anthropic pings as the host being alive: a model thinking longer than the silence limit, pinging, is waited for', async () => {
@@ -167,7 +167,7 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
     };
     const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'PROBE_KEY', baseUrl: `${url}/v1` }] });
     const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
-    const result = await askPersona(p, prompt, (h) => createHostClient(h, { PROBE_KEY: key }, { timeoutMs: SILENCE_MS }));
+    const result = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, { PROBE_KEY: key }, { timeoutMs: SILENCE_MS }));
     expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 401 }] });
     expect(JSON.stringify(result)).not.toContain(key);
   });

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createPromptCache, estimateTokens } from './model-host-cache.ts';
+import { createPromptCache, estimateInput, estimateTokens } from './model-host-cache.ts';
 import type { CacheOptions, CacheOutcome, CacheStats, ModelApi } from './model-host-cache.ts';
 
 export type { CacheOptions, CacheStats, CacheTotals, ModelApi } from './model-host-cache.ts';
@@ -93,6 +93,32 @@ export interface ModelHost {
 export interface ModelHostOptions {
   responder?: Responder;
   cache?: CacheOptions;
+  /**
+   * The model's context window in tokens (the stand-in's estimate of the input, plus max_tokens): a
+   * longer request is refused with a 400 in the API's own words, before any model sees it.
+   */
+  contextWindow?: number | ((model: string) => number | undefined);
+}
+
+/** The refusal of a request longer than the model's window, as each API words it; undefined if it fits. */
+export function tooLongReply(api: ModelApi, body: Record<string, unknown>, window: number): ScriptedReply | undefined {
+  const input = estimateInput(body);
+  const completion = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : 0;
+  if (input + completion <= window) return undefined;
+  if (api === 'anthropic') {
+    const errorMessage =
+      input > window
+        ? `prompt is too long: ${input} tokens > ${window} maximum`
+        : `input length and \`max_tokens\` exceed context limit: ${input} + ${completion} > ${window}, decrease input length or \`max_tokens\` and try again`;
+    return { status: 400, errorType: 'invalid_request_error', errorMessage };
+  }
+  if (api === 'chat') {
+    const errorMessage = `This model's maximum context length is ${window} tokens. However, you requested ${input + completion} tokens (${input} in the messages, ${completion} in the completion). Please reduce the length of the messages or completion.`;
+    return { status: 400, errorType: 'context_length_exceeded', errorMessage };
+  }
+  // The legacy completions API said it with no code.
+  const errorMessage = `This model's maximum context length is ${window} tokens, however you requested ${input + completion} tokens (${input} in your prompt; ${completion} for the completion). Please reduce your prompt; or completion length.`;
+  return { status: 400, errorType: 'invalid_request_error', errorMessage };
 }
 
 const ROUTES: Record<string, ModelApi> = {
@@ -399,6 +425,13 @@ export async function startModelHost(opts: ModelHostOptions = {}): Promise<Model
     const plan = cache.plan(api, body as Record<string, unknown>);
     if ('error' in plan) {
       sendError(res, api, { status: 400, errorType: 'invalid_request_error', errorMessage: plan.error }, requestId);
+      return;
+    }
+    const model = (body as Record<string, unknown>)['model'];
+    const window = typeof opts.contextWindow === 'function' ? opts.contextWindow(String(model)) : opts.contextWindow;
+    const tooLong = window === undefined ? undefined : tooLongReply(api, body as Record<string, unknown>, window);
+    if (tooLong) {
+      sendError(res, api, tooLong, requestId);
       return;
     }
     const reply = await responder(recorded);

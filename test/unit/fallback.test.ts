@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError } from '../../core/hosts/fallback.ts';
+import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError, wholePrompt } from '../../core/hosts/fallback.ts';
 import { buildContext } from '../../core/context.ts';
 import { msg, persona } from './helpers.ts';
 
@@ -35,7 +35,7 @@ describe('host failures', () => {
 
   it('falls through to the next host when the first has retired the model', async () => {
     const clients = [failing(404), answering('from b')];
-    const result = await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)]);
+    const result = await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)]);
     expect(result.kind).toBe('answered');
     if (result.kind !== 'answered') return;
     expect(result.hostIndex).toBe(1);
@@ -45,11 +45,11 @@ describe('host failures', () => {
 
   it('throws a retryable error on overload instead of moving on', async () => {
     const clients = [failing(529), answering('never')];
-    await expect(askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)])).rejects.toBeInstanceOf(RetryableHostError);
+    await expect(askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)])).rejects.toBeInstanceOf(RetryableHostError);
   });
 
   it('reports every host when all refuse, skipping hosts without keys', async () => {
-    const result = await askPersona(two, prompt, (h) => (h.model === 'a' ? undefined : failing(403)));
+    const result = await askPersona(two, wholePrompt(prompt), (h) => (h.model === 'a' ? undefined : failing(403)));
     expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'skipped' }, { outcome: 'refused', status: 403 }] });
   });
 });

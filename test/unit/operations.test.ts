@@ -6,7 +6,7 @@ import { budgetNotice, checkBudget, dayOf, hoursUntilReset, limitsOf, tokensOf }
 import { buildContext } from '../../core/context.ts';
 import { FAILURES_TO_DOWN, hostId, isKnownDown, judgeProbe, nextHealth, probeRequest, type HostHealth } from '../../core/health.ts';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, failureClass, HOST_DOWN_REASON, hostsToSkip, plainReason, readHealthAhead, unavailableNotice, type HostEvent, type HostHealthView } from '../../core/hosts/fallback.ts';
+import { askPersona, failureClass, HOST_DOWN_REASON, hostsToSkip, plainReason, readHealthAhead, unavailableNotice, type HostEvent, type HostHealthView, wholePrompt } from '../../core/hosts/fallback.ts';
 import { createRegistry, routeLabel, workerMetrics } from '../../core/metrics.ts';
 import { describePersonas, servingHost } from '../../commands/personas.ts';
 import { msg, persona } from './helpers.ts';
@@ -73,7 +73,7 @@ describe('health-driven host order', () => {
     const calls: string[] = [];
     const events: HostEvent[] = [];
     const clients = [answering('from a', calls), answering('from b', calls)];
-    const result = await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)], undefined, { health: view([true, false]), observe: (e) => events.push(e) });
+    const result = await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)], undefined, { health: view([true, false]), observe: (e) => events.push(e) });
     expect(result).toMatchObject({ kind: 'answered', hostIndex: 1, attempts: [{ hostIndex: 0, outcome: 'skipped', reason: HOST_DOWN_REASON }] });
     expect(calls).toEqual(['from b']);
     expect(events.map((e) => e.kind)).toEqual(['skipped', 'answered']);
@@ -93,7 +93,7 @@ describe('health-driven host order', () => {
     const ahead = readHealthAhead({ health }, two);
     expect(reads).toEqual([['a', 'b']]); // started at once, beside the turn's other reads
     const clients = [answering('from a', calls), answering('from b', calls)];
-    const result = await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)], undefined, ahead);
+    const result = await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)], undefined, ahead);
     expect(result).toMatchObject({ kind: 'answered', hostIndex: 1 });
     expect(reads).toHaveLength(1);
     expect(readHealthAhead({ health }, { ...two, hosts: [two.hosts[0]!] })).toEqual({ health }); // one host: no choice, no read
@@ -104,7 +104,7 @@ describe('health-driven host order', () => {
     const calls: string[] = [];
     const recovered: string[] = [];
     const clients = [answering('from a', calls), answering('from b', calls)];
-    const result = await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)], undefined, { health: view([true, true], recovered) });
+    const result = await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)], undefined, { health: view([true, true], recovered) });
     expect(result).toMatchObject({ kind: 'answered', hostIndex: 0 });
     expect(calls).toEqual(['from a']);
     expect(recovered).toEqual(['a']);
@@ -191,7 +191,7 @@ describe('admin pages and metric labels', () => {
       { complete: async () => Promise.reject(Object.assign(new Error('model: a'), { status: 404 })) },
       { complete: async () => ({ text: 'b', stopReason: 'stop', usage: { inputTokens: 7, outputTokens: 3, cacheReadTokens: 4 }, model: 'b' }) },
     ];
-    await askPersona(two, prompt, (h) => clients[two.hosts.indexOf(h)], undefined, { observe: (e) => metrics.observeHost(e) });
+    await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)], undefined, { observe: (e) => metrics.observeHost(e) });
     const text = await registry.metrics();
     expect(text).toContain('chorus_host_errors_total{host="first",class="model-gone",process="worker"} 1');
     expect(text).toContain('chorus_fallbacks_total{persona="p",host="second",process="worker"} 1');
