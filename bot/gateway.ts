@@ -4,7 +4,7 @@
 import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import { ZodError } from 'zod';
 import { createBotIdentity } from '../core/application.ts';
-import { THREAD_TYPES } from '../core/channels.ts';
+import { THREAD_TYPES, webhookPoolKey } from '../core/channels.ts';
 import { queueDashboard, startAdminServer, type AdminServer } from '../core/admin-server.ts';
 import { createHealthStore } from '../core/health.ts';
 import { createRegistry, gatewayMetrics, observeRest } from '../core/metrics.ts';
@@ -157,8 +157,13 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         return;
       }
       case GatewayDispatchEvents.ChannelDelete:
-      case GatewayDispatchEvents.ThreadDelete:
-        return services.guildFacts.forgetChannel(P.Channel.pick({ id: true }).parse(d).id);
+      case GatewayDispatchEvents.ThreadDelete: {
+        // What was kept of the channel goes with it: its target, its history, its webhooks' tokens
+        // (Discord deletes the webhooks with the channel).
+        const { id } = P.Channel.pick({ id: true }).parse(d);
+        await Promise.all([services.guildFacts.forgetChannel(id), stores.history.forget(id), stores.redis.del(webhookPoolKey(prefix, id))]);
+        return;
+      }
       case GatewayDispatchEvents.ThreadListSync:
         return services.guildFacts.learnChannels(P.ThreadListSync.parse(d).threads ?? []);
       case GatewayDispatchEvents.GuildRoleCreate:

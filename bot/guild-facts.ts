@@ -6,7 +6,7 @@
 import type { REST } from '@discordjs/rest';
 import { Routes, type APIGuild, type APIRole } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
-import { channelTarget, channelTargetKey, lookUpChannelTarget } from '../core/channels.ts';
+import { CHANNEL_TARGET_SECONDS, channelTarget, channelTargetKey, lookUpChannelTarget } from '../core/channels.ts';
 import { idempotent } from '../core/rest.ts';
 import type { Channel, Role } from './payloads.ts';
 
@@ -19,7 +19,8 @@ interface GuildRoles {
 export interface GuildFacts {
   learnGuild(guild: { id: string; owner_id?: string | undefined; roles?: Role[] | undefined; channels?: Channel[] | undefined; threads?: Channel[] | undefined }): Promise<void>;
   learnChannels(channels: Channel[], guildId?: string): Promise<void>;
-  forgetChannel(channelId: string): void;
+  /** The channel is gone: its target goes too. */
+  forgetChannel(channelId: string): Promise<void>;
   /**
    * True once for a channel learned with no message ever sent and not spoken in since: the first
    * message recorded there completes its history, and no reply need read it from Discord.
@@ -59,7 +60,7 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
       else if (c.last_message_id !== undefined) empty.delete(c.id);
       const target = channelTarget(c);
       parents.set(c.id, target.threadId ? target.webhookChannelId : null);
-      write.set(channelTargetKey(prefix, c.id), JSON.stringify(target));
+      write.set(channelTargetKey(prefix, c.id), JSON.stringify(target), 'EX', CHANNEL_TARGET_SECONDS);
     }
     await write.exec();
   }
@@ -88,9 +89,10 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
     accessMayHaveChanged(guildId) {
       for (const [channelId, g] of empty) if (g === guildId || g === undefined) empty.delete(channelId);
     },
-    forgetChannel(channelId) {
+    async forgetChannel(channelId) {
       empty.delete(channelId);
       parents.delete(channelId);
+      await redis.del(channelTargetKey(prefix, channelId));
     },
     forgetGuild(guildId) {
       roles.delete(guildId);

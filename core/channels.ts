@@ -22,12 +22,21 @@ export function channelTarget(c: { id: string; type: number; parent_id?: string 
 /** The Redis key of a channel's target. */
 export const channelTargetKey = (prefix: string, channelId: string) => `${prefix}:channel:${channelId}`;
 
+/** The Redis key of a channel's webhook pool (it holds the webhooks' tokens). */
+export const webhookPoolKey = (prefix: string, channelId: string) => `${prefix}:webhooks:${channelId}`;
+
+/**
+ * How long a channel's target is kept once learned: a channel's type and parent do not change, but
+ * every thread ever seen would otherwise stay in Redis for good. Forgotten, it is read again.
+ */
+export const CHANNEL_TARGET_SECONDS = 30 * 24 * 3600;
+
 /** A channel's target as Redis knows it, else read once from Discord and kept there. */
 export async function lookUpChannelTarget(rest: REST, redis: Redis, prefix: string, channelId: string): Promise<ChannelTarget> {
   const cached = await redis.get(channelTargetKey(prefix, channelId));
   if (cached !== null) return JSON.parse(cached) as ChannelTarget;
   const found = (await idempotent(() => rest.get(Routes.channel(channelId)))) as APIChannel;
   const target = channelTarget({ id: channelId, type: found.type, parent_id: 'parent_id' in found ? found.parent_id : undefined });
-  await redis.set(channelTargetKey(prefix, channelId), JSON.stringify(target));
+  await redis.set(channelTargetKey(prefix, channelId), JSON.stringify(target), 'EX', CHANNEL_TARGET_SECONDS);
   return target;
 }

@@ -22,15 +22,26 @@ export interface HistoryStore {
   markFilled(channelId: string): Promise<void>;
   /** Called by the gateway at start: messages sent while it was away are missing everywhere. */
   newEpoch(): Promise<void>;
+  /** The channel is gone: everything kept of it goes too. */
+  forget(channelId: string): Promise<void>;
 }
 
+/**
+ * A channel's history goes this long after its last message (all its keys together, so its places
+ * and their counter never disagree); spoken in again, it is read from Discord once, as a channel new
+ * to chorus is. Without it every thread and quiet channel ever seen stayed in Redis for good. Shorter
+ * than the ledger's memory of persona posts (POST_MEMORY_DAYS), which a read from Discord tags them by.
+ */
+export const HISTORY_MEMORY_SECONDS = 30 * 24 * 3600;
+
 // KEYS: zset, messages hash, personas hash, places hash, place counter, filled flag, epoch. ARGV:
-// size, complete (1/0), then (score, id, json) triples. A message new to the channel gets the next
-// place (seq); the newest `size` stay. A complete channel is marked filled in the current epoch.
+// size, complete (1/0), seconds kept, then (score, id, json) triples. A message new to the channel
+// gets the next place (seq); the newest `size` stay. A complete channel is marked filled in the
+// current epoch. The channel's keys are kept for the given seconds from now, together.
 const ADD = redisScript(`
 local size = tonumber(ARGV[1])
 if ARGV[2] == '1' then redis.call('SET', KEYS[6], redis.call('GET', KEYS[7]) or '0') end
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
   if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
@@ -45,6 +56,7 @@ if extra > 0 then
   redis.call('HDEL', KEYS[3], unpack(old))
   redis.call('HDEL', KEYS[4], unpack(old))
 end
+for k = 1, 6 do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
 return 1`);
 
 // KEYS: zset, messages hash, personas hash, filled flag, epoch, places hash. ARGV: limit.
@@ -99,7 +111,7 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       // The tags go first on the one connection, in the same write: ADD finds them set.
       await Promise.all([
         tagged.length ? redis.hset(pkey(channelId), ...tagged) : undefined,
-        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, ...args]),
+        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, HISTORY_MEMORY_SECONDS, ...args]),
       ]);
     },
     async edit(channelId, id, content) {
@@ -119,10 +131,13 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
     },
     async markFilled(channelId) {
       const epoch = (await redis.get(epochKey)) ?? '0';
-      await redis.set(filledKey(channelId), epoch);
+      await redis.set(filledKey(channelId), epoch, 'EX', HISTORY_MEMORY_SECONDS);
     },
     async newEpoch() {
       await redis.incr(epochKey);
+    },
+    async forget(channelId) {
+      await redis.del(zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId));
     },
   };
 }

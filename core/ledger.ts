@@ -32,6 +32,7 @@ return redis.call('HGET', KEYS[1], 'followUps')`);
 const RECORD_POST = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 return 1`);
 
 export interface PostedPiece {
@@ -174,7 +175,10 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
     },
     async markPending(key, who, piece, content) {
       // A later pending of the same piece (a retry's new preview) replaces the content to look for.
-      await redis.hset(replyKey(key, who), `pending:${piece}`, content);
+      // Every entry is kept for a while, not for good: a notice's or an interview post's has no
+      // attempt to begin, which set it before.
+      const k = replyKey(key, who);
+      await Promise.all([redis.hset(k, `pending:${piece}`, content), redis.expire(k, ttl)]);
     },
     async recordPost(key, who, piece, posted, post) {
       const state = `${posted.messageId} ${posted.webhookId} ${posted.final ? 'final' : 'preview'}`;

@@ -70,9 +70,10 @@ export function createReplyQueue(connection: ConnectionOptions, prefix: string, 
   const base: JobsOptions = {
     attempts: opts.attempts,
     backoff: { type: 'exponential', delay: opts.backoffMs },
-    // Finished ids are kept a day so a late repeat is still recognised; the reply ledger covers longer.
-    removeOnComplete: { age: 24 * 3600, count: 100_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
+    // Finished ids are kept a while so a late repeat is still recognised; the reply ledger (a done
+    // turn is remembered a week) covers longer. Counts bound Redis: each job holds its trigger message.
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 1_000 },
   };
   return {
     queue,

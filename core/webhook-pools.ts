@@ -7,6 +7,7 @@ import { Routes, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import type { BotIdentity } from './application.ts';
 import type { ChangeFeed } from './changes.ts';
+import { webhookPoolKey } from './channels.ts';
 import { redisScript } from './redis-script.ts';
 import { ChannelFullError, idempotent, MissingPermissionError } from './rest.ts';
 
@@ -127,7 +128,7 @@ return 0`);
 
 export function createWebhookPools(o: PoolOptions): WebhookPools {
   const { rest, redis, prefix, poolSize } = o;
-  const poolKey = (channelId: string) => `${prefix}:webhooks:${channelId}`;
+  const poolKey = (channelId: string) => webhookPoolKey(prefix, channelId);
   const ourWebhooksKey = `${prefix}:our-webhooks`;
   const fullKey = (channelId: string) => `${prefix}:webhooks-full:${channelId}`;
   const budgets = new Map<string, { remaining: number; resetAt: number }>();

@@ -92,6 +92,25 @@ export function createThread(core: Core, opts: { parentId: string; name?: string
   return thread;
 }
 
+/**
+ * Deletes a channel or thread as Discord does: a channel's threads and webhooks go with it; the
+ * gateway is told CHANNEL_DELETE (the channel) or THREAD_DELETE (id, guild, parent and type only).
+ */
+export function deleteChannel(core: Core, channelId: string): void {
+  const c = core.channels.get(channelId);
+  if (!c) throw new Error(`stand-in: unknown channel ${channelId}`);
+  const guild = guildById(core, c.guild_id);
+  const gone = [c, ...[...core.channels.values()].filter((t) => t.parent_id === c.id && (t.type === 11 || t.type === 12))];
+  for (const g of gone) {
+    core.channels.delete(g.id);
+    core.channelMessages.delete(g.id);
+    guild.channelIds = guild.channelIds.filter((id) => id !== g.id);
+    for (const [id, w] of core.webhooks) if (w.channel_id === g.id) core.webhooks.delete(id);
+  }
+  if (c.type === 11 || c.type === 12) core.dispatch('THREAD_DELETE', { id: c.id, guild_id: guild.id, parent_id: c.parent_id, type: c.type }, { intent: Intents.Guilds, guildId: guild.id });
+  else core.dispatch('CHANNEL_DELETE', wireChannel(c, null), { intent: Intents.Guilds, guildId: guild.id });
+}
+
 function store(core: Core, guild: StandInGuild, c: StandInChannel): void {
   core.channels.set(c.id, c);
   core.channelMessages.set(c.id, []);

@@ -8,7 +8,7 @@ import { serveAttachment } from './cdn.ts';
 import { channelById, createCore, guildById, Intents } from './core.ts';
 import { setArchived } from './system.ts';
 import { createGateway } from './gateway.ts';
-import { addChannel, createGuild } from './guilds.ts';
+import { addChannel, createGuild, deleteChannel } from './guilds.ts';
 import { createPeople } from './people.ts';
 import { createRest } from './rest.ts';
 import type { RestCall } from './rest.ts';
@@ -98,6 +98,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
     },
     addChannel: (o = {}) => addChannel(core, o),
     archiveThread: (threadId) => setArchived(core, channelById(core, threadId), true),
+    deleteChannel: (channelId) => deleteChannel(core, channelId),
     replayInteraction: (token) => {
       const i = core.interactions.get(token);
       if (!i?.payload) throw new Error(`stand-in: no interaction ${token}`);

@@ -81,6 +81,8 @@ export interface DiscordStandIn {
   replayInteraction(token: string): void;
   /** Archives a thread, as Discord does after its auto-archive duration (THREAD_UPDATE). */
   archiveThread(threadId: string): void;
+  /** Deletes a channel (with its threads and webhooks) or a thread, as a member with Manage Channels does. */
+  deleteChannel(channelId: string): void;
   /** Sends any dispatch, unfiltered by intents, to the shard of guildId (else of d.guild_id; no guild → shard 0). */
   dispatchRaw(t: string, d: Record<string, unknown>, opts?: { guildId?: string }): void;
 

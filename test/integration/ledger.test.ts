@@ -78,3 +78,19 @@ describe('markDone with follow-ups', () => {
     expect((await ledger.progress('m5', 'opus')).done).toBe(true);
   });
 });
+
+describe('what a ledger entry costs over time', () => {
+  it('keeps a post made without an attempt (a notice, an interview’s post) for a while, not for good', async () => {
+    await ledger.markPending('notice-c1-refused', 'chorus', 0, 'a notice');
+    expect(await redis.ttl(`${prefix}:reply:notice-c1-refused:chorus`)).toBeGreaterThan(89 * 24 * 3600);
+    await ledger.recordPost('interview-q1', 'opus', 0, { messageId: 'p9', webhookId: 'w9', final: true }, { depth: 0, notice: false });
+    expect(await redis.ttl(`${prefix}:reply:interview-q1:opus`)).toBeGreaterThan(89 * 24 * 3600);
+  });
+
+  it('does not lengthen a finished entry’s week when a post is recorded after it', async () => {
+    await ledger.beginAttempt('m3', 'opus');
+    await ledger.markDone('m3', 'opus');
+    await ledger.recordPost('m3', 'opus', 1, { messageId: 'p10', webhookId: 'w1', final: true }, { depth: 1, notice: false });
+    expect(await redis.ttl(`${prefix}:reply:m3:opus`)).toBeLessThanOrEqual(7 * 24 * 3600);
+  });
+});
