@@ -18,7 +18,7 @@ import type { LoadedProtocol } from '../protocols/schema.ts';
 import { loadCommands } from '../commands/index.ts';
 import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
 import { createGuildFacts } from './guild-facts.ts';
-import { commandContext } from './interactions.ts';
+import { commandContext, InteractionExpiredError } from './interactions.ts';
 import { handleDelete, handleEdit, handleMessage } from './messages.ts';
 import * as P from './payloads.ts';
 import type { Services } from './services.ts';
@@ -234,6 +234,11 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     try {
       await command.execute(ctx, services);
     } catch (err) {
+      if (err instanceof InteractionExpiredError) {
+        // Asking again through the same interaction would only be refused again (and counted).
+        log.warn({ command: ctx.commandName, interactionId: i.id, ageMs: err.ageMs }, 'the interaction expired before chorus could answer it');
+        return;
+      }
       log.error({ command: ctx.commandName, err: describeError(err) }, 'command failed');
       const text = 'Something went wrong running that command; it has been logged.';
       await (ctx.answered ? ctx.edit(text) : ctx.reply(text, { ephemeral: true })).catch(() => undefined); // the interaction may have expired

@@ -12,8 +12,26 @@ import {
   type APIMessage,
 } from 'discord-api-types/v10';
 import { NO_PINGS } from '../core/discord.ts';
+import { snowflakeTime } from '../core/messages.ts';
 import { has, type PermissionName } from '../core/permissions.ts';
 import { displayName, type Interaction } from './payloads.ts';
+
+/**
+ * Discord no longer takes answers to this interaction: its first answer came after the 3 seconds
+ * Discord waits (10062: a command replayed after a restart, a gateway stalled), or its token's 15
+ * minutes are over (50027). Nothing more can be said through it.
+ */
+export class InteractionExpiredError extends Error {
+  override name = 'InteractionExpiredError';
+  readonly ageMs: number;
+  constructor(what: string, ageMs: number) {
+    super(`${what}: Discord no longer takes answers to this interaction (${Math.round(ageMs / 1000)} s old)`);
+    this.ageMs = ageMs;
+  }
+}
+
+/** Unknown interaction (the first answer came too late), invalid webhook token (15 minutes over). */
+const EXPIRED_CODES = new Set([10062, 50027]);
 
 export interface AnswerFile {
   name: string;
@@ -84,13 +102,16 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
   const flags = (ephemeral?: boolean) => (ephemeral ? MessageFlags.Ephemeral : 0);
   // An interaction a gateway replayed after a crash was answered already (40060): that first answer
   // stands, and the command goes on to finish its work (each step of which knows it may run twice).
+  const expired = (err: unknown, what: string) => (err instanceof DiscordAPIError && EXPIRED_CODES.has(Number(err.code)) ? new InteractionExpiredError(what, Date.now() - snowflakeTime(i.id)) : err);
   const callback = async (body: unknown, extra: { files?: RawFile[] } = {}) => {
     try {
       await rest.post(Routes.interactionCallback(i.id, i.token), { body, ...(extra.files ? { files: extra.files } : {}), auth: false });
     } catch (err) {
-      if (!(err instanceof DiscordAPIError && err.code === 40060)) throw err;
+      if (!(err instanceof DiscordAPIError && err.code === 40060)) throw expired(err, 'first answer');
     }
   };
+  // Whether the answer shows to everyone: only then may it go to the channel when the token has expired.
+  let publicAnswer = false;
   const ctx: CommandContext = {
     interactionId: i.id,
     commandName: data.name ?? '',
@@ -121,18 +142,25 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
       const attached = files(a);
       await callback({ type: InteractionResponseType.ChannelMessageWithSource, data: { content: a.content, flags: flags(opts.ephemeral), allowed_mentions: NO_PINGS } }, attached ? { files: attached } : {});
       ctx.answered = true;
+      publicAnswer = !opts.ephemeral;
     },
     async defer(opts = {}) {
       await callback({ type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: flags(opts.ephemeral) } });
       ctx.answered = true;
+      publicAnswer = !opts.ephemeral;
     },
     async edit(answer) {
       const a = asAnswer(answer);
-      return (await rest.patch(Routes.webhookMessage(i.application_id, i.token, '@original'), {
-        body: { content: a.content, allowed_mentions: NO_PINGS, ...(a.files ? { attachments: a.files.map((f, n) => ({ id: n, filename: f.name })) } : {}) },
-        files: files(a),
-        auth: false,
-      })) as APIMessage;
+      const body = { content: a.content, allowed_mentions: NO_PINGS, ...(a.files ? { attachments: a.files.map((f, n) => ({ id: n, filename: f.name })) } : {}) };
+      try {
+        return (await rest.patch(Routes.webhookMessage(i.application_id, i.token, '@original'), { body, files: files(a), auth: false })) as APIMessage;
+      } catch (err) {
+        const gone = expired(err, 'answer');
+        // The work is done (a thread opened, a transcript exported) but the token's 15 minutes are
+        // over: a public answer is posted in the channel by the bot instead; a private one cannot be.
+        if (!(gone instanceof InteractionExpiredError) || !publicAnswer || !ctx.channelId) throw gone;
+        return (await rest.post(Routes.channelMessages(ctx.channelId), { body, files: files(a) })) as APIMessage;
+      }
     },
     async respond(choices) {
       // Discord takes at most 25 choices, each name 1–100 characters (values are ids, kept shorter).

@@ -156,4 +156,29 @@ describe('who may do what where', () => {
     await h.settled();
     expect(visible()).toEqual([]);
   });
+
+  it('/ask whose token expired before its answer (15 minutes over): the question is posted in the channel by the bot, and answered', async () => {
+    const channelId = h.discord.addChannel({ name: 'late-ask' });
+    h.anthropicHost.setResponder(() => ({ text: 'Answered all the same.' }));
+    const refused = h.discord.failNext((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path), { status: 401, body: { message: 'Invalid Webhook Token', code: 50027 } });
+    const shown = h.discord.nextMessage((m) => m.channel_id === channelId && m.webhook_id === undefined && m.content.includes('asks **Opus**'));
+    const answer = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userRunsCommand({ name: 'ask', options: [opt('persona', 'opus'), opt('text', 'are you there?')], channelId });
+    await refused;
+    expect((await shown).content).toMatch(/^\*\*[^*]+\*\* asks \*\*Opus\*\*: are you there\?$/);
+    expect((await answer).content).toBe('Answered all the same.');
+    await h.settled();
+  });
+
+  it('an interaction Discord no longer takes (10062: answered after its 3 seconds) is not answered twice', async () => {
+    const channelId = h.discord.addChannel({ name: 'too-late' });
+    const refused = h.discord.failNext((c) => c.path.includes('/callback'), { status: 404, body: { message: 'Unknown interaction', code: 10062 } });
+    const { id } = await h.discord.userRunsCommand({ name: 'ask', options: [opt('persona', 'opus'), opt('text', 'hello?')], channelId });
+    await refused;
+    // A command after it is answered (the gateway went on), and the late one was tried once.
+    expect(await h.command('personas')).toMatch(/Opus/);
+    expect(h.discord.restCalls.filter((c) => c.path.includes(`/interactions/${id}/`))).toHaveLength(1);
+    await h.settled();
+    expect(h.discord.messages(channelId)).toEqual([]);
+  });
 });
