@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { keyEnvOf, type Host } from '../../personas/schema.ts';
 import { keepSecret } from '../log.ts';
 import type { RequestBody } from '../requests.ts';
+import { eventsFor } from './unstreamed.ts';
 
 /**
  * Tokens as the host counted them. `inputTokens` is every token of the request, cached or not (as
@@ -71,6 +72,29 @@ const fetchHeard: typeof fetch = async (input, init) => {
 };
 
 /**
+ * The SDKs' fetch: every byte heard (above), and a JSON answer to a streaming request (a server that
+ * ignored `stream: true`) read as the stream it stands for (see unstreamed.ts).
+ */
+const fetchForSdk: typeof fetch = async (input, init) => {
+  const res = await fetchHeard(input, init);
+  const json = res.ok && res.headers.get('content-type')?.includes('application/json');
+  if (!json || typeof init?.body !== 'string' || !/"stream"\s*:\s*true/.test(init.body)) return res;
+  const text = await res.text();
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  let events: string | undefined;
+  try {
+    events = eventsFor(new URL(url).pathname, JSON.parse(text));
+  } catch {
+    events = undefined; // not JSON after all: the SDK meets it as it came
+  }
+  const headers = new Headers(res.headers);
+  headers.delete('content-length');
+  headers.delete('content-encoding');
+  if (events !== undefined) headers.set('content-type', 'text/event-stream');
+  return new Response(events ?? text, { status: res.status, statusText: res.statusText, headers });
+};
+
+/**
  * Aborts a request once the host has sent nothing for `ms`. The SDKs' own timeout stops at the
  * response headers, so a stream that stalls after them would hold its turn until undici gives up
  * on the body (five minutes): every byte received starts the wait again.
@@ -88,7 +112,7 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   if (!apiKey) return undefined;
   keepSecret(apiKey);
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
-  const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchHeard };
+  const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchForSdk };
   if (host.provider === 'anthropic') {
     return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs);
   }

@@ -91,6 +91,22 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     const result = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }));
     expect(result.kind === 'answered' && result.completion.text).toBe('a b c d e f');
   });
+
+  for (const provider of ['anthropic', 'openai', 'completions'] as const) {
+    it(`reads a whole JSON answer to a streaming request (a server that ignores stream: true) as the answer it is (${provider})`, async () => {
+      const p = persona({ id: 'p', name: 'P', hosts: [{ provider, model: 'm', apiKeyEnv: 'none', baseUrl: provider === 'anthropic' ? host.url : `${host.url}/v1` }] });
+      const prompt = buildContext(p, [], msg('u', 'P, all at once'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+      host.setResponder(() => ({ text: 'The whole answer at once.', ignoreStream: true, stopReason: 'max_tokens', usage: { input: 12, output: 6 } }));
+      const heard: string[] = [];
+      const before = host.requests.length;
+      const result = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: SILENCE_MS }), (d) => heard.push(d));
+      expect(host.requests.length - before).toBe(1);
+      expect((host.requests.at(-1)!.body as { stream?: boolean }).stream).toBe(true);
+      expect(result).toMatchObject({ kind: 'answered', completion: { text: 'The whole answer at once.', usage: { inputTokens: 12, outputTokens: 6 } } });
+      expect(result.kind === 'answered' && result.completion.stopReason).toBe(provider === 'anthropic' ? 'max_tokens' : 'length');
+      expect(heard.join('')).toBe('The whole answer at once.');
+    });
+  }
 });
 
 describe('hosts that keep a stream alive, end it early, or refuse inside it (raw wire)', () => {
@@ -170,6 +186,18 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
     const result = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, { PROBE_KEY: key }, { timeoutMs: SILENCE_MS }));
     expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 401 }] });
     expect(JSON.stringify(result)).not.toContain(key);
+  });
+
+  it('reads a refusal in a 200 JSON body (a server that ignored stream: true) as the refusal it is', async () => {
+    script = async (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 403, message: 'Your input was flagged by the provider\'s moderation' } }));
+    };
+    expect(await ask('openai')).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 403 }] });
+    // A body that is no answer at all is still no answer: a cut stream, asked again later.
+    script = async (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+    };
+    expect(await ask('openai')).toBeInstanceOf(RetryableHostError);
   });
 
   it('moves on to the next host when one refuses inside a 200 stream, as when it refuses up front', async () => {

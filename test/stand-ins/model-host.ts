@@ -25,6 +25,8 @@ export interface RecordedRequest {
 export interface ScriptedReply {
   /** Answer text (default 'ok'; or the chunks joined, when only chunks are given). */
   text?: string;
+  /** Answer with one JSON body even when the request asked for a stream, as some servers and proxies do. */
+  ignoreStream?: boolean;
   /** Non-2xx sends an error in the API's own error shape. */
   status?: number;
   /** Anthropic error.type, or OpenAI error.code; names from either API are translated. */
@@ -227,7 +229,7 @@ function answerFor(api: ModelApi, body: Record<string, unknown>, reply: Scripted
     // Scripted usage without cache fields keeps the bare shape older tests expect.
     details: api === 'chat' && (!scripted || scripted.cacheRead !== undefined),
     stopReason: reply.stopReason,
-    stream: body['stream'] === true,
+    stream: body['stream'] === true && !reply.ignoreStream,
     includeUsage: streamOptions?.include_usage === true,
     streamErrorAfter: reply.streamErrorAfter,
     streamErrorType: reply.errorType,
