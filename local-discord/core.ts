@@ -31,6 +31,8 @@ export interface Interaction {
   guildId: string;
   userId: string;
   responded: boolean;
+  /** When Discord sent it (core.now()): its deadlines count from here. */
+  createdAt: number;
   originalMessageId?: string;
   /** 2 APPLICATION_COMMAND, 4 APPLICATION_COMMAND_AUTOCOMPLETE. */
   type?: number;
@@ -77,6 +79,11 @@ export interface Core {
   privileged: { messageContent: boolean; guildMembers: boolean; presences: boolean };
   /** Replaced by the gateway; sends a dispatch to the sessions that should get it. */
   dispatch: (t: string, d: Record<string, unknown>, opts?: DispatchOptions) => void;
+  /** The stand-in's clock: real time, moved on by advanceClock (so a test of a deadline waits for nothing). */
+  now: () => number;
+  clockOffsetMs: number;
+  /** Discord's interaction deadlines: a first answer within responseMs, the token for tokenMs. Off: undefined. */
+  interactionDeadlines: { responseMs: number; tokenMs: number } | undefined;
   messageListeners: Set<(m: StandInMessage) => void>;
   /** What a person's Discord client is shown (watch() in types.ts); see seen(). */
   watchers: Set<(e: SeenEvent) => void>;
@@ -134,9 +141,21 @@ export function createCore(token: string): Core {
     origin: '',
     privileged: { messageContent: true, guildMembers: false, presences: false },
     dispatch: () => {},
+    now() {
+      return Date.now() + this.clockOffsetMs;
+    },
+    clockOffsetMs: 0,
+    interactionDeadlines: { responseMs: 3_000, tokenMs: 15 * 60_000 },
     messageListeners: new Set(),
     watchers: new Set(),
   };
+}
+
+/** How an interaction stands against Discord's deadlines: its first answer is late, or its token has expired. */
+export function interactionAge(core: Core, i: Interaction): { firstAnswerLate: boolean; tokenExpired: boolean } {
+  const d = core.interactionDeadlines;
+  const age = core.now() - i.createdAt;
+  return { firstAnswerLate: d !== undefined && !i.responded && age > d.responseMs, tokenExpired: d !== undefined && age > d.tokenMs };
 }
 
 export function guildById(core: Core, guildId: string): StandInGuild {

@@ -32,6 +32,7 @@ export function dispatchInteraction(core: Core, o: InteractionInput): Interactio
     guildId,
     userId: o.user.id,
     responded: false,
+    createdAt: core.now(),
     type: o.type,
     ...(o.onCallback ? { onCallback: o.onCallback } : {}),
   };

@@ -1,6 +1,6 @@
 // REST routes of the stand-in: webhook-token routes (execute, message get/edit/delete),
 // application commands and interaction callbacks.
-import type { Core, Interaction } from './core.ts';
+import { interactionAge, type Core, type Interaction } from './core.ts';
 import { createMessage, deleteMessage, editMessage, toWire } from './messages.ts';
 import { wireUser, wireWebhook } from './model.ts';
 import { setArchived } from './system.ts';
@@ -108,6 +108,9 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
   route('POST', `/interactions/${ID}/${TOKEN}/callback`, 'none', DEFAULT, ({ params, query, body }) => {
     const i = core.interactions.get(params[1] ?? '');
     if (!i || i.id !== params[0]) return fail(404, 10062, 'Unknown interaction');
+    // Discord waits 3 seconds for the first answer, and knows the interaction for 15 minutes.
+    const { firstAnswerLate, tokenExpired } = interactionAge(core, i);
+    if (firstAnswerLate || tokenExpired) fail(404, 10062, 'Unknown interaction');
     if (i.responded) fail(400, 40060, 'Interaction has already been acknowledged.');
     const type = Number(body.type);
     const data = (body.data ?? {}) as Record<string, unknown>;

@@ -1,5 +1,5 @@
 // Shared pieces of the stand-in's REST router: errors, limits, route shapes and lookup helpers.
-import { permissionsIn } from './core.ts';
+import { interactionAge, permissionsIn } from './core.ts';
 import type { Core, Interaction } from './core.ts';
 import { basePermissions, bitOf, PERMISSION_BITS } from './permissions.ts';
 import type { PermissionName } from './permissions.ts';
@@ -66,7 +66,11 @@ export function helpers(core: Core) {
     const w = core.webhooks.get(id) ?? fail(404, 10015, 'Unknown Webhook');
     return w.token === token ? w : fail(401, 50027, 'Invalid Webhook Token');
   };
-  const interaction = (token: string): Interaction => core.interactions.get(token) ?? fail(404, 10015, 'Unknown Webhook');
+  // An interaction's token is a webhook's for 15 minutes; after that Discord answers 401.
+  const interaction = (token: string): Interaction => {
+    const i = core.interactions.get(token) ?? fail(404, 10015, 'Unknown Webhook');
+    return interactionAge(core, i).tokenExpired ? fail(401, 50027, 'Invalid Webhook Token') : i;
+  };
   const allowedMentions = (body: Record<string, unknown>) => body.allowed_mentions as AllowedMentions | undefined;
   /** The bot's permissions in the channel: 403 50001 without View Channel, 403 50013 without the one asked. */
   const requirePermission = (channelId: string, permission: PermissionName) => {

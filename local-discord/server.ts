@@ -31,6 +31,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
   // A real bot token starts with the base64 of the application id; chorus reads it from there.
   // Discord does not document the layout, so any token given as an option works as well.
   if (!opts.token) core.token = `${Buffer.from(core.applicationId).toString('base64')}.GstndN.${'x'.repeat(38)}`;
+  if (opts.interactionDeadlines !== undefined) core.interactionDeadlines = opts.interactionDeadlines || undefined;
   core.privileged = { messageContent: opts.messageContentIntent ?? true, guildMembers: opts.guildMembersIntent ?? false, presences: opts.presenceIntent ?? false };
   const main = createGuild(core, { channels: 1 });
   core.guildId = main.guild.id;
@@ -99,6 +100,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
     addChannel: (o = {}) => addChannel(core, o),
     archiveThread: (threadId) => setArchived(core, channelById(core, threadId), true),
     deleteChannel: (channelId) => deleteChannel(core, channelId),
+    advanceClock: (ms) => void (core.clockOffsetMs += ms),
     replayInteraction: (token) => {
       const i = core.interactions.get(token);
       if (!i?.payload) throw new Error(`stand-in: no interaction ${token}`);

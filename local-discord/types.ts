@@ -38,6 +38,11 @@ export interface StandInOptions {
   resumeWindowMs?: number;
   /** Never answer IDENTIFY with READY (to test a client's READY timeout); see also withholdReady(). */
   withholdReady?: boolean;
+  /**
+   * Discord's interaction deadlines (default on: a first answer within 3 s, else 404 10062; the
+   * token for 15 minutes, else 401 50027 on its webhook routes and 10062 on the callback). false: none.
+   */
+  interactionDeadlines?: { responseMs: number; tokenMs: number } | false;
 }
 
 export interface DiscordStandIn {
@@ -81,6 +86,8 @@ export interface DiscordStandIn {
   replayInteraction(token: string): void;
   /** Archives a thread, as Discord does after its auto-archive duration (THREAD_UPDATE). */
   archiveThread(threadId: string): void;
+  /** Moves the stand-in's clock on (interaction deadlines count by it), without waiting. */
+  advanceClock(ms: number): void;
   /** Deletes a channel (with its threads and webhooks) or a thread, as a member with Manage Channels does. */
   deleteChannel(channelId: string): void;
   /** Sends any dispatch, unfiltered by intents, to the shard of guildId (else of d.guild_id; no guild → shard 0). */

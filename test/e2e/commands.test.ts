@@ -160,11 +160,16 @@ describe('who may do what where', () => {
   it('/ask whose token expired before its answer (15 minutes over): the question is posted in the channel by the bot, and answered', async () => {
     const channelId = h.discord.addChannel({ name: 'late-ask' });
     h.anthropicHost.setResponder(() => ({ text: 'Answered all the same.' }));
-    const refused = h.discord.failNext((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path), { status: 401, body: { message: 'Invalid Webhook Token', code: 50027 } });
+    // The gateway stalls for 16 minutes after its first answer (the stand-in's clock moves on).
+    h.discord.beforeRespond = (call) => {
+      if (call.path.includes('/callback')) h.discord.advanceClock(16 * 60_000);
+    };
+    const refused = h.discord.nextRestCall((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path));
     const shown = h.discord.nextMessage((m) => m.channel_id === channelId && m.webhook_id === undefined && m.content.includes('asks **Opus**'));
     const answer = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
     await h.discord.userRunsCommand({ name: 'ask', options: [opt('persona', 'opus'), opt('text', 'are you there?')], channelId });
-    await refused;
+    expect((await refused).status).toBe(401);
+    h.discord.beforeRespond = undefined;
     expect((await shown).content).toMatch(/^\*\*[^*]+\*\* asks \*\*Opus\*\*: are you there\?$/);
     expect((await answer).content).toBe('Answered all the same.');
     await h.settled();
@@ -172,9 +177,11 @@ describe('who may do what where', () => {
 
   it('an interaction Discord no longer takes (10062: answered after its 3 seconds) is not answered twice', async () => {
     const channelId = h.discord.addChannel({ name: 'too-late' });
-    const refused = h.discord.failNext((c) => c.path.includes('/callback'), { status: 404, body: { message: 'Unknown interaction', code: 10062 } });
+    const refused = h.discord.nextRestCall((c) => c.path.includes('/callback'));
     const { id } = await h.discord.userRunsCommand({ name: 'ask', options: [opt('persona', 'opus'), opt('text', 'hello?')], channelId });
-    await refused;
+    // Four seconds pass before the gateway answers (a restart, a stall): Discord no longer waits.
+    h.discord.advanceClock(4_000);
+    expect((await refused).status).toBe(404);
     // A command after it is answered (the gateway went on), and the late one was tried once.
     expect(await h.command('personas')).toMatch(/Opus/);
     expect(h.discord.restCalls.filter((c) => c.path.includes(`/interactions/${id}/`))).toHaveLength(1);

@@ -165,4 +165,28 @@ describe('Discord stand-in: roles, permissions, attachments, edits, typing, opti
     expect(t.channel.id).toBe(standIn.channelId);
     expect(standIn.restCalls.findLast((c) => c.path.endsWith('/typing'))?.status).toBe(204);
   });
+
+  it('interactions keep Discord\'s deadlines: a first answer within 3 s, the token for 15 minutes', async () => {
+    const interactionOf = async () => {
+      const got = nextEvent<Interaction>(client, Events.InteractionCreate);
+      await standIn.userRunsCommand({ name: 'interview', options: [{ type: 1, name: 'start', options: [] }] });
+      const i = await got;
+      if (!i.isChatInputCommand()) throw new Error('expected a chat input command');
+      return i;
+    };
+    // Late: discord.js meets Discord's 10062.
+    const late = await interactionOf();
+    standIn.advanceClock(3_500);
+    await expect(late.reply({ content: 'too late' })).rejects.toMatchObject({ code: 10062, status: 404 });
+    // In time, then the token used after 15 minutes: 401 50027, and the callback is unknown again.
+    const timely = await interactionOf();
+    await timely.deferReply();
+    standIn.advanceClock(10 * 60_000);
+    await timely.editReply({ content: 'within the quarter hour' });
+    expect(standIn.messages().at(-1)?.content).toBe('within the quarter hour');
+    standIn.advanceClock(6 * 60_000);
+    await expect(timely.editReply({ content: 'too late' })).rejects.toMatchObject({ code: 50027, status: 401 });
+    await expect(timely.followUp({ content: 'too late' })).rejects.toMatchObject({ code: 50027, status: 401 });
+    await expect(rest.post(Routes.interactionCallback(timely.id, timely.token), { body: { type: 4, data: { content: 'x' } }, auth: false })).rejects.toMatchObject({ code: 10062 });
+  });
 });
