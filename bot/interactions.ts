@@ -1,6 +1,7 @@
 // A slash command or autocomplete as the commands see it: its options, who ran it and where, what
 // they may do there, and the ways to answer — the interaction callback and its follow-up edits,
 // over REST. Built from the raw INTERACTION_CREATE the gateway reads (bot/payloads.ts).
+import { clipText } from '../core/split.ts';
 import { DiscordAPIError, type RawFile, type REST } from '@discordjs/rest';
 import {
   ApplicationCommandOptionType,
@@ -89,7 +90,7 @@ function leafOptions(options: Option[] | undefined): { subcommand?: string; opti
 
 /** Discord refuses a message over 2,000 characters (50035): an answer echoing a long option is cut, not lost. */
 const MAX_CONTENT = 2000;
-const clip = (s: string) => (s.length > MAX_CONTENT ? `${s.slice(0, MAX_CONTENT - 1)}…` : s);
+const clip = (s: string) => clipText(s, MAX_CONTENT);
 const asAnswer = (a: string | Answer): Answer => (typeof a === 'string' ? { content: clip(a) } : { ...a, content: clip(a.content) });
 const files = (a: Answer): RawFile[] | undefined => a.files?.map((f) => ({ name: f.name, data: f.data }));
 

@@ -68,6 +68,6 @@ export const command: SlashCommand = {
       }
       s.log.info({ scope, id, key, sub, by: ctx.user.id }, 'setting changed');
     }
-    return ctx.edit(describeSettings(await s.settings.resolve(place)).slice(0, 2000));
+    return ctx.edit(describeSettings(await s.settings.resolve(place)));
   },
 };

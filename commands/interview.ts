@@ -1,5 +1,6 @@
 // /interview start | next | pause | resume | end | export | rerun — group interviews in a thread.
 // Moderators run sessions; everyone can read them. The steps themselves run in workers.
+import { clipText } from '../core/split.ts';
 import { randomUUID } from 'node:crypto';
 import type { SlashCommandSubcommandBuilder } from '@discordjs/builders';
 import { ChannelType, Routes, type APIChannel, type APIMessage } from 'discord-api-types/v10';
@@ -176,7 +177,7 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   // Not the thread's id: an exported transcript must not lead back to Discord.
   const sessionId = begun?.sessionId ?? `i-${randomUUID()}`;
   if (!begun) await s.redis.set(begunKey, JSON.stringify({ threadId, sessionId }), 'EX', 24 * 3600);
-  const header = [
+  const header = clipText([
     `## ${loaded.protocol.title}`,
     loaded.protocol.purpose.trim(),
     `**Participants:** ${personas.map((p) => p.name).join(', ')} · **Mode:** ${mode} · **Interviewer:** ${interviewer.kind === 'human' ? interviewer.name : `${interviewer.persona.name} (auditor)`}`,
@@ -186,8 +187,7 @@ async function start(ctx: CommandContext, s: Services, rerun: boolean) {
     interviewer.kind === 'human' ? '-# Questions from the interviewer in this thread are put to every persona; `/interview next` asks the next scripted one.' : '',
   ]
     .filter(Boolean)
-    .join('\n')
-    .slice(0, 2000);
+    .join('\n'));
   // (On a replay, the header may be there already: the thread is new, so its first messages tell.)
   const shown = begun ? ((await s.rest.get(Routes.channelMessages(threadId), { query: new URLSearchParams({ limit: '10' }) })) as APIMessage[]) : [];
   if (!shown.some((m) => m.content === header)) await s.rest.post(Routes.channelMessages(threadId), { body: { content: header, allowed_mentions: NO_PINGS } });

@@ -16,8 +16,7 @@ export function describePersona(p: Persona, env: Record<string, string | undefin
     prompt && `System prompt:\n> ${prompt.slice(0, 600).replace(/\n/g, '\n> ')}${prompt.length > 600 ? '…' : ''}`,
   ]
     .filter(Boolean)
-    .join('\n')
-    .slice(0, 2000);
+    .join('\n');
 }
 
 export const command: SlashCommand = {

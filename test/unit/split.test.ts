@@ -25,7 +25,7 @@ describe('splitMessage', () => {
   it('cuts a single unbroken run hard', () => {
     const pieces = splitMessage('z'.repeat(4500));
     // (Each piece keeps room for a persona's name line: see withNameLine.)
-    expect(pieces.map((p) => p.length)).toEqual([1896, 1896, 708]);
+    expect(pieces.map((p) => p.length)).toEqual([1888, 1888, 724]);
   });
 
   it('closes a code block cut in two and reopens it with its language', () => {
@@ -37,6 +37,44 @@ describe('splitMessage', () => {
       expect((p.match(/^```/gm) ?? []).length % 2).toBe(0);
     }
     expect(pieces[1]?.startsWith('```ts\n')).toBe(true);
+  });
+
+  it('ends, with few pieces, whatever follows a fence (a pasted blob on the fence line)', () => {
+    // The whole line after the fence was reopened on every piece: past ~1,900 characters no piece got
+    // shorter, and the worker looped until it ran out of memory.
+    for (const n of [1800, 1892, 5000]) {
+      const text = `\`\`\`${'a'.repeat(n)}\nb = 1\n${'c'.repeat(3000)}`;
+      const pieces = splitMessage(text);
+      expect(pieces.length).toBeLessThanOrEqual(Math.ceil(text.length / 1000));
+      for (const p of pieces) expect(p.length).toBeLessThanOrEqual(2000);
+    }
+  });
+
+  it('keeps a code block in a list item whole across pieces: indented fence, indentation of the code', () => {
+    const code = '   echo hi\n'.repeat(300);
+    const pieces = splitMessage(`1. Step:\n   \`\`\`bash\n${code}   \`\`\`\n2. Next step.`);
+    expect(pieces.length).toBeGreaterThan(1);
+    for (const p of pieces) expect((p.match(/^[ \t]*```/gm) ?? []).length % 2).toBe(0);
+    expect(pieces[1]!.startsWith('   ```bash\n   echo hi')).toBe(true);
+    expect(pieces.at(-1)!.endsWith('2. Next step.')).toBe(true);
+    const python = splitMessage(`\`\`\`python\ndef f():\n${'        v = 1\n'.repeat(300)}\`\`\``);
+    for (const p of python.slice(1)) expect(p.startsWith('```python\n        v = 1')).toBe(true);
+  });
+
+  it('reads a block opened and closed on one line as closed', () => {
+    const pieces = splitMessage(`\`\`\`print(1)\`\`\`\n${'word '.repeat(800)}`);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join(' ').match(/```/g)).toHaveLength(2);
+  });
+
+  it('cuts an unbroken run between graphemes and outside mention and timestamp tokens', () => {
+    const family = '👨‍👩‍👧‍👦';
+    expect(splitMessage(family.repeat(400)).every((p) => p.length % family.length === 0)).toBe(true);
+    for (const token of ['<@123456789012345678>', '<t:1700000000:R>']) {
+      const pieces = splitMessage(token.repeat(200));
+      for (const p of pieces) expect(p.length % token.length).toBe(0);
+      expect(pieces.join('')).toBe(token.repeat(200));
+    }
   });
 
   it('never splits a surrogate pair', () => {
