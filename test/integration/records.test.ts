@@ -186,13 +186,15 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
  * A second process appending `count` events. It opens its store, says so, and starts only when told:
  * two of them told at once really append side by side, however long each took to start.
  */
-function appendFromProcess(options: object, sessionId: string, prefix: string, count: number): { ready: Promise<void>; go(): void; done: Promise<number[]> } {
+function appendFromProcess(options: object, sessionId: string, prefix: string, count: number): { ready: Promise<void>; go(startAt: number): void; done: Promise<number[]> } {
   const code = `
     const { openRecordStore } = await import(process.env.STORE_MODULE);
     const store = await openRecordStore(JSON.parse(process.env.STORE_OPTS));
     const { sessionId, prefix, count } = JSON.parse(process.env.JOB);
     process.stdout.write('ready\\n');
-    await new Promise((r) => process.stdin.once('data', r));
+    // Both start at the instant the test names, however late each got the word to go.
+    const startAt = Number(String(await new Promise((r) => process.stdin.once('data', r))).trim());
+    await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
     const seqs = [];
     for (let i = 0; i < count; i++) {
       const e = { v: 1, id: prefix + i, sessionId, at: new Date().toISOString(), type: 'notice', text: prefix + i };
@@ -223,7 +225,7 @@ function appendFromProcess(options: object, sessionId: string, prefix: string, c
     failed('before it was done'),
   ]);
   ready.catch(() => undefined);
-  return { ready, go: () => child.stdin.write('go\n'), done };
+  return { ready, go: (startAt) => child.stdin.write(`${startAt}\n`), done };
 }
 
 // --- The suite ------------------------------------------------------------------------------------
@@ -373,7 +375,8 @@ describe.each([sqliteEngine(), postgresEngine()])('record store on $name', (engi
     await store.createSession({ id: sid, kind: 'channel', status: 'running', title: 'Two workers', state: {} });
     const procs = [appendFromProcess(engine.options(), sid, 'pa-', 40), appendFromProcess(engine.options(), sid, 'pb-', 40)];
     await Promise.all(procs.map((p) => p.ready));
-    for (const p of procs) p.go();
+    const startAt = Date.now() + 100;
+    for (const p of procs) p.go(startAt);
     // allSettled: both processes are done before anything is checked (or the schema dropped).
     const settled = await Promise.allSettled(procs.map((p) => p.done));
     const [a, b] = settled.map((r) => {
