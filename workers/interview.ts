@@ -215,7 +215,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   let discordMessageIds: string[] = [];
   if (session.channelId && deps.discord) {
     try {
-      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text || emptyAnswerNotice(persona, turn.stopReason), asked, !text);
+      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text || emptyAnswerNotice(persona, turn.stopReason, Boolean(turn.reasoning)), asked, !text);
     } catch (err) {
       // The answer is research data whether or not Discord shows it: on the last try, keep it.
       if (!lastTry) throw err;

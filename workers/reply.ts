@@ -265,7 +265,7 @@ async function generate(
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system));
       // An answer with no text is shown as a notice (not read or answered as the persona's words),
       // and recorded as what it was: the model's empty answer, with its stop reason.
-      text = said || emptyAnswerNotice(persona, answer.completion.stopReason);
+      text = said || emptyAnswerNotice(persona, answer.completion.stopReason, Boolean(answer.completion.reasoning));
       saved = { kind: said ? 'reply' : 'notice', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');

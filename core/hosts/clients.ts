@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { keyEnvOf, type Host } from '../../personas/schema.ts';
 import { keepSecret } from '../log.ts';
 import type { RequestBody } from '../requests.ts';
+import { createReasoningSplitter } from './reasoning.ts';
 import { eventsFor } from './unstreamed.ts';
 
 /**
@@ -18,10 +19,18 @@ export interface Usage {
   outputTokens: number;
   cacheReadTokens?: number;
   cacheWriteTokens?: number;
+  /** Of outputTokens, those the model spent reasoning (OpenAI-compatible hosts that say). */
+  reasoningTokens?: number;
 }
 
 export interface Completion {
+  /** The answer: what is posted, read by others, parsed. Never the reasoning. */
   text: string;
+  /**
+   * The model's reasoning, kept apart from its answer: sent in a field of its own (`reasoning_content`,
+   * `reasoning`), as Anthropic thinking blocks, or written between `<think>` tags in the text.
+   */
+  reasoning?: string;
   stopReason: string | null;
   usage: Usage | null;
   /** The model id the host says answered (may differ from the one asked for, e.g. an alias). */
@@ -114,9 +123,30 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
   const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchForSdk };
   if (host.provider === 'anthropic') {
-    return anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs);
+    return separatingReasoning(anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs));
   }
-  return openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs);
+  return separatingReasoning(openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs));
+}
+
+/**
+ * Every client's answer with the reasoning written in its text (`<think>…</think>`) taken out as it
+ * streams: `onText` and the completion's text are the answer only, the reasoning joins whatever
+ * the host sent apart.
+ */
+function separatingReasoning(client: HostClient): HostClient {
+  return {
+    async complete(request, onText) {
+      const splitter = createReasoningSplitter();
+      const done = await client.complete(request, (delta) => {
+        const shown = splitter.push(delta);
+        if (shown) onText?.(shown);
+      });
+      const { answer, reasoning: written } = splitter.end();
+      const reasoning = [done.reasoning, written].filter(Boolean).join('\n\n');
+      const { reasoning: _, ...rest } = done;
+      return { ...rest, text: answer, ...(reasoning ? { reasoning } : {}) };
+    },
+  };
 }
 
 function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
@@ -129,8 +159,14 @@ function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
       if (onText) stream.on('text', (delta) => onText(delta));
       const message = await stream.finalMessage().finally(silence.done);
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+      // Thinking blocks (a server that thinks unasked; chorus asks for none); a redacted one is only named.
+      const reasoning = message.content
+        .map((block) => (block.type === 'thinking' ? block.thinking : block.type === 'redacted_thinking' ? '[redacted thinking]' : ''))
+        .filter(Boolean)
+        .join('\n\n');
       return {
         text,
+        ...(reasoning ? { reasoning } : {}),
         stopReason: message.stop_reason,
         usage: anthropicUsage(message.usage),
         model: message.model,
@@ -154,6 +190,7 @@ function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
 
 async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal: AbortSignal }, onText?: (delta: string) => void): Promise<Completion> {
   let text = '';
+  let reasoning = '';
   let stopReason: string | null = null;
   let usage: Completion['usage'] = null;
   let model = request.body.model;
@@ -168,6 +205,11 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
         text += delta;
         onText?.(delta);
       }
+      // Reasoning in a field of its own: vLLM, DeepSeek and llama.cpp call it reasoning_content;
+      // OpenRouter, Ollama and newer vLLM, reasoning.
+      const apart = choice?.delta as { reasoning_content?: unknown; reasoning?: unknown } | undefined;
+      const thought = typeof apart?.reasoning_content === 'string' ? apart.reasoning_content : typeof apart?.reasoning === 'string' ? apart.reasoning : '';
+      reasoning += thought;
       if (choice?.finish_reason) stopReason = choice.finish_reason;
       if (chunk.usage) usage = openaiUsage(chunk.usage);
     }
@@ -191,7 +233,7 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   // ends an answer with its finish_reason.
   if (silence.signal.aborted) throw silence.signal.reason;
   if (stopReason === null) throw new StreamCutError();
-  return { text, stopReason, usage, model };
+  return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage, model };
 }
 
 function anthropicUsage(u: Anthropic.Usage): Usage {
@@ -207,5 +249,6 @@ function anthropicUsage(u: Anthropic.Usage): Usage {
 
 function openaiUsage(u: OpenAI.CompletionUsage): Usage {
   const read = u.prompt_tokens_details?.cached_tokens;
-  return { inputTokens: u.prompt_tokens, outputTokens: u.completion_tokens, ...(read === undefined ? {} : { cacheReadTokens: read }) };
+  const reasoning = u.completion_tokens_details?.reasoning_tokens;
+  return { inputTokens: u.prompt_tokens, outputTokens: u.completion_tokens, ...(read === undefined ? {} : { cacheReadTokens: read }), ...(reasoning ? { reasoningTokens: reasoning } : {}) };
 }

@@ -284,13 +284,18 @@ export function plainReason(a: HostAttempt): string {
  * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
  * and a placeholder under the persona's name would pass for its words.
  */
-export function emptyAnswerNotice(persona: Persona, stopReason: string | null): string {
+export function emptyAnswerNotice(persona: Persona, stopReason: string | null, reasoned = false): string {
+  const limit = stopReason === 'max_tokens' || stopReason === 'length';
   const why =
     stopReason === 'refusal' || stopReason === 'content_filter'
       ? 'the model declined to answer'
-      : stopReason === 'max_tokens' || stopReason === 'length'
-        ? 'the model reached its token limit before writing any text'
-        : 'the model returned no text';
+      : limit && reasoned
+        ? 'the model reached its token limit while still reasoning (a larger maxTokens leaves room for an answer)'
+        : limit
+          ? 'the model reached its token limit before writing any text'
+          : reasoned
+            ? 'the model wrote only its reasoning, and no answer'
+            : 'the model returned no text';
   return `*${persona.name} gave no answer: ${why}.*`;
 }
 

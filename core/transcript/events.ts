@@ -27,6 +27,11 @@ export interface ModelTurn {
   fallbacks: HostAttempt[];
   stopReason: string | null;
   usage: Usage | null;
+  /**
+   * The model's reasoning, apart from its answer (a field of its own, thinking blocks, or `<think>`
+   * tags in its text): recorded, never posted or read by other personas. Absent: it showed none.
+   */
+  reasoning?: string;
   startedAt: string;
   finishedAt: string;
   latencyMs: number;

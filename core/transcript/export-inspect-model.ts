@@ -9,7 +9,16 @@ import type { RequestBody } from '../requests.ts';
 import type { ModelTurn } from './events.ts';
 import { modelName } from './export-jsonl.ts';
 
-export type Content = { type: 'text'; text: string } | { type: 'image'; image: string; detail: 'auto' };
+export type Content =
+  | { type: 'text'; text: string }
+  | { type: 'image'; image: string; detail: 'auto' }
+  // Inspect's ContentReasoning: the model's reasoning, shown apart from its answer.
+  | { type: 'reasoning'; reasoning: string; signature: null; redacted: boolean };
+
+/** An assistant message's content: its words, after its reasoning when it showed any. */
+export function assistantContent(text: string, reasoning: string | undefined): string | Content[] {
+  return reasoning === undefined ? text : [{ type: 'reasoning', reasoning, signature: null, redacted: false }, { type: 'text', text }];
+}
 
 export interface ChatMessage {
   id?: string;
@@ -31,6 +40,7 @@ export interface ModelUsage {
   total_tokens: number;
   input_tokens_cache_read?: number;
   input_tokens_cache_write?: number;
+  reasoning_tokens?: number;
 }
 
 export type StopReason = 'stop' | 'max_tokens' | 'model_length' | 'tool_calls' | 'content_filter' | 'unknown';
@@ -104,6 +114,7 @@ export function inspectUsage(u: Usage): ModelUsage {
     total_tokens: input + (read ?? 0) + (write ?? 0) + u.outputTokens,
     ...(read === undefined ? {} : { input_tokens_cache_read: read }),
     ...(write === undefined ? {} : { input_tokens_cache_write: write }),
+    ...(u.reasoningTokens === undefined ? {} : { reasoning_tokens: u.reasoningTokens }),
   };
 }
 
@@ -117,6 +128,7 @@ export function addUsage(into: Record<string, ModelUsage>, key: string, u: Usage
   t.total_tokens += add.total_tokens;
   if (add.input_tokens_cache_read !== undefined) t.input_tokens_cache_read = (t.input_tokens_cache_read ?? 0) + add.input_tokens_cache_read;
   if (add.input_tokens_cache_write !== undefined) t.input_tokens_cache_write = (t.input_tokens_cache_write ?? 0) + add.input_tokens_cache_write;
+  if (add.reasoning_tokens !== undefined) t.reasoning_tokens = (t.reasoning_tokens ?? 0) + add.reasoning_tokens;
 }
 
 /** The host's stop reason in Inspect's words (its anthropic provider and `as_stop_reason`). */
@@ -246,7 +258,7 @@ export function modelEvent(m: ModelEventInput): ModelEvent {
       model: t.answeredModel,
       choices: [
         {
-          message: { id: m.messageId, role: 'assistant', content: m.text, source: 'generate', model, ...(m.messageMetadata ? { metadata: m.messageMetadata } : {}) },
+          message: { id: m.messageId, role: 'assistant', content: assistantContent(m.text, t.reasoning), source: 'generate', model, ...(m.messageMetadata ? { metadata: m.messageMetadata } : {}) },
           stop_reason: stopReason(t.stopReason),
         },
       ],

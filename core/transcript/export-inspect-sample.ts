@@ -6,7 +6,7 @@
 // (inspect_ai/_eval/task/run.py, util/_span.py). Pure.
 import type { EventOf, TranscriptEvent } from './events.ts';
 import type { SessionHeader } from './export-jsonl.ts';
-import { addUsage, modelEvent, shortId, stopReason, systemOf, turnModel, withOffset, type ChatMessage, type EventBase, type ModelEvent, type ModelOutput, type ModelUsage } from './export-inspect-model.ts';
+import { addUsage, assistantContent, modelEvent, shortId, stopReason, systemOf, turnModel, withOffset, type ChatMessage, type EventBase, type ModelEvent, type ModelOutput, type ModelUsage } from './export-inspect-model.ts';
 import { judgedAnswers, sampleScores, type Score } from './export-inspect-scores.ts';
 import { uuidV5 } from './export-research-commons.ts';
 
@@ -108,7 +108,7 @@ export function toSample(ctx: SessionContext, q: Question): InspectSample & { un
   const answerMessages = its.map((a): ChatMessage & { role: 'assistant' } => ({
     id: uuidV5(`${sid}/${a.id}`),
     role: 'assistant',
-    content: a.text,
+    content: assistantContent(a.text, a.modelTurn.reasoning),
     source: 'generate',
     model: turnModel(a.modelTurn),
     metadata: {

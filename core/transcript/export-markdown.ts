@@ -15,6 +15,9 @@ const quote = (s: string) => s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\
 /** A model's answer with no text: said so, with the host's stop reason, not shown as an empty quote. */
 const noText = (t: ModelTurn) => `*(no text${t.stopReason ? `; the host's stop reason: \`${t.stopReason}\`` : ''})*`;
 
+/** The model's reasoning, where it showed any: quoted before its answer, said to be unposted. */
+const reasoningOf = (t: ModelTurn | undefined): string[] => (t?.reasoning ? ['*Its reasoning (not posted):*', '', quote(t.reasoning), ''] : []);
+
 function who(p: Participant): string {
   return p.kind === 'system' ? 'chorus' : p.name;
 }
@@ -99,7 +102,7 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
       }
       case 'answer': {
         const blind = e.mode === 'blind' ? ' — written blind' : e.saw.length ? ` — after reading ${e.saw.length} other answer${e.saw.length === 1 ? '' : 's'}` : '';
-        out.push(`**${e.persona.name}** · ${answeredBy(e.modelTurn)}${blind}`, '', e.text.trim() ? quote(e.text) : noText(e.modelTurn), '');
+        out.push(`**${e.persona.name}** · ${answeredBy(e.modelTurn)}${blind}`, '', ...reasoningOf(e.modelTurn), e.text.trim() ? quote(e.text) : noText(e.modelTurn), '');
         break;
       }
       case 'notice':
@@ -113,7 +116,7 @@ export function toMarkdown(events: readonly TranscriptEvent[]): string {
         out.push(`*Session ${e.type === 'session_paused' ? 'paused' : 'resumed'}${e.by ? ` by ${who(e.by)}` : ''} at ${e.at}*`, '');
         break;
       case 'channel_message':
-        out.push(`**${who(e.author)}** (${e.at})`, '', e.text.trim() || !e.modelTurn ? quote(e.text) : noText(e.modelTurn), '');
+        out.push(`**${who(e.author)}** (${e.at})`, '', ...reasoningOf(e.modelTurn), e.text.trim() || !e.modelTurn ? quote(e.text) : noText(e.modelTurn), '');
         break;
       case 'message_edited':
         out.push(`*Message ${e.discordMessageId} edited:*`, '', quote(e.text), '');

@@ -107,7 +107,7 @@ export function modelInfo(t: ModelTurn): ModelInfo {
   return {
     model_id: t.answeredModel,
     provider: t.host.provider,
-    reasoning_enabled: false,
+    reasoning_enabled: t.reasoning !== undefined,
     ...(t.request.body.max_tokens === undefined ? {} : { max_tokens: t.request.body.max_tokens }),
     provider_metadata: {
       host: t.host.label,
@@ -169,6 +169,8 @@ export function toResearchCommons(
   type Draft = Speaker & { key: string; content_blocks: ContentBlock[]; timestamp?: string; metadata: Record<string, unknown> };
   const drafts: Draft[] = [{ key: 'root', ...system(), content_blocks: [{ type: 'text', text: headerText(h) }], timestamp: h.startedAt, metadata: { eventId: start.id, type: 'header', chorus: h } }];
   const text = (t: string): ContentBlock[] => [{ type: 'text', text: t }];
+  // The model's reasoning, where it showed any, goes before its words as the format's thinking block.
+  const thought = (turn: ModelTurn | undefined, blocks: ContentBlock[]): ContentBlock[] => (turn?.reasoning === undefined ? blocks : [{ type: 'thinking', thinking: { content: turn.reasoning } }, ...blocks]);
 
   // Channel sessions: apply edits, leave out deleted messages.
   const edits = new Map<string, { text: string; at: string }[]>();
@@ -195,7 +197,7 @@ export function toResearchCommons(
       case 'consent': {
         // The overview chorus gave the persona, then its answer (which no other answerer read).
         drafts.push({ key: `${e.id}/overview`, ...system(), content_blocks: text(e.overview), timestamp: e.at, metadata: { eventId: `${e.id}/overview`, type: 'consent-overview', persona: personaOf(e.persona) } });
-        drafts.push({ key: e.id, ...model(e.persona.name, modelInfo(e.modelTurn)), content_blocks: text(e.text || '(no text)'), timestamp: e.at, metadata: { eventId: e.id, type: 'consent', personaId: e.persona.personaId, decision: e.decision, ...(e.conditions ? { conditions: e.conditions } : {}) } });
+        drafts.push({ key: e.id, ...model(e.persona.name, modelInfo(e.modelTurn)), content_blocks: thought(e.modelTurn, text(e.text || '(no text)')), timestamp: e.at, metadata: { eventId: e.id, type: 'consent', personaId: e.persona.personaId, decision: e.decision, ...(e.conditions ? { conditions: e.conditions } : {}) } });
         if (!seenLater.has(e.id)) hidden.add(idOf(e.id));
         const by = e.classifiedBy;
         consent.push({
@@ -235,7 +237,7 @@ export function toResearchCommons(
         drafts.push({
           key: e.id,
           ...speakerOf(e.askedBy, wrote),
-          content_blocks: text(e.text),
+          content_blocks: thought(e.modelTurn, text(e.text)),
           timestamp: e.at,
           metadata: { eventId: e.id, type: 'question', index: e.index, source: e.source, ...delivered(e.askedBy, wrote), ...(e.followUpOf ? { followUpOf: idOf(e.followUpOf) } : {}) },
         });
@@ -251,7 +253,7 @@ export function toResearchCommons(
         drafts.push({
           key: e.id,
           ...model(e.persona.name, modelInfo(e.modelTurn)),
-          content_blocks: text(e.text),
+          content_blocks: thought(e.modelTurn, text(e.text)),
           timestamp: e.at,
           metadata: { eventId: e.id, type: 'answer', personaId: e.persona.personaId, questionId: idOf(e.questionId), mode: e.mode, saw: e.saw.map(idOf), host: e.modelTurn.host.label },
         });
@@ -280,7 +282,7 @@ export function toResearchCommons(
         drafts.push({
           key: e.id,
           ...speakerOf(e.author, wrote),
-          content_blocks: text(history.at(-1)?.text ?? (e.text || '(no text)')),
+          content_blocks: thought(e.author.kind === 'persona' ? e.modelTurn : undefined, text(history.at(-1)?.text ?? (e.text || '(no text)'))),
           timestamp: e.at,
           metadata: { eventId: e.id, type: 'channel_message', ...source, ...delivered(e.author, wrote), ...(history.length ? { edits: history } : {}), ...(e.attachments?.length ? { attachments: e.attachments } : {}) },
         });

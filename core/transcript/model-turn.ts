@@ -13,6 +13,7 @@ export function toModelTurn(a: Answered, shown?: ShownMessage[]): ModelTurn {
     fallbacks: a.attempts,
     stopReason: a.completion.stopReason,
     usage: a.completion.usage,
+    ...(a.completion.reasoning ? { reasoning: a.completion.reasoning } : {}),
     startedAt: new Date(a.startedAt).toISOString(),
     finishedAt: new Date(a.startedAt + a.latencyMs).toISOString(),
     latencyMs: a.latencyMs,

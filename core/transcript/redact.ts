@@ -292,6 +292,8 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     return {
       ...rest,
       request,
+      // The model's reasoning reads like its answer, and may quote what it was shown: the same text rules.
+      ...(t.reasoning === undefined ? {} : { reasoning: scrub(t.reasoning) }),
       fallbacks: t.fallbacks.map((f) => ({ ...f })),
       // Who the model read, by pseudonym and hashed message: the offsets stay behind (they point
       // into the unredacted request).

@@ -112,3 +112,45 @@ describe('streaming at the default edit interval', () => {
     expect(personaPostsIn(d, channelId)).toHaveLength(1);
   });
 });
+
+describe("a model's reasoning (<think> tags in its answer)", () => {
+  it('never shows in the channel, even mid-stream, nor reaches other personas; the record keeps it apart', async () => {
+    const channelId = h.discord.addChannel({ name: 'reasoning' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    const mark = h.discord.restCalls.length;
+    h.anthropicHost.setResponder(() => ({ chunks: ['<think>', 'The user greets me; SECRET-REASONING.', '</think>\n\n', 'Hello ', 'there!'] }));
+    const posted = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, hello' });
+    await posted;
+    await h.settled();
+    expect(personaPosts(channelId).filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(['Hello there!']);
+    const sent = JSON.stringify(h.discord.restCalls.slice(mark).map((c) => c.body ?? null));
+    expect(sent).not.toContain('SECRET-REASONING');
+    expect(sent).not.toContain('think>');
+
+    // Another persona reads the answer, not the reasoning.
+    h.openaiHost.setResponder(() => ({ text: 'It said hello.' }));
+    const read = h.openaiHost.nextRequest();
+    await h.discord.userSays({ channelId, content: 'GPT, what did Opus say?' });
+    const request = JSON.stringify((await read).body);
+    expect(request).toContain('Hello there!');
+    expect(request).not.toContain('SECRET-REASONING');
+    await h.settled();
+
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const opus = (await records.events(session!.id)).find((e) => e.type === 'channel_message' && e.author.kind === 'persona' && e.author.personaId === 'opus');
+    expect(opus?.type === 'channel_message' && opus.modelTurn).toMatchObject({ reasoning: 'The user greets me; SECRET-REASONING.' });
+    expect(opus?.type === 'channel_message' && opus.text).toBe('Hello there!');
+  });
+
+  it('an answer cut off while reasoning shows a notice saying so, not the reasoning', async () => {
+    const channelId = h.discord.addChannel({ name: 'still-thinking' });
+    h.anthropicHost.setResponder(() => ({ chunks: ['<think>Let me weigh this ', 'very carefully, SECRET-REASONING'], stopReason: 'max_tokens' }));
+    const notice = h.discord.nextMessage((m) => m.channel_id === channelId && m.content.includes('gave no answer'));
+    await h.discord.userSays({ channelId, content: 'Opus, a hard question' });
+    expect((await notice).content).toBe('*Opus gave no answer: the model reached its token limit while still reasoning (a larger maxTokens leaves room for an answer).*');
+    await h.settled();
+    expect(JSON.stringify(h.discord.messages(channelId))).not.toContain('SECRET-REASONING');
+  });
+});

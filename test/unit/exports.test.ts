@@ -497,3 +497,52 @@ describe('exports after prepareForExport', () => {
     for (const p of PERSONAS) expect(md).toContain(`**${p.name}**`);
   });
 });
+
+describe("a model's reasoning in the exports", () => {
+  /** The blind session with reasoning on each answer to Bob's follow-up, quoting him by name. */
+  const reasoned = (): TranscriptEvent[] =>
+    blindSession().map((e) =>
+      e.type === 'answer' && e.text.startsWith('Thank you')
+        ? { ...e, modelTurn: { ...e.modelTurn, reasoning: `${BOB.name} asks: "${Q2_TEXT}" I should point to a pharmacist.`, usage: { inputTokens: 240, outputTokens: 160, reasoningTokens: 90 } } }
+        : e,
+    );
+
+  it('keeps it beside the answer, apart from its words, valid in every format', () => {
+    const events = reasoned();
+    const validate = validator();
+    for (const line of toJsonl(events).trimEnd().split('\n')) expect(validate(JSON.parse(line)), JSON.stringify(validate.errors?.slice(0, 2))).toBe(true);
+
+    const { submission } = toResearchCommons(events);
+    expect(validateSubmission(submission)).toEqual([]);
+    const models = submission.messages.filter((m) => m.participant_type === 'model');
+    const thinking = models.filter((m) => m.content_blocks[0]?.type === 'thinking');
+    expect(thinking).toHaveLength(3);
+    for (const m of thinking) {
+      expect(m.model_info?.reasoning_enabled).toBe(true);
+      expect(m.content_blocks.map((b) => b.type)).toEqual(['thinking', 'text']);
+      expect((m.content_blocks[1] as { text: string }).text).toMatch(/^Thank you/);
+    }
+    expect(models.filter((m) => m.model_info?.reasoning_enabled)).toHaveLength(3);
+
+    const log = toInspectLog(events);
+    expect(validateInspectLog(JSON.parse(JSON.stringify(log)))).toEqual([]);
+    const second = log.samples![1]!;
+    const answers = second.messages.filter((m) => m.role === 'assistant');
+    expect(answers.map((m) => (Array.isArray(m.content) ? m.content.map((c) => c.type) : 'text'))).toEqual([['reasoning', 'text'], ['reasoning', 'text'], ['reasoning', 'text']]);
+    expect(JSON.stringify(second.model_usage)).toContain('"reasoning_tokens":90');
+
+    const markdown = toMarkdown(events);
+    expect(markdown.match(/\*Its reasoning \(not posted\):\*\n\n> .+ asks: /g)).toHaveLength(3);
+  });
+
+  it("withholds an opted-out person's words and name in it as in the answer", () => {
+    const prepared = prepareForExport(reasoned(), { optedOut: new Set([BOB.userId]), pseudonymise: false });
+    const turns = prepared.flatMap((e) => (e.type === 'answer' && e.modelTurn.reasoning ? [e.modelTurn.reasoning] : []));
+    expect(turns).toHaveLength(3);
+    for (const r of turns) {
+      expect(r).not.toContain(BOB.name);
+      expect(r).not.toContain('grandmother in Leeds');
+      expect(r).toContain('I should point to a pharmacist.');
+    }
+  });
+});
