@@ -197,16 +197,13 @@ export async function askPersona<C extends { prompt: Prompt }>(
         const { message } = describeError(err);
         const status = statusOf(err);
         const kind = classifyFailure(err);
-        const said = shortened < MAX_SHORTENINGS ? tooLongOf(err, status) : undefined;
-        const size = said && promptTokens(context.prompt);
-        const smallerAt = said && size ? smallerBudget(budget, size, said) : undefined;
-        const smaller = smallerAt === undefined ? undefined : reading.build(smallerAt);
-        const outcome = smaller && promptTokens(smaller.prompt) < size! ? 'shortened' : kind === 'retry' ? 'failed' : 'refused';
+        const shorter = shortened < MAX_SHORTENINGS ? shorterAfter(err, status, reading, budget, context) : undefined;
+        const outcome = shorter ? 'shortened' : kind === 'retry' ? 'failed' : 'refused';
         const attempt: HostAttempt = { ...base, outcome, reason: message, ...(status === undefined ? {} : { status }) };
         attempts.push(attempt);
         opts.observe?.({ kind: 'failed', personaId: persona.id, attempt });
-        if (outcome === 'shortened') {
-          [budget, context] = [smallerAt!, smaller!];
+        if (shorter) {
+          ({ budget, context } = shorter);
           continue;
         }
         if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));
@@ -241,6 +238,19 @@ export function failureClass(a: Pick<HostAttempt, 'status' | 'reason'>): Failure
   if (s === 401 || s === 403) return 'auth';
   if (s === 404 || s === 410) return 'model-gone';
   return 'refused';
+}
+
+/**
+ * After a refusal: the context built again within a smaller budget, when the host said the request
+ * was too long for its model and building smaller does shorten it (the message answered stays).
+ */
+function shorterAfter<C extends { prompt: Prompt }>(err: unknown, status: number | undefined, reading: Reading<C>, budget: number, context: C): { budget: number; context: C } | undefined {
+  const said = tooLongOf(err, status);
+  if (!said) return undefined;
+  const size = promptTokens(context.prompt);
+  const smallerAt = smallerBudget(budget, size, said);
+  const smaller = reading.build(smallerAt);
+  return promptTokens(smaller.prompt) < size ? { budget: smallerAt, context: smaller } : undefined;
 }
 
 const UNSTATUSED_PLAIN: Partial<Record<FailureClass, string>> = {
