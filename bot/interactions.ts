@@ -66,6 +66,8 @@ export interface CommandContext {
   channelName: string | undefined;
   /** What the member may do in this channel (Discord computes it, overwrites included). */
   memberCan(permission: PermissionName): boolean;
+  /** The largest answer with files Discord takes here, in bytes (the server's upload limit). */
+  attachmentLimit: number;
   /** Replies at once (within Discord's 3 s). */
   reply(answer: string | Answer, opts?: { ephemeral?: boolean }): Promise<void>;
   /** Acknowledges now and answers later with `edit`. */
@@ -136,6 +138,8 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
     channelName: i.channel?.name,
     // No member: not in a server (a DM), where no moderator's command applies.
     memberCan: (permission) => (i.member ? has(i.member.permissions, permission) : false),
+    // Discord says it in every interaction; 10 MiB is an unboosted server's.
+    attachmentLimit: i.attachment_size_limit ?? 10 * 1024 * 1024,
     answered: false,
     // `answered` once Discord took the callback: a callback that failed leaves the interaction unanswered.
     async reply(answer, opts = {}) {

@@ -103,6 +103,8 @@ export const Interaction = z.object({
   user: maybe(User),
   app_permissions: maybe(z.string()),
   data: maybe(z.unknown()),
+  /** The largest request with files Discord takes here (the server's upload limit). */
+  attachment_size_limit: maybe(z.number().int().positive()),
 });
 export type Interaction = z.infer<typeof Interaction>;
 

@@ -15,7 +15,7 @@ import { nextStep, replayableQuestions } from '../core/interview/plan.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION, type Interviewer } from '../core/transcript/events.ts';
 import { chorusVersion } from '../core/version.ts';
 import type { Persona } from '../personas/schema.ts';
-import { findPersona, refuseUnlessModerator, type SlashCommand } from './shared.ts';
+import { attachable, findPersona, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 const sub = (name: string, description: string) => (c: SlashCommandSubcommandBuilder) => c.setName(name).setDescription(description);
 
@@ -109,9 +109,10 @@ export const command: SlashCommand = {
         const header = events.find((e) => e.type === 'session_started');
         const original = header?.type === 'session_started' && header.rerunOf ? await records.events(header.rerunOf.sessionId) : undefined;
         const comparison = original ? [{ name: `${session.id}.compare.md`, data: Buffer.from(sideBySide(original, events, optedOut)) }] : [];
+        const sent = attachable([...files.map((f) => ({ name: f.name, data: Buffer.from(f.text) })), ...comparison], ctx.attachmentLimit, session.id);
         return ctx.edit({
-          content: `Transcript of **${session.title}** (${session.status}). People are pseudonymised; the words of those who opted out are withheld.${checked.refused.length ? `\n${describeRefusals(checked.refused)}` : ''}`,
-          files: [...files.map((f) => ({ name: f.name, data: Buffer.from(f.text) })), ...comparison],
+          content: [`Transcript of **${session.title}** (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`, sent.note, checked.refused.length ? describeRefusals(checked.refused) : ''].filter(Boolean).join('\n'),
+          files: sent.files,
         });
       }
     }

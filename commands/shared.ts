@@ -3,7 +3,8 @@
 import type * as Builders from '@discordjs/builders';
 import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord-api-types/v10';
 import type { Services } from '../bot/services.ts';
-import type { CommandContext } from '../bot/interactions.ts';
+import { gzipSync } from 'node:zlib';
+import type { AnswerFile, CommandContext } from '../bot/interactions.ts';
 import { guildPermissions, has, isPermissionName, permissionLabel } from '../core/permissions.ts';
 import type { Place } from '../core/replies.ts';
 import type { Persona } from '../personas/schema.ts';
@@ -75,6 +76,28 @@ export function unknownPersona(query: string): string {
 }
 
 /** Where a command acts: the channel, the guild, and a thread's parent (whose settings it inherits). */
+/** Room kept in an upload for the message and the form around the files. */
+const UPLOAD_OVERHEAD = 64 * 1024;
+
+/**
+ * A transcript's files as Discord will take them in one answer (`limit`: its upload limit there): as
+ * they are when they fit, else gzip-compressed (JSONL and Markdown shrink about tenfold), else none,
+ * with the command that writes them on the server. A long recorded channel outgrows 10 MiB: the
+ * upload was refused (413) and the export lost in "something went wrong".
+ */
+export function attachable(files: AnswerFile[], limit: number, sessionId: string): { files: AnswerFile[]; note: string } {
+  const room = limit - UPLOAD_OVERHEAD;
+  const size = (fs: AnswerFile[]) => fs.reduce((sum, f) => sum + f.data.length, 0);
+  if (size(files) <= room) return { files, note: '' };
+  const packed = files.map((f) => ({ name: `${f.name}.gz`, data: gzipSync(f.data) }));
+  if (size(packed) <= room) return { files: packed, note: 'The files are gzip-compressed to fit what Discord takes here.' };
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return {
+    files: [],
+    note: `The files come to ${mb(size(packed))} even compressed, more than Discord takes here (${mb(limit)}): \`npm run export -- --to files --session ${sessionId}\` writes them on the server.`,
+  };
+}
+
 export function placeOf(ctx: CommandContext): Place {
   return { ...(ctx.guildId ? { guildId: ctx.guildId } : {}), channelId: ctx.channelId, ...(ctx.parentId ? { parentId: ctx.parentId } : {}) };
 }

@@ -5,7 +5,7 @@ import { NO_PINGS } from '../core/discord.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
 import { chorusVersion } from '../core/version.ts';
 import { rosterEntry } from '../core/interview/sessions.ts';
-import { placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
+import { attachable, placeOf, refuseUnlessModerator, type SlashCommand } from './shared.ts';
 
 export const command: SlashCommand = {
   name: 'transcript',
@@ -74,9 +74,10 @@ export const command: SlashCommand = {
         // The exporters are loaded when first asked for, not by every gateway at start.
         const { describeRefusals, exportFiles } = await import('../core/transcript/dataset.ts');
         const { files, refused } = exportFiles(session.id, await records.events(session.id), await records.optedOut(), { kinds: ['jsonl', 'markdown'] });
+        const sent = attachable([files.jsonl, files.markdown].flatMap((f) => (f ? [{ name: f.name, data: Buffer.from(f.text) }] : [])), ctx.attachmentLimit, session.id);
         return ctx.edit({
-          content: `Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.${refused.length ? `\n${describeRefusals(refused)}` : ''}`,
-          files: [files.jsonl, files.markdown].flatMap((f) => (f ? [{ name: f.name, data: Buffer.from(f.text) }] : [])),
+          content: [`Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`, sent.note, refused.length ? describeRefusals(refused) : ''].filter(Boolean).join('\n'),
+          files: sent.files,
         });
       }
     }

@@ -82,6 +82,8 @@ export interface Core {
   /** The stand-in's clock: real time, moved on by advanceClock (so a test of a deadline waits for nothing). */
   now: () => number;
   clockOffsetMs: number;
+  /** The largest request Discord takes with files in it (a server's upload limit; 10 MiB unboosted). */
+  uploadLimitBytes: number;
   /** Discord's interaction deadlines: a first answer within responseMs, the token for tokenMs. Off: undefined. */
   interactionDeadlines: { responseMs: number; tokenMs: number } | undefined;
   messageListeners: Set<(m: StandInMessage) => void>;
@@ -145,6 +147,7 @@ export function createCore(token: string): Core {
       return Date.now() + this.clockOffsetMs;
     },
     clockOffsetMs: 0,
+    uploadLimitBytes: 10 * 1024 * 1024,
     interactionDeadlines: { responseMs: 3_000, tokenMs: 15 * 60_000 },
     messageListeners: new Set(),
     watchers: new Set(),

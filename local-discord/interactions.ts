@@ -57,7 +57,7 @@ export function dispatchInteraction(core: Core, o: InteractionInput): Interactio
     entitlements: [],
     authorizing_integration_owners: { '0': guildId },
     context: 0,
-    attachment_size_limit: 10485760,
+    attachment_size_limit: core.uploadLimitBytes,
   };
   core.dispatch('INTERACTION_CREATE', interaction.payload, { guildId });
   return interaction;

@@ -119,7 +119,9 @@ export function createRest(
     const call: RestCall = { method, path: url.pathname, query, body, at: arrivedAt, status: 0, authorized };
     const fault = faults.take(call);
     // An unaccepted fault answers before Discord does anything; an accepted one after it did the work.
-    let { status, payload, headers } = fault && !fault.accept ? { status: 0, payload: undefined, headers: {} } : answer(call, url, body);
+    // Files past the server's upload limit: Discord refuses the whole request before anything else.
+    const tooLarge = raw.length > core.uploadLimitBytes ? { status: 413, payload: { message: 'Request entity too large', code: 40005 } as unknown, headers: {} as Record<string, string> } : undefined;
+    let { status, payload, headers } = fault && !fault.accept ? { status: 0, payload: undefined, headers: {} } : (tooLarge ?? answer(call, url, body));
     if (fault) {
       call.fault = 'drop' in fault ? 'drop' : 'status';
       ({ status, payload, headers } = faultAnswer(fault, call.path));

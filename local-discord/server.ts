@@ -32,6 +32,7 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
   // Discord does not document the layout, so any token given as an option works as well.
   if (!opts.token) core.token = `${Buffer.from(core.applicationId).toString('base64')}.GstndN.${'x'.repeat(38)}`;
   if (opts.interactionDeadlines !== undefined) core.interactionDeadlines = opts.interactionDeadlines || undefined;
+  if (opts.uploadLimitBytes !== undefined) core.uploadLimitBytes = opts.uploadLimitBytes;
   core.privileged = { messageContent: opts.messageContentIntent ?? true, guildMembers: opts.guildMembersIntent ?? false, presences: opts.presenceIntent ?? false };
   const main = createGuild(core, { channels: 1 });
   core.guildId = main.guild.id;

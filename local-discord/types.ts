@@ -43,6 +43,8 @@ export interface StandInOptions {
    * token for 15 minutes, else 401 50027 on its webhook routes and 10062 on the callback). false: none.
    */
   interactionDeadlines?: { responseMs: number; tokenMs: number } | false;
+  /** The largest request with files Discord takes (default 10 MiB; a boosted server's is larger): else 413, 40005. */
+  uploadLimitBytes?: number;
 }
 
 export interface DiscordStandIn {

@@ -1,3 +1,5 @@
+// Writes a recorded session's exports into a folder (for one too large to attach in Discord):
+//   npm run export -- --to files --session ID [--out DIR]
 // Uploads a recorded session to a Research Commons server:
 //   npm run export -- --to research-commons --url https://commons.example --session ID --token T
 //     [--visibility private|researcher|unlisted|public] [--title T] [--tags a,b] [--new]
@@ -16,9 +18,12 @@
 //    was meant: the server answers 200 to a flag for a message id it does not know.
 // One line out; one line and a non-zero exit on failure. The token is never printed.
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { loadConfig } from '../core/config.ts';
 import { loadDotEnv, readCommandLine } from '../core/startup.ts';
+import { describeRefusals, writeSessionExports } from '../core/transcript/dataset.ts';
 import { openRecordStore } from '../core/transcript/open-store.ts';
 import { prepareForExport } from '../core/transcript/redact.ts';
 import { toResearchCommons, validateSubmission, type SubmissionMessage, type Visibility } from '../core/transcript/export-research-commons.ts';
@@ -32,7 +37,8 @@ class Failure extends Error {
   }
 }
 
-const USAGE = 'usage: npm run export -- --to research-commons --url URL --session SESSION_ID [--token T] [--visibility private|researcher|unlisted|public] [--title T] [--tags a,b] [--new]';
+const USAGE =
+  'usage: npm run export -- --to files --session SESSION_ID [--out DIR]\n   or: npm run export -- --to research-commons --url URL --session SESSION_ID [--token T] [--visibility private|researcher|unlisted|public] [--title T] [--tags a,b] [--new]';
 const { values: args } = readCommandLine('export', USAGE, {
   options: {
     to: { type: 'string' },
@@ -43,6 +49,7 @@ const { values: args } = readCommandLine('export', USAGE, {
     title: { type: 'string' },
     tags: { type: 'string' },
     new: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'exports' },
   },
   strict: true,
 });
@@ -56,9 +63,22 @@ const clean = (s: string) => (tokenRe ? s.replace(tokenRe, '[token]') : s);
 type Json = Record<string, any>;
 type ServerMessage = SubmissionMessage & { hidden_from_models?: boolean };
 
+/** Every export of the session that passes its rules, written into a folder; one line saying what. */
+async function writeFiles(sessionId: string): Promise<string> {
+  loadDotEnv();
+  const config = loadConfig({ ...process.env, DISCORD_TOKEN: process.env.DISCORD_TOKEN || 'headless' });
+  const store = await openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
+  const [events, optedOut] = await Promise.all([store.events(sessionId), store.optedOut()]).finally(() => store.close());
+  if (!events.some((e) => e.type === 'session_started')) throw new Failure(`no recorded session "${sessionId}"`);
+  await mkdir(args.out, { recursive: true });
+  const { written, refused } = await writeSessionExports(args.out, sessionId, events, optedOut);
+  return [`wrote ${written.map((name) => join(args.out, name)).join(', ')}`, refused.length ? describeRefusals(refused) : ''].filter(Boolean).join('\n');
+}
+
 async function main(): Promise<string> {
-  if (args.to !== 'research-commons') throw new Failure('--to must be research-commons (the one upload target so far)', 2);
   if (!args.session) throw new Failure('--session is required (a session id, as in the transcript file names)', 2);
+  if (args.to === 'files') return writeFiles(args.session);
+  if (args.to !== 'research-commons') throw new Failure('--to must be files or research-commons', 2);
   if (!token) throw new Failure('--token is required (or set RESEARCH_COMMONS_TOKEN)', 2);
   let base: URL;
   try {

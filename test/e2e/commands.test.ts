@@ -189,3 +189,31 @@ describe('who may do what where', () => {
     expect(h.discord.messages(channelId)).toEqual([]);
   });
 });
+
+describe('a transcript larger than Discord takes in one answer', () => {
+  let small: Harness;
+  beforeAll(async () => {
+    // A server whose upload limit is 80 KiB (Discord's is 10 MiB unboosted): a small transcript outgrows it.
+    small = await startHarness({ inProcessWorkers: 1, discord: { uploadLimitBytes: 80 * 1024 } });
+  });
+  afterAll(() => small?.close());
+
+  it('/transcript export attaches it compressed rather than failing (413)', async () => {
+    const channelId = small.discord.addChannel({ name: 'long-recording' });
+    expect(await small.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    small.anthropicHost.setResponder(() => ({ text: `A considered answer. ${'More words to keep. '.repeat(40)}` }));
+    for (let i = 0; i < 8; i++) {
+      const answered = small.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+      await small.discord.userSays({ channelId, content: `Opus, question ${i}: ${'a long and winding question '.repeat(25)}` });
+      await answered;
+    }
+    await small.settled();
+    const edit = small.discord.nextRestCall((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path));
+    const said = await small.command('transcript', [{ type: 1, name: 'export', options: [] }], { channelId });
+    expect(said).toMatch(/gzip-compressed/);
+    const call = await edit;
+    expect(call.status).toBe(200);
+    expect(((call.body as { _files?: { filename: string }[] })._files ?? []).map((f) => f.filename).sort()).toEqual([expect.stringMatching(/\.jsonl\.gz$/), expect.stringMatching(/\.md\.gz$/)]);
+    expect(small.discord.restCalls.filter((c) => c.status === 413)).toEqual([]);
+  });
+});

@@ -2,7 +2,7 @@
 // (test/stand-ins/research-commons.ts): the script runs as a separate process on a real SQLite record
 // store, as a researcher runs it.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,19 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   // Whatever happened, no line printed by the uploader carried the token.
   for (const out of outputs) expect(out).not.toContain(token);
+});
+
+describe('npm run export -- --to files', () => {
+  it('writes every export of a session that passes its rules into a folder (for one too large for Discord)', async () => {
+    const { code, stdout } = await run(['--to', 'files', '--session', 's-human-seq', '--out', 'out']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^wrote out\/s-human-seq\.jsonl, out\/s-human-seq\.md, /);
+    const names = readdirSync(join(dir, 'out'));
+    expect(names).toHaveLength(4); // JSONL, Markdown, the Inspect log, the Research Commons submission
+    expect(names).toEqual(expect.arrayContaining(['s-human-seq.jsonl', 's-human-seq.md', 's-human-seq.research-commons.json']));
+    expect(readFileSync(join(dir, 'out', 's-human-seq.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThan(3);
+    expect((await run(['--to', 'files', '--session', 'no-such'])).stderr).toMatch(/^export: no recorded session "no-such"/);
+  });
 });
 
 describe('npm run export -- --to research-commons', () => {
@@ -185,7 +198,7 @@ describe('npm run export -- --to research-commons', () => {
 
   it('explains bad arguments with exit code 2', async () => {
     expect(await run(['--to', 'research-commons', '--url', rc.url, '--token', 'a-token'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--session is required/) });
-    expect(await run(['--to', 'zenodo', '--url', rc.url, '--token', 'a-token', '--session', 'x'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to must be research-commons/) });
+    expect(await run(['--to', 'zenodo', '--url', rc.url, '--token', 'a-token', '--session', 'x'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to must be files or research-commons/) });
     expect(await run(['--to', 'research-commons', '--url', 'ftp://x', '--token', 'a-token', '--session', 'x'])).toMatchObject({ code: 2 });
     expect(await run(['--to', 'research-commons', '--url', rc.url, `--token=${token}`, '--session', 'nope'])).toMatchObject({ code: 1, stderr: 'export: no recorded session "nope"\n' });
   });
