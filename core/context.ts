@@ -132,6 +132,47 @@ export function buildContext(
   return { prompt, kept, keptIds: kept.map((m) => m.id), droppedIds: dropped.map((m) => m.id), estimatedTokens: tokens };
 }
 
+/** The most images one request carries: hosts cap them (Anthropic at 100, at smaller sizes past 20). */
+export const MAX_IMAGES = 20;
+
+/** An attachment link this close to expiring is not sent: the host may fetch it a little later. */
+const EXPIRY_MARGIN_MS = 10 * 60_000;
+
+/**
+ * When a Discord attachment link stops working (ms since the epoch): Discord signs them (`ex`, `is`,
+ * `hm`), and a host fetching one past its `ex`, about a day after Discord gave it out, gets a 404.
+ * Undefined for any other link.
+ */
+export function imageLinkExpiry(url: string): number | undefined {
+  try {
+    const q = new URL(url).searchParams;
+    const ex = q.get('ex');
+    return ex && q.has('is') && q.has('hm') && /^[0-9a-f]{1,12}$/i.test(ex) ? parseInt(ex, 16) * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The images a host can still fetch: an expired link (or one about to be) is left out, and only the
+ * newest MAX_IMAGES are sent. Each stays named in its message's text (`[image: name]`), as for a
+ * host that reads none. A host refused every later turn of a channel while an image posted the day
+ * before stayed in its history.
+ */
+export function sendableImages(prompt: Prompt, now: number): Prompt {
+  if (prompt.mode !== 'chat') return prompt;
+  let room = MAX_IMAGES;
+  const newestFirst = [...prompt.turns].reverse().map((t): ChatTurn => {
+    if (!t.images?.length) return t;
+    const fresh = t.images.filter((i) => (imageLinkExpiry(i.url) ?? Infinity) > now + EXPIRY_MARGIN_MS);
+    const kept = fresh.slice(Math.max(0, fresh.length - room));
+    room -= kept.length;
+    const { images: _, ...text } = t;
+    return kept.length ? { ...text, images: kept } : text;
+  });
+  return { ...prompt, turns: newestFirst.reverse() };
+}
+
 const SKIPPED = '[earlier messages are not shown]';
 
 /**

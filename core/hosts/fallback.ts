@@ -1,7 +1,7 @@
 // Ordered host fallback for a persona: the next host when one refuses or has retired the model,
 // a retry (by the queue) when the failure is passing.
 import { hostLabel, type Host, type Persona } from '../../personas/schema.ts';
-import type { Prompt } from '../context.ts';
+import { sendableImages, type Prompt } from '../context.ts';
 import { describeError } from '../log.ts';
 import { requestFor, streamingRequest, type RequestBody } from '../requests.ts';
 import type { Completion, HostClient, Usage } from './clients.ts';
@@ -33,12 +33,26 @@ export function statusOf(err: unknown): number | undefined {
   return Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
 }
 
+/**
+ * A refusal of an image the request carried (a link the host could not fetch, a file too large or of
+ * a kind it does not read), in the hosts' own words; the rest of the request may be fine.
+ */
+export function refusesImage(err: unknown, status: number | undefined): boolean {
+  if (status !== 400 && status !== 413 && status !== 422) return false;
+  const e = err as { message?: unknown; code?: unknown; param?: unknown };
+  const words = [e.message, e.code, e.param].filter((w) => typeof w === 'string').join(' ');
+  return /image|error while downloading|timeout while downloading/i.test(words);
+}
+
 export interface HostAttempt {
   hostIndex: number;
   host: string;
   model: string;
-  /** shortened: the host found the request too long for its model, and was asked again with less history. */
-  outcome: 'skipped' | 'refused' | 'failed' | 'shortened';
+  /**
+   * shortened: the host found the request too long for its model, and was asked again with less
+   * history. images-dropped: it could not read an image sent, and was asked again without images.
+   */
+  outcome: 'skipped' | 'refused' | 'failed' | 'shortened' | 'images-dropped';
   reason: string;
   status?: number;
 }
@@ -184,8 +198,11 @@ export async function askPersona<C extends { prompt: Prompt }>(
     // The history fits what this model's window is known to hold: declared, or learned from a refusal.
     let budget = Math.min(reading.budget, windowBudget(host, persona) ?? Infinity, opts.windows?.get(windowKey(host)) ?? Infinity);
     let context = reading.build(budget);
+    let vision = host.vision;
     for (let shortened = 0; ; shortened++) {
-      const request = streamingRequest(requestFor(persona, host, context.prompt));
+      const prompt = vision ? sendableImages(context.prompt, Date.now()) : context.prompt;
+      const withImages = prompt.mode === 'chat' && prompt.turns.some((t) => t.images?.length);
+      const request = streamingRequest(requestFor(persona, { ...host, vision }, prompt));
       const startedAt = Date.now();
       try {
         const completion = await client.complete(request, onText);
@@ -197,11 +214,16 @@ export async function askPersona<C extends { prompt: Prompt }>(
         const { message } = describeError(err);
         const status = statusOf(err);
         const kind = classifyFailure(err);
-        const shorter = shortened < MAX_SHORTENINGS ? shorterAfter(err, status, reading, budget, context) : undefined;
-        const outcome = shorter ? 'shortened' : kind === 'retry' ? 'failed' : 'refused';
+        const dropImages = withImages && refusesImage(err, status);
+        const shorter = !dropImages && shortened < MAX_SHORTENINGS ? shorterAfter(err, status, reading, budget, context) : undefined;
+        const outcome = dropImages ? 'images-dropped' : shorter ? 'shortened' : kind === 'retry' ? 'failed' : 'refused';
         const attempt: HostAttempt = { ...base, outcome, reason: message, ...(status === undefined ? {} : { status }) };
         attempts.push(attempt);
         opts.observe?.({ kind: 'failed', personaId: persona.id, attempt });
+        if (dropImages) {
+          vision = false; // the images stay named in the text
+          continue;
+        }
         if (shorter) {
           ({ budget, context } = shorter);
           continue;
@@ -263,6 +285,7 @@ const UNSTATUSED_PLAIN: Partial<Record<FailureClass, string>> = {
 /** A host failure in plain words: what a reader of the channel can understand (no addresses, no JSON). */
 export function plainReason(a: HostAttempt): string {
   if (a.outcome === 'skipped') return a.reason === HOST_DOWN_REASON ? 'was down at its last checks' : 'no API key is configured';
+  if (a.outcome === 'images-dropped') return 'could not read an image in the conversation';
   if (a.outcome === 'shortened' || ((a.status === 400 || a.status === 413 || a.status === 422) && saysTooLong(a.reason))) return 'found the conversation too long for the model';
   switch (a.status) {
     case undefined:
