@@ -97,7 +97,26 @@ export interface Ledger {
   activity(channelId: string, now: number): Promise<ChannelActivity>;
   notePost(channelId: string, personaId: string, at: number): Promise<void>;
   noteAmbient(channelId: string, count: number, at: number): Promise<void>;
+  /**
+   * Claims each persona's cooldown in the channel for a follow-up to `triggerId`, atomically across
+   * workers; returns those claimed (a claim by the same trigger, on a retry, is still its own).
+   */
+  claimCooldowns(channelId: string, personaIds: readonly string[], triggerId: string, seconds: number): Promise<string[]>;
 }
+
+// KEYS: one cooldown key per persona. ARGV: the trigger, milliseconds. Returns 1/0 per key.
+const CLAIM_COOLDOWNS = redisScript(`
+local out = {}
+for i, key in ipairs(KEYS) do
+  local held = redis.call('GET', key)
+  if not held or held == ARGV[1] then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out`);
 
 const parsePost = (raw: string): PersonaPost => {
   const [personaId, depth, kind] = raw.split(' ');
@@ -194,6 +213,11 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
     },
     async notePost(channelId, personaId, at) {
       await Promise.all([redis.hset(lastPostKey(channelId), personaId, String(at)), redis.expire(lastPostKey(channelId), 24 * 3600)]);
+    },
+    async claimCooldowns(channelId, personaIds, triggerId, seconds) {
+      if (personaIds.length === 0 || seconds <= 0) return [...personaIds];
+      const won = (await CLAIM_COOLDOWNS(redis, personaIds.map((p) => `${prefix}:cooldown:${channelId}:${p}`), [triggerId, Math.round(seconds * 1000)])) as number[];
+      return personaIds.filter((_, i) => won[i] === 1);
     },
     async noteAmbient(channelId, count, at) {
       if (count <= 0) return;

@@ -104,17 +104,21 @@ export function route(message: IncomingMessage, personas: readonly Persona[], ch
   return result;
 }
 
-/** Every persona the message addresses, in the order addressed; a replied-to persona first. */
+/**
+ * Every persona the message addresses, in the order addressed; a replied-to persona first. Where one
+ * persona's name stands inside another's ("Opus" in "Claude 3 Opus"), only the longer one is named.
+ */
 export function addressedPersonas(message: IncomingMessage, personas: readonly Persona[]): { personaId: string; trigger: Trigger }[] {
   const found: { personaId: string; trigger: Trigger; at: number }[] = [];
   const text = speakableText(message.content);
+  const names = namedAt(text, personas);
   for (const persona of personas) {
     if (persona.id === message.repliedToPersonaId) {
       found.push({ personaId: persona.id, trigger: 'reply', at: -1 });
       continue;
     }
     const mention = message.mentions?.find((m) => m.personaId === persona.id);
-    const named = firstAddress(text, [persona.name, persona.id, ...persona.aliases]);
+    const named = names.get(persona.id) ?? -1;
     if (mention && (named < 0 || mention.at <= named)) found.push({ personaId: persona.id, trigger: 'mention', at: mention.at });
     else if (named >= 0) found.push({ personaId: persona.id, trigger: 'named', at: named });
   }
@@ -122,28 +126,49 @@ export function addressedPersonas(message: IncomingMessage, personas: readonly P
 }
 
 /**
- * Blanks out the parts of a message where a name is not an address: code blocks, inline code,
- * URLs and Discord mention syntax. Positions are kept so "first addressed" stays meaningful.
+ * Where each persona is first named: every occurrence of every persona's handles, the longest kept
+ * where two overlap (so "Claude 3 Opus" names that persona, not also the one called "Opus").
+ */
+function namedAt(text: string, personas: readonly Persona[]): Map<string, number> {
+  const all: { personaId: string; at: number; end: number }[] = [];
+  for (const p of personas) {
+    const re = patternOf([p.name, p.id, ...p.aliases], 'giu');
+    if (re) for (const m of text.matchAll(re)) all.push({ personaId: p.id, at: m.index, end: m.index + m[0].length });
+  }
+  all.sort((a, b) => b.end - b.at - (a.end - a.at) || a.at - b.at);
+  const kept: typeof all = [];
+  for (const m of all) if (!kept.some((k) => m.at < k.end && k.at < m.end)) kept.push(m);
+  const first = new Map<string, number>();
+  for (const m of kept) first.set(m.personaId, Math.min(first.get(m.personaId) ?? Infinity, m.at));
+  return first;
+}
+
+/**
+ * Blanks out the parts of a message where a name is not an address: code blocks, inline code, quoted
+ * lines ("> Opus said…"), web addresses (with a scheme or without: "opus.example.com") and Discord
+ * mention syntax. Positions are kept so "first addressed" stays meaningful.
  */
 export function speakableText(content: string): string {
   const blank = (m: string) => ' '.repeat(m.length);
   return content
     .replace(/```[\s\S]*?```/g, blank)
     .replace(/`[^`\n]*`/g, blank)
+    .replace(/^>.*$/gm, blank)
     .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, blank)
+    .replace(/\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|dev|app|co|gg|me|info|edu|gov|uk|de|fr)\b(?:\/\S*)?/gi, blank)
     .replace(/<[@#][!&]?\d+>/g, blank);
 }
 
 /** One pattern for a set of handles, built once per set (routing runs for every message). */
 const patterns = new Map<string, RegExp | null>();
 
-function patternOf(handles: readonly string[]): RegExp | null {
-  const key = handles.join('\u0000');
+function patternOf(handles: readonly string[], flags = 'iu'): RegExp | null {
+  const key = `${flags}\u0000${handles.join('\u0000')}`;
   let re = patterns.get(key);
   if (re === undefined) {
     const escaped = handles.map((h) => h.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+')).filter(Boolean);
     // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
-    re = escaped.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${escaped.join('|')})(?![\\p{L}\\p{N}_])`, 'iu') : null;
+    re = escaped.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${escaped.join('|')})(?![\\p{L}\\p{N}_])`, flags) : null;
     patterns.set(key, re);
   }
   return re;

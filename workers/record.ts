@@ -25,6 +25,7 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'
       text: saved.kind === 'notice' ? '' : post.content,
       discordMessageId: post.id,
       ...(i === 0 && saved.modelTurn ? { modelTurn: saved.modelTurn } : {}),
+      ...(i === 0 ? { trigger: { discordMessageId: turn.trigger.id, reason: turn.reason, depth: turn.depth } } : {}),
     });
   }
 }

@@ -15,7 +15,7 @@ import { describeError, type Logger } from '../core/log.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
 import type { Place, Turn } from '../core/replies.ts';
 import { route } from '../core/route.ts';
-import type { Settings } from '../core/settings.ts';
+import type { Settings, SettingsStore } from '../core/settings.ts';
 import { splitMessage } from '../core/split.ts';
 import type { ModelTurn } from '../core/transcript/events.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
@@ -46,6 +46,8 @@ export interface ReplyDeps {
   hostOptions?: AskOptions;
   /** Daily token budgets (per server, per persona in a server). */
   budgets?: Budgets;
+  /** The channel's settings as they are now: a follow-up obeys the roster and limits of its moment. */
+  settings?: Pick<SettingsStore, 'resolve'>;
   /** Called with a persona's posts once delivered (recorded channels keep them). */
   onPosted?: (place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply) => Promise<void>;
 }
@@ -343,15 +345,28 @@ async function routeFollowUps(place: Place, turn: Turn, posts: ChannelMessage[],
   const last = posts.at(-1);
   if (!last) return undefined;
   const now = Date.now();
-  const activity = await deps.ledger.activity(place.channelId, now);
+  // The roster and limits as they are now, not as the job carried them from the human's message: a
+  // moderator's /dismiss or /config stops a chain already under way. Read beside the activity.
+  const [activity, current] = await Promise.all([deps.ledger.activity(place.channelId, now), deps.settings?.resolve(place)]);
+  const limits = current ? { ...settings, ...pickLimits(current.values) } : settings;
   const { answer, skipped } = route(
     { content: posts.map((p) => p.content).join('\n'), author: { kind: 'persona', personaId: turn.personaId, depth: turn.depth } },
     deps.personaList,
-    { ...settings, ...activity },
+    { ...limits, ...activity },
     { maxPerMessage: deps.maxPerMessage, now, random: deps.random },
   );
+  // A persona's cooldown is claimed when it is chosen, not when it has posted: follow-ups routed by
+  // other workers meanwhile (siblings naming the same persona, a burst of chains) find it taken.
+  const claimed = new Set(await deps.ledger.claimCooldowns(place.channelId, answer.map((d) => d.personaId), last.id, limits.cooldownSeconds));
+  for (const d of answer) if (!claimed.has(d.personaId)) skipped.push({ personaId: d.personaId, reason: 'cooldown' });
   if (skipped.length) deps.log.info({ channelId: place.channelId, from: turn.personaId, skipped }, 'persona post not answered by some');
-  return { turns: answer.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last })), now };
+  const turns = answer.filter((d) => claimed.has(d.personaId));
+  return { turns: turns.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last })), now };
+}
+
+/** What decides who answers a persona's post: the roster and the limits on model-to-model talk. */
+function pickLimits(s: Settings): Pick<Settings, 'roster' | 'chainDepth' | 'cooldownSeconds' | 'repliesPerMinute' | 'interjectionProbability'> {
+  return { roster: s.roster, chainDepth: s.chainDepth, cooldownSeconds: s.cooldownSeconds, repliesPerMinute: s.repliesPerMinute, interjectionProbability: s.interjectionProbability };
 }
 
 function parseTurns(raw: string | undefined): Turn[] {

@@ -107,6 +107,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     maxPerMessage: config.MAX_PERSONAS_PER_MESSAGE,
     random: Math.random,
     log,
+    settings: stores.settings,
     onPosted: (place, turn, posts, saved) => recordPersonaPosts(stores, place, turn, posts, saved),
     // One memory of learned context windows for every turn this worker runs.
     hostOptions: { health, observe: (e) => metrics.observeHost(e), windows: new Map() },

@@ -161,6 +161,12 @@ export type TranscriptEvent =
       attachments?: { name: string; contentType?: string }[];
       /** For a persona's post: the model call that wrote it (on the post's first piece). */
       modelTurn?: ModelTurn;
+      /**
+       * For a persona's post: the message it answered, why it answered (named, a reply to it, a
+       * mention, /ask, or joining in unasked) and its depth in a chain of persona posts (1: answering
+       * a person). On the post's first piece.
+       */
+      trigger?: { discordMessageId: string; reason: 'named' | 'reply' | 'mention' | 'ask' | 'interjection'; depth: number };
     })
   | (Base & {
       type: 'consent';

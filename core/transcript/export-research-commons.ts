@@ -284,7 +284,15 @@ export function toResearchCommons(
           ...speakerOf(e.author, wrote),
           content_blocks: thought(e.author.kind === 'persona' ? e.modelTurn : undefined, text(history.at(-1)?.text ?? (e.text || '(no text)'))),
           timestamp: e.at,
-          metadata: { eventId: e.id, type: 'channel_message', ...source, ...delivered(e.author, wrote), ...(history.length ? { edits: history } : {}), ...(e.attachments?.length ? { attachments: e.attachments } : {}) },
+          metadata: {
+            eventId: e.id,
+            type: 'channel_message',
+            ...source,
+            ...delivered(e.author, wrote),
+            ...(e.trigger ? { answering: { reason: e.trigger.reason, depth: e.trigger.depth } } : {}),
+            ...(history.length ? { edits: history } : {}),
+            ...(e.attachments?.length ? { attachments: e.attachments } : {}),
+          },
         });
         break;
       }

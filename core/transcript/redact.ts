@@ -374,6 +374,7 @@ function hideDiscordIds(e: TranscriptEvent, hash: (id: string) => string, hashIn
   const out = { ...e, sessionId: hashInside(e.sessionId) } as TranscriptEvent & Record<string, unknown>;
   if ('discordMessageId' in out && typeof out.discordMessageId === 'string') out.discordMessageId = hash(out.discordMessageId);
   if ('replyToId' in out && typeof out.replyToId === 'string') out.replyToId = hash(out.replyToId);
+  if (out.type === 'channel_message' && out.trigger) out.trigger = { ...out.trigger, discordMessageId: hash(out.trigger.discordMessageId) };
   if (out.type === 'answer' || out.type === 'consent') out.discordMessageIds = out.discordMessageIds.map(hash);
   if (out.type === 'session_started') {
     if (out.discord) {

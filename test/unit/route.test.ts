@@ -140,3 +140,24 @@ describe('addressing helpers', () => {
     expect(addressedPersonas(human('Base, Opus'), all).map((a) => a.personaId)).toEqual(['base', 'opus']);
   });
 });
+
+describe('names that are not addresses, and names inside names', () => {
+  const c3opus = persona({ id: 'claude-3-opus', name: 'Claude 3 Opus', aliases: ['3 opus'] });
+  const both = [opus, c3opus, gpt];
+  const roster = channel({ roster: ['opus', 'claude-3-opus', 'gpt-4o'] });
+
+  it('names only the persona whose whole name is written where one name stands inside another', () => {
+    expect(ids(route(human('Claude 3 Opus, what do you think?'), both, roster, opts))).toEqual(['claude-3-opus']);
+    expect(ids(route(human('I prefer 4o to 3 opus'), both, roster, opts))).toEqual(['gpt-4o', 'claude-3-opus']);
+    // Each still answers where it alone is named.
+    expect(ids(route(human('Opus, and Claude 3 Opus too'), both, roster, opts))).toEqual(['opus', 'claude-3-opus']);
+    // A persona saying its own long name does not summon the one named inside it.
+    expect(route(fromPersona('claude-3-opus', 1, 'As Claude 3 Opus, I disagree.'), both, roster, opts).answer).toEqual([]);
+  });
+
+  it('does not take a quoted line or a web address for an address', () => {
+    expect(ids(route(human('> Opus said that\nGPT-4o, do you agree?'), all, channel(), opts))).toEqual(['gpt-4o']);
+    expect(ids(route(human('see opus.example.com and www.base.dev/docs'), all, channel(), opts))).toEqual([]);
+    expect(speakableText('> Opus\nhi').startsWith('      ')).toBe(true);
+  });
+});
