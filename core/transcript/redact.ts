@@ -269,10 +269,19 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     const path = url.split('?')[0] ?? '';
     return [...withheldFiles].some((f) => path.endsWith(`/${f}`) || path.endsWith(`/${encodeURIComponent(f)}`));
   };
+  /**
+   * An image link in a recorded request as exports show it: a Discord attachment link's ids (its
+   * channel's, its own) hashed like every Discord id, and its signature, which would let anyone fetch
+   * the file for a day, left off. Other links stay as they were.
+   */
+  const hideLink = (url: string): string => {
+    const [path = '', query = ''] = url.split('?');
+    return /(^|&)hm=/.test(query) || /^https:\/\/(cdn|media)\.discordapp\.(com|net)\//.test(path) ? hashInside(path) : url;
+  };
   const scrubJson = (v: unknown, key?: string): unknown => {
-    if (typeof v === 'string') return key !== undefined && FIXED_KEYS.has(key) ? v : scrub(v);
+    if (typeof v === 'string') return key === 'url' ? hideLink(v) : key !== undefined && FIXED_KEYS.has(key) ? v : scrub(v);
     if (Array.isArray(v)) return v.filter((x) => !isWithheldImage(x)).map((x) => scrubJson(x));
-    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'url' ? x : scrubJson(x, k)]));
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubJson(x, k)]));
     return v;
   };
   // A recorded request: first each person's words and name where the `shown` map puts them, then

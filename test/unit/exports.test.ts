@@ -546,3 +546,22 @@ describe("a model's reasoning in the exports", () => {
     }
   });
 });
+
+describe('image links in exported requests', () => {
+  it('hash the Discord ids in an attachment link and leave its signature off', () => {
+    const link = 'https://cdn.discordapp.com/attachments/123456789012345678/223456789012345678/cat.png?ex=6790abcd&is=678f5a4d&hm=0123456789abcdef&';
+    const events = channelSession().map((e) => {
+      if (e.type !== 'channel_message' || !e.modelTurn || e.modelTurn.request.provider !== 'anthropic') return e;
+      const body = e.modelTurn.request.body;
+      const messages = body.messages.map((m) => ({ ...m, content: [{ type: 'image' as const, source: { type: 'url' as const, url: link } }, { type: 'text' as const, text: typeof m.content === 'string' ? m.content : '' }] }));
+      return { ...e, modelTurn: { ...e.modelTurn, request: { provider: 'anthropic' as const, body: { ...body, messages } } } };
+    });
+    const out = JSON.stringify(prepareForExport(events, { optedOut: new Set() }));
+    expect(out).toContain('https://cdn.discordapp.com/attachments/h-');
+    expect(out).toContain('/cat.png"');
+    for (const leak of ['123456789012345678', '223456789012345678', 'hm=', 'ex=6790abcd']) expect(out).not.toContain(leak);
+    // Other links stay as they were.
+    const plain = JSON.stringify(prepareForExport(channelSession(), { optedOut: new Set() }));
+    expect(plain).not.toContain('attachments/h-');
+  });
+});
