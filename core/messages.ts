@@ -35,8 +35,15 @@ export interface Attachment {
   contentType?: string;
 }
 
+/**
+ * An image the hosts read (PNG, JPEG, GIF, WebP): by its content type as Discord gives it, however
+ * written (`IMAGE/PNG`, `image/jpg`, with parameters), else by its file name (Discord leaves the
+ * type out for some uploads).
+ */
 export function isImage(a: Attachment): boolean {
-  return /^image\/(png|jpeg|gif|webp)$/.test(a.contentType ?? '');
+  const type = (a.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type) return /^image\/(png|jpe?g|gif|webp)$/.test(type);
+  return /\.(png|jpe?g|gif|webp)$/i.test(a.name);
 }
 
 /** Milliseconds since epoch encoded in a Discord snowflake. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { imageLinkExpiry, MAX_IMAGES, sendableImages, type Prompt } from '../../core/context.ts';
+import { isImage } from '../../core/messages.ts';
 
 const NOW = Date.parse('2026-12-07T12:00:00Z');
 /** A Discord attachment link signed to expire `inMs` from NOW. */
@@ -35,5 +36,13 @@ describe('images a host can still fetch', () => {
     const sent = sendableImages({ mode: 'chat', system: '', turns }, NOW);
     const names = sent.mode === 'chat' ? sent.turns.flatMap((t) => t.images?.map((i) => i.name) ?? []) : [];
     expect(names).toEqual(Array.from({ length: MAX_IMAGES }, (_, i) => `${30 - MAX_IMAGES + i}.png`));
+  });
+});
+
+describe('what counts as an image', () => {
+  it('reads the content type however Discord writes it, else the file name', () => {
+    const a = (name: string, contentType?: string) => ({ name, url: 'https://x/y', ...(contentType ? { contentType } : {}) });
+    for (const yes of [a('a.png', 'image/png'), a('a', 'IMAGE/PNG'), a('a.jpg', 'image/jpg'), a('a', 'image/jpeg; charset=binary'), a('photo.JPG'), a('anim.webp')]) expect(isImage(yes), JSON.stringify(yes)).toBe(true);
+    for (const no of [a('a.svg', 'image/svg+xml'), a('a.pdf', 'application/pdf'), a('notes.txt'), a('a.png', 'video/mp4')]) expect(isImage(no), JSON.stringify(no)).toBe(false);
   });
 });
