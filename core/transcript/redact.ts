@@ -278,10 +278,13 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     const [path = '', query = ''] = url.split('?');
     return /(^|&)hm=/.test(query) || /^https:\/\/(cdn|media)\.discordapp\.(com|net)\//.test(path) ? hashInside(path) : url;
   };
-  const scrubJson = (v: unknown, key?: string): unknown => {
+  // `byName`: an image is withheld by its file name only where no `shown` map says whose it is (records
+  // before 0.2): Discord names every pasted image image.png, so by name an opted-out person's took
+  // everyone else's with it.
+  const scrubJson = (v: unknown, key?: string, byName = true): unknown => {
     if (typeof v === 'string') return key === 'url' ? hideLink(v) : key !== undefined && FIXED_KEYS.has(key) ? v : scrub(v);
-    if (Array.isArray(v)) return v.filter((x) => !isWithheldImage(x)).map((x) => scrubJson(x));
-    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubJson(x, k)]));
+    if (Array.isArray(v)) return v.filter((x) => !(byName && isWithheldImage(x))).map((x) => scrubJson(x, undefined, byName));
+    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrubJson(x, k, byName)]));
     return v;
   };
   // A recorded request: first each person's words and name where the `shown` map puts them, then
@@ -297,7 +300,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
           return renamed(person) ? { name: pseudonym(person.index) } : {};
         })
       : t.request.body;
-    const request = scrubJson({ ...t.request, body }) as RequestBody;
+    const request = scrubJson({ ...t.request, body }, undefined, !shown) as RequestBody;
     return {
       ...rest,
       request,

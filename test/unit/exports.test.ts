@@ -565,3 +565,35 @@ describe('image links in exported requests', () => {
     expect(plain).not.toContain('attachments/h-');
   });
 });
+
+describe("an opted-out person's images", () => {
+  it("are withheld from a recorded request by whose they are, not by file name (every pasted image is image.png)", async () => {
+    const { buildContext } = await import('../../core/context.ts');
+    const { requestFor } = await import('../../core/requests.ts');
+    const { locateShown } = await import('../../core/transcript/shown.ts');
+    const { persona, msg } = await import('./helpers.ts');
+    const p = persona({ id: 'opus', name: 'Opus', hosts: [{ provider: 'anthropic', model: 'claude-test', vision: true }] });
+    const image = (who: { userId: string; name: string }, id: string, file: string) => ({
+      ...msg(who.name, `look [${id}]`),
+      id,
+      authorId: who.userId,
+      attachments: [{ name: 'image.png', url: `https://cdn.discordapp.com/attachments/800/${file}/image.png`, contentType: 'image/png' }],
+    });
+    const bobs = image(BOB, '5101', '7001');
+    const alices = image(ALICE, '5102', '7002');
+    const trigger = { ...msg(ALICE.name, 'Opus, compare them'), id: '5103', authorId: ALICE.userId };
+    const kept = [bobs, alices, trigger];
+    const prompt = buildContext(p, kept, trigger, { maxMessages: 10, maxTokens: 4000 }).prompt;
+    const req = requestFor(p, p.hosts[0]!, prompt);
+    const b = new SessionBuilder('sess-img');
+    b.add({ type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster: roster(PERSONAS.slice(0, 1)), discord: { guildId: '900', channelId: '800' } });
+    b.add({ type: 'channel_message', author: BOB, text: bobs.content, discordMessageId: '5101', attachments: [{ name: 'image.png', contentType: 'image/png' }] });
+    b.add({ type: 'channel_message', author: ALICE, text: alices.content, discordMessageId: '5102', attachments: [{ name: 'image.png', contentType: 'image/png' }] });
+    const at = b.at();
+    b.add({ type: 'channel_message', at, author: { kind: 'persona', personaId: 'opus', name: 'Opus' }, text: 'Two pictures.', discordMessageId: '5104', modelTurn: { ...turn(PERSONAS[0]!, req, at), shown: locateShown(req.body, kept) } });
+    const out = JSON.stringify(prepareForExport(b.events, { optedOut: new Set([BOB.userId]), pseudonymise: false }));
+    expect(out).not.toContain('/7001/');
+    expect(out).toContain('"type":"image"');
+    expect(out.match(/"type":"image"/g)).toHaveLength(1);
+  });
+});
