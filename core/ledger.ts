@@ -98,24 +98,44 @@ export interface Ledger {
   notePost(channelId: string, personaId: string, at: number): Promise<void>;
   noteAmbient(channelId: string, count: number, at: number): Promise<void>;
   /**
-   * Claims each persona's cooldown in the channel for a follow-up to `triggerId`, atomically across
-   * workers; returns those claimed (a claim by the same trigger, on a retry, is still its own).
+   * Claims follow-ups to `triggerId` in the channel, atomically across workers: each persona's
+   * cooldown, and a place among the channel's model-to-model replies of the last minute. Says for
+   * each persona whether it was claimed, or why not (a claim by the same trigger, on a retry, is
+   * still its own).
    */
-  claimCooldowns(channelId: string, personaIds: readonly string[], triggerId: string, seconds: number): Promise<string[]>;
+  claimFollowUps(channelId: string, personaIds: readonly string[], triggerId: string, limits: { cooldownSeconds: number; perMinute: number }, now: number): Promise<FollowUpClaim[]>;
 }
 
-// KEYS: one cooldown key per persona. ARGV: the trigger, milliseconds. Returns 1/0 per key.
-const CLAIM_COOLDOWNS = redisScript(`
+export type FollowUpClaim = 'claimed' | 'cooldown' | 'channel-rate';
+
+// KEYS: the channel's replies of the last minute (a sorted set), then one cooldown key per persona.
+// ARGV: the trigger, the cooldown in ms (0: none), the per-minute cap, now (ms). Returns per persona
+// 1 (claimed), 0 (cooling down) or -1 (the channel's minute is full).
+const CLAIM_FOLLOW_UPS = redisScript(`
+local now = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+local count = redis.call('ZCARD', KEYS[1])
 local out = {}
-for i, key in ipairs(KEYS) do
-  local held = redis.call('GET', key)
-  if not held or held == ARGV[1] then
-    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-    out[i] = 1
+for i = 2, #KEYS do
+  local member = ARGV[1] .. ' ' .. KEYS[i]
+  local won = 0
+  if redis.call('ZSCORE', KEYS[1], member) then
+    won = 1
+  elseif count >= tonumber(ARGV[3]) then
+    won = -1
   else
-    out[i] = 0
+    local held = false
+    if ARGV[2] ~= '0' then held = redis.call('GET', KEYS[i]) end
+    if not held or held == ARGV[1] then
+      if ARGV[2] ~= '0' then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
+      redis.call('ZADD', KEYS[1], now, member)
+      count = count + 1
+      won = 1
+    end
   end
+  out[#out + 1] = won
 end
+redis.call('PEXPIRE', KEYS[1], 120000)
 return out`);
 
 const parsePost = (raw: string): PersonaPost => {
@@ -214,10 +234,11 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
     async notePost(channelId, personaId, at) {
       await Promise.all([redis.hset(lastPostKey(channelId), personaId, String(at)), redis.expire(lastPostKey(channelId), 24 * 3600)]);
     },
-    async claimCooldowns(channelId, personaIds, triggerId, seconds) {
-      if (personaIds.length === 0 || seconds <= 0) return [...personaIds];
-      const won = (await CLAIM_COOLDOWNS(redis, personaIds.map((p) => `${prefix}:cooldown:${channelId}:${p}`), [triggerId, Math.round(seconds * 1000)])) as number[];
-      return personaIds.filter((_, i) => won[i] === 1);
+    async claimFollowUps(channelId, personaIds, triggerId, limits, now) {
+      if (personaIds.length === 0) return [];
+      const keys = [ambientKey(channelId), ...personaIds.map((p) => `${prefix}:cooldown:${channelId}:${p}`)];
+      const won = (await CLAIM_FOLLOW_UPS(redis, keys, [triggerId, Math.round(limits.cooldownSeconds * 1000), limits.perMinute, now])) as number[];
+      return won.map((w) => (w === 1 ? 'claimed' : w === 0 ? 'cooldown' : 'channel-rate'));
     },
     async noteAmbient(channelId, count, at) {
       if (count <= 0) return;

@@ -137,11 +137,8 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     ]);
     // Saved with the mark that the reply is done, in one step: a crash can come before or after,
     // never between. Whichever attempt's follow-ups were saved first are the ones kept.
-    const [kept] = await Promise.all([
-      deps.ledger.markDone(trigger.id, personaId, routed ? JSON.stringify(routed.turns) : undefined),
-      routed?.turns.length ? deps.ledger.noteAmbient(place.channelId, routed.turns.length, routed.now) : undefined,
-    ]);
-    const followUps = parseTurns(kept);
+    // (The follow-ups were counted against the channel's minute when they were claimed.)
+    const followUps = parseTurns(await deps.ledger.markDone(trigger.id, personaId, routed ? JSON.stringify(routed.turns) : undefined));
     log.info({ pieces: posts.length, kind: saved.kind, host: saved.host }, 'reply posted');
     return {
       status: saved.kind === 'notice' ? 'notice' : 'posted',
@@ -341,7 +338,7 @@ async function deliver(place: Place, persona: Persona, target: PostTarget, progr
 }
 
 /** A persona's answer may address others: routed like any message, as a persona post. */
-async function routeFollowUps(place: Place, turn: Turn, posts: ChannelMessage[], settings: Settings, deps: ReplyDeps): Promise<{ turns: Turn[]; now: number } | undefined> {
+async function routeFollowUps(place: Place, turn: Turn, posts: ChannelMessage[], settings: Settings, deps: ReplyDeps): Promise<{ turns: Turn[] } | undefined> {
   const last = posts.at(-1);
   if (!last) return undefined;
   const now = Date.now();
@@ -355,13 +352,14 @@ async function routeFollowUps(place: Place, turn: Turn, posts: ChannelMessage[],
     { ...limits, ...activity },
     { maxPerMessage: deps.maxPerMessage, now, random: deps.random },
   );
-  // A persona's cooldown is claimed when it is chosen, not when it has posted: follow-ups routed by
-  // other workers meanwhile (siblings naming the same persona, a burst of chains) find it taken.
-  const claimed = new Set(await deps.ledger.claimCooldowns(place.channelId, answer.map((d) => d.personaId), last.id, limits.cooldownSeconds));
-  for (const d of answer) if (!claimed.has(d.personaId)) skipped.push({ personaId: d.personaId, reason: 'cooldown' });
+  // A persona's cooldown and the channel's per-minute count are claimed when it is chosen, not when
+  // it has posted: follow-ups routed by other workers meanwhile (siblings naming the same persona, a
+  // burst of chains) find them taken.
+  const claims = await deps.ledger.claimFollowUps(place.channelId, answer.map((d) => d.personaId), last.id, { cooldownSeconds: limits.cooldownSeconds, perMinute: limits.repliesPerMinute }, now);
+  answer.forEach((d, i) => claims[i] !== 'claimed' && skipped.push({ personaId: d.personaId, reason: claims[i] as 'cooldown' | 'channel-rate' }));
   if (skipped.length) deps.log.info({ channelId: place.channelId, from: turn.personaId, skipped }, 'persona post not answered by some');
-  const turns = answer.filter((d) => claimed.has(d.personaId));
-  return { turns: turns.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last })), now };
+  const turns = answer.filter((_, i) => claims[i] === 'claimed');
+  return { turns: turns.map((d) => ({ personaId: d.personaId, reason: d.trigger, depth: d.depth, trigger: last })) };
 }
 
 /** What decides who answers a persona's post: the roster and the limits on model-to-model talk. */

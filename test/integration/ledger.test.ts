@@ -94,3 +94,23 @@ describe('what a ledger entry costs over time', () => {
     expect(await redis.ttl(`${prefix}:reply:m3:opus`)).toBeLessThanOrEqual(7 * 24 * 3600);
   });
 });
+
+describe('claiming follow-ups (model-to-model turns)', () => {
+  it('holds a persona\'s cooldown and the channel\'s per-minute cap across workers claiming at once', async () => {
+    const other = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    try {
+      const ledgers = [ledger, createLedger(other, prefix, 90)];
+      const now = Date.now();
+      // 40 persona posts at once, each naming a different persona, from two workers: 20 a minute.
+      const claims = await Promise.all(Array.from({ length: 40 }, (_, i) => ledgers[i % 2]!.claimFollowUps('busy', [`p${i}`], `post-${i}`, { cooldownSeconds: 0, perMinute: 20 }, now)));
+      expect(claims.flat().filter((c) => c === 'claimed')).toHaveLength(20);
+      expect(claims.flat().filter((c) => c === 'channel-rate')).toHaveLength(20);
+      // Two posts naming the same persona: it is brought in once; the first post's retry keeps its claim.
+      expect(await ledger.claimFollowUps('quiet', ['legacy'], 'post-a', { cooldownSeconds: 10, perMinute: 20 }, now)).toEqual(['claimed']);
+      expect(await ledgers[1]!.claimFollowUps('quiet', ['legacy'], 'post-b', { cooldownSeconds: 10, perMinute: 20 }, now)).toEqual(['cooldown']);
+      expect(await ledger.claimFollowUps('quiet', ['legacy'], 'post-a', { cooldownSeconds: 10, perMinute: 20 }, now)).toEqual(['claimed']);
+    } finally {
+      await other.quit();
+    }
+  });
+});
