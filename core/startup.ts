@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger, describeError, type Logger } from './log.ts';
 import { availability, loadPersonas, PersonaFileError } from '../personas/load.ts';
-import type { Persona } from '../personas/schema.ts';
+import { hostWarnings, type Persona } from '../personas/schema.ts';
 import { checkProtocolPersonas, loadProtocols, ProtocolFileError, type LoadedProtocol } from '../protocols/schema.ts';
 
 export interface Started {
@@ -54,6 +54,7 @@ export async function startUp(name: string, opts: { personas?: boolean; redis?: 
     const personas = opts.personas === false ? [] : await loadPersonas(config.PERSONAS_DIR);
     for (const a of availability(personas, process.env)) {
       if (a.usableHosts === 0) log.warn({ persona: a.persona.id, missingKeys: a.missingKeys }, 'persona unavailable: no host has its key set');
+      for (const warning of hostWarnings(a.persona)) log.warn({ persona: a.persona.id }, warning);
     }
     const protocols = opts.personas === false ? new Map<string, LoadedProtocol>() : await loadProtocols(config.PROTOCOLS_DIR);
     if (opts.personas !== false) checkProtocolPersonas(protocols, personas);

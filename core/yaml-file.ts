@@ -20,8 +20,13 @@ export function parseYamlFile<S extends z.ZodType>(file: string, source: string,
   try {
     raw = parseYaml(source);
   } catch (err) {
-    throw fail(`${file}: not valid YAML: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    // The parser's own advice here is a library call; the person editing needs the YAML rule.
+    if (/multiple documents/.test(message)) throw fail(`${file}: holds more than one document (a line of ---): one ${what} per file`);
+    throw fail(`${file}: not valid YAML (use spaces, not tabs, to indent; put text that holds ": " or starts with a quote in quotes, or write it as a | block): ${message}`);
   }
+  if (raw === null || raw === undefined) throw fail(`${file}: the file is empty: a ${what} file is a set of \`key: value\` lines`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw fail(`${file}: holds ${Array.isArray(raw) ? 'a list' : 'a single value'}: a ${what} file is a set of \`key: value\` lines, one ${what} per file`);
   const result = schema.safeParse(raw);
   if (!result.success) throw fail(`${file}: invalid ${what}\n${describeIssues(result.error)}`);
   return result.data;
@@ -34,10 +39,17 @@ export async function readSmallFile(path: string, what: string, fail: (message: 
   return readFile(path, 'utf8');
 }
 
-/** The YAML files of a folder, sorted; a folder that is not there is said plainly, naming the variable that points at it. */
+/**
+ * The YAML files of a folder (.yaml or .yml, in any case), sorted; hidden files (an editor's or
+ * macOS's `._x.yaml`) and folders are not files of ours. A folder that is not there is said
+ * plainly, naming the variable that points at it.
+ */
 export async function yamlFilesIn(dir: string, variable: string, fail: (message: string) => Error): Promise<string[]> {
   try {
-    return (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((f) => f.isFile() && /\.ya?ml$/i.test(f.name) && !f.name.startsWith('.'))
+      .map((f) => f.name)
+      .sort();
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw fail(`${dir}: no such folder (set ${variable} to the folder holding the files)`);

@@ -1,14 +1,24 @@
 // The shape of a persona file. Pure: no Discord, queue or SDK imports.
 import { z } from 'zod';
 
-const isoDate = z.iso.date(); // YYYY-MM-DD
+const isoDate = z.iso.date({ error: 'a date written YYYY-MM-DD (e.g. 2024-03-04)' });
+
+/** Words people write in most messages: as an alias, one would summon its persona nearly always. */
+const EVERYDAY = new Set('a an and are at be but can do for he hey hi how i in is it me my no not of ok on one or she so that the they this to we what who why will yes you your'.split(' '));
+
+/** Written as routing reads it: spaces trimmed, runs of them made one. */
+const handle = (what: string) =>
+  z
+    .string()
+    .overwrite((s) => s.replace(/\s+/gu, ' ').trim())
+    .min(1, `${what} is empty`);
 
 export const HostSchema = z.strictObject({
   /** Which wire format: Anthropic Messages, OpenAI Chat Completions, or legacy text completions. */
   provider: z.enum(['anthropic', 'openai', 'completions']),
   model: z.string().min(1),
   /** Where the API lives; defaults to the provider's public endpoint. */
-  baseUrl: z.url().optional(),
+  baseUrl: z.url({ protocol: /^https?$/, error: 'an http(s) address, e.g. http://localhost:11434/v1' }).optional(),
   /** Name of the environment variable holding the key. `none` for keyless local servers. */
   apiKeyEnv: z.string().regex(/^([A-Z_][A-Z0-9_]*|none)$/, 'an environment variable name in UPPER_CASE, or none').optional(),
   /** A label for records and /personas ("anthropic", "openrouter", "local-vllm"). */
@@ -50,7 +60,13 @@ export const PersonaSchema = z.strictObject({
     .refine((name) => !/discord|clyde/i.test(name), 'Discord refuses a webhook name containing "discord" or "clyde": choose another name')
     .refine((name) => !/[@#:]|```/.test(name), 'Discord refuses a name containing @, #, : or ```: choose another name')
     .refine((name) => !/^(everyone|here)$/i.test(name), 'Discord refuses the names "everyone" and "here": choose another name'),
-  aliases: z.array(z.string().min(1)).default([]),
+  aliases: z
+    .array(
+      handle('an alias')
+        .refine((a) => [...a].length > 1, 'an alias of one character would summon this persona in most messages')
+        .refine((a) => !EVERYDAY.has(a.toLowerCase()), 'an everyday word: as an alias it would summon this persona in most messages'),
+    )
+    .default([]),
   // Discord fetches it to show beside each post: a web address, not a file path or data: URI.
   avatarUrl: z.url({ protocol: /^https?$/, error: 'an http(s) address Discord can fetch the image from' }).optional(),
   systemPrompt: z.string().default(''),
@@ -70,11 +86,36 @@ export const PersonaSchema = z.strictObject({
       retired: isoDate.optional(),
       knowledgeCutoff: isoDate.optional(),
     })
+    // A record's dates are research data: ones out of order are a typo, not a fact.
+    .refine((l) => inOrder(l.released, l.deprecated, l.retired), 'the dates must follow each other: released, then deprecated, then retired')
+    .refine((l) => inOrder(l.knowledgeCutoff, l.released), 'the knowledge cutoff comes before the release')
     .default({}),
   /** Hosts that serve this model, tried in order when one refuses or has retired it. */
   hosts: z.array(HostSchema).min(1),
 });
 export type Persona = z.infer<typeof PersonaSchema>;
+
+/** Whether the dates given (YYYY-MM-DD, so they compare as text) come in this order; absent ones are skipped. */
+function inOrder(...dates: (string | undefined)[]): boolean {
+  const given = dates.filter((d): d is string => d !== undefined);
+  return given.every((d, i) => i === 0 || given[i - 1]! <= d);
+}
+
+/**
+ * What in a persona's hosts is likely a mistake though valid: a base URL the SDK will not find its
+ * API under (it appends /chat/completions or /completions to an OpenAI-compatible one, which servers
+ * serve under /v1; /v1/messages to an Anthropic one). Such a host answers 404 at first use, which
+ * reads as the model being gone. Pure.
+ */
+export function hostWarnings(persona: Persona): string[] {
+  return persona.hosts.flatMap((h, i) => {
+    if (!h.baseUrl) return [];
+    const path = new URL(h.baseUrl).pathname.replace(/\/+$/, '');
+    if (h.provider === 'anthropic' && /\/v1$/.test(path)) return [`hosts.${i}.baseUrl ends in /v1, which the Anthropic SDK adds itself: requests would go to …/v1/v1/messages`];
+    if (h.provider !== 'anthropic' && !/\/v\d+$/.test(path)) return [`hosts.${i}.baseUrl does not end in /v1: OpenAI-compatible servers (vLLM, Ollama, llama.cpp, OpenRouter) answer under …/v1, so this host may answer "not found"`];
+    return [];
+  });
+}
 
 /** The key variable a host reads, after provider defaults; undefined when it needs none. */
 export function keyEnvOf(host: Host): string | undefined {

@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availability, loadPersonas, parsePersona, PersonaFileError } from '../../personas/load.ts';
-import { hostLabel, keyEnvOf } from '../../personas/schema.ts';
+import { hostLabel, hostWarnings, keyEnvOf } from '../../personas/schema.ts';
 
 const good = `
 id: old-model
@@ -72,7 +72,47 @@ describe('persona files', () => {
     const dir = await mkdtemp(join(tmpdir(), 'personas-'));
     await writeFile(join(dir, 'a.yaml'), good);
     await writeFile(join(dir, 'b.yaml'), good.replace('id: old-model', 'id: other').replace('name: Old Model', 'name: Other'));
-    await expect(loadPersonas(dir)).rejects.toThrow(/b\.yaml: "oldie" is already used by persona old-model/);
+    await expect(loadPersonas(dir)).rejects.toThrow(/b\.yaml: aliases\.0 "oldie" is also the alias of another persona \(.*a\.yaml\)/);
+  });
+
+  it('blames the alias, not the name it repeats, and compares aliases as routing reads them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'personas-'));
+    await writeFile(join(dir, 'a.yaml'), good.replace('id: old-model', 'id: other').replace('name: Old Model', 'name: Llama').replace('aliases: [oldie]', 'aliases: []'));
+    // An alias with spaces around it, written in another file first: it was not seen as "llama".
+    await writeFile(join(dir, '0.yaml'), good.replace('aliases: [oldie]', 'aliases: [" llama "]'));
+    await expect(loadPersonas(dir)).rejects.toThrow(/0\.yaml: aliases\.0 "llama" is also the name of another persona \(.*a\.yaml\)/);
+  });
+
+  it('refuses aliases that would summon a persona in most messages, and dates out of order', () => {
+    expect(() => parsePersona('a.yaml', good.replace('aliases: [oldie]', 'aliases: [the]'))).toThrow(/aliases\.0: an everyday word/);
+    expect(() => parsePersona('a.yaml', good.replace('aliases: [oldie]', 'aliases: [x]'))).toThrow(/aliases\.0: an alias of one character/);
+    expect(() => parsePersona('a.yaml', good.replace('aliases: [oldie]', 'aliases: ["   "]'))).toThrow(/aliases\.0: an alias is empty/);
+    expect(() => parsePersona('a.yaml', good.replace('retired: 2025-01-01', 'retired: 2022-01-01'))).toThrow(/lifecycle: the dates must follow each other/);
+    expect(() => parsePersona('a.yaml', good.replace('released: 2023-01-01', 'released: 2023-01-01, knowledgeCutoff: 2024-01-01'))).toThrow(/the knowledge cutoff comes before the release/);
+    expect(() => parsePersona('a.yaml', good.replace('2023-01-01', '2023/01/01'))).toThrow(/a date written YYYY-MM-DD/);
+  });
+
+  it('says what is wrong with an empty file, a list, two documents, and a base URL without its scheme', () => {
+    expect(() => parsePersona('a.yaml', '# nothing yet\n')).toThrow(/a\.yaml: the file is empty/);
+    expect(() => parsePersona('a.yaml', '- id: x\n')).toThrow(/a\.yaml: holds a list/);
+    expect(() => parsePersona('a.yaml', `${good}---\n${good}`)).toThrow(/a\.yaml: holds more than one document \(a line of ---\): one persona per file/);
+    expect(() => parsePersona('a.yaml', good.replace('https://openrouter.ai/api/v1', 'localhost:11434/v1'))).toThrow(/hosts\.1\.baseUrl: an http\(s\) address/);
+  });
+
+  it('reads .yaml and .yml in any case, and passes over hidden files and folders', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'personas-'));
+    await writeFile(join(dir, 'A.YAML'), good);
+    await writeFile(join(dir, '._A.yaml'), 'binary resource fork');
+    await mkdir(join(dir, 'old.yaml'));
+    expect((await loadPersonas(dir)).map((p) => p.id)).toEqual(['old-model']);
+  });
+
+  it('warns of a base URL the SDK would not find its API under', () => {
+    const p = parsePersona('a.yaml', good.replace('https://openrouter.ai/api/v1', 'http://localhost:11434'));
+    expect(hostWarnings(p)).toEqual([expect.stringMatching(/^hosts\.1\.baseUrl does not end in \/v1/)]);
+    expect(hostWarnings(parsePersona('a.yaml', good))).toEqual([]);
+    const anthropic = parsePersona('a.yaml', good.replace('{ provider: anthropic, model: claude-old }', '{ provider: anthropic, model: claude-old, baseUrl: https://proxy.example.org/v1 }'));
+    expect(hostWarnings(anthropic)).toEqual([expect.stringMatching(/^hosts\.0\.baseUrl ends in \/v1/)]);
   });
 
   it('refuses two files with the same persona id, naming both', async () => {
