@@ -173,6 +173,18 @@ export function sendableImages(prompt: Prompt, now: number): Prompt {
   return { ...prompt, turns: newestFirst.reverse() };
 }
 
+/**
+ * An answer without the persona's own name written before it ("Opus: Hello", "**Opus:** Hello"):
+ * a chat model shown everyone else's words as `Name: text` often answers in the same form, which
+ * under the persona's own name and avatar reads twice, and is read back by later turns as
+ * "Opus: Opus: Hello". Pure.
+ */
+export function withoutOwnName(text: string, persona: Pick<Persona, 'name' | 'id' | 'aliases'>): string {
+  const names = [persona.name, persona.id, ...persona.aliases].map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+'));
+  const own = new RegExp(`^\\s*[*_]{0,2}(?:${names.join('|')})[*_]{0,2}\\s*:[*_]{0,2}\\s*(?=\\S)`, 'iu');
+  return text.replace(own, '');
+}
+
 const SKIPPED = '[earlier messages are not shown]';
 
 /**

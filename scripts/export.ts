@@ -38,7 +38,7 @@ class Failure extends Error {
 }
 
 const USAGE =
-  'usage: npm run export -- --to files --session SESSION_ID [--out DIR]\n   or: npm run export -- --to research-commons --url URL --session SESSION_ID [--token T] [--visibility private|researcher|unlisted|public] [--title T] [--tags a,b] [--new]';
+  'usage: npm run export -- --to files --session SESSION_ID [--out DIR], or --to research-commons --url URL --session SESSION_ID [--token T] [--visibility private|researcher|unlisted|public] [--title T] [--tags a,b] [--new]';
 const { values: args } = readCommandLine('export', USAGE, {
   options: {
     to: { type: 'string' },

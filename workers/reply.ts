@@ -2,7 +2,7 @@
 // Safe to run again: a retry after a crash resumes where the last attempt stopped, never asks the
 // model twice for text already saved, and never posts a piece twice.
 import { type Host, type Persona } from '../personas/schema.ts';
-import { buildContext, WINDOW_STEP } from '../core/context.ts';
+import { buildContext, WINDOW_STEP, withoutOwnName } from '../core/context.ts';
 import type { ChannelRef, DiscordEdge, Speaker } from '../core/discord.ts';
 import { classifyDiscordError, MissingPermissionError } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
@@ -259,7 +259,7 @@ async function generate(
     const reading = { budget: deps.maxTokens, build: (maxTokens: number) => buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens, step: WINDOW_STEP }) };
     const answer = await askPersona(persona, reading, deps.clientFor, onText, deps.hostOptions);
     if (answer.kind === 'answered') {
-      const said = answer.completion.text.trim();
+      const said = withoutOwnName(answer.completion.text, persona).trim();
       const { kept, prompt } = answer.context;
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system));
       // An answer with no text is shown as a notice (not read or answered as the persona's words),

@@ -72,3 +72,14 @@ describe('what a recorded channel keeps of a chain', () => {
     expect(files.jsonl).not.toContain(said.id);
   });
 });
+
+describe('an answer in the transcript form it was shown', () => {
+  it('is posted without the persona\'s own name before it', async () => {
+    const channelId = h.discord.addChannel({ name: 'own-name' });
+    h.anthropicHost.setResponder(() => ({ text: '**Opus:** Hello there.' }));
+    const posted = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, hello' });
+    expect((await posted).content).toBe('Hello there.');
+    await h.settled();
+  });
+});

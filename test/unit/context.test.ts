@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContext, chatPrompt, conversationFor, prefillPrompt, selectHistory } from '../../core/context.ts';
+import { buildContext, chatPrompt, conversationFor, prefillPrompt, selectHistory, withoutOwnName } from '../../core/context.ts';
 import { requestFor, type AnthropicBody, type OpenAIChatBody } from '../../core/requests.ts';
 import { host, msg, persona } from './helpers.ts';
 import type { ChannelMessage } from '../../core/messages.ts';
@@ -238,5 +238,22 @@ describe('conversationFor', () => {
     const later = msg('carol', 'a later question for someone else');
     const answer = msg('GPT', 'an answer posted since', { personaId: 'gpt' });
     expect(conversationFor([before, trigger, later, answer], trigger)).toEqual([before, trigger, answer]);
+  });
+});
+
+describe('an answer without its own name before it', () => {
+  const p = { name: 'Claude 3 Opus', id: 'claude-3-opus', aliases: ['c3opus'] };
+  it('takes off the name (or id, or alias) written as a speaker label, bold or not', () => {
+    for (const [given, meant] of [
+      ['Claude 3 Opus: Hello', 'Hello'],
+      ['**Claude 3 Opus:** Hi', 'Hi'],
+      ['**Claude 3 Opus**: Hi', 'Hi'],
+      ['claude-3-opus:   yes', 'yes'],
+      ['__c3opus:__ ok', 'ok'],
+      ['Claude  3 Opus: \n\nmulti', 'multi'],
+    ]) expect(withoutOwnName(given!, p)).toBe(meant);
+  });
+  it('leaves everything else: other labels, the name elsewhere, a label with nothing after it', () => {
+    for (const text of ['Note: hi', 'Hello Claude 3 Opus: x', 'Claude 3 Opus:', 'Opus: not my name']) expect(withoutOwnName(text, p)).toBe(text);
   });
 });
