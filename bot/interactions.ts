@@ -164,7 +164,12 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
         // The work is done (a thread opened, a transcript exported) but the token's 15 minutes are
         // over: a public answer is posted in the channel by the bot instead; a private one cannot be.
         if (!(gone instanceof InteractionExpiredError) || !publicAnswer || !ctx.channelId) throw gone;
-        return (await rest.post(Routes.channelMessages(ctx.channelId), { body, files: files(a) })) as APIMessage;
+        try {
+          return (await rest.post(Routes.channelMessages(ctx.channelId), { body, files: files(a) })) as APIMessage;
+        } catch (cause) {
+          // The bot may not post there (interactions are answered where it cannot speak): said once, in the log.
+          throw Object.assign(gone, { cause });
+        }
       }
     },
     async respond(choices) {

@@ -75,7 +75,6 @@ export function unknownPersona(query: string): string {
   return `There is no persona called "${query.slice(0, 80)}". Try /personas to see who is here.`;
 }
 
-/** Where a command acts: the channel, the guild, and a thread's parent (whose settings it inherits). */
 /** Room kept in an upload for the message and the form around the files. */
 const UPLOAD_OVERHEAD = 64 * 1024;
 
@@ -98,6 +97,7 @@ export function attachable(files: AnswerFile[], limit: number, sessionId: string
   };
 }
 
+/** Where a command acts: the channel, the guild, and a thread's parent (whose settings it inherits). */
 export function placeOf(ctx: CommandContext): Place {
   return { ...(ctx.guildId ? { guildId: ctx.guildId } : {}), channelId: ctx.channelId, ...(ctx.parentId ? { parentId: ctx.parentId } : {}) };
 }

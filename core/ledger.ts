@@ -108,27 +108,30 @@ export interface Ledger {
 
 export type FollowUpClaim = 'claimed' | 'cooldown' | 'channel-rate';
 
-// KEYS: the channel's replies of the last minute (a sorted set), then one cooldown key per persona.
+// KEYS: the channel's replies of the last minute (a sorted set), then per persona its cooldown key,
+// then per persona this trigger's claim on it (kept a day: a retry, however late, finds its claim).
 // ARGV: the trigger, the cooldown in ms (0: none), the per-minute cap, now (ms). Returns per persona
 // 1 (claimed), 0 (cooling down) or -1 (the channel's minute is full).
 const CLAIM_FOLLOW_UPS = redisScript(`
 local now = tonumber(ARGV[4])
+local n = (#KEYS - 1) / 2
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
 local count = redis.call('ZCARD', KEYS[1])
 local out = {}
-for i = 2, #KEYS do
-  local member = ARGV[1] .. ' ' .. KEYS[i]
+for i = 1, n do
+  local cooldown, claim = KEYS[1 + i], KEYS[1 + n + i]
   local won = 0
-  if redis.call('ZSCORE', KEYS[1], member) then
+  if redis.call('EXISTS', claim) == 1 then
     won = 1
   elseif count >= tonumber(ARGV[3]) then
     won = -1
   else
     local held = false
-    if ARGV[2] ~= '0' then held = redis.call('GET', KEYS[i]) end
+    if ARGV[2] ~= '0' then held = redis.call('GET', cooldown) end
     if not held or held == ARGV[1] then
-      if ARGV[2] ~= '0' then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
-      redis.call('ZADD', KEYS[1], now, member)
+      if ARGV[2] ~= '0' then redis.call('SET', cooldown, ARGV[1], 'PX', ARGV[2]) end
+      redis.call('ZADD', KEYS[1], now, claim)
+      redis.call('SET', claim, '1', 'EX', 86400)
       count = count + 1
       won = 1
     end
@@ -236,7 +239,7 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
     },
     async claimFollowUps(channelId, personaIds, triggerId, limits, now) {
       if (personaIds.length === 0) return [];
-      const keys = [ambientKey(channelId), ...personaIds.map((p) => `${prefix}:cooldown:${channelId}:${p}`)];
+      const keys = [ambientKey(channelId), ...personaIds.map((p) => `${prefix}:cooldown:${channelId}:${p}`), ...personaIds.map((p) => `${prefix}:claim:${triggerId}:${p}`)];
       const won = (await CLAIM_FOLLOW_UPS(redis, keys, [triggerId, Math.round(limits.cooldownSeconds * 1000), limits.perMinute, now])) as number[];
       return won.map((w) => (w === 1 ? 'claimed' : w === 0 ? 'cooldown' : 'channel-rate'));
     },

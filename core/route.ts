@@ -145,7 +145,7 @@ function namedAt(text: string, personas: readonly Persona[]): Map<string, number
 
 /**
  * Blanks out the parts of a message where a name is not an address: code blocks, inline code, quoted
- * lines ("> Opus said…"), web addresses (with a scheme or without: "opus.example.com") and Discord
+ * lines ("> Opus said…", and all after ">>> "), web addresses (with a scheme or without: "opus.example.com") and Discord
  * mention syntax. Positions are kept so "first addressed" stays meaningful.
  */
 export function speakableText(content: string): string {
@@ -153,7 +153,8 @@ export function speakableText(content: string): string {
   return content
     .replace(/```[\s\S]*?```/g, blank)
     .replace(/`[^`\n]*`/g, blank)
-    .replace(/^>.*$/gm, blank)
+    .replace(/^>>> [\s\S]*$/m, blank)
+    .replace(/^> .*$/gm, blank)
     .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, blank)
     .replace(/\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|ai|dev|app|co|gg|me|info|edu|gov|uk|de|fr)\b(?:\/\S*)?/gi, blank)
     .replace(/<[@#][!&]?\d+>/g, blank);
@@ -166,7 +167,11 @@ function patternOf(handles: readonly string[], flags = 'iu'): RegExp | null {
   const key = `${flags}\u0000${handles.join('\u0000')}`;
   let re = patterns.get(key);
   if (re === undefined) {
-    const escaped = handles.map((h) => h.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+')).filter(Boolean);
+    // Longest first: an alternation takes the first handle that matches, and "Claude 3 Opus" must win over "Claude".
+    const escaped = [...handles]
+      .sort((a, b) => b.length - a.length)
+      .map((h) => h.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+'))
+      .filter(Boolean);
     // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
     re = escaped.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${escaped.join('|')})(?![\\p{L}\\p{N}_])`, flags) : null;
     patterns.set(key, re);

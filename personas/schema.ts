@@ -43,6 +43,12 @@ export const HostSchema = z.strictObject({
    * for its model is sent again with less history.
    */
   contextTokens: z.int().positive().optional(),
+  /**
+   * The model writes its reasoning first and ends it with `</think>`, its chat template having opened
+   * the tag (DeepSeek-R1's distills on a server without a reasoning parser): nothing of the answer is
+   * shown until the reasoning is over, so the reasoning never shows in a streamed preview.
+   */
+  thinksFirst: z.boolean().default(false),
 });
 export type Host = z.infer<typeof HostSchema>;
 

@@ -123,9 +123,9 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
   const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchForSdk };
   if (host.provider === 'anthropic') {
-    return separatingReasoning(anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs));
+    return separatingReasoning(anthropicClient(new Anthropic({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs), host.thinksFirst);
   }
-  return separatingReasoning(openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs));
+  return separatingReasoning(openaiClient(new OpenAI({ ...common, ...(host.baseUrl ? { baseURL: host.baseUrl } : {}) }), timeoutMs), host.thinksFirst);
 }
 
 /**
@@ -133,15 +133,15 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
  * streams: `onText` and the completion's text are the answer only, the reasoning joins whatever
  * the host sent apart.
  */
-function separatingReasoning(client: HostClient): HostClient {
+function separatingReasoning(client: HostClient, thinksFirst: boolean): HostClient {
   return {
     async complete(request, onText) {
-      const splitter = createReasoningSplitter();
+      const splitter = createReasoningSplitter({ thinksFirst });
       const done = await client.complete(request, (delta) => {
         const shown = splitter.push(delta);
         if (shown) onText?.(shown);
       });
-      const { answer, reasoning: written } = splitter.end();
+      const { answer, reasoning: written } = splitter.end(done.stopReason);
       const reasoning = [done.reasoning, written].filter(Boolean).join('\n\n');
       const { reasoning: _, ...rest } = done;
       return { ...rest, text: answer, ...(reasoning ? { reasoning } : {}) };

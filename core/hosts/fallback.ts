@@ -201,7 +201,8 @@ export async function askPersona<C extends { prompt: Prompt }>(
     let vision = host.vision;
     for (let shortened = 0; ; shortened++) {
       const prompt = vision ? sendableImages(context.prompt, Date.now()) : context.prompt;
-      const withImages = prompt.mode === 'chat' && prompt.turns.some((t) => t.images?.length);
+      // (Images are sent only to a host that reads them, and only until it has refused one.)
+      const withImages = vision && prompt.mode === 'chat' && prompt.turns.some((t) => t.images?.length);
       const request = streamingRequest(requestFor(persona, { ...host, vision }, prompt));
       const startedAt = Date.now();
       try {

@@ -11,12 +11,22 @@ const CLOSE = '</think>';
 export interface ReasoningSplitter {
   /** Takes a piece of the model's text; returns what of it is answer, to show now. */
   push(delta: string): string;
-  /** At the end: the whole answer and the whole reasoning (empty strings when there is none). */
-  end(): { answer: string; reasoning: string };
+  /**
+   * At the end, with the host's stop reason: the whole answer and the whole reasoning (empty strings
+   * when there is none).
+   */
+  end(stopReason?: string | null): { answer: string; reasoning: string };
 }
 
-export function createReasoningSplitter(): ReasoningSplitter {
-  let state: 'start' | 'thinking' | 'answer' = 'start';
+/**
+ * `thinksFirst`: the model's text begins inside its reasoning (a chat template that opens `<think>`
+ * for it, as DeepSeek-R1's distills have), so nothing shows until `</think>`; a text that never
+ * closes it was all answer after all. Without it, such reasoning is told apart only at the end, and
+ * a streamed preview shows it until the final edit.
+ */
+export function createReasoningSplitter(opts: { thinksFirst?: boolean } = {}): ReasoningSplitter {
+  let state: 'start' | 'thinking' | 'answer' = opts.thinksFirst ? 'thinking' : 'start';
+  let opened = !opts.thinksFirst; // whether a <think> tag opened the reasoning, if any
   let pending = ''; // text not yet placed: the start (a tag may be coming), or reasoning
   let reasoning = '';
   let answer = '';
@@ -34,6 +44,7 @@ export function createReasoningSplitter(): ReasoningSplitter {
       const lead = pending.trimStart();
       if (lead.startsWith(OPEN)) {
         state = 'thinking';
+        opened = true;
         pending = lead.slice(OPEN.length);
       } else if (OPEN.startsWith(lead)) {
         return ''; // all blank so far, or the tag's start: wait for more
@@ -47,7 +58,7 @@ export function createReasoningSplitter(): ReasoningSplitter {
     if (state === 'thinking') {
       const at = pending.indexOf(CLOSE);
       if (at < 0) return '';
-      reasoning += pending.slice(0, at);
+      reasoning += pending.slice(0, at).replace(/^\s*<think>/, '');
       const rest = pending.slice(at + CLOSE.length);
       pending = '';
       state = 'answer';
@@ -63,10 +74,14 @@ export function createReasoningSplitter(): ReasoningSplitter {
       pending += delta;
       return place();
     },
-    end() {
-      if (state === 'thinking') {
+    end(stopReason) {
+      const cutOff = stopReason === 'length' || stopReason === 'max_tokens';
+      if (state === 'thinking' && !opened && !cutOff && !pending.trimStart().startsWith(OPEN)) {
+        // Told it would think first, it finished without closing a reasoning: it answered straight away.
+        answer += pending;
+      } else if (state === 'thinking') {
         // Cut off while thinking (its token limit): all of it was reasoning, and there is no answer.
-        reasoning += pending;
+        reasoning += pending.replace(/^\s*<think>/, '');
       } else if (state === 'start') {
         answer += pending; // a blank answer, or one that is only the tag's start
       } else {

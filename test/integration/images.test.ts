@@ -26,6 +26,20 @@ describe('an image the host cannot read', () => {
   });
   afterAll(() => host.close());
 
+  it('a host that reads no images and refuses in words naming one is refused once, not asked again and again', async () => {
+    const blind = await startModelHost({ responder: () => ({ status: 400, errorType: 'invalid_request_error', errorMessage: 'messages: image input is not supported by this model ([image: cat.png])' }) });
+    try {
+      const p = persona({ id: 'b', name: 'Bee', hosts: [{ provider: 'openai', model: 'text-only', apiKeyEnv: 'none', baseUrl: `${blind.url}/v1` }] });
+      const image = { ...msg('ann', 'look at this'), id: '100', attachments: [{ name: 'cat.png', url: 'https://cdn.discordapp.com/attachments/1/2/cat.png', contentType: 'image/png' }] };
+      const trigger = { ...msg('ann', 'Bee, what do you make of it?'), id: '101' };
+      const result = await askPersona(p, { budget: 6000, build: (maxTokens) => buildContext(p, [image, trigger], trigger, { maxMessages: 10, maxTokens }) }, (h) => createHostClient(h, {}, { timeoutMs: 10_000 }));
+      expect(result.kind === 'exhausted' && result.attempts.map((a) => a.outcome)).toEqual(['refused']);
+      expect(blind.requests).toHaveLength(1);
+    } finally {
+      await blind.close();
+    }
+  });
+
   for (const provider of ['anthropic', 'openai'] as const) {
     it(`is asked again without images, which stay named in the text (${provider})`, async () => {
       const p = persona({ id: 'v', name: 'Vee', hosts: [{ provider, model: 'vision-model', apiKeyEnv: 'none', vision: true, baseUrl: provider === 'anthropic' ? host.url : `${host.url}/v1` }] });

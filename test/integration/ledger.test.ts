@@ -109,6 +109,11 @@ describe('claiming follow-ups (model-to-model turns)', () => {
       expect(await ledger.claimFollowUps('quiet', ['legacy'], 'post-a', { cooldownSeconds: 10, perMinute: 20 }, now)).toEqual(['claimed']);
       expect(await ledgers[1]!.claimFollowUps('quiet', ['legacy'], 'post-b', { cooldownSeconds: 10, perMinute: 20 }, now)).toEqual(['cooldown']);
       expect(await ledger.claimFollowUps('quiet', ['legacy'], 'post-a', { cooldownSeconds: 10, perMinute: 20 }, now)).toEqual(['claimed']);
+      // A retry after its backoff, past the minute and the cooldown, with the minute now full: still its own claim.
+      const later = now + 90_000;
+      await Promise.all(Array.from({ length: 20 }, (_, i) => ledger.claimFollowUps('quiet', [`q${i}`], `post-q${i}`, { cooldownSeconds: 0, perMinute: 20 }, later)));
+      expect(await ledger.claimFollowUps('quiet', ['legacy'], 'post-a', { cooldownSeconds: 10, perMinute: 20 }, later)).toEqual(['claimed']);
+      expect(await ledger.claimFollowUps('quiet', ['other'], 'post-c', { cooldownSeconds: 10, perMinute: 20 }, later)).toEqual(['channel-rate']);
     } finally {
       await other.quit();
     }

@@ -155,6 +155,16 @@ describe('names that are not addresses, and names inside names', () => {
     expect(route(fromPersona('claude-3-opus', 1, 'As Claude 3 Opus, I disagree.'), both, roster, opts).answer).toEqual([]);
   });
 
+  it('finds the longest name whatever order a persona lists its handles in', () => {
+    const claude = persona({ id: 'claude', name: 'Claude', aliases: ['Claude 3 Opus'] });
+    expect(ids(route(human('hey Claude 3 Opus, hi'), [claude, opus], channel({ roster: ['claude', 'opus'] }), opts))).toEqual(['claude']);
+  });
+
+  it('does not read a block quote to the end of the message (>>>) as addressing anyone', () => {
+    expect(ids(route(human('>>> Opus said this\nand GPT-4o agreed'), all, channel(), opts))).toEqual([]);
+    expect(ids(route(human('>:) Opus, hi'), all, channel(), opts))).toEqual(['opus']);
+  });
+
   it('does not take a quoted line or a web address for an address', () => {
     expect(ids(route(human('> Opus said that\nGPT-4o, do you agree?'), all, channel(), opts))).toEqual(['gpt-4o']);
     expect(ids(route(human('see opus.example.com and www.base.dev/docs'), all, channel(), opts))).toEqual([]);
