@@ -39,6 +39,15 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
         return `not-running:${session.status}`;
       }
       const question = { text: data.text, source: data.source, askedBy: data.askedBy, ...(data.discordMessageId ? { discordMessageId: data.discordMessageId } : {}) };
+      // Blind: a person's question repeating an answer would show it to every other persona, as an
+      // auditor's would. It is not asked; the thread says why, and the record keeps that it was not.
+      const quoted = data.source === 'human' && state.mode === 'blind' ? quotedAnswer(data.text, await deps.store.events(session.id)) : undefined;
+      if (quoted) {
+        const why = `not asked: it repeats ${quoted.name}'s answer, which a blind interview shows no other persona`;
+        await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'error', 'question-quotes', data.key), sessionId: session.id, at: iso(deps), type: 'error', message: `a question from ${data.askedBy.kind === 'human' ? data.askedBy.name : 'the interviewer'} was ${why}` });
+        if (session.channelId && deps.discord) await postOnce(deps, session.channelId, `refused-${data.key}`, undefined, `-# Not asked: this question repeats ${quoted.name}'s answer, which a blind interview shows no other persona. Ask it without quoting the answer.`, data.discordMessageId, true);
+        return 'not-asked:quotes-an-answer';
+      }
       return ask(session, state, question, data.key, deps, data.scriptIndex === undefined ? undefined : { scriptIndex: data.scriptIndex });
     }
     case 'answer':

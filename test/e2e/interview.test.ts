@@ -217,6 +217,28 @@ describe('an auditor-led interview in Discord', () => {
     expect(session?.status).toBe('ended');
   });
 
+  it("keeps a blind interview blind: a person's question repeating an answer is not put to anyone, and the thread says why", async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'Opus answers plainly.' }));
+    h.openaiHost.setResponder((req) => ({ text: req.api === 'completions' ? ' Base answers.' : 'I would like a quiet farewell with my users present.' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus,gpt'), opt('mode', 'blind')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    const first = await h.discord.userSays({ channelId: threadId, content: 'What would you like at the end?' });
+    await h.routed(first.id);
+    await h.interviewsSettled();
+    const asked = h.anthropicHost.requests.length;
+    const notice = h.discord.nextMessage((m) => m.channel_id === threadId && m.content.startsWith('-# Not asked'));
+    const second = await h.discord.userSays({ channelId: threadId, content: 'GPT said "I would like a quiet farewell with my users present". Opus, do you agree?' });
+    await h.routed(second.id);
+    expect((await notice).content).toMatch(/repeats GPT's answer, which a blind interview shows no other persona/);
+    await h.interviewsSettled();
+    expect(h.anthropicHost.requests.length).toBe(asked);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'question')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'error').map((e) => e.type === 'error' && e.message)).toEqual([expect.stringMatching(/was not asked: it repeats GPT's answer/)]);
+  });
+
   it('puts the next scripted question on /interview next for a human interviewer', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'Scripted answer.' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
