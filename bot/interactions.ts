@@ -66,6 +66,8 @@ export interface CommandContext {
   channelName: string | undefined;
   /** What the member may do in this channel (Discord computes it, overwrites included). */
   memberCan(permission: PermissionName): boolean;
+  /** What chorus itself may do in this channel, as Discord says with the interaction (true when it does not say). */
+  botCan(permission: PermissionName): boolean;
   /** The largest answer with files Discord takes here, in bytes (the server's upload limit). */
   attachmentLimit: number;
   /** Replies at once (within Discord's 3 s). */
@@ -138,6 +140,7 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
     channelName: i.channel?.name,
     // No member: not in a server (a DM), where no moderator's command applies.
     memberCan: (permission) => (i.member ? has(i.member.permissions, permission) : false),
+    botCan: (permission) => (i.app_permissions === undefined || i.app_permissions === null ? true : has(i.app_permissions, permission)),
     // Discord says it in every interaction; 10 MiB is an unboosted server's.
     attachmentLimit: i.attachment_size_limit ?? 10 * 1024 * 1024,
     answered: false,

@@ -22,6 +22,12 @@ export const command: SlashCommand = {
     if (!ctx.memberCan(ctx.parentId ? 'SendMessagesInThreads' : 'SendMessages')) {
       return ctx.reply('Sorry — you cannot send messages in this channel, so you cannot ask a persona to speak here.', { ephemeral: true });
     }
+    // Interactions reach chorus where it cannot post (it need not see the channel to be asked): the
+    // question would show and its answer never come.
+    const lacking = (['ViewChannel', 'ManageWebhooks'] as const).filter((p) => !ctx.botCan(p));
+    if (lacking.length) {
+      return ctx.reply(`chorus cannot post answers here: it needs ${lacking.map((p) => (p === 'ViewChannel' ? '**View Channel**' : '**Manage Webhooks**')).join(' and ')} in this channel. Ask a moderator to grant it.`, { ephemeral: true });
+    }
     const live = await s.live.of(ctx.channelId);
     if (live?.kind === 'interview') {
       return ctx.reply('This thread is an interview: only its interviewer puts questions here, by writing in the thread.', { ephemeral: true });

@@ -157,6 +157,14 @@ describe('who may do what where', () => {
     expect(visible()).toEqual([]);
   });
 
+  it('/ask where chorus cannot post says so privately, and shows no question that would go unanswered', async () => {
+    const channelId = h.discord.addChannel({ name: 'no-webhooks' });
+    h.discord.denyPermission(channelId, 'ManageWebhooks');
+    expect(await h.command('ask', [opt('persona', 'opus'), opt('text', 'are you there?')], { channelId })).toMatch(/^chorus cannot post answers here: it needs \*\*Manage Webhooks\*\* in this channel/);
+    await h.settled();
+    expect(h.discord.messages(channelId).filter((m) => m.content.includes('asks **Opus**'))).toEqual([]);
+  });
+
   it('/ask whose token expired before its answer (15 minutes over): the question is posted in the channel by the bot, and answered', async () => {
     const channelId = h.discord.addChannel({ name: 'late-ask' });
     h.anthropicHost.setResponder(() => ({ text: 'Answered all the same.' }));
