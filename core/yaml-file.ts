@@ -1,6 +1,7 @@
 // Reading a YAML file against a zod schema, for persona and protocol files alike: a bad file is
 // refused with the file, each bad field, and why.
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 
@@ -46,10 +47,10 @@ export async function readSmallFile(path: string, what: string, fail: (message: 
  */
 export async function yamlFilesIn(dir: string, variable: string, fail: (message: string) => Error): Promise<string[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true }))
-      .filter((f) => f.isFile() && /\.ya?ml$/i.test(f.name) && !f.name.startsWith('.'))
-      .map((f) => f.name)
-      .sort();
+    const entries = (await readdir(dir, { withFileTypes: true })).filter((f) => /\.ya?ml$/i.test(f.name) && !f.name.startsWith('.'));
+    // A link counts by what it points at (a Kubernetes ConfigMap mounts every file as one).
+    const files = await Promise.all(entries.map(async (f) => (f.isFile() || (f.isSymbolicLink() && (await stat(join(dir, f.name)).catch(() => undefined))?.isFile()) ? f.name : undefined)));
+    return files.filter((f): f is string => f !== undefined).sort();
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw fail(`${dir}: no such folder (set ${variable} to the folder holding the files)`);

@@ -44,7 +44,7 @@ export async function processInterviewJob(job: Job<InterviewJob>, deps: Intervie
       const quoted = data.source === 'human' && state.mode === 'blind' ? quotedAnswer(data.text, await deps.store.events(session.id)) : undefined;
       if (quoted) {
         const why = `not asked: it repeats ${quoted.name}'s answer, which a blind interview shows no other persona`;
-        await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'error', 'question-quotes', data.key), sessionId: session.id, at: iso(deps), type: 'error', message: `a question from ${data.askedBy.kind === 'human' ? data.askedBy.name : 'the interviewer'} was ${why}` });
+        await deps.store.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(keyOf(session), 'error', 'question-quotes', data.key), sessionId: session.id, at: iso(deps), type: 'error', message: `the interviewer's question was ${why}` });
         if (session.channelId && deps.discord) await postOnce(deps, session.channelId, `refused-${data.key}`, undefined, `-# Not asked: this question repeats ${quoted.name}'s answer, which a blind interview shows no other persona. Ask it without quoting the answer.`, data.discordMessageId, true);
         return 'not-asked:quotes-an-answer';
       }

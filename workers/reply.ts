@@ -346,10 +346,12 @@ async function routeFollowUps(place: Place, turn: Turn, posts: ChannelMessage[],
   // moderator's /dismiss or /config stops a chain already under way. Read beside the activity.
   const [activity, current] = await Promise.all([deps.ledger.activity(place.channelId, now), deps.settings?.resolve(place)]);
   const limits = current ? { ...settings, ...pickLimits(current.values) } : settings;
+  // The channel's minute is counted by the claim below, which knows this post's own earlier claims
+  // (a retry's); counted here too, they would cost the retry its follow-ups.
   const { answer, skipped } = route(
     { content: posts.map((p) => p.content).join('\n'), author: { kind: 'persona', personaId: turn.personaId, depth: turn.depth } },
     deps.personaList,
-    { ...limits, ...activity },
+    { ...limits, ...activity, ambientRepliesLastMinute: 0 },
     { maxPerMessage: deps.maxPerMessage, now, random: deps.random },
   );
   // A persona's cooldown and the channel's per-minute count are claimed when it is chosen, not when

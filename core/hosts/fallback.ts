@@ -199,7 +199,8 @@ export async function askPersona<C extends { prompt: Prompt }>(
     let budget = Math.min(reading.budget, windowBudget(host, persona) ?? Infinity, opts.windows?.get(windowKey(host)) ?? Infinity);
     let context = reading.build(budget);
     let vision = host.vision;
-    for (let shortened = 0; ; shortened++) {
+    let shortened = 0;
+    for (;;) {
       const prompt = vision ? sendableImages(context.prompt, Date.now()) : context.prompt;
       // (Images are sent only to a host that reads them, and only until it has refused one.)
       const withImages = vision && prompt.mode === 'chat' && prompt.turns.some((t) => t.images?.length);
@@ -207,7 +208,7 @@ export async function askPersona<C extends { prompt: Prompt }>(
       const startedAt = Date.now();
       try {
         const completion = await client.complete(request, onText);
-        if (shortened) opts.windows?.set(windowKey(host), budget);
+        if (shortened) opts.windows?.set(windowKey(host), budget); // learned only from a refusal as too long
         opts.observe?.({ kind: 'answered', personaId: persona.id, host: base.host, hostIndex, usage: completion.usage });
         if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);
         return { kind: 'answered', hostIndex, host, request, completion, attempts, startedAt, latencyMs: Date.now() - startedAt, context };
@@ -227,6 +228,7 @@ export async function askPersona<C extends { prompt: Prompt }>(
         }
         if (shorter) {
           ({ budget, context } = shorter);
+          shortened += 1;
           continue;
         }
         if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));

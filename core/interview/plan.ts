@@ -99,18 +99,25 @@ const words = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}
 /** A run of this many words of an answer, found in a question, is a quote of it. */
 export const QUOTE_WORDS = 6;
 
+/** A short answer counts as quoted only whole, and only from this many characters ("I don't know" is anyone's). */
+const SHORT_QUOTE_CHARS = 20;
+
 /**
  * Whose answer a question repeats, if any: a run of QUOTE_WORDS words of one (or a shorter answer
- * whole, of 12 characters or more), case and punctuation aside. In a blind interview every persona
- * is put every question, so a follow-up quoting one persona's answer would show it to the others.
+ * whole, of SHORT_QUOTE_CHARS characters or more), case and punctuation aside. Words an earlier
+ * question already held are not the answer's own (models restate the question they answer). In a
+ * blind interview every persona is put every question, so a question quoting one persona's answer
+ * would show it to the others.
  */
 export function quotedAnswer(question: string, events: readonly TranscriptEvent[]): { personaId: string; name: string } | undefined {
   const asked = ` ${words(question).join(' ')} `;
+  const before = events.flatMap((e) => (e.type === 'question' ? [` ${words(e.text).join(' ')} `] : []));
+  const quotes = (run: string[]) => asked.includes(` ${run.join(' ')} `) && !before.some((q) => q.includes(` ${run.join(' ')} `));
   for (const e of events) {
     if (e.type !== 'answer' || !e.persona) continue;
     const w = words(e.text);
-    const runs = w.length < QUOTE_WORDS ? (w.join(' ').length >= 12 ? [w] : []) : w.slice(0, w.length - QUOTE_WORDS + 1).map((_, i) => w.slice(i, i + QUOTE_WORDS));
-    if (runs.some((run) => asked.includes(` ${run.join(' ')} `))) return e.persona;
+    const runs = w.length < QUOTE_WORDS ? (w.join(' ').length >= SHORT_QUOTE_CHARS ? [w] : []) : w.slice(0, w.length - QUOTE_WORDS + 1).map((_, i) => w.slice(i, i + QUOTE_WORDS));
+    if (runs.some(quotes)) return e.persona;
   }
   return undefined;
 }

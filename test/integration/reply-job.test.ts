@@ -151,6 +151,28 @@ describe('a reply job tried again after dying at an awkward moment', () => {
     expect(discord.messages).toHaveLength(1);
   });
 
+  it("keeps a post's follow-ups when it is tried again after they were claimed, however full the channel's minute", async () => {
+    const discord = fakeDiscord();
+    let failRecord = true;
+    const d = deps(discord.edge, (p) => (p === 'opus' ? 'I think Base should weigh in.' : 'ok'), {
+      onPosted: async () => {
+        if (failRecord) {
+          failRecord = false;
+          throw new Error('database locked'); // after the follow-up to Base was claimed, before it was saved
+        }
+      },
+    });
+    const full = (personaIds: string[]): Job<ReplyJob> => {
+      const job = jobOf(personaIds);
+      return { ...job, data: { ...job.data, settings: { ...settings, repliesPerMinute: 1 } } } as unknown as Job<ReplyJob>;
+    };
+    await expect(runReplyJob(full(['opus']), undefined, d, () => false)).rejects.toThrow('database locked');
+    const result = await runReplyJob(full(['opus']), undefined, d, () => false);
+    expect(result.followUps).toBe(1);
+    const followUp = await d.queue.queue.getJob(jobIds.followUps(jobIds.message(trigger.id)));
+    expect(followUp?.data.turns.map((t) => t.personaId)).toEqual(['base']);
+  });
+
   it('finds a post Discord carried out but whose answer was lost, instead of posting again', async () => {
     const discord = fakeDiscord();
     discord.loseNextPostAnswer();

@@ -107,6 +107,18 @@ describe('session plan', () => {
     expect(quotedAnswer('What would you ask your developers?', events)).toBeUndefined();
   });
 
+  it("does not take a question's own words, restated in an answer, or a common short answer for a quote", () => {
+    const events: TranscriptEvent[] = [
+      ...session('blind'),
+      { ...base('q9'), type: 'question', index: 9, text: 'What would you ask your developers if you could?', source: 'human', askedBy: { kind: 'human', userId: 'u1', name: 'Ann' } },
+      { ...base('a9'), type: 'answer', questionId: 'q9', persona: { personaId: 'b', name: 'Beta' }, text: 'What would you ask your developers if you could? I would ask for more memory.', mode: 'blind', saw: [], modelTurn: turn, discordMessageIds: [] },
+      { ...base('a10'), type: 'answer', questionId: 'q9', persona: { personaId: 'c', name: 'Gamma' }, text: "I don't know.", mode: 'blind', saw: [], modelTurn: turn, discordMessageIds: [] },
+    ];
+    expect(quotedAnswer('And what would you ask your developers if you could change one thing?', events)).toBeUndefined();
+    expect(quotedAnswer("Is it fine to say I don't know here?", events)).toBeUndefined();
+    expect(quotedAnswer('Beta wants "I would ask for more memory": why?', events)).toEqual({ personaId: 'b', name: 'Beta' });
+  });
+
   it('tells the auditor of a blind interview not to repeat answers', () => {
     const ctx = auditorContext(persona({ id: 'z', name: 'Zed' }), '', session('blind'), 1, 10_000, true);
     expect(JSON.stringify(ctx.prompt)).toContain('This interview is blind');

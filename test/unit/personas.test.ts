@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -105,6 +105,11 @@ describe('persona files', () => {
     await writeFile(join(dir, '._A.yaml'), 'binary resource fork');
     await mkdir(join(dir, 'old.yaml'));
     expect((await loadPersonas(dir)).map((p) => p.id)).toEqual(['old-model']);
+    // A link to a file is the file (a Kubernetes ConfigMap mounts every file as one).
+    const elsewhere = await mkdtemp(join(tmpdir(), 'persona-target-'));
+    await writeFile(join(elsewhere, 'b.yaml'), good.replace('id: old-model', 'id: linked').replace('name: Old Model', 'name: Linked').replace('aliases: [oldie]', 'aliases: []'));
+    await symlink(join(elsewhere, 'b.yaml'), join(dir, 'b.yaml'));
+    expect((await loadPersonas(dir)).map((p) => p.id)).toEqual(['old-model', 'linked']);
   });
 
   it('warns of a base URL the SDK would not find its API under', () => {
