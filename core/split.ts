@@ -86,7 +86,8 @@ function bestCut(text: string, room: number, minimum: number): number {
   return hardCut(text, room, minimum);
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Made on first use: the gateway loads this file for clipText, and never cuts a word hard.
+let graphemes: Intl.Segmenter | undefined;
 
 /**
  * One unbroken run cut at `room`, or a little before: not inside a grapheme (a surrogate pair, an
@@ -95,6 +96,7 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  */
 function hardCut(text: string, room: number, minimum: number): number {
   let at = room;
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   for (const { index } of graphemes.segment(text.slice(0, room + 32))) {
     if (index > room) break;
     at = index;
