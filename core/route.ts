@@ -160,6 +160,9 @@ export function speakableText(content: string): string {
     .replace(/<[@#][!&]?\d+>/g, blank);
 }
 
+/** A handle as a pattern: its characters literal, any run of spaces in it matching any run of spaces. */
+export const handleSource = (handle: string) => handle.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
+
 /** One pattern for a set of handles, built once per set (routing runs for every message). */
 const patterns = new Map<string, RegExp | null>();
 
@@ -170,7 +173,7 @@ function patternOf(handles: readonly string[], flags = 'iu'): RegExp | null {
     // Longest first: an alternation takes the first handle that matches, and "Claude 3 Opus" must win over "Claude".
     const escaped = [...handles]
       .sort((a, b) => b.length - a.length)
-      .map((h) => h.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+'))
+      .map(handleSource)
       .filter(Boolean);
     // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
     re = escaped.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${escaped.join('|')})(?![\\p{L}\\p{N}_])`, flags) : null;
