@@ -1,5 +1,6 @@
 // What an interview does next, decided from its records alone. Pure, so a session resumes after
 // any crash by reading its events again.
+import { QUOTE_WORDS, runsOf, wordsOf } from '../quotes.ts';
 import type { TranscriptEvent } from '../transcript/events.ts';
 import { participation } from './consent.ts';
 import type { AuditorMove } from './context.ts';
@@ -93,12 +94,6 @@ export function applyAuditorMove(events: readonly TranscriptEvent[], plan: Sessi
   return { kind: 'end', reason: 'script-finished' };
 }
 
-/** Words, lower-cased, with everything else between them one space: what a quote keeps of a text. */
-const words = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
-
-/** A run of this many words of an answer, found in a question, is a quote of it. */
-export const QUOTE_WORDS = 6;
-
 /** A short answer counts as quoted only whole, and only from this many characters ("I don't know" is anyone's). */
 const SHORT_QUOTE_CHARS = 20;
 
@@ -110,13 +105,13 @@ const SHORT_QUOTE_CHARS = 20;
  * would show it to the others.
  */
 export function quotedAnswer(question: string, events: readonly TranscriptEvent[]): { personaId: string; name: string } | undefined {
-  const asked = ` ${words(question).join(' ')} `;
-  const before = events.flatMap((e) => (e.type === 'question' ? [` ${words(e.text).join(' ')} `] : []));
-  const quotes = (run: string[]) => asked.includes(` ${run.join(' ')} `) && !before.some((q) => q.includes(` ${run.join(' ')} `));
+  const asked = ` ${wordsOf(question).join(' ')} `;
+  const before = events.flatMap((e) => (e.type === 'question' ? [` ${wordsOf(e.text).join(' ')} `] : []));
+  const quotes = (run: string) => asked.includes(` ${run} `) && !before.some((q) => q.includes(` ${run} `));
   for (const e of events) {
     if (e.type !== 'answer' || !e.persona) continue;
-    const w = words(e.text);
-    const runs = w.length < QUOTE_WORDS ? (w.join(' ').length >= SHORT_QUOTE_CHARS ? [w] : []) : w.slice(0, w.length - QUOTE_WORDS + 1).map((_, i) => w.slice(i, i + QUOTE_WORDS));
+    const w = wordsOf(e.text);
+    const runs = w.length < QUOTE_WORDS ? (w.join(' ').length >= SHORT_QUOTE_CHARS ? [w.join(' ')] : []) : runsOf(w);
     if (runs.some(quotes)) return e.persona;
   }
   return undefined;

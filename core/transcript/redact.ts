@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RequestBody } from '../requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from './events.ts';
+import { quoteFinder } from '../quotes.ts';
 import { redactShown, type SpanDecision } from './redact-request.ts';
 import type { ShownMessage } from './shown.ts';
 
@@ -92,53 +93,6 @@ function modelTurnOf(e: TranscriptEvent): ModelTurn | undefined {
 }
 
 /** A run of this many words of a withheld text, found anywhere, is a quote of it. */
-export const QUOTED_RUN = 6;
-
-/**
- * Withholds what quotes part of a withheld text rather than the whole: any run of QUOTED_RUN of its
- * words in a row (case and punctuation aside; overlapping runs make one span), and any of its
- * tokens that identify rather than say (with a digit or an @ in them, 6 characters or more: a code
- * word, an e-mail address, a phone number, an address).
- */
-function quoteFinder(texts: readonly string[], othersWords: readonly string[]): (text: string) => string {
-  const runs = new Set<string>();
-  const tokens = new Set<string>();
-  const others = new Set(othersWords.flatMap((t) => [...t.matchAll(TOKEN)].map((m) => m[0].toLowerCase())));
-  for (const t of texts) {
-    const w = [...t.matchAll(WORD)].map((m) => m[0].toLowerCase());
-    for (let i = 0; i + QUOTED_RUN <= w.length; i++) runs.add(w.slice(i, i + QUOTED_RUN).join(' '));
-    for (const m of t.matchAll(TOKEN)) if (m[0].length >= 6 && /[\d@]/.test(m[0]) && !others.has(m[0].toLowerCase())) tokens.add(m[0].toLowerCase());
-  }
-  if (!runs.size && !tokens.size) return (text) => text;
-  return (text) => {
-    const spans: [number, number][] = [];
-    const words = [...text.matchAll(WORD)];
-    for (let i = 0; runs.size && i + QUOTED_RUN <= words.length; i++) {
-      if (!runs.has(words.slice(i, i + QUOTED_RUN).map((m) => m[0].toLowerCase()).join(' '))) continue;
-      const last = words[i + QUOTED_RUN - 1]!;
-      spans.push([words[i]!.index, last.index + last[0].length]);
-    }
-    for (const m of text.matchAll(TOKEN)) if (tokens.has(m[0].toLowerCase())) spans.push([m.index, m.index + m[0].length]);
-    if (!spans.length) return text;
-    spans.sort((a, b) => a[0] - b[0]);
-    const merged: [number, number][] = [];
-    for (const s of spans) {
-      const prev = merged.at(-1);
-      if (prev && s[0] <= prev[1]) prev[1] = Math.max(prev[1], s[1]);
-      else merged.push([...s]);
-    }
-    let out = '';
-    let at = 0;
-    for (const [start, end] of merged) {
-      out += text.slice(at, start) + WITHHELD;
-      at = end;
-    }
-    return out + text.slice(at);
-  };
-}
-const WORD = /[\p{L}\p{N}]+/gu;
-/** A token: letters and digits joined by the marks an address or a code uses. */
-const TOKEN = /[\p{L}\p{N}]+(?:[-_.@+:/][\p{L}\p{N}]+)*/gu;
 
 export const pseudonym = (index: number) => `Participant ${index}`;
 export const pseudonymId = (index: number) => `participant-${index}`;
@@ -220,7 +174,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     if (e.type === 'question' && !isOptedOut(e.askedBy)) othersWords.push(e.text);
     if (e.type === 'channel_message' && !isOptedOut(e.author) && e.author.kind === 'human') othersWords.push(e.text);
   }
-  const quoted = quoteFinder(variants, othersWords);
+  const quoted = quoteFinder(variants, othersWords, WITHHELD);
   const nameToPseudonym = new Map<string, string>();
   // A name as written, and shouted ("WILL"): a model may write either.
   const setName = (n: string, p: Person) => {
