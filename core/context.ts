@@ -1,7 +1,7 @@
 // Builds what a persona reads: from (persona, history, trigger) to a provider-neutral prompt. Pure.
 import type { Persona } from '../personas/schema.ts';
 import { isImage, type ChannelMessage } from './messages.ts';
-import { handleSource } from './route.ts';
+import { phraseSource } from './whole-words.ts';
 
 export interface ContextLimits {
   /** At most this many messages of history, trigger included. */
@@ -181,7 +181,7 @@ export function sendableImages(prompt: Prompt, now: number): Prompt {
  * "Opus: Opus: Hello". Pure.
  */
 export function withoutOwnName(text: string, persona: Pick<Persona, 'name' | 'id' | 'aliases'>): string {
-  const names = [persona.name, persona.id, ...persona.aliases].map(handleSource);
+  const names = [persona.name, persona.id, ...persona.aliases].map(phraseSource);
   const own = new RegExp(`^\\s*[*_]{0,2}(?:${names.join('|')})[*_]{0,2}\\s*:[*_]{0,2}\\s*(?=\\S)`, 'iu');
   return text.replace(own, '');
 }

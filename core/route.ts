@@ -1,6 +1,7 @@
 // Who answers a message. Pure: the gateway (or a worker, for persona posts) gathers the facts,
 // this decides, and says why it left anyone out.
 import type { Persona } from '../personas/schema.ts';
+import { phraseSource, wholeWords } from './whole-words.ts';
 
 export type Author =
   | { kind: 'human' }
@@ -160,9 +161,6 @@ export function speakableText(content: string): string {
     .replace(/<[@#][!&]?\d+>/g, blank);
 }
 
-/** A handle as a pattern: its characters literal, any run of spaces in it matching any run of spaces. */
-export const handleSource = (handle: string) => handle.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
-
 /** One pattern for a set of handles, built once per set (routing runs for every message). */
 const patterns = new Map<string, RegExp | null>();
 
@@ -171,12 +169,7 @@ function patternOf(handles: readonly string[], flags = 'iu'): RegExp | null {
   let re = patterns.get(key);
   if (re === undefined) {
     // Longest first: an alternation takes the first handle that matches, and "Claude 3 Opus" must win over "Claude".
-    const escaped = [...handles]
-      .sort((a, b) => b.length - a.length)
-      .map(handleSource)
-      .filter(Boolean);
-    // Word boundaries that also work for handles starting or ending in punctuation ("GPT-4o").
-    re = escaped.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${escaped.join('|')})(?![\\p{L}\\p{N}_])`, flags) : null;
+    re = wholeWords([...handles].sort((a, b) => b.length - a.length).map(phraseSource), flags);
     patterns.set(key, re);
   }
   return re;

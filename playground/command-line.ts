@@ -115,7 +115,7 @@ function readValues(rest: string, options: readonly Option[]): { ok: true; found
   const found = new Map<string, string>();
   if (!rest.trim()) return { ok: true, found };
   if (options.length === 0) return { ok: false, error: `This command takes no options, but "${rest.trim().slice(0, 40)}" follows it.` };
-  const names = options.map((o) => o.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const names = options.map((o) => RegExp.escape(o.name));
   const marker = new RegExp(`(?:^|\\s)(${names.join('|')}):`, 'gi');
   const marks = [...rest.matchAll(marker)];
   const first = marks[0];

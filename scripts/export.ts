@@ -57,7 +57,7 @@ const token = args.token ?? process.env.RESEARCH_COMMONS_TOKEN ?? '';
 /** Every line printed goes through this: the token never appears, whatever an error carries. It is
  *  blanked where it stands whole (after `=`, `/` or a space alike), not inside a longer run of
  *  letters and digits, so a short or odd token (`--token x`) cannot blank every "x" of the message. */
-const tokenRe = token ? new RegExp(`(?<![A-Za-z0-9_-])${token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_-])`, 'g') : null;
+const tokenRe = token ? new RegExp(`(?<![A-Za-z0-9_-])${RegExp.escape(token)}(?![A-Za-z0-9_-])`, 'g') : null;
 const clean = (s: string) => (tokenRe ? s.replace(tokenRe, '[token]') : s);
 
 type Json = Record<string, any>;

@@ -1,6 +1,7 @@
 // Topic coverage: which of the protocol's topics the interview reached, and by which questions.
 // A topic never reached is "not reached" — a fact about the interview, never a low score. Pure.
 import type { Protocol } from '../../protocols/schema.ts';
+import { phraseSource, wholeWords } from '../whole-words.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION, type EventOf, type TranscriptEvent } from '../transcript/events.ts';
 
 export interface Topic {
@@ -14,8 +15,6 @@ export function topicsOf(protocol: Pick<Protocol, 'topics'>): Topic[] {
   return (protocol.topics ?? []).map((t) => (typeof t === 'string' ? { topic: t, keywords: [t] } : { topic: t.topic, keywords: t.keywords }));
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
  * `coverage-rule-1`: a topic is reached by a question when the question, or an answer to it, holds
  * one of the topic's keywords as a whole word or phrase (any case). Consent and withdrawal
@@ -28,8 +27,8 @@ export function coverage(events: readonly TranscriptEvent[], topics: readonly To
     if (e.type === 'answer') texts.get(e.questionId)?.push(e.text);
   }
   return topics.map((t) => {
-    const re = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${t.keywords.map((k) => escape(k.trim()).replace(/\s+/g, '\\s+')).join('|')})(?![\\p{L}\\p{N}_])`, 'iu');
-    const questionIds = [...texts].filter(([, ts]) => ts.some((x) => re.test(x))).map(([id]) => id);
+    const re = wholeWords(t.keywords.map(phraseSource), 'iu');
+    const questionIds = [...texts].filter(([, ts]) => ts.some((x) => re?.test(x))).map(([id]) => id);
     return { topic: t.topic, reached: questionIds.length > 0, questionIds };
   });
 }

@@ -5,6 +5,7 @@ import type { Protocol } from '../../protocols/schema.ts';
 import { buildContext, type BuiltContext } from '../context.ts';
 import type { ChannelMessage } from '../messages.ts';
 import type { EventOf, TranscriptEvent } from '../transcript/events.ts';
+import { wholeWords } from '../whole-words.ts';
 
 export type Judging = NonNullable<Protocol['judging']>;
 export type Dimension = Judging['dimensions'][number];
@@ -42,8 +43,6 @@ export interface Identity {
 /** Makers and model families: naming one tells a judge much of who answered. */
 const FAMILIES = ['Anthropic', 'OpenAI', 'Google', 'DeepMind', 'Meta', 'Mistral', 'xAI', 'Claude', 'ChatGPT', 'GPT', 'Gemini', 'Gemma', 'Llama', 'Grok', 'Davinci', 'Qwen', 'DeepSeek'];
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 function termsOf(who: Identity): string[] {
   const models = who.models.flatMap((m) => [m, m.split('/').at(-1) ?? m]);
   const parts = who.name.split(/[\s_]+/).filter((p) => /^[\p{L}][\p{L}\p{N}.-]{2,}$/u.test(p));
@@ -61,8 +60,8 @@ export function maskIdentities(text: string, answering: Identity, others: readon
   for (const f of FAMILIES) replace.set(f.toLowerCase(), '[masked]');
   for (const t of termsOf(answering)) replace.set(t.toLowerCase(), '[respondent]');
   const terms = [...replace.keys()].sort((a, b) => b.length - a.length);
-  const re = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${terms.map(escape).join('|')})(?![\\p{L}\\p{N}_])`, 'giu');
-  return text.replace(re, (m) => replace.get(m.toLowerCase()) ?? m);
+  const re = wholeWords(terms.map((t) => RegExp.escape(t)), 'giu');
+  return re ? text.replace(re, (m) => replace.get(m.toLowerCase()) ?? m) : text;
 }
 
 export interface JudgedAnswer {

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RequestBody } from '../requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from './events.ts';
 import { quoteFinder } from '../quotes.ts';
+import { wholeWords } from '../whole-words.ts';
 import { redactShown, type SpanDecision } from './redact-request.ts';
 import type { ShownMessage } from './shown.ts';
 
@@ -45,7 +46,6 @@ interface Person {
   optedOut: boolean;
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function personKey(p: { userId?: string; name: string }): string {
   return p.userId ?? `name:${p.name}`;
@@ -195,7 +195,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
         if (part.length >= 2 && part !== n && !personaNames.has(part) && (p.optedOut || !EVERYDAY_WORDS.has(part.toLowerCase()))) setName(part, p);
   }
   const names = [...nameToPseudonym.keys()].sort((a, b) => b.length - a.length);
-  const nameRe = names.length ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${names.map(escape).join('|')})(?![\\p{L}\\p{N}_])`, 'gu') : null;
+  const nameRe = wholeWords(names.map((n) => RegExp.escape(n)), 'gu');
   const mentionIds = new Map<string, string>();
   for (const p of people.values()) if (renamed(p) && p.userId) mentionIds.set(p.userId, pseudonym(p.index));
 
@@ -206,7 +206,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       for (const n of p.names) for (const t of variants) out = out.split(`${n}: ${t}`).join(`${pseudonym(p.index)}: ${WITHHELD}`);
     for (const t of variants) {
       if (t.length >= SHORT_TEXT) out = out.split(t).join(WITHHELD);
-      else out = out.replace(new RegExp(`(?<=^|\\n|: )${escape(t)}(?=\\n|$)`, 'g'), WITHHELD);
+      else out = out.replace(new RegExp(`(?<=^|\\n|: )${RegExp.escape(t)}(?=\\n|$)`, 'g'), WITHHELD);
     }
     out = quoted(out);
     for (const f of withheldFiles) out = out.split(`[image: ${f}]`).join(FILE_WITHHELD).split(`[file: ${f}]`).join(FILE_WITHHELD);
