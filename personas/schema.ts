@@ -107,18 +107,23 @@ function inOrder(...dates: (string | undefined)[]): boolean {
   return given.every((d, i) => i === 0 || given[i - 1]! <= d);
 }
 
+/** Services whose OpenAI-compatible API is served at the root of their address, without /v1. */
+const SERVED_AT_ROOT = new Set(['api.deepseek.com', 'api.perplexity.ai']);
+
 /**
  * What in a persona's hosts is likely a mistake though valid: a base URL the SDK will not find its
- * API under (it appends /chat/completions or /completions to an OpenAI-compatible one, which servers
- * serve under /v1; /v1/messages to an Anthropic one). Such a host answers 404 at first use, which
- * reads as the model being gone. Pure.
+ * API under (it appends /chat/completions or /completions to an OpenAI-compatible one, which most
+ * servers serve under /v1; /v1/messages to an Anthropic one). Such a host answers 404 at first use,
+ * which reads as the model being gone. Only a bare address is doubted: a path someone wrote
+ * (Gemini's /v1beta/openai, Azure's /openai/deployments/…) is theirs to know. Pure.
  */
 export function hostWarnings(persona: Persona): string[] {
   return persona.hosts.flatMap((h, i) => {
     if (!h.baseUrl) return [];
-    const path = new URL(h.baseUrl).pathname.replace(/\/+$/, '');
+    const url = new URL(h.baseUrl);
+    const path = url.pathname.replace(/\/+$/, '');
     if (h.provider === 'anthropic' && /\/v1$/.test(path)) return [`hosts.${i}.baseUrl ends in /v1, which the Anthropic SDK adds itself: requests would go to …/v1/v1/messages`];
-    if (h.provider !== 'anthropic' && !/\/v\d+$/.test(path)) return [`hosts.${i}.baseUrl does not end in /v1: OpenAI-compatible servers (vLLM, Ollama, llama.cpp, OpenRouter) answer under …/v1, so this host may answer "not found"`];
+    if (h.provider !== 'anthropic' && path === '' && !SERVED_AT_ROOT.has(url.hostname)) return [`hosts.${i}.baseUrl has no path: most OpenAI-compatible servers (vLLM, Ollama, LM Studio, OpenRouter's /api/v1) answer under …/v1, so this host may answer "not found"`];
     return [];
   });
 }

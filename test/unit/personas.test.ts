@@ -114,7 +114,10 @@ describe('persona files', () => {
 
   it('warns of a base URL the SDK would not find its API under', () => {
     const p = parsePersona('a.yaml', good.replace('https://openrouter.ai/api/v1', 'http://localhost:11434'));
-    expect(hostWarnings(p)).toEqual([expect.stringMatching(/^hosts\.1\.baseUrl does not end in \/v1/)]);
+    expect(hostWarnings(p)).toEqual([expect.stringMatching(/^hosts\.1\.baseUrl has no path/)]);
+    // Services that document another address are not doubted.
+    for (const url of ['https://api.deepseek.com', 'https://api.perplexity.ai/', 'https://generativelanguage.googleapis.com/v1beta/openai/', 'https://x.openai.azure.com/openai/deployments/gpt4'])
+      expect(hostWarnings(parsePersona('a.yaml', good.replace('https://openrouter.ai/api/v1', url)))).toEqual([]);
     expect(hostWarnings(parsePersona('a.yaml', good))).toEqual([]);
     const anthropic = parsePersona('a.yaml', good.replace('{ provider: anthropic, model: claude-old }', '{ provider: anthropic, model: claude-old, baseUrl: https://proxy.example.org/v1 }'));
     expect(hostWarnings(anthropic)).toEqual([expect.stringMatching(/^hosts\.0\.baseUrl ends in \/v1/)]);
