@@ -16,6 +16,7 @@ import { openStores } from '../core/stores.ts';
 import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
 import { loadCommands } from '../commands/index.ts';
+import { catchUp, forgetHeard, heardChannels } from './catch-up.ts';
 import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
 import { createGuildFacts } from './guild-facts.ts';
 import { commandContext, InteractionExpiredError } from './interactions.ts';
@@ -90,15 +91,37 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
   // Events of one channel are handled in the order Discord sent them (an edit or a deletion must
   // never overtake the message's creation); different channels go on at once.
   const channelQueues = new Map<string, Promise<void>>();
+  function inChannelOrder(channelId: string, task: () => Promise<void>): Promise<void> {
+    const run = (channelQueues.get(channelId) ?? Promise.resolve()).then(task);
+    channelQueues.set(channelId, run);
+    void run.finally(() => channelQueues.get(channelId) === run && channelQueues.delete(channelId));
+    return run;
+  }
   function onDispatch(event: ShardEvent): Promise<void> {
     // Sub-millisecond, for latency figures (ms since the epoch, like Date.now()).
     const receivedAt = performance.timeOrigin + performance.now();
     const channelId = (event.payload.d as { channel_id?: unknown } | null)?.channel_id;
     if (!event.payload.t.startsWith('MESSAGE_') || typeof channelId !== 'string') return handleEvent(event, receivedAt);
-    const run = (channelQueues.get(channelId) ?? Promise.resolve()).then(() => handleEvent(event, receivedAt));
-    channelQueues.set(channelId, run);
-    void run.finally(() => channelQueues.get(channelId) === run && channelQueues.delete(channelId));
-    return run;
+    return inChannelOrder(channelId, () => handleEvent(event, receivedAt));
+  }
+
+  /** After a fresh session: what was written in the channels heard from lately, routed late. */
+  async function catchUpAfter(shard: readonly [number, number], sessionAt: number): Promise<void> {
+    const channels = await heardChannels(stores.redis, prefix, shard, sessionAt);
+    if (!channels.length) return;
+    const botUserId = await identity.botUserId();
+    const routed = await catchUp(
+      rest,
+      channels,
+      sessionAt,
+      (m, c) =>
+        inChannelOrder(m.channel_id, async () => {
+          const message = P.MessageCreate.parse({ ...m, ...(c.guildId ? { guild_id: c.guildId } : {}) });
+          metrics.routed(await handleMessage(message, services, botUserId, Date.now(), true));
+        }),
+      (c, err) => log.warn({ channelId: c.channelId, err: describeError(err) }, 'could not read what was written in a channel while the gateway was away'),
+    );
+    log.info({ shard: shard[0], channels: channels.length, routed }, 'read what was written while the gateway had no session');
   }
 
   async function handleEvent({ payload }: ShardEvent, receivedAt: number): Promise<void> {
@@ -121,13 +144,17 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     switch (t) {
       case GatewayDispatchEvents.Ready: {
         const ready = P.Ready.parse(d);
+        const sessionAt = Date.now();
         // A fresh session: what was said while no session existed reached no one; workers re-read
         // each channel's history from Discord once (channels never spoken in excepted: the
-        // GUILD_CREATEs that follow say which, see bot/guild-facts.ts).
+        // GUILD_CREATEs that follow say which, see bot/guild-facts.ts), and the messages it missed
+        // are routed late (bot/catch-up.ts).
         const epoch = stores.history.newEpoch();
         await identity.remember({ botUserId: ready.user.id, ...(ready.application ? { applicationId: ready.application.id } : {}) });
         await epoch;
         log.info({ user: ready.user.username, guilds: ready.guilds?.length ?? 0 }, 'gateway ready');
+        const shard = ready.shard ?? [0, 1];
+        void catchUpAfter(shard, sessionAt).catch((err: unknown) => log.warn({ shard: shard[0], err: describeError(err) }, 'could not read what was written while the gateway had no session'));
         return;
       }
       case GatewayDispatchEvents.GuildCreate: {
@@ -160,8 +187,8 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       case GatewayDispatchEvents.ThreadDelete: {
         // What was kept of the channel goes with it: its target, its history, its webhooks' tokens
         // (Discord deletes the webhooks with the channel).
-        const { id } = P.Channel.pick({ id: true }).parse(d);
-        await Promise.all([services.guildFacts.forgetChannel(id), stores.history.forget(id), stores.redis.del(webhookPoolKey(prefix, id))]);
+        const { id, guild_id } = P.Channel.pick({ id: true, guild_id: true }).parse(d);
+        await Promise.all([services.guildFacts.forgetChannel(id), stores.history.forget(id), stores.redis.del(webhookPoolKey(prefix, id)), forgetHeard(stores.redis, prefix, id, guild_id)]);
         return;
       }
       case GatewayDispatchEvents.ThreadListSync:

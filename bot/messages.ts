@@ -1,6 +1,7 @@
 // What the gateway does with messages: keep each channel's history, route what people wrote, and
 // queue one reply job per message that someone should answer. It never calls a model.
 import { askQuestion } from '../core/interview/sessions.ts';
+import { noteHeard } from './catch-up.ts';
 import { readableContent, type ChannelMessage } from '../core/messages.ts';
 import { jobIds, type Place } from '../core/replies.ts';
 import { route, type Author } from '../core/route.ts';
@@ -9,8 +10,12 @@ import type { LiveSession } from '../core/transcript/live.ts';
 import { displayName, SPOKEN_TYPES, toChannelMessage, type MessageCreate, type MessageUpdate } from './payloads.ts';
 import type { Services } from './services.ts';
 
-/** Records the message and queues a reply job when personas should answer it. Returns how many answer. */
-export async function handleMessage(m: MessageCreate, s: Services, botUserId: string, receivedAt = Date.now()): Promise<number> {
+/**
+ * Records the message and queues a reply job when personas should answer it. Returns how many answer.
+ * A message read `late` (bot/catch-up.ts), which the gateway may have routed before, is answered by
+ * those it addresses only: no second roll of the dice for an interjection.
+ */
+export async function handleMessage(m: MessageCreate, s: Services, botUserId: string, receivedAt = Date.now(), late = false): Promise<number> {
   // The workers record and route their own posts; chorus's own notices and answers are not conversation.
   if (m.author.id === botUserId) return 0;
   if (m.webhook_id && (await s.isOurWebhook(m.webhook_id))) return 0;
@@ -28,7 +33,10 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
   const author: Author = m.author.bot || m.webhook_id ? { kind: 'bot' } : { kind: 'human' };
   // Sent now, awaited with the job: the two go to Redis together. (Settings, live sessions and
   // thread parents are answered from memory; see core/changes.ts.)
-  const recorded = s.history.add(m.channel_id, [trigger], { complete: s.guildFacts.claimEmpty(m.channel_id) });
+  const recorded = Promise.all([
+    s.history.add(m.channel_id, [trigger], { complete: s.guildFacts.claimEmpty(m.channel_id) }),
+    late ? undefined : noteHeard(s.redis, s.config.CHORUS_PREFIX, m.channel_id, guildId, receivedAt),
+  ]);
   recorded.catch(() => undefined); // awaited below on every path; never an unhandled rejection meanwhile
   const [parentId, live, repliedTo] = await Promise.all([
     s.guildFacts.parentOf(m.channel_id),
@@ -49,13 +57,14 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
   }
   const { values: settings } = await s.settings.resolve(place);
   const now = Date.now();
-  const activity = settings.interjectionProbability > 0 ? await s.ledger.activity(m.channel_id, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
+  const chance = late ? 0 : settings.interjectionProbability;
+  const activity = chance > 0 ? await s.ledger.activity(m.channel_id, now) : { lastPostAt: new Map<string, number>(), ambientRepliesLastMinute: 0 };
   const content = m.content ?? '';
   const mentions = [...rolePersonas].map(([roleId, personaId]) => ({ personaId, at: content.indexOf(`<@&${roleId}>`) }));
   const { answer, skipped } = route(
     { content, author, ...(repliedTo && !repliedTo.notice ? { repliedToPersonaId: repliedTo.personaId } : {}), mentions },
     s.personas,
-    { ...settings, ...activity },
+    { ...settings, interjectionProbability: chance, ...activity },
     { maxPerMessage: s.config.MAX_PERSONAS_PER_MESSAGE, now, random: Math.random },
   );
   if (skipped.length) s.log.info({ messageId: m.id, channelId: m.channel_id, skipped }, 'some addressed personas will not answer');

@@ -89,6 +89,8 @@ export const Ready = z.object({
   user: z.object({ id, username: z.string() }),
   application: maybe(z.object({ id })),
   guilds: maybe(z.array(z.object({ id }))),
+  /** [this shard, shard count], as the session was identified. */
+  shard: maybe(z.tuple([z.number().int(), z.number().int()])),
 });
 
 export const Interaction = z.object({

@@ -46,9 +46,16 @@ export function isImage(a: Attachment): boolean {
   return /\.(png|jpe?g|gif|webp)$/i.test(a.name);
 }
 
+const DISCORD_EPOCH = 1420070400000n;
+
 /** Milliseconds since epoch encoded in a Discord snowflake. */
 export function snowflakeTime(id: string): number {
-  return Number((BigInt(id) >> 22n) + 1420070400000n);
+  return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
+}
+
+/** The lowest snowflake of a moment: Discord's `after` and `before` take one to mean a time. */
+export function snowflakeAt(ms: number): string {
+  return ((BigInt(Math.floor(ms)) - DISCORD_EPOCH) << 22n).toString();
 }
 
 interface MentionedUser {

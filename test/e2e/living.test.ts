@@ -107,6 +107,26 @@ describe('history without refetching', () => {
     expect(JSON.stringify((await request).body)).toContain('said where chorus could not see');
   });
 
+  it('answers, once, what was asked while the gateway had no session', async () => {
+    const channelId = h.discord.addChannel({ name: 'away' });
+    const opus = () => personaPosts(channelId).filter((m) => m.author.username === 'Opus');
+    h.anthropicHost.setResponder((req) => ({ text: lastUserText(req).includes('and now') ? 'the second' : 'the first' }));
+    const first = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, are you there?' });
+    await first;
+    await h.settled();
+    // Discord ends the session; the next one is fresh (READY), and Discord replays nothing into it.
+    h.discord.invalidateSessions();
+    const late = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, and now, here?' });
+    expect((await late).content).toBe('the second');
+    await h.settled();
+    await h.discord.userSays({ channelId, content: 'no one is asked here' });
+    await h.settled();
+    // The message answered before the outage was read again with the rest, and not answered again.
+    expect(opus().map((m) => m.content)).toEqual(['the first', 'the second']);
+  });
+
   it('reads Discord history once for a channel with history it has not seen, then never again', async () => {
     const channelId = h.discord.addChannel({ name: 'quiet' });
     await h.discord.userSays({ channelId, content: 'an old message before chorus was asked anything' });
@@ -115,7 +135,8 @@ describe('history without refetching', () => {
     const epoch = await h.redis.get(epochKey);
     h.discord.invalidateSessions();
     await vi.waitFor(async () => expect(await h.redis.get(epochKey)).not.toBe(epoch), { timeout: 10_000, interval: 20 });
-    const historyReads = () => h.discord.restCalls.filter((c) => c.method === 'GET' && c.path.endsWith(`/channels/${channelId}/messages`)).length;
+    // (The gateway's look for what it missed since it last heard here reads from a point, `after`.)
+    const historyReads = () => h.discord.restCalls.filter((c) => c.method === 'GET' && c.path.endsWith(`/channels/${channelId}/messages`) && !c.query.after).length;
     const request = h.anthropicHost.nextRequest();
     for (let i = 0; i < 3; i++) {
       const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');

@@ -1,0 +1,108 @@
+// What people wrote while the gateway had no session. A resumed session has Discord replay what it
+// missed (bot/connection.ts saves its position only past events fully handled), but a fresh one
+// (READY: the old session expired during a long outage, or Discord invalidated it) starts from
+// now: a message written meanwhile would never be answered. So after READY the gateway reads, in
+// the channels it heard from lately, what was written before the session began, and routes it as
+// it would have. Routing one twice costs nothing: a message's reply job is one job (`msg-<id>`),
+// and a worker never answers a message twice as the same persona (workers/reply.ts).
+import { Routes, type APIMessage } from 'discord-api-types/v10';
+import type { REST } from '@discordjs/rest';
+import type { Redis } from 'ioredis';
+import { snowflakeAt, snowflakeTime } from '../core/messages.ts';
+
+/** A message older than this when the session begins is not answered late: the talk has moved on. */
+export const CATCH_UP_MS = 10 * 60_000;
+/** Channels heard from within this are read; at most this many, the latest heard first. */
+const HEARD_WITHIN_MS = 24 * 3600_000;
+const MAX_CHANNELS = 200;
+/** Channels read at once: the bot's 50 requests a second are shared with replies. */
+const AT_ONCE = 4;
+
+const heardKey = (prefix: string) => `${prefix}:gateway-heard`;
+const DM = '@me';
+
+export interface HeardChannel {
+  channelId: string;
+  guildId?: string;
+  /** When the gateway last routed a message there (ms since the epoch). */
+  heardAt: number;
+}
+
+/** Notes that the gateway routed a message in the channel: after a fresh session it is read again. */
+export function noteHeard(redis: Redis, prefix: string, channelId: string, guildId: string | undefined, at: number): Promise<unknown> {
+  return redis.zadd(heardKey(prefix), at, `${guildId ?? DM}/${channelId}`);
+}
+
+/** Forgets a deleted channel. */
+export function forgetHeard(redis: Redis, prefix: string, channelId: string, guildId: string | undefined): Promise<unknown> {
+  return redis.zrem(heardKey(prefix), `${guildId ?? DM}/${channelId}`);
+}
+
+/** The shard a guild's events come on (Discord's formula); direct messages come on shard 0. */
+export function shardOf(guildId: string | undefined, shardCount: number): number {
+  return guildId ? Number((BigInt(guildId) >> 22n) % BigInt(shardCount)) : 0;
+}
+
+/** The channels of one shard heard from lately, latest first; older entries are dropped. */
+export async function heardChannels(redis: Redis, prefix: string, shard: readonly [number, number], now: number): Promise<HeardChannel[]> {
+  const since = now - HEARD_WITHIN_MS;
+  await redis.zremrangebyscore(heardKey(prefix), '-inf', `(${since}`);
+  const flat = await redis.zrevrangebyscore(heardKey(prefix), '+inf', since, 'WITHSCORES');
+  const out: HeardChannel[] = [];
+  for (let i = 0; i + 1 < flat.length && out.length < MAX_CHANNELS; i += 2) {
+    const [guild, channelId] = flat[i]!.split('/') as [string, string];
+    const guildId = guild === DM ? undefined : guild;
+    if (shardOf(guildId, shard[1]) === shard[0]) out.push({ channelId, ...(guildId ? { guildId } : {}), heardAt: Number(flat[i + 1]) });
+  }
+  return out;
+}
+
+/**
+ * Of a channel's messages, those the gateway may have missed: written after it last heard from the
+ * channel (less a margin for clocks) and before the new session began, and not too old to answer.
+ * Oldest first, as they would have come. Pure.
+ */
+export function missedMessages(messages: readonly APIMessage[], heardAt: number, sessionAt: number): APIMessage[] {
+  const from = Math.max(heardAt - 5_000, sessionAt - CATCH_UP_MS);
+  return messages
+    .filter((m) => {
+      const at = snowflakeTime(m.id);
+      return at >= from && at < sessionAt;
+    })
+    .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+}
+
+/** Where to start reading a channel: its first message that could have been missed. */
+export function readFrom(heardAt: number, sessionAt: number): string {
+  return snowflakeAt(Math.max(heardAt - 5_000, sessionAt - CATCH_UP_MS) - 1);
+}
+
+/**
+ * Reads every channel heard from and hands each message it may have missed to `route`, in order
+ * within a channel. A channel that cannot be read (deleted, access lost) is skipped with `onSkip`.
+ */
+export async function catchUp(
+  rest: REST,
+  channels: readonly HeardChannel[],
+  sessionAt: number,
+  route: (message: APIMessage, channel: HeardChannel) => Promise<void>,
+  onSkip: (channel: HeardChannel, err: unknown) => void,
+): Promise<number> {
+  let routed = 0;
+  const queue = [...channels];
+  const reader = async () => {
+    for (let c = queue.shift(); c; c = queue.shift()) {
+      try {
+        const page = (await rest.get(Routes.channelMessages(c.channelId), { query: new URLSearchParams({ after: readFrom(c.heardAt, sessionAt), limit: '100' }) })) as APIMessage[];
+        for (const m of missedMessages(page, c.heardAt, sessionAt)) {
+          await route(m, c);
+          routed += 1;
+        }
+      } catch (err) {
+        onSkip(c, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: AT_ONCE }, reader));
+  return routed;
+}

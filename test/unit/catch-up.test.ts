@@ -1,0 +1,29 @@
+import type { APIMessage } from 'discord-api-types/v10';
+import { describe, expect, it } from 'vitest';
+import { CATCH_UP_MS, missedMessages, readFrom, shardOf } from '../../bot/catch-up.ts';
+import { snowflakeAt, snowflakeTime } from '../../core/messages.ts';
+
+const at = (ms: number, n = 0) => ({ id: (BigInt(snowflakeAt(ms)) + BigInt(n)).toString() }) as APIMessage;
+
+describe('what the gateway missed while it had no session', () => {
+  const sessionAt = Date.parse('2026-12-07T12:00:00Z');
+
+  it('is what was written after it last heard from the channel and before the session began, oldest first', () => {
+    const heardAt = sessionAt - 60_000;
+    const messages = [at(sessionAt + 10), at(sessionAt - 1_000, 2), at(sessionAt - 1_000, 1), at(heardAt - 60_000), at(heardAt - 1_000)];
+    expect(missedMessages(messages, heardAt, sessionAt).map((m) => snowflakeTime(m.id))).toEqual([heardAt - 1_000, sessionAt - 1_000, sessionAt - 1_000]);
+    expect(missedMessages(messages, heardAt, sessionAt).map((m) => m.id)).toEqual([at(heardAt - 1_000).id, at(sessionAt - 1_000, 1).id, at(sessionAt - 1_000, 2).id]);
+  });
+
+  it('leaves what is too old to answer late, and reads from there', () => {
+    const heardAt = sessionAt - 3_600_000;
+    expect(missedMessages([at(sessionAt - CATCH_UP_MS - 1), at(sessionAt - CATCH_UP_MS + 1)], heardAt, sessionAt)).toHaveLength(1);
+    expect(snowflakeTime(readFrom(heardAt, sessionAt))).toBe(sessionAt - CATCH_UP_MS - 1);
+  });
+
+  it('reads each channel on the shard its guild is on', () => {
+    expect(shardOf(undefined, 4)).toBe(0);
+    expect(shardOf('41771983423143937', 1)).toBe(0);
+    expect(shardOf(((5n << 22n) | 123n).toString(), 4)).toBe(1);
+  });
+});
