@@ -66,7 +66,9 @@ export function estimateTokens(text: string): number {
 /**
  * Keeps the newest messages that fit the count and token budgets, oldest dropped first. The
  * trigger keeps its place in time (answers posted after it stay after it) and is always kept,
- * even alone over budget: answering without it makes no sense.
+ * even alone over budget: answering without it makes no sense. It is read as the history holds it
+ * (edited since it was routed, it is answered as it now reads); the job's copy stands in only
+ * where the history no longer reaches back to it.
  *
  * With a step and messages that know their place in the channel, the oldest message kept is the
  * first at or after a boundary (a multiple of the step): the window's start stays put while the
@@ -77,16 +79,18 @@ export function selectHistory(
   trigger: ChannelMessage,
   limits: ContextLimits,
 ): { kept: ChannelMessage[]; dropped: ChannelMessage[]; tokens: number } {
-  const timeline = history.some((m) => m.id === trigger.id) ? history.map((m) => (m.id === trigger.id ? trigger : m)) : [...history, trigger];
+  const held = history.find((m) => m.id === trigger.id);
+  const asked = held ?? trigger;
+  const timeline = held ? history : [...history, trigger];
   const cost = (m: ChannelMessage) => estimateTokens(`${m.authorName}: ${messageText(m)}`);
   const step = limits.step ?? 1;
-  if (step > 1 && timeline.every((m) => m === trigger || m.seq !== undefined)) return steppedWindow(timeline, trigger, limits, step, cost);
-  let tokens = cost(trigger);
+  if (step > 1 && timeline.every((m) => m === asked || m.seq !== undefined)) return steppedWindow(timeline, asked, limits, step, cost);
+  let tokens = cost(asked);
   let count = 1;
-  const keep = new Set<ChannelMessage>([trigger]);
+  const keep = new Set<ChannelMessage>([asked]);
   for (let i = timeline.length - 1; i >= 0; i--) {
     const m = timeline[i]!;
-    if (m === trigger) continue;
+    if (m === asked) continue;
     if (count >= limits.maxMessages || tokens + cost(m) > limits.maxTokens) break;
     keep.add(m);
     tokens += cost(m);

@@ -9,14 +9,20 @@ export interface HistoryStore {
    * Adds or replaces messages, keeping the newest `size`. A persona tag, once known, is kept.
    * `complete`: nothing older exists that chorus has not kept (the gateway learned the channel
    * empty and has seen every message since), so the channel counts as filled in this epoch.
+   * `keepHeld`: a message already held stays as it is (a copy read back from Discord lacks what the
+   * gateway knew when it saw the message: role names, nicknames).
    */
-  add(channelId: string, messages: ChannelMessage[], opts?: { complete?: boolean }): Promise<void>;
+  add(channelId: string, messages: ChannelMessage[], opts?: { complete?: boolean; keepHeld?: boolean }): Promise<void>;
   edit(channelId: string, id: string, content: string): Promise<void>;
+  /** Deleted messages: gone from what models read, and remembered a day as withdrawn. */
   remove(channelId: string, ids: string[]): Promise<void>;
   /** The newest `limit` messages, oldest first. */
   recent(channelId: string, limit: number): Promise<ChannelMessage[]>;
-  /** `recent` and `isFilled` in one round trip: a reply's context usually needs nothing more. */
-  read(channelId: string, limit: number): Promise<{ filled: boolean; messages: ChannelMessage[] }>;
+  /**
+   * `recent` and `isFilled` in one round trip: a reply's context usually needs nothing more. With
+   * `asking`, also whether that message was deleted (`withdrawn`): its words are not to be answered.
+   */
+  read(channelId: string, limit: number, asking?: string): Promise<{ filled: boolean; messages: ChannelMessage[]; withdrawn: boolean }>;
   /** Whether the channel has been filled from Discord since the gateway last (re)started. */
   isFilled(channelId: string): Promise<boolean>;
   markFilled(channelId: string): Promise<void>;
@@ -34,15 +40,18 @@ export interface HistoryStore {
  */
 export const HISTORY_MEMORY_SECONDS = 30 * 24 * 3600;
 
+/** How long a deleted message is remembered, so a turn queued to answer it does not: past any retry. */
+const WITHDRAWN_SECONDS = 24 * 3600;
+
 // KEYS: zset, messages hash, personas hash, places hash, place counter, filled flag, epoch. ARGV:
-// size, complete (1/0), seconds kept, then (score, id, json) triples. A message new to the channel
-// gets the next place (seq); the newest `size` stay. A complete channel is marked filled in the
-// current epoch. The channel's keys are kept for the given seconds from now, together.
+// size, complete (1/0), seconds kept, keep held (1/0), then (score, id, json) triples. A message new
+// to the channel gets the next place (seq); the newest `size` stay. A complete channel is marked
+// filled in the current epoch. The channel's keys are kept for the given seconds from now, together.
 const ADD = redisScript(`
 local size = tonumber(ARGV[1])
 if ARGV[2] == '1' then redis.call('SET', KEYS[6], redis.call('GET', KEYS[7]) or '0') end
-for i = 4, #ARGV, 3 do
-  redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+for i = 5, #ARGV, 3 do
+  if ARGV[4] == '1' then redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[i + 2]) else redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
   if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
     redis.call('HSET', KEYS[4], ARGV[i + 1], redis.call('INCR', KEYS[5]))
@@ -59,12 +68,14 @@ end
 for k = 1, 6 do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
 return 1`);
 
-// KEYS: zset, messages hash, personas hash, filled flag, epoch, places hash. ARGV: limit.
-// Returns filled (0/1), then (json, persona tag, place) triples, newest first.
+// KEYS: zset, messages hash, personas hash, filled flag, epoch, places hash, withdrawn set. ARGV:
+// limit, the id asked about ('' for none). Returns filled (0/1), withdrawn (0/1), then (json,
+// persona tag, place) triples, newest first.
 const READ = redisScript(`
 local filled = redis.call('GET', KEYS[4])
 local epoch = redis.call('GET', KEYS[5]) or '0'
-local out = { (filled ~= false and filled == epoch) and 1 or 0 }
+local withdrawn = ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[7], ARGV[2]) or 0
+local out = { (filled ~= false and filled == epoch) and 1 or 0, withdrawn }
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return out end
 local bodies = redis.call('HMGET', KEYS[2], unpack(ids))
@@ -85,10 +96,12 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   const filledKey = (c: string) => `${prefix}:history-filled:${c}`;
   const seqKey = (c: string) => `${prefix}:history-places:${c}`;
   const counterKey = (c: string) => `${prefix}:history-counter:${c}`;
+  const withdrawnKey = (c: string) => `${prefix}:history-withdrawn:${c}`;
   const epochKey = `${prefix}:gateway-epoch`;
 
-  async function read(channelId: string, limit: number): Promise<{ filled: boolean; messages: ChannelMessage[] }> {
-    const [filled, ...triples] = (await READ(redis, [zkey(channelId), hkey(channelId), pkey(channelId), filledKey(channelId), epochKey, seqKey(channelId)], [limit])) as [number, ...string[]];
+  async function read(channelId: string, limit: number, asking = ''): Promise<{ filled: boolean; messages: ChannelMessage[]; withdrawn: boolean }> {
+    const keys = [zkey(channelId), hkey(channelId), pkey(channelId), filledKey(channelId), epochKey, seqKey(channelId), withdrawnKey(channelId)];
+    const [filled, withdrawn, ...triples] = (await READ(redis, keys, [limit, asking])) as [number, number, ...string[]];
     const messages: ChannelMessage[] = [];
     for (let i = 0; i < triples.length; i += 3) {
       const body = triples[i];
@@ -100,7 +113,7 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
     }
     // Same millisecond: order by id, which Discord makes increase.
     messages.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
-    return { filled: filled === 1, messages };
+    return { filled: filled === 1, messages, withdrawn: withdrawn === 1 };
   }
 
   return {
@@ -111,7 +124,7 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       // The tags go first on the one connection, in the same write: ADD finds them set.
       await Promise.all([
         tagged.length ? redis.hset(pkey(channelId), ...tagged) : undefined,
-        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, HISTORY_MEMORY_SECONDS, ...args]),
+        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, HISTORY_MEMORY_SECONDS, opts?.keepHeld ? 1 : 0, ...args]),
       ]);
     },
     async edit(channelId, id, content) {
@@ -121,10 +134,18 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
     },
     async remove(channelId, ids) {
       if (ids.length === 0) return;
-      await redis.multi().zrem(zkey(channelId), ...ids).hdel(hkey(channelId), ...ids).hdel(pkey(channelId), ...ids).hdel(seqKey(channelId), ...ids).exec();
+      await redis
+        .multi()
+        .zrem(zkey(channelId), ...ids)
+        .hdel(hkey(channelId), ...ids)
+        .hdel(pkey(channelId), ...ids)
+        .hdel(seqKey(channelId), ...ids)
+        .sadd(withdrawnKey(channelId), ...ids)
+        .expire(withdrawnKey(channelId), WITHDRAWN_SECONDS)
+        .exec();
     },
     recent: async (channelId, limit) => (await read(channelId, limit)).messages,
-    read: (channelId, limit) => read(channelId, limit),
+    read: (channelId, limit, asking) => read(channelId, limit, asking),
     async isFilled(channelId) {
       const [filled, epoch] = await redis.mget(filledKey(channelId), epochKey);
       return filled !== null && filled === (epoch ?? '0');
@@ -137,7 +158,7 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       await redis.incr(epochKey);
     },
     async forget(channelId) {
-      await redis.del(zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId));
+      await redis.del(zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), withdrawnKey(channelId));
     },
   };
 }

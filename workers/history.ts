@@ -50,7 +50,7 @@ export async function channelHistory(deps: HistoryDeps, channelId: string, limit
     const named = post && !post.notice ? readNameLine(m.content) : undefined;
     return named ? [{ ...m, content: named.piece, author: { ...m.author, username: named.name, global_name: named.name } }] : [];
   });
-  await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, posts.get(m.id))));
+  await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, posts.get(m.id))), { keepHeld: true });
   await deps.history.markFilled(channelId);
   return spoken(await deps.history.recent(channelId, limit));
 }

@@ -80,7 +80,7 @@ export type TurnOutcome =
   | { status: 'already-answered'; followUps: Turn[] }
   /** The host failed in passing: try this turn again on its own, later. */
   | { status: 'retry-later'; attempt: number; delayMs: number }
-  | { status: 'unknown-persona' | 'no-permission' | 'undeliverable' | 'over-budget' };
+  | { status: 'unknown-persona' | 'no-permission' | 'undeliverable' | 'over-budget' | 'withdrawn' };
 
 /** Discord refused the bot token: nothing will work until it is replaced. */
 export class BotTokenRefusedError extends Error {
@@ -103,8 +103,15 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   // server's token budgets (when it has any).
   const hostOptions = readHealthAhead(deps.hostOptions, persona);
   const budget = deps.budgets && place.guildId ? deps.budgets.check(place.guildId, persona.id, limitsOf(settings), Date.now()) : undefined;
-  let [progress, missing, history, verdict] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages), budget]);
+  let [progress, missing, history, verdict] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages, trigger.id), budget]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
+  if (history.withdrawn && progress.text === undefined && progress.posted.size === 0) {
+    // Deleted before its answer began: its words are not to be read or answered. (An answer already
+    // under way is finished: nothing is left half-said.)
+    log.info('skipped: the message was deleted before it was answered');
+    await deps.ledger.markDone(trigger.id, personaId);
+    return { status: 'withdrawn' };
+  }
   if (missing.has('ManageWebhooks')) {
     // Refused before and not granted since: asking again would only cost another invalid request.
     log.debug('skipped: chorus lacks Manage Webhooks here');

@@ -295,6 +295,18 @@ describe('history store', () => {
     await history.remove('h1', [ms[1]!.id]);
     expect((await history.recent('h1', 10)).map((m) => m.content)).toEqual(['three (edited)', 'four']);
     expect((await history.recent('h1', 1)).map((m) => m.content)).toEqual(['four']);
+    // A deleted message is remembered as withdrawn, for a turn still queued to answer it.
+    expect((await history.read('h1', 10, ms[1]!.id)).withdrawn).toBe(true);
+    expect((await history.read('h1', 10, ms[2]!.id)).withdrawn).toBe(false);
+  });
+
+  it('keeps the copy it holds when told to (a refill from Discord knows less than the gateway did)', async () => {
+    const seen = message('hey @GPT');
+    await history.add('h4', [seen]);
+    await history.add('h4', [{ ...seen, content: 'hey @unknown-role' }], { keepHeld: true });
+    expect((await history.recent('h4', 5)).map((m) => m.content)).toEqual(['hey @GPT']);
+    await history.add('h4', [{ ...seen, content: 'hey @GPT (edited)' }]);
+    expect((await history.recent('h4', 5)).map((m) => m.content)).toEqual(['hey @GPT (edited)']);
   });
 
   it('never loses a persona tag to a later copy without one', async () => {

@@ -109,6 +109,13 @@ describe('history budget', () => {
     const { kept } = selectHistory([msg('a', 'old'), trigger], trigger, { maxMessages: 50, maxTokens: 10 });
     expect(kept).toEqual([trigger]);
   });
+
+  it('reads the trigger as the history now holds it: edited since it was routed, as edited', () => {
+    const routed = msg('b', 'what colour are cats?');
+    const edited = { ...routed, content: 'what colour are dogs?' };
+    const { kept } = selectHistory([msg('a', 'hi'), edited], routed, { maxMessages: 50, maxTokens: 10_000 });
+    expect(kept.map((m) => m.content)).toEqual(['hi', 'what colour are dogs?']);
+  });
 });
 
 describe('prompt caching on Anthropic hosts', () => {

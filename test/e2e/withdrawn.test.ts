@@ -1,0 +1,49 @@
+// A message changed or taken back before a worker took up its turn: the answer reads it as it now
+// stands, and a deleted one is neither answered nor read.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ inProcessWorkers: 0 });
+  h.anthropicHost.setResponder(() => ({ text: 'an answer' }));
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const opusPosts = (channelId: string) => h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined && m.author.username === 'Opus');
+const historyOf = async (channelId: string) => (await h.stores.history.recent(channelId, 20)).map((m) => m.content).join('\n');
+
+describe('a message edited or deleted while its turn waits', () => {
+  it('is answered as edited, and not at all when deleted', async () => {
+    const edited = h.discord.addChannel({ name: 'edited' });
+    const deleted = h.discord.addChannel({ name: 'deleted' });
+    const typo = await h.discord.userSays({ channelId: edited, content: 'Opus, what colour are CATS?' });
+    const secret = await h.discord.userSays({ channelId: deleted, content: 'Opus, my password is PINEAPPLE' });
+    await Promise.all([h.routed(typo.id), h.routed(secret.id)]);
+    await h.discord.userEdits(typo.id, 'Opus, what colour are DOGS?');
+    await h.discord.userDeletes(secret.id);
+    await vi.waitFor(async () => {
+      expect(await historyOf(edited)).toContain('DOGS');
+      expect(await historyOf(deleted)).toBe('');
+    });
+
+    h.addWorker(); // only now is either turn taken up
+    await h.settled();
+    const sent = h.anthropicHost.requests.map((r) => JSON.stringify(r.body));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain('DOGS');
+    expect(sent[0]).not.toContain('CATS');
+    expect(sent.join()).not.toContain('PINEAPPLE');
+    expect(opusPosts(edited)).toHaveLength(1);
+    expect(opusPosts(deleted)).toHaveLength(0);
+
+    // The channel goes on as before.
+    const next = h.discord.nextMessage((m) => m.channel_id === deleted && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId: deleted, content: 'Opus, hello again' });
+    await next;
+    await h.settled();
+    expect(h.anthropicHost.requests.map((r) => JSON.stringify(r.body)).join()).not.toContain('PINEAPPLE');
+  });
+});
