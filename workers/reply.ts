@@ -264,7 +264,7 @@ async function generate(
   try {
     // The history is cut to the budget; again, shorter, for a host that finds it too long for its model.
     const reading = { budget: deps.maxTokens, build: (maxTokens: number) => buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens, step: WINDOW_STEP }) };
-    const answer = await askPersona(persona, reading, deps.clientFor, onText, deps.hostOptions);
+    const answer = await askPersona(persona, reading, deps.clientFor, onText, { ...deps.hostOptions, onTextDiscarded: () => streamer?.discard() });
     if (answer.kind === 'answered') {
       const said = withoutOwnName(answer.completion.text, persona).trim();
       const { kept, prompt } = answer.context;

@@ -12,6 +12,8 @@ import { splitMessage } from '../core/split.ts';
 
 export interface Streamer {
   onText(delta: string): void;
+  /** What streamed so far was not the answer (its request failed): the next text shows from scratch. */
+  discard(): void;
   /** Stops updating and waits for the post or edit in flight; resolves with the message shown. */
   settle(): Promise<PostedMessage | undefined>;
   /** When the first text became visible (ms), for figures. */
@@ -99,6 +101,9 @@ export function createStreamer(opts: StreamOptions): Streamer {
     onText(delta) {
       text += delta;
       pump();
+    },
+    discard() {
+      text = '';
     },
     async settle() {
       stopped = true;

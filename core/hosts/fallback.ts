@@ -121,6 +121,11 @@ export interface AskOptions {
   observe?: (event: HostEvent) => void;
   /** History budgets learned from hosts that found a request too long, by model and server (windowKey). */
   windows?: Map<string, number>;
+  /**
+   * A new request begins after one that had streamed text through `onText` and failed: that text is
+   * not the answer, and what streams next replaces it (it must not be shown as its beginning).
+   */
+  onTextDiscarded?: () => void;
 }
 
 /**
@@ -175,6 +180,11 @@ export async function askPersona<C extends { prompt: Prompt }>(
   opts: AskOptions = {},
 ): Promise<(Answered & { context: C }) | Exhausted> {
   const attempts: HostAttempt[] = [];
+  let streamed = false;
+  const heard = onText && ((delta: string) => {
+    streamed ||= delta.length > 0;
+    onText(delta);
+  });
   const clients = persona.hosts.map((host) => clientFor(host));
   const usable = clients.map(Boolean);
   // Health matters only where there is a choice: a persona with one usable host asks it anyway.
@@ -206,8 +216,10 @@ export async function askPersona<C extends { prompt: Prompt }>(
       const withImages = vision && prompt.mode === 'chat' && prompt.turns.some((t) => t.images?.length);
       const request = streamingRequest(requestFor(persona, { ...host, vision }, prompt));
       const startedAt = Date.now();
+      if (streamed) opts.onTextDiscarded?.();
+      streamed = false;
       try {
-        const completion = await client.complete(request, onText);
+        const completion = await client.complete(request, heard);
         if (shortened) opts.windows?.set(windowKey(host), budget); // learned only from a refusal as too long
         opts.observe?.({ kind: 'answered', personaId: persona.id, host: base.host, hostIndex, usage: completion.usage });
         if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);

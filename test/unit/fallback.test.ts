@@ -43,6 +43,26 @@ describe('host failures', () => {
     expect(result.attempts).toMatchObject([{ hostIndex: 0, outcome: 'refused', status: 404 }]);
   });
 
+  it('says so when text streamed from a host that then failed: the next host\'s text replaces it', async () => {
+    const cutOff: HostClient = {
+      complete: async (_request, onText) => {
+        onText?.('Partial answer from A,');
+        throw Object.assign(new Error('status 403'), { status: 403 });
+      },
+    };
+    const streaming: HostClient = {
+      complete: async (_request, onText) => {
+        onText?.('Whole answer from B.');
+        return { text: 'Whole answer from B.', stopReason: 'end_turn', usage: null, model: 'b' };
+      },
+    };
+    const clients = [cutOff, streaming];
+    const seen: string[] = [];
+    const result = await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)], (d) => seen.push(d), { onTextDiscarded: () => seen.push('[discarded]') });
+    expect(result.kind).toBe('answered');
+    expect(seen).toEqual(['Partial answer from A,', '[discarded]', 'Whole answer from B.']);
+  });
+
   it('throws a retryable error on overload instead of moving on', async () => {
     const clients = [failing(529), answering('never')];
     await expect(askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)])).rejects.toBeInstanceOf(RetryableHostError);

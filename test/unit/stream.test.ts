@@ -47,6 +47,16 @@ describe('streaming an answer', () => {
     expect(s.shown()).toBe('Hello there');
   });
 
+  it('shows the next attempt\'s text in place of a failed one\'s, never after it', async () => {
+    const { s, shown } = streamer();
+    s.onText('Partial answer from A,');
+    await vi.advanceTimersByTimeAsync(0);
+    s.discard();
+    s.onText('Whole answer from B.');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(shown).toEqual(['post: Partial answer from A,', 'edit: Whole answer from B.']);
+  });
+
   it('tries an edit left out for lack of room again after the interval, with what came meanwhile, and streams on', async () => {
     const { s, shown } = streamer({ room: [false] });
     s.onText('One');
