@@ -7,7 +7,7 @@ import { Routes, type APIMessage } from 'discord-api-types/v10';
 import { lookUpChannelTarget, type ChannelTarget } from './channels.ts';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
-import { ChannelBusyError, ChannelFullError, idempotent, MissingPermissionError, NoSpareRoomError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
+import { ChannelBusyError, ChannelFullError, idempotent, MissingPermissionError, NoSpareRoomError, ThreadLockedError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
 import { withNameLine } from './split.ts';
 import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
@@ -173,8 +173,9 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
     if (!hook) throw new DiscordAPIError({ code: 10015, message: 'Unknown Webhook' }, 10015, 404, 'PATCH', 'webhook', {});
     // An edit without allowed_mentions is parsed with Discord's defaults and would ping.
     const headers = { ...channelHeader(target, 'edit'), ...spare };
+    const request = () => idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
     try {
-      await idempotent(() => rest.patch(Routes.webhookMessage(hook.id, hook.token, posted.id), { body: { content, allowed_mentions: NO_PINGS }, query: threadQuery(target), auth: false, headers }));
+      await (target.threadId ? inOpenThread(target.threadId, request) : request());
     } catch (err) {
       await forgetIfGone(target, hook.id, err); // the pool must not offer it to the next post
       throw err;
@@ -242,17 +243,26 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
   const botMayPost = boundedMap<{ at: number; may: Promise<boolean> }>(REMEMBERED_CHANNELS);
 
   /**
-   * Runs a request of the bot's own into a channel, unarchiving it first if it is a thread Discord
-   * archived (50083: an interview left a day, a quiet thread). Webhook posts unarchive a thread by
-   * themselves; the bot's posts and edits are refused, and Discord carried nothing out, so asking
-   * again is safe.
+   * Runs a request into a channel, unarchiving it first if it is a thread Discord archived (50083:
+   * an interview left a day, a quiet thread, a forum post its author closed). Webhook posts unarchive
+   * a thread by themselves; the bot's posts and every edit (a streamed answer's, too) are refused,
+   * and Discord carried nothing out, so asking again is safe. A thread a moderator locked is left
+   * locked: chorus may hold Manage Threads, but reopening what a moderator closed is not its call.
    */
   async function inOpenThread<T>(channelId: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();
     } catch (err) {
       if (!(err instanceof DiscordAPIError && err.code === 50083)) throw err;
-      await rest.patch(Routes.channel(channelId), { body: { archived: false }, reason: 'chorus posts here' });
+      const thread = (await rest.get(Routes.channel(channelId))) as { thread_metadata?: { locked?: boolean } };
+      if (thread.thread_metadata?.locked) throw new ThreadLockedError(channelId);
+      try {
+        await rest.patch(Routes.channel(channelId), { body: { archived: false }, reason: 'chorus posts here' });
+      } catch (refused) {
+        // (Not a missing Send Messages: what was refused is reopening the thread.)
+        if (refused instanceof DiscordAPIError && refused.status === 403) throw new ThreadLockedError(channelId);
+        throw refused;
+      }
       return request();
     }
   }

@@ -21,6 +21,18 @@ export class MissingPermissionError extends Error {
 }
 
 /**
+ * A thread a moderator locked (or one chorus may not reopen): nothing can be posted or edited there
+ * until someone with Manage Threads reopens it. Not a missing permission of chorus's in the channel:
+ * nothing about it is remembered, and nothing is posted to say so (that, too, would be refused).
+ */
+export class ThreadLockedError extends Error {
+  override name = 'ThreadLockedError';
+  constructor(threadId: string) {
+    super(`thread ${threadId} is locked: chorus cannot post or edit there until a moderator reopens it`);
+  }
+}
+
+/**
  * The channel already holds Discord's most webhooks (15, Discord's 30007), none of them chorus's:
  * chorus can make none there. Remembered for FULL_RECHECK_MS by every process (core/webhook-pools.ts),
  * so posts there cost no refused requests meanwhile (core/discord.ts has the bot post them under the
@@ -58,7 +70,7 @@ export type DiscordFailure = 'transient' | 'forbidden' | 'unauthorized' | 'gone'
 
 export function classifyDiscordError(err: unknown): DiscordFailure | undefined {
   if (err instanceof MissingPermissionError) return 'forbidden';
-  if (err instanceof ChannelFullError) return 'refused';
+  if (err instanceof ChannelFullError || err instanceof ThreadLockedError) return 'refused';
   if (err instanceof RateLimitError || err instanceof HTTPError || err instanceof ChannelBusyError) return 'transient';
   if (err instanceof DiscordAPIError) {
     if (err.status === 429 || err.status === 408 || err.status >= 500) return 'transient';

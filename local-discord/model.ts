@@ -49,6 +49,8 @@ export interface StandInChannel {
   owner_id?: string;
   /** A thread Discord archived (after its auto-archive duration, or by a moderator). */
   archived?: boolean;
+  /** A thread a moderator locked: only those with Manage Threads may unarchive it. */
+  locked?: boolean;
   permission_overwrites?: { id: string; type: number; allow: string; deny: string }[];
 }
 
@@ -176,7 +178,7 @@ export function wireChannel(c: StandInChannel, lastMessageId: string | null): Re
         archived: c.archived ?? false,
         auto_archive_duration: 1440,
         archive_timestamp: new Date(snowflakeTime(c.id)).toISOString(),
-        locked: false,
+        locked: c.locked ?? false,
         create_timestamp: new Date(snowflakeTime(c.id)).toISOString(),
         ...(c.type === 12 ? { invitable: true } : {}),
       },

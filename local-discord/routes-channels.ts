@@ -17,12 +17,12 @@ export function channelRoutes(core: Core, route: RouteFn, h: Helpers): void {
     return { status: 200, body: wireChannel(c, lastMessageId(core, c.id)) };
   });
   // Modify a thread: only `archived` is modelled (unarchiving an unlocked thread takes Send
-  // Messages in Threads, as sending there would).
+  // Messages in Threads, as sending there would; a locked one, Manage Threads).
   route('PATCH', `/channels/${ID}`, 'bot', DEFAULT, ({ params, body }) => {
     const c = h.channel(params[0] ?? '');
     if (!isThread(c)) fail(400, 50024, 'Cannot execute action on this channel type');
     if (typeof body.archived === 'boolean') {
-      if (!body.archived) h.requirePermission(c.id, 'SendMessagesInThreads');
+      if (!body.archived) h.requirePermission(c.id, c.locked ? 'ManageThreads' : 'SendMessagesInThreads');
       setArchived(core, c, body.archived);
     }
     return { status: 200, body: wireChannel(c, lastMessageId(core, c.id)) };

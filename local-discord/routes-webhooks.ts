@@ -31,7 +31,9 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
     if (threadId) {
       const t = core.channels.get(threadId);
       if (!t || (t.type !== 10 && t.type !== 11 && t.type !== 12) || t.parent_id !== w.channel_id) fail(400, 10003, 'Unknown Channel');
-      setArchived(core, t!, false); // "the thread will automatically be unarchived"
+      // "The thread will automatically be unarchived": unless a moderator locked it (50083).
+      if (t!.locked) fail(400, 50083, 'Thread is archived');
+      setArchived(core, t!, false);
       channelId = threadId;
     }
     // message_reference is not part of execute-webhook; Discord ignores it.
@@ -63,6 +65,8 @@ export function webhookRoutes(core: Core, route: RouteFn, h: Helpers): void {
   route('GET', MESSAGE, 'none', PER_WEBHOOK, ({ params }) => ({ status: 200, body: toWire(core, webhookMessage(params)) }), shared);
   route('PATCH', MESSAGE, 'none', PER_WEBHOOK, ({ params, body }) => {
     const m = webhookMessage(params);
+    // An edit is "an operation on an archived thread": refused until the thread is unarchived.
+    if (core.channels.get(m.channel_id)?.archived) fail(400, 50083, 'Thread is archived');
     const content = body.content === undefined ? undefined : h.checkContent(body, false);
     if (m.flags & 128) m.flags &= ~128; // a deferred "thinking" reply becomes a normal one
     editMessage(core, m, { content, allowedMentions: h.allowedMentions(body), embeds: body.embeds as unknown[] | undefined });

@@ -100,6 +100,12 @@ export async function startDiscordStandIn(opts: StandInOptions = {}): Promise<Di
     },
     addChannel: (o = {}) => addChannel(core, o),
     archiveThread: (threadId) => setArchived(core, channelById(core, threadId), true),
+    lockThread: (threadId) => {
+      const thread = channelById(core, threadId);
+      thread.locked = true;
+      if (thread.archived) thread.archived = false; // so that archiving tells the lock (THREAD_UPDATE)
+      setArchived(core, thread, true);
+    },
     deleteChannel: (channelId) => deleteChannel(core, channelId),
     advanceClock: (ms) => void (core.clockOffsetMs += ms),
     replayInteraction: (token) => {

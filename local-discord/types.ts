@@ -88,6 +88,8 @@ export interface DiscordStandIn {
   replayInteraction(token: string): void;
   /** Archives a thread, as Discord does after its auto-archive duration (THREAD_UPDATE). */
   archiveThread(threadId: string): void;
+  /** Locks and archives a thread, as a moderator does: only Manage Threads may reopen it. */
+  lockThread(threadId: string): void;
   /** Moves the stand-in's clock on (interaction deadlines count by it), without waiting. */
   advanceClock(ms: number): void;
   /** Deletes a channel (with its threads and webhooks) or a thread, as a member with Manage Channels does. */

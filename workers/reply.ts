@@ -4,7 +4,7 @@
 import { type Host, type Persona } from '../personas/schema.ts';
 import { buildContext, WINDOW_STEP, withoutOwnName } from '../core/context.ts';
 import type { ChannelRef, DiscordEdge, Speaker } from '../core/discord.ts';
-import { classifyDiscordError, MissingPermissionError } from '../core/rest.ts';
+import { classifyDiscordError, MissingPermissionError, ThreadLockedError } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
@@ -176,6 +176,11 @@ async function settleDiscordFailure(err: unknown, place: Place, turn: Turn, pers
       await tellChannelOnce(deps, place, `missing-${err.permission}`, `${persona.name} cannot speak here: chorus needs the **Manage Webhooks** permission in this channel. Personas stay silent here until it is granted.`, log);
     }
     return { status: 'no-permission' };
+  }
+  if (err instanceof ThreadLockedError) {
+    // A moderator closed the thread: no notice (it would be refused too), nothing to remember.
+    log.warn('the thread is locked: the reply is let go');
+    return { status: 'undeliverable' };
   }
   const { message } = describeError(err);
   log.error({ err: message, kind }, 'Discord refused the reply for good');
