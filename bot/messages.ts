@@ -2,7 +2,7 @@
 // queue one reply job per message that someone should answer. It never calls a model.
 import { askQuestion } from '../core/interview/sessions.ts';
 import { noteHeard } from './catch-up.ts';
-import { readableContent, type ChannelMessage } from '../core/messages.ts';
+import { readableContent, repliedToId, type ChannelMessage } from '../core/messages.ts';
 import { jobIds, type Place } from '../core/replies.ts';
 import { route, type Author } from '../core/route.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
@@ -38,10 +38,11 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
     late ? undefined : noteHeard(s.redis, s.config.CHORUS_PREFIX, m.channel_id, guildId, receivedAt),
   ]);
   recorded.catch(() => undefined); // awaited below on every path; never an unhandled rejection meanwhile
+  const replyToId = repliedToId(m.message_reference);
   const [parentId, live, repliedTo] = await Promise.all([
     s.guildFacts.parentOf(m.channel_id),
     s.live.of(m.channel_id),
-    author.kind === 'human' && m.message_reference?.message_id ? s.ledger.postOf(m.message_reference.message_id) : undefined,
+    author.kind === 'human' && replyToId ? s.ledger.postOf(replyToId) : undefined,
   ]);
   const place: Place = { ...(guildId ? { guildId } : {}), channelId: m.channel_id, ...(parentId ? { parentId } : {}) };
   if (live) {

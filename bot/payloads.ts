@@ -3,7 +3,7 @@
 // out, so every field chorus does not need to be present is read as "absent or null". A payload
 // that still does not fit is one bad event: the caller logs it and goes on. Pure.
 import { z } from 'zod';
-import { readableContent, type Attachment, type ChannelMessage } from '../core/messages.ts';
+import { readableContent, repliedToId, withForwarded, type Attachment, type ChannelMessage } from '../core/messages.ts';
 
 const id = z.string().regex(/^\d+$/);
 const maybe = <T extends z.ZodType>(t: T) => t.nullish().transform((v) => v ?? undefined);
@@ -31,7 +31,8 @@ export const MessageCreate = z.object({
   mentions: maybe(z.array(User.extend({ member: maybe(Member) }))),
   mention_roles: maybe(z.array(id)),
   attachments: maybe(z.array(z.object({ filename: z.string(), url: z.string(), content_type: maybe(z.string()) }))),
-  message_reference: maybe(z.object({ message_id: maybe(id) })),
+  message_reference: maybe(z.object({ message_id: maybe(id), type: maybe(z.number().int()) })),
+  message_snapshots: maybe(z.array(z.object({ message: maybe(z.object({ content: maybe(z.string()) })) }))),
 });
 export type MessageCreate = z.infer<typeof MessageCreate>;
 
@@ -120,14 +121,15 @@ export function toChannelMessage(m: MessageCreate, roleName: (roleId: string) =>
   const users = (m.mentions ?? []).map((u) => ({ id: u.id, name: displayName(u, u.member) }));
   const roles = (m.mention_roles ?? []).map((r) => ({ id: r, name: roleName(r) ?? 'unknown-role' }));
   const attachments: Attachment[] = (m.attachments ?? []).map((a) => ({ name: a.filename, url: a.url, ...(a.content_type ? { contentType: a.content_type } : {}) }));
+  const replyToId = repliedToId(m.message_reference);
   return {
     id: m.id,
     authorId: m.author.id,
     authorName: displayName(m.author, m.member),
-    content: readableContent(m.content ?? '', users, roles),
+    content: readableContent(withForwarded(m.content ?? '', m.message_snapshots), users, roles),
     isBot: Boolean(m.author.bot || m.webhook_id),
     createdAt: new Date(m.timestamp).toISOString(),
-    ...(m.message_reference?.message_id ? { replyToId: m.message_reference.message_id } : {}),
+    ...(replyToId ? { replyToId } : {}),
     ...(attachments.length ? { attachments } : {}),
   };
 }

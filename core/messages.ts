@@ -67,6 +67,27 @@ interface MentionedUser {
  * Rewrites Discord mention syntax into readable names, so models read `@alice` rather than
  * `<@1234>` — and never learn ids they could echo back as pings.
  */
+/** A message reference as Discord sends it: type 0 (or none) a reply, 1 a forward. */
+interface Reference {
+  message_id?: string | null;
+  type?: number | null;
+}
+
+/** The message a reply answers; undefined for a forward (it answers nothing) and for anything else. */
+export function repliedToId(ref: Reference | null | undefined): string | undefined {
+  return ref?.message_id && !ref.type ? ref.message_id : undefined;
+}
+
+/**
+ * A message's words, with what it forwards: a forward's own content is empty (or the sender's
+ * comment), and the forwarded words come in its snapshot. Shown as such, so no model takes them
+ * for the sender's own. Pure.
+ */
+export function withForwarded(content: string, snapshots: readonly { message?: { content?: string | null } | null }[] | null | undefined): string {
+  const forwarded = (snapshots ?? []).map((s) => s.message?.content?.trim() ?? '').filter(Boolean);
+  return [content, ...forwarded.map((f) => `[forwarded] ${f}`)].filter(Boolean).join('\n');
+}
+
 export function readableContent(content: string, users: MentionedUser[], roles: MentionedUser[] = []): string {
   const userNames = new Map(users.map((u) => [u.id, u.name]));
   const roleNames = new Map(roles.map((r) => [r.id, r.name]));

@@ -4,21 +4,22 @@ import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordEdge } from '../core/discord.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { Ledger, PersonaPost } from '../core/ledger.ts';
-import { readableContent, SPOKEN_TYPES, type ChannelMessage } from '../core/messages.ts';
+import { readableContent, repliedToId, SPOKEN_TYPES, withForwarded, type ChannelMessage } from '../core/messages.ts';
 import { readNameLine } from '../core/split.ts';
 
 export function toChannelMessage(m: APIMessage, post: PersonaPost | undefined): ChannelMessage {
   const users = m.mentions.map((u) => ({ id: u.id, name: u.global_name ?? u.username }));
   const attachments = m.attachments.map((a) => ({ name: a.filename, url: a.url, ...(a.content_type ? { contentType: a.content_type } : {}) }));
+  const replyToId = repliedToId(m.message_reference);
   return {
     id: m.id,
     authorId: m.author.id,
     authorName: m.author.global_name ?? m.author.username,
-    content: readableContent(m.content, users),
+    content: readableContent(withForwarded(m.content, m.message_snapshots), users),
     ...(post ? { personaId: post.personaId, ...(post.notice ? { notice: true } : {}) } : {}),
     isBot: Boolean(m.author.bot || m.webhook_id),
     createdAt: m.timestamp,
-    ...(m.message_reference?.message_id ? { replyToId: m.message_reference.message_id } : {}),
+    ...(replyToId ? { replyToId } : {}),
     ...(attachments.length ? { attachments } : {}),
   };
 }

@@ -173,6 +173,25 @@ describe('history without refetching', () => {
     expect(typing()).toBe(1);
   });
 
+  it('reads a forward as forwarded words, answering no one for them', async () => {
+    const channelId = h.discord.addChannel({ name: 'forwards' });
+    const post = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, say something quotable' });
+    const said = await post;
+    await h.settled();
+    // A forward of Opus's post: Discord sends it with an empty content, a reference of type 1 and the
+    // forwarded words in a snapshot. It is not a reply to Opus.
+    const forward = await h.discord.userSays({
+      channelId,
+      content: '',
+      extra: { message_reference: { type: 1, message_id: said.id, channel_id: channelId }, message_snapshots: [{ message: { content: 'Opus, what about this?', timestamp: said.timestamp } }] },
+    });
+    expect(await h.routed(forward.id)).toBe(0);
+    const kept = (await h.stores.history.recent(channelId, 10)).find((m) => m.id === forward.id);
+    expect(kept?.content).toBe('[forwarded] Opus, what about this?');
+    expect(kept?.replyToId).toBeUndefined();
+  });
+
   it('gives models edited text and leaves deleted messages out', async () => {
     const channelId = h.discord.addChannel({ name: 'edits' });
     const request = h.anthropicHost.nextRequest();
