@@ -13,7 +13,10 @@ import { ChannelFullError, idempotent, MissingPermissionError } from './rest.ts'
 
 export const WEBHOOK_NAME = 'chorus';
 
-/** How long a channel found full of webhooks is not asked again (one may have been deleted since). */
+/**
+ * How long a channel found full of webhooks is not asked again (one may have been deleted since);
+ * and how long a pool chorus was refused growing (Manage Webhooks taken away) is not grown again.
+ */
 export const FULL_RECHECK_MS = 10 * 60_000;
 
 export interface StoredWebhook {
@@ -131,6 +134,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   const poolKey = (channelId: string) => webhookPoolKey(prefix, channelId);
   const ourWebhooksKey = `${prefix}:our-webhooks`;
   const fullKey = (channelId: string) => `${prefix}:webhooks-full:${channelId}`;
+  const refusedKey = (channelId: string) => `${prefix}:webhooks-refused:${channelId}`;
   const budgets = new Map<string, { remaining: number; resetAt: number }>();
   /** Each webhook's requests in the last minute, as the shared gate last counted them. */
   const minuteCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
@@ -236,6 +240,9 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     const running = growing.get(channelId);
     if (running) return running;
     const work = (async () => {
+      // Refused lately: the webhooks there still post, and asking again would only be refused (each
+      // 403 counts toward Discord's limit on invalid requests).
+      if (!mustHaveOne && (await redis.exists(refusedKey(channelId)))) return readPool(channelId, true);
       const lock = `${poolKey(channelId)}:lock`;
       // Another process is creating this channel's webhooks: wait for its first (rare, one-off).
       for (let wait = 5; !(await redis.set(lock, '1', 'PX', 10_000, 'NX')); wait = Math.min(wait * 2, 200)) {
@@ -248,8 +255,8 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
         if (known.length >= wanted) return known;
         if (known.length === 0 && (await redis.exists(fullKey(channelId)))) throw new ChannelFullError(channelId);
         const pool = await createWebhooks(channelId, wanted, known).catch(async (err: unknown) => {
-          if (!(err instanceof ChannelFullError)) throw err;
-          await redis.set(fullKey(channelId), '1', 'PX', FULL_RECHECK_MS);
+          if (err instanceof ChannelFullError) await redis.set(fullKey(channelId), '1', 'PX', FULL_RECHECK_MS);
+          if (err instanceof MissingPermissionError && known.length > 0) await redis.set(refusedKey(channelId), '1', 'PX', FULL_RECHECK_MS);
           throw err;
         });
         await redis.set(poolKey(channelId), JSON.stringify(pool));
