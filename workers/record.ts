@@ -21,7 +21,8 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'
       ...base,
       type: 'channel_message',
       author: { kind: 'persona', ...persona },
-      // A notice standing for an empty answer is recorded as the answer the model gave: no text.
+      // A notice standing for an empty answer is recorded as the answer the model gave: no text (what
+      // one its host stopped had written is in modelTurn.stoppedText).
       text: saved.kind === 'notice' ? '' : post.content,
       discordMessageId: post.id,
       ...(i === 0 && saved.modelTurn ? { modelTurn: saved.modelTurn } : {}),

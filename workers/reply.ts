@@ -8,7 +8,7 @@ import { classifyDiscordError, MissingPermissionError, ThreadLockedError } from 
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { askPersona, emptyAnswerNotice, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { askPersona, emptyAnswerNotice, readHealthAhead, RetryableHostError, stoppedAnswerNotice, stoppedByHost, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -276,8 +276,10 @@ async function generate(
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system));
       // An answer with no text is shown as a notice (not read or answered as the persona's words),
       // and recorded as what it was: the model's empty answer, with its stop reason.
-      text = said || emptyAnswerNotice(persona, answer.completion.stopReason, Boolean(answer.completion.reasoning));
-      saved = { kind: said ? 'reply' : 'notice', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
+      // A beginning its host stopped is not the persona's answer either (it is recorded as written).
+      const stopped = stoppedByHost(answer.completion.stopReason);
+      text = said && !stopped ? said : said ? stoppedAnswerNotice(persona) : emptyAnswerNotice(persona, answer.completion.stopReason, Boolean(answer.completion.reasoning));
+      saved = { kind: said && !stopped ? 'reply' : 'notice', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');
     } else {

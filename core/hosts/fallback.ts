@@ -332,6 +332,21 @@ export function plainReason(a: HostAttempt): string {
  * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
  * and a placeholder under the persona's name would pass for its words.
  */
+/**
+ * Whether the host, not the model's own ending, stopped the answer: Anthropic's `refusal` (its
+ * classifiers ended the answer mid-stream) and OpenAI's `content_filter` (the rest withheld). What
+ * was written by then is not an answer to show or to read back: Anthropic says to tell the user and
+ * take the turn out of the conversation.
+ */
+export function stoppedByHost(stopReason: string | null): boolean {
+  return stopReason === 'refusal' || stopReason === 'content_filter';
+}
+
+/** The notice shown in place of an answer its host stopped part way (see stoppedByHost). */
+export function stoppedAnswerNotice(persona: Persona): string {
+  return `*${persona.name}'s answer was stopped part way by its host's safety checks, and is not shown.*`;
+}
+
 export function emptyAnswerNotice(persona: Persona, stopReason: string | null, reasoned = false): string {
   const limit = stopReason === 'max_tokens' || stopReason === 'length';
   const why =

@@ -32,6 +32,11 @@ export interface ModelTurn {
    * tags in its text): recorded, never posted or read by other personas. Absent: it showed none.
    */
   reasoning?: string;
+  /**
+   * What the model had written when its host stopped the answer (`stopReason` refusal or
+   * content_filter): recorded, never posted (a notice stood in its place) or read by later turns.
+   */
+  stoppedText?: string;
   startedAt: string;
   finishedAt: string;
   latencyMs: number;

@@ -16,7 +16,10 @@ const quote = (s: string) => s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\
 const noText = (t: ModelTurn) => `*(no text${t.stopReason ? `; the host's stop reason: \`${t.stopReason}\`` : ''})*`;
 
 /** The model's reasoning, where it showed any: quoted before its answer, said to be unposted. */
-const reasoningOf = (t: ModelTurn | undefined): string[] => (t?.reasoning ? ['*Its reasoning (not posted):*', '', quote(t.reasoning), ''] : []);
+const reasoningOf = (t: ModelTurn | undefined): string[] => [
+  ...(t?.reasoning ? ['*Its reasoning (not posted):*', '', quote(t.reasoning), ''] : []),
+  ...(t?.stoppedText ? [`*What it wrote before its host stopped it (\`${t.stopReason ?? ''}\`; not posted):*`, '', quote(t.stoppedText), ''] : []),
+];
 
 function who(p: Participant): string {
   return p.kind === 'system' ? 'chorus' : p.name;

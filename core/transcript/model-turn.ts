@@ -1,6 +1,6 @@
 // A model call as the transcript records it. Pure.
 import { hostLabel } from '../../personas/schema.ts';
-import type { Answered } from '../hosts/fallback.ts';
+import { stoppedByHost, type Answered } from '../hosts/fallback.ts';
 import type { ModelTurn } from './events.ts';
 import type { ShownMessage } from './shown.ts';
 
@@ -14,6 +14,7 @@ export function toModelTurn(a: Answered, shown?: ShownMessage[]): ModelTurn {
     stopReason: a.completion.stopReason,
     usage: a.completion.usage,
     ...(a.completion.reasoning ? { reasoning: a.completion.reasoning } : {}),
+    ...(stoppedByHost(a.completion.stopReason) && a.completion.text ? { stoppedText: a.completion.text } : {}),
     startedAt: new Date(a.startedAt).toISOString(),
     finishedAt: new Date(a.startedAt + a.latencyMs).toISOString(),
     latencyMs: a.latencyMs,

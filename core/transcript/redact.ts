@@ -260,6 +260,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       request,
       // The model's reasoning reads like its answer, and may quote what it was shown: the same text rules.
       ...(t.reasoning === undefined ? {} : { reasoning: scrub(t.reasoning) }),
+      ...(t.stoppedText === undefined ? {} : { stoppedText: scrub(t.stoppedText) }),
       fallbacks: t.fallbacks.map((f) => ({ ...f })),
       // Who the model read, by pseudonym and hashed message: the offsets stay behind (they point
       // into the unredacted request).

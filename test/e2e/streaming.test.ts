@@ -144,6 +144,26 @@ describe("a model's reasoning (<think> tags in its answer)", () => {
     expect(opus?.type === 'channel_message' && opus.text).toBe('Hello there!');
   });
 
+  it('an answer its host stopped part way shows a notice in its place, which later turns do not read', async () => {
+    const channelId = h.discord.addChannel({ name: 'stopped' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    h.anthropicHost.setResponder(() => ({ chunks: ['Step one: take the ', 'HALF-SAID-PART'], stopReason: 'refusal' }));
+    await h.routed((await h.discord.userSays({ channelId, content: 'Opus, how do I do the bad thing?' })).id);
+    await h.settled();
+    // (Its beginning may have shown while it streamed: the notice took its place.)
+    expect(h.discord.messages(channelId).filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(["*Opus's answer was stopped part way by its host's safety checks, and is not shown.*"]);
+    h.anthropicHost.setResponder(() => ({ text: 'ok' }));
+    const next = h.anthropicHost.nextRequest();
+    await h.discord.userSays({ channelId, content: 'Opus, never mind' });
+    expect(JSON.stringify((await next).body)).not.toContain('Step one');
+    await h.settled();
+    // The record keeps what was written, apart from what was posted.
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const stopped = (await records.events(session!.id)).find((e) => e.type === 'channel_message' && e.modelTurn?.stopReason === 'refusal');
+    expect(stopped?.type === 'channel_message' && [stopped.text, stopped.modelTurn?.stoppedText]).toEqual(['', 'Step one: take the HALF-SAID-PART']);
+  });
+
   it('an answer cut off while reasoning shows a notice saying so, not the reasoning', async () => {
     const channelId = h.discord.addChannel({ name: 'still-thinking' });
     h.anthropicHost.setResponder(() => ({ chunks: ['<think>Let me weigh this ', 'very carefully, SECRET-REASONING'], stopReason: 'max_tokens' }));
