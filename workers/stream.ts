@@ -70,7 +70,8 @@ export function createStreamer(opts: StreamOptions): Streamer {
   /** One post or edit at a time; whatever arrived meanwhile goes out in the next one. */
   function pump(): void {
     if (stopped || inFlight || timer) return;
-    const next = splitMessage(text)[0] ?? '';
+    // (A character whose second half has not come yet waits for it: half an emoji is not text.)
+    const next = (splitMessage(text)[0] ?? '').replace(/[\uD800-\uDBFF]$/, '');
     if (!next.trim() || next === shown) return;
     const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId)) : 0;
     if (wait > 0) return later(wait);

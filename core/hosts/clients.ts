@@ -230,9 +230,10 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   }
   // The openai SDK ends an aborted stream as if it had finished, and so does a stream the host (or
   // a proxy) closed part-way: a cut answer must not pass for whole. Every OpenAI-compatible host
-  // ends an answer with its finish_reason.
+  // ends an answer with its finish_reason; "error" (OpenRouter: the provider failed mid-answer) ends
+  // one that is not whole either.
   if (silence.signal.aborted) throw silence.signal.reason;
-  if (stopReason === null) throw new StreamCutError();
+  if (stopReason === null || stopReason === 'error') throw new StreamCutError();
   return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage, model };
 }
 

@@ -16,6 +16,11 @@ export type FailureKind = 'next-host' | 'retry';
 export function classifyFailure(err: unknown): FailureKind {
   const status = statusOf(err);
   if (status === undefined) return 'retry'; // connection refused, timeout, stream cut
+  // The host's own word first, as both SDKs take it (`x-should-retry`): a 500 it says not to repeat
+  // is a refusal of this request, and trying it again would only fail the same way.
+  const told = (err as { headers?: { get?(name: string): string | null } })?.headers?.get?.('x-should-retry');
+  if (told === 'false') return 'next-host';
+  if (told === 'true') return 'retry';
   if (status === 408 || status === 409 || status === 429 || status >= 500) return 'retry';
   return 'next-host';
 }

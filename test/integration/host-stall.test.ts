@@ -53,6 +53,15 @@ describe('a model host whose stream stalls or breaks after the first token', () 
     });
   }
 
+  it('never takes an answer a host ended with finish_reason "error" for a whole answer', async () => {
+    const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: `${host.url}/v1` }] });
+    const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    // OpenRouter ends an answer its provider failed part way with this finish reason.
+    host.setResponder(() => ({ chunks: ['Some partial'], stopReason: 'error' }));
+    const err = await askPersona(p, wholePrompt(prompt), (h) => createHostClient(h, {}, { timeoutMs: 10_000 })).then((r) => r, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryableHostError);
+  });
+
   it('reads an overload sent inside an Anthropic stream as an overload, retried later', async () => {
     const p = persona({ id: 'p', name: 'P', hosts: [{ provider: 'anthropic', model: 'm', apiKeyEnv: 'none', baseUrl: host.url }] });
     const prompt = buildContext(p, [], msg('u', 'P?'), { maxMessages: 5, maxTokens: 1000 }).prompt;

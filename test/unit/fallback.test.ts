@@ -19,6 +19,10 @@ describe('host failures', () => {
     for (const s of [400, 401, 403, 404, 410]) expect(classifyFailure({ status: s })).toBe('next-host');
     for (const s of [408, 409, 429, 500, 502, 503, 529]) expect(classifyFailure({ status: s })).toBe('retry');
     expect(classifyFailure(new Error('ECONNREFUSED'))).toBe('retry');
+    // What the host says of its own failure goes first, as the SDKs read it.
+    const saying = (status: number, should: string) => ({ status, headers: new Headers({ 'x-should-retry': should }) });
+    expect(classifyFailure(saying(500, 'false'))).toBe('next-host');
+    expect(classifyFailure(saying(400, 'true'))).toBe('retry');
   });
 
   it('names an error sent inside a stream by its type, in plain words', () => {

@@ -47,6 +47,15 @@ describe('streaming an answer', () => {
     expect(s.shown()).toBe('Hello there');
   });
 
+  it('never shows half a character: a surrogate pair split across deltas waits for its second half', async () => {
+    const { s, shown } = streamer();
+    s.onText('smile \uD83D');
+    await vi.advanceTimersByTimeAsync(0);
+    s.onText('\uDE00 ok');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(shown).toEqual(['post: smile ', 'edit: smile \uD83D\uDE00 ok']);
+  });
+
   it('shows the next attempt\'s text in place of a failed one\'s, never after it', async () => {
     const { s, shown } = streamer();
     s.onText('Partial answer from A,');
