@@ -130,9 +130,10 @@ export async function handleEdit(m: MessageUpdate, s: Services, botUserId: strin
   const personaRoles = guildId && m.mention_roles?.length ? await s.roles.personasOf(guildId, m.mention_roles) : new Map<string, string>();
   const roles = (m.mention_roles ?? []).map((r) => ({ id: r, name: (personaRoles.get(r) && s.personas.find((p) => p.id === personaRoles.get(r))?.name) ?? (guildId ? s.guildFacts.roleName(guildId, r) : undefined) ?? 'unknown-role' }));
   const text = readableContent(m.content, users, roles);
-  await s.history.edit(m.channel_id, m.id, text);
+  const changed = await s.history.edit(m.channel_id, m.id, text);
   const live = await s.live.of(m.channel_id);
-  if (live?.kind === 'channel') {
+  // (An update with the words unchanged is Discord's: a pin, a link preview, a thread started from it.)
+  if (changed && live?.kind === 'channel') {
     await (await s.records).append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: m.id, text });
   }
 }

@@ -13,7 +13,8 @@ export interface HistoryStore {
    * gateway knew when it saw the message: role names, nicknames).
    */
   add(channelId: string, messages: ChannelMessage[], opts?: { complete?: boolean; keepHeld?: boolean }): Promise<void>;
-  edit(channelId: string, id: string, content: string): Promise<void>;
+  /** Sets a message's words; false when it held these already (Discord sends updates for pins and link previews too). */
+  edit(channelId: string, id: string, content: string): Promise<boolean>;
   /** Deleted messages: gone from what models read, and remembered a day as withdrawn. */
   remove(channelId: string, ids: string[]): Promise<void>;
   /** The newest `limit` messages, oldest first. */
@@ -129,8 +130,11 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
     },
     async edit(channelId, id, content) {
       const old = await redis.hget(hkey(channelId), id);
-      if (old === null) return;
-      await redis.hset(hkey(channelId), id, JSON.stringify({ ...(JSON.parse(old) as ChannelMessage), content }));
+      if (old === null) return true; // not kept (any more): an edit for all chorus knows
+      const held = JSON.parse(old) as ChannelMessage;
+      if (held.content === content) return false;
+      await redis.hset(hkey(channelId), id, JSON.stringify({ ...held, content }));
+      return true;
     },
     async remove(channelId, ids) {
       if (ids.length === 0) return;

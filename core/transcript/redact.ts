@@ -12,6 +12,8 @@ import { redactShown, type SpanDecision } from './redact-request.ts';
 import type { ShownMessage } from './shown.ts';
 
 export const WITHHELD = '[withheld: this participant opted out]';
+/** What stands for the words of a message its author deleted in a recorded channel. */
+export const DELETED = '[withheld: deleted by its author]';
 const FILE_WITHHELD = '[file withheld]';
 
 export interface ExportPrivacy {
@@ -151,6 +153,17 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     }
   }
   for (const e of events) if (e.type === 'message_edited' && theirMessageIds.has(e.discordMessageId)) withheldTexts.add(e.text);
+  // What people deleted in a recorded channel: their words go as an opted-out person's do, that
+  // message only (a persona's post a moderator deleted stays: it was no one's to take back).
+  const deletedIds = new Set(events.flatMap((e) => (e.type === 'message_deleted' ? [e.discordMessageId] : [])));
+  const deletedMessageIds = new Set<string>();
+  for (const e of events)
+    if (e.type === 'channel_message' && e.author.kind === 'human' && deletedIds.has(e.discordMessageId) && !isOptedOut(e.author)) deletedMessageIds.add(e.discordMessageId);
+  const deletedTexts = new Set<string>();
+  for (const e of events) {
+    if (e.type === 'channel_message' && deletedMessageIds.has(e.discordMessageId)) deletedTexts.add(e.text);
+    if (e.type === 'message_edited' && deletedMessageIds.has(e.discordMessageId)) deletedTexts.add(e.text);
+  }
   // Their words that models read from before the session (history): taken from the request where
   // the map puts them, so a model quoting them elsewhere is caught too.
   for (const e of events) {
@@ -160,10 +173,13 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       for (const span of m.spans) if (span.part === 'text') withheldTexts.add(textAt(turn!.request.body, span.path).slice(span.start, span.end));
     }
   }
-  const variants = [...withheldTexts]
-    .filter((t) => t.trim())
-    .flatMap((t) => (t.length > CLIP ? [t, t.slice(0, CLIP)] : [t]))
-    .sort((a, b) => b.length - a.length);
+  const variantsOf = (texts: Set<string>) =>
+    [...texts]
+      .filter((t) => t.trim())
+      .flatMap((t) => (t.length > CLIP ? [t, t.slice(0, CLIP)] : [t]))
+      .sort((a, b) => b.length - a.length);
+  const variants = variantsOf(withheldTexts);
+  const deletedVariants = variantsOf(deletedTexts);
 
   const optedOutPeople = [...people.values()].filter((p) => p.optedOut);
   // Tokens others use too (a persona's name, a model id, a word someone else wrote or asked) say
@@ -172,9 +188,10 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
   for (const e of events) {
     if (e.type === 'session_started') othersWords.push(...e.roster.flatMap((r) => [r.personaId, ...r.hosts.map((h) => h.model)]), e.protocol?.text ?? '');
     if (e.type === 'question' && !isOptedOut(e.askedBy)) othersWords.push(e.text);
-    if (e.type === 'channel_message' && !isOptedOut(e.author) && e.author.kind === 'human') othersWords.push(e.text);
+    if (e.type === 'channel_message' && !isOptedOut(e.author) && e.author.kind === 'human' && !deletedMessageIds.has(e.discordMessageId)) othersWords.push(e.text);
   }
   const quoted = quoteFinder(variants, othersWords, WITHHELD);
+  const quotedDeleted = quoteFinder(deletedVariants, othersWords, DELETED);
   const nameToPseudonym = new Map<string, string>();
   // A name as written, and shouted ("WILL"): a model may write either.
   const setName = (n: string, p: Person) => {
@@ -204,11 +221,13 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     // `Name: text` first, so the speaker label goes with the words.
     for (const p of optedOutPeople)
       for (const n of p.names) for (const t of variants) out = out.split(`${n}: ${t}`).join(`${pseudonym(p.index)}: ${WITHHELD}`);
-    for (const t of variants) {
-      if (t.length >= SHORT_TEXT) out = out.split(t).join(WITHHELD);
-      else out = out.replace(new RegExp(`(?<=^|\\n|: )${RegExp.escape(t)}(?=\\n|$)`, 'g'), WITHHELD);
+    for (const [texts, replacement] of [[variants, WITHHELD], [deletedVariants, DELETED]] as const) {
+      for (const t of texts) {
+        if (t.length >= SHORT_TEXT) out = out.split(t).join(replacement);
+        else out = out.replace(new RegExp(`(?<=^|\\n|: )${RegExp.escape(t)}(?=\\n|$)`, 'g'), replacement);
+      }
     }
-    out = quoted(out);
+    out = quotedDeleted(quoted(out));
     for (const f of withheldFiles) out = out.split(`[image: ${f}]`).join(FILE_WITHHELD).split(`[file: ${f}]`).join(FILE_WITHHELD);
     if (nameRe) out = out.replace(nameRe, (n) => nameToPseudonym.get(n) ?? n);
     if (mentionIds.size) out = out.replace(/<@!?(\d+)>/g, (m, id: string) => (mentionIds.has(id) ? `@${mentionIds.get(id)}` : m));
@@ -251,7 +270,8 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
           const person = people.get(m.authorId);
           if (!person) return {};
           if (person.optedOut) return { text: WITHHELD, name: pseudonym(person.index), dropImages: true };
-          return renamed(person) ? { name: pseudonym(person.index) } : {};
+          const name = renamed(person) ? { name: pseudonym(person.index) } : {};
+          return deletedMessageIds.has(m.messageId) ? { ...name, text: DELETED, dropImages: true } : name;
         })
       : t.request.body;
     const request = scrubJson({ ...t.request, body }, undefined, !shown) as RequestBody;
@@ -314,10 +334,11 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
         const { attachments, ...rest } = structuredClone(e);
         const turn = e.modelTurn ? { modelTurn: scrubTurn(e.modelTurn) } : {};
         if (isOptedOut(e.author)) return { ...rest, ...turn, author: participant(e.author), text: WITHHELD };
+        if (deletedMessageIds.has(e.discordMessageId)) return { ...rest, ...turn, author: participant(e.author), text: DELETED };
         return { ...rest, ...turn, author: participant(e.author), text: scrub(e.text), ...(attachments ? { attachments } : {}) };
       }
       case 'message_edited':
-        return { ...e, text: theirMessageIds.has(e.discordMessageId) ? WITHHELD : scrub(e.text) };
+        return { ...e, text: theirMessageIds.has(e.discordMessageId) ? WITHHELD : deletedMessageIds.has(e.discordMessageId) ? DELETED : scrub(e.text) };
       // Consent, withdrawals and judges' calls: a judge reads the question, which a person may have asked.
       case 'consent': {
         const out = { ...structuredClone(e), text: scrub(e.text), modelTurn: scrubTurn(e.modelTurn) };

@@ -1,6 +1,9 @@
 // A message changed or taken back before a worker took up its turn: the answer reads it as it now
 // stands, and a deleted one is neither answered nor read.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { toJsonl } from '../../core/transcript/export-jsonl.ts';
+import { toMarkdown } from '../../core/transcript/export-markdown.ts';
+import { DELETED, prepareForExport } from '../../core/transcript/redact.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -45,5 +48,28 @@ describe('a message edited or deleted while its turn waits', () => {
     await next;
     await h.settled();
     expect(h.anthropicHost.requests.map((r) => JSON.stringify(r.body)).join()).not.toContain('PINEAPPLE');
+  });
+});
+
+describe('a recorded channel', () => {
+  it('records an edit only when the words changed, and exports no word of a deleted message', async () => {
+    const channelId = h.discord.addChannel({ name: 'recorded' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    const said = await h.discord.userSays({ channelId, content: 'the meeting is at the old mill on Friday night' });
+    await h.routed(said.id);
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const events = () => records.events(session!.id);
+    // Discord sends an update with the words unchanged for a pin or a link preview: not an edit.
+    await h.discord.userEdits(said.id, 'the meeting is at the old mill on Friday night');
+    await h.discord.userEdits(said.id, 'the meeting is at the old mill on Saturday night');
+    await h.discord.userDeletes(said.id);
+    await vi.waitFor(async () => expect((await events()).map((e) => e.type)).toContain('message_deleted'));
+    expect((await events()).filter((e) => e.type === 'message_edited').map((e) => e.type === 'message_edited' && e.text)).toEqual(['the meeting is at the old mill on Saturday night']);
+    const exported = prepareForExport(await events(), { optedOut: new Set() });
+    for (const text of [toJsonl(exported), toMarkdown(exported)]) {
+      expect(text).not.toMatch(/old mill/);
+      expect(text).toContain(DELETED);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestBody } from '../../core/requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from '../../core/transcript/events.ts';
-import { prepareForExport, WITHHELD } from '../../core/transcript/redact.ts';
+import { DELETED, prepareForExport, WITHHELD } from '../../core/transcript/redact.ts';
 
 const DANA = { kind: 'human' as const, userId: '333', name: 'Dana Scully' };
 const FOX = { kind: 'human' as const, userId: '444', name: 'Fox' };
@@ -115,6 +115,32 @@ describe('prepareForExport', () => {
       prompt: `Participant 1: ${WITHHELD}\n${WITHHELD}\nFox: Sage, what do you think?\nSage:`,
       stop: ['\nFox:', '\nParticipant 1:', '\nSage:'],
     });
+  });
+
+  it("withholds the words of a message its author deleted, wherever they went: edits, quotes, requests", () => {
+    n = 0;
+    const SAID = 'The meeting is at the old mill on Friday night';
+    const events: TranscriptEvent[] = [
+      { ...base(), type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster: [{ personaId: 'sage', name: 'Sage', hosts: [], lifecycle: {}, sampling: { maxTokens: 100 } }] },
+      { ...base(), type: 'channel_message', author: FOX, text: SAID, discordMessageId: '9101' },
+      { ...base(), type: 'message_edited', discordMessageId: '9101', text: `${SAID}, bring a torch` },
+      { ...base(), type: 'channel_message', author: DANA, text: 'Sounds good to me, I will be there early.', discordMessageId: '9102' },
+      {
+        ...base(),
+        type: 'channel_message',
+        author: SAGE,
+        text: 'I will see you at the old mill on Friday night then.',
+        discordMessageId: '9103',
+        modelTurn: turn({ provider: 'anthropic', body: { model: 'claude-x', max_tokens: 100, messages: [{ role: 'user', content: `Fox: ${SAID}, bring a torch\n\nDana Scully: Sounds good to me, I will be there early.` }] } }),
+      },
+      { ...base(), type: 'message_deleted', discordMessageId: '9101' },
+    ];
+    const out = prepareForExport(events, { optedOut: new Set() }) as any[];
+    expect(out[1].text).toBe(DELETED);
+    expect(out[2].text).toBe(DELETED);
+    expect(out[3].text).toBe('Sounds good to me, I will be there early.');
+    expect(JSON.stringify(out)).not.toMatch(/old mill|torch/i);
+    expect(out[4].modelTurn.request.body.messages[0].content).toContain('Sounds good to me');
   });
 
   it('leaves a short withheld text alone inside other people\u2019s sentences', () => {
