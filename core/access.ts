@@ -7,8 +7,12 @@ import type { Redis } from 'ioredis';
 import type { ChannelPermission } from './rest.ts';
 
 export interface ChannelAccess {
-  /** Permissions chorus was refused in this channel and has not heard were granted since. */
-  missing(channelId: string): Promise<Set<ChannelPermission>>;
+  /**
+   * Permissions chorus was refused in this channel and has not heard were granted since. A thread's
+   * webhooks are its parent's (`parentId`): Manage Webhooks refused there is missing in every thread
+   * of it, new ones too.
+   */
+  missing(channelId: string, parentId?: string): Promise<Set<ChannelPermission>>;
   /** Remembers a refusal; true the first time (the moment to tell the channel, once). */
   refuse(channelId: string, guildId: string | undefined, permission: ChannelPermission): Promise<boolean>;
   /** Permissions changed in a channel (and its threads) or a whole guild: try again. */
@@ -22,8 +26,9 @@ export function createChannelAccess(redis: Redis, prefix: string): ChannelAccess
   const key = (channelId: string) => `${prefix}:refused:${channelId}`;
   const guildKey = (guildId: string) => `${prefix}:refused-in-guild:${guildId}`;
   return {
-    async missing(channelId) {
-      return new Set((await redis.hkeys(key(channelId))) as ChannelPermission[]);
+    async missing(channelId, parentId) {
+      const [own, parent] = await Promise.all([redis.hkeys(key(channelId)), parentId ? redis.hkeys(key(parentId)) : []]);
+      return new Set([...own, ...parent.filter((p) => p === 'ManageWebhooks')] as ChannelPermission[]);
     },
     async refuse(channelId, guildId, permission) {
       const m = redis.multi().hsetnx(key(channelId), permission, String(Date.now())).expire(key(channelId), TTL_SECONDS);

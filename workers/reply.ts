@@ -103,7 +103,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   // server's token budgets (when it has any).
   const hostOptions = readHealthAhead(deps.hostOptions, persona);
   const budget = deps.budgets && place.guildId ? deps.budgets.check(place.guildId, persona.id, limitsOf(settings), Date.now()) : undefined;
-  let [progress, missing, history, verdict] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId), deps.history.read(place.channelId, settings.historyMessages, trigger.id), budget]);
+  let [progress, missing, history, verdict] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId, place.parentId), deps.history.read(place.channelId, settings.historyMessages, trigger.id), budget]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
   if (history.withdrawn && progress.text === undefined && progress.posted.size === 0) {
     // Deleted before its answer began: its words are not to be read or answered. (An answer already
@@ -170,7 +170,9 @@ async function settleDiscordFailure(err: unknown, place: Place, turn: Turn, pers
   if (kind === 'unauthorized') throw new BotTokenRefusedError('Discord refused the bot token (HTTP 401): it was reset or revoked. Put the new token in DISCORD_TOKEN and restart chorus.');
   await deps.ledger.markDone(trigger.id, personaId);
   if (err instanceof MissingPermissionError) {
-    const first = await deps.access.refuse(place.channelId, place.guildId, err.permission);
+    // (Webhooks are a thread's parent's: refused there, they are refused in all its threads.)
+    const where = err.permission === 'ManageWebhooks' ? (place.parentId ?? place.channelId) : place.channelId;
+    const first = await deps.access.refuse(where, place.guildId, err.permission);
     log.warn({ permission: err.permission, first }, 'missing permission');
     if (first && err.permission === 'ManageWebhooks') {
       await tellChannelOnce(deps, place, `missing-${err.permission}`, `${persona.name} cannot speak here: chorus needs the **Manage Webhooks** permission in this channel. Personas stay silent here until it is granted.`, log);

@@ -265,6 +265,21 @@ describe('mentions, interjections and permissions', () => {
     expect((await post).webhook_id).toBeDefined();
   });
 
+  it('remembers the refusal for the threads of a channel too: their webhooks are the channel\'s', async () => {
+    const channelId = h.discord.addChannel({ name: 'locked-parent' });
+    h.discord.denyPermission(channelId, 'ManageWebhooks');
+    const first = h.discord.addChannel({ name: 'first thread', parentId: channelId, thread: true });
+    const notice = h.discord.nextMessage((m) => m.channel_id === first && m.author.id === h.discord.botUser.id);
+    await h.discord.userSays({ channelId: first, content: 'Opus, hello?' });
+    await notice;
+    await h.settled();
+    const callsBefore = h.discord.restCalls.length;
+    const second = h.discord.addChannel({ name: 'second thread', parentId: channelId, thread: true });
+    await h.routed((await h.discord.userSays({ channelId: second, content: 'Opus, and here?' })).id);
+    await h.settled();
+    expect(h.discord.restCalls.slice(callsBefore).filter((c) => c.status === 403)).toEqual([]);
+  });
+
   it('forgets what it was refused in a server when it is added to it again', async () => {
     const channelId = h.discord.addChannel({ name: 'refused-then-readded' });
     await h.stores.access.refuse(channelId, h.discord.guildId, 'ManageWebhooks');

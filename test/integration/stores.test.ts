@@ -64,6 +64,9 @@ describe('channel access', () => {
     expect(await access.refuse('ch1', 'g1', 'ManageWebhooks')).toBe(true);
     expect(await access.refuse('ch1', 'g1', 'ManageWebhooks')).toBe(false);
     expect([...(await access.missing('ch1'))]).toEqual(['ManageWebhooks']);
+    // A thread of it lacks its webhooks too; not what was refused in the parent alone.
+    await access.refuse('ch1', 'g1', 'SendMessages');
+    expect([...(await access.missing('thread-of-ch1', 'ch1'))]).toEqual(['ManageWebhooks']);
     await access.forgetGuild('g1');
     expect((await access.missing('ch1')).size).toBe(0);
     expect(await access.refuse('ch1', 'g1', 'ManageWebhooks')).toBe(true);
