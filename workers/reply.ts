@@ -82,6 +82,9 @@ export type TurnOutcome =
   | { status: 'retry-later'; attempt: number; delayMs: number }
   | { status: 'unknown-persona' | 'no-permission' | 'undeliverable' | 'over-budget' | 'withdrawn' };
 
+/** Added under an answer cut off mid-stream while its turn waits to be tried again. */
+export const INTERRUPTED = '-# (interrupted: the model host failed mid-answer; trying again)';
+
 /** Discord refused the bot token: nothing will work until it is replaced. */
 export class BotTokenRefusedError extends Error {
   override name = 'BotTokenRefusedError';
@@ -291,11 +294,17 @@ async function generate(
     }
   } catch (err) {
     typing?.stop();
-    await streamer?.settle();
+    const shownPreview = await streamer?.settle();
     if (!(err instanceof RetryableHostError)) throw err;
     if (attempt < deps.maxAttempts) {
       const delayMs = Math.max(deps.backoffMs * 2 ** (attempt - 1), err.retryAfterMs ?? 0);
       log.warn({ attempt, delayMs, err: err.message }, 'host failed in passing; the turn will be tried again');
+      // An answer cut off mid-stream says so while it waits (seconds, or minutes when the host asks
+      // for them), rather than stand as if finished; the retry's text replaces it.
+      const marked = `${streamer?.shown() ?? ''}\n${INTERRUPTED}`;
+      if (shownPreview && streamer?.shown() && splitMessage(marked).length === 1) {
+        await deps.discord.editAs(channel, shownPreview, marked, target.speaker).catch((e: unknown) => log.debug({ err: describeError(e) }, 'could not mark the preview as interrupted'));
+      }
       return { status: 'retry-later', attempt, delayMs };
     }
     log.warn({ attempts: err.attempts }, 'host kept failing; giving up with a notice');

@@ -1,6 +1,7 @@
 // Streaming replies: post early, edit as tokens arrive, end with the full text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StandInMessage } from '../../local-discord/server.ts';
+import { INTERRUPTED } from '../../workers/reply.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -15,6 +16,19 @@ const personaPostsIn = (x: Harness, channelId: string) => x.discord.messages(cha
 const personaPosts = (channelId: string) => h.discord.messages(channelId).filter((m) => m.webhook_id !== undefined);
 
 describe('streaming', () => {
+  it('says an answer cut off mid-stream is being tried again, and finishes it in the same post', async () => {
+    const channelId = h.discord.addChannel({ name: 'interrupted' });
+    let calls = 0;
+    // Anthropic's overload, sent inside a stream already under way, then a whole answer.
+    h.anthropicHost.setResponder(() => (++calls === 1 ? { chunks: ['Begun ', 'and never ended'], streamErrorAfter: 1 } : { chunks: ['The whole ', 'answer.'] }));
+    const from = h.discord.restCalls.length;
+    await h.routed((await h.discord.userSays({ channelId, content: 'Opus, a long answer please' })).id);
+    await h.settled();
+    const edits = h.discord.restCalls.slice(from).filter((c) => c.method === 'PATCH' && c.path.includes('/webhooks/')).map((c) => (c.body as { content?: string }).content);
+    expect(edits).toContain(`Begun\n${INTERRUPTED}`);
+    expect(h.discord.messages(channelId).filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual(['The whole answer.']);
+  });
+
   it('posts the first tokens at once, edits as more arrive, and ends with the full text', async () => {
     const channelId = h.discord.addChannel({ name: 'stream' });
     const chunks = ['The first', ' words, then', ' some more,', ' and the end.'];
