@@ -38,11 +38,21 @@ export interface GuildFacts {
   /** The parent of a thread; undefined for any other channel. */
   parentOf(channelId: string): Promise<string | undefined>;
   roleName(guildId: string, roleId: string): string | undefined;
+  /**
+   * Makes sure the names of these roles are known, reading the guild's roles from Discord when one
+   * is not (a resumed session in a new process gets no GUILD_CREATE): a mention then reads "@Mods",
+   * not "@unknown-role". Read at most once in ROLES_REREAD_MS per guild, however many are unknown.
+   */
+  knowRoles(guildId: string, roleIds: readonly string[]): Promise<void>;
   /** Role permissions of a guild (@everyone under the guild's id), and its owner. */
   permissionsOf(guildId: string): Promise<{ rolePermissions: Map<string, string>; ownerId?: string }>;
 }
 
+/** How soon a guild's roles are read from Discord again for a role still unknown (one deleted, say). */
+const ROLES_REREAD_MS = 10 * 60_000;
+
 export function createGuildFacts(rest: REST, redis: Redis, prefix: string): GuildFacts {
+  const rolesRead = new Map<string, { at: number; reading: Promise<void> }>();
   const parents = new Map<string, string | null>(); // null: known not to be a thread
   const roles = new Map<string, GuildRoles>();
   const owners = new Map<string, string>();
@@ -115,6 +125,17 @@ export function createGuildFacts(rest: REST, redis: Redis, prefix: string): Guil
       return target.threadId ? target.webhookChannelId : undefined;
     },
     roleName: (guildId, roleId) => roles.get(guildId)?.names.get(roleId),
+    async knowRoles(guildId, roleIds) {
+      if (roleIds.every((id) => roles.get(guildId)?.names.has(id))) return;
+      const last = rolesRead.get(guildId);
+      if (last && Date.now() - last.at < ROLES_REREAD_MS) return last.reading;
+      const reading = (async () => {
+        const list = (await idempotent(() => rest.get(Routes.guildRoles(guildId)))) as APIRole[];
+        for (const role of list) this.learnRole(guildId, { id: role.id, name: role.name, permissions: role.permissions, position: role.position });
+      })();
+      rolesRead.set(guildId, { at: Date.now(), reading: reading.catch(() => undefined) });
+      return reading;
+    },
     async permissionsOf(guildId) {
       if (!roles.has(guildId) || !owners.has(guildId)) {
         const [list, guild] = (await Promise.all([

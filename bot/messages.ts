@@ -24,6 +24,7 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
 
   const guildId = m.guild_id;
   const rolePersonas = guildId && m.mention_roles?.length ? await s.roles.personasOf(guildId, m.mention_roles) : new Map<string, string>();
+  if (guildId && m.mention_roles?.length) await knowRoleNames(s, guildId, m.mention_roles.filter((r) => !rolePersonas.has(r)));
   const roleName = (roleId: string) => {
     const personaId = rolePersonas.get(roleId);
     if (personaId) return s.personas.find((p) => p.id === personaId)?.name ?? personaId;
@@ -90,6 +91,12 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
   return answer.length;
 }
 
+/** Role names a mention needs; a failed look-up leaves them unknown (the message is not lost for it). */
+async function knowRoleNames(s: Services, guildId: string, roleIds: string[]): Promise<void> {
+  if (roleIds.length === 0) return;
+  await s.guildFacts.knowRoles(guildId, roleIds).catch((err: unknown) => s.log.debug({ guildId, err: (err as Error).message }, 'could not read the guild\'s roles'));
+}
+
 async function interviewMessage(m: MessageCreate, trigger: ChannelMessage, live: LiveSession, s: Services): Promise<number> {
   if (m.author.bot || m.webhook_id || m.author.id !== live.interviewerId) return 0;
   // Queued whatever the session's state: the step answers in the thread when it cannot be put.
@@ -128,6 +135,7 @@ export async function handleEdit(m: MessageUpdate, s: Services, botUserId: strin
   const users = (m.mentions ?? []).map((u) => ({ id: u.id, name: displayName(u, u.member) }));
   const guildId = m.guild_id;
   const personaRoles = guildId && m.mention_roles?.length ? await s.roles.personasOf(guildId, m.mention_roles) : new Map<string, string>();
+  if (guildId && m.mention_roles?.length) await knowRoleNames(s, guildId, m.mention_roles.filter((r) => !personaRoles.has(r)));
   const roles = (m.mention_roles ?? []).map((r) => ({ id: r, name: (personaRoles.get(r) && s.personas.find((p) => p.id === personaRoles.get(r))?.name) ?? (guildId ? s.guildFacts.roleName(guildId, r) : undefined) ?? 'unknown-role' }));
   const text = readableContent(m.content, users, roles);
   const changed = await s.history.edit(m.channel_id, m.id, text);

@@ -223,7 +223,7 @@ export function createGateway(core: Core, base: string, opts: GatewayOptions): G
     withholdReady(on) {
       withholdReady = on;
     },
-    stats: () => ({ ...stats, connections: sockets.size, sessions: sessions.size }),
+    stats: () => ({ ...stats, connections: sockets.size, sessions: sessions.size, lastSeq: [...sessions.values()].at(-1)?.seq ?? 0 }),
     sessionStartLimit() {
       const now = Date.now();
       const active = now - starts.windowStart < 86_400_000;

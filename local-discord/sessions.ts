@@ -27,6 +27,8 @@ export interface GatewayStats {
   invalidSessions: number;
   /** Gateway sockets open now. */
   connections: number;
+  /** The sequence number of the last dispatch sent, in the newest session (0 before any). */
+  lastSeq: number;
   /** Sessions that are connected or still resumable. */
   sessions: number;
 }

@@ -231,6 +231,23 @@ describe('mentions, interjections and permissions', () => {
     expect(lastUserText(await request)).toBe('Alice: @GPT are you there?');
   });
 
+  it('reads a role mention by its name after a restart that resumed the session (no GUILD_CREATE)', async () => {
+    const channelId = h.discord.addChannel({ name: 'role-names' });
+    const roleId = h.discord.addRole({ name: 'Moderators', mentionable: true });
+    await h.routed((await h.discord.userSays({ channelId, content: 'before' })).id);
+    // Once the session's saved place (saved every 250 ms) is past the role's creation, a process
+    // resuming from there is never told of the role.
+    const sent = h.discord.gatewayStats().lastSeq;
+    const saved = async () => (JSON.parse((await h.redis.get(`${h.config.CHORUS_PREFIX}:gateway-session:0`)) ?? '{}') as { sequence?: number }).sequence ?? 0;
+    await vi.waitFor(async () => expect(await saved()).toBeGreaterThanOrEqual(sent));
+    const resumes = h.discord.gatewayStats().resumes;
+    await h.restartGateway();
+    expect(h.discord.gatewayStats().resumes).toBe(resumes + 1);
+    const said = await h.discord.userSays({ channelId, content: `hey <@&${roleId}> look` });
+    await h.routed(said.id);
+    expect((await h.stores.history.recent(channelId, 5)).map((m) => m.content)).toEqual(['before', 'hey @Moderators look']);
+  });
+
   it('lets a roster persona join in when interjections are on', async () => {
     const channelId = h.discord.addChannel({ name: 'lively' });
     await h.gateway.services.settings.set('channel', channelId, 'roster', ['opus']);
