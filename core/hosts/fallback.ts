@@ -268,11 +268,14 @@ const UNSTATUSED: [RegExp, FailureClass][] = [
   [/rate.?limit/i, 'rate-limited'],
   [/time|abort/i, 'timeout'],
   [/api_error|server.?error|internal server error|ended (its|the) stream/i, 'server-error'],
+  [/ECONN|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|fetch failed|socket hang up|other side closed|connection error/i, 'network'],
 ];
 
 export function failureClass(a: Pick<HostAttempt, 'status' | 'reason'>): FailureClass {
   const s = a.status;
-  if (s === undefined) return UNSTATUSED.find(([pattern]) => pattern.test(a.reason))?.[1] ?? 'network';
+  // (Without a status or a known word, the host answered something that was no answer: it "is
+  // failing", not "could not be reached", which is said only of a connection that failed.)
+  if (s === undefined) return UNSTATUSED.find(([pattern]) => pattern.test(a.reason))?.[1] ?? 'server-error';
   if (s === 429) return 'rate-limited';
   if (s === 529 || s === 503) return 'overloaded';
   if (s === 408) return 'timeout';

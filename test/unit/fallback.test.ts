@@ -33,6 +33,9 @@ describe('host failures', () => {
     expect([failureClass(failing), plainReason(failing)]).toEqual(['server-error', 'is failing']);
     const gone = streamed('connect ECONNREFUSED 127.0.0.1:9');
     expect([failureClass(gone), plainReason(gone)]).toEqual(['network', 'could not be reached']);
+    // A host that answered, but with no answer (an error without a status, a body with no events).
+    for (const reason of ['Provider disconnected', 'request ended without sending any chunks'])
+      expect([failureClass(streamed(reason)), plainReason(streamed(reason))]).toEqual(['server-error', 'is failing']);
     const slow = streamed('Request was aborted.');
     expect([failureClass(slow), plainReason(slow)]).toEqual(['timeout', 'took too long to answer']);
   });
