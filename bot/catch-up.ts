@@ -17,6 +17,8 @@ const HEARD_WITHIN_MS = 24 * 3600_000;
 const MAX_CHANNELS = 200;
 /** Channels read at once: the bot's 50 requests a second are shared with replies. */
 const AT_ONCE = 4;
+/** Pages of 100 read in one channel at most: a channel busier than that in ten minutes is rare. */
+const MAX_PAGES = 5;
 
 const heardKey = (prefix: string) => `${prefix}:gateway-heard`;
 const DM = '@me';
@@ -78,28 +80,35 @@ export function readFrom(heardAt: number, sessionAt: number): string {
 }
 
 /**
- * Reads every channel heard from and hands each message it may have missed to `route`, in order
- * within a channel. A channel that cannot be read (deleted, access lost) is skipped with `onSkip`.
+ * Reads every channel heard from and hands each message it may have missed to `route` (which
+ * handles its own failures), in order within a channel, page after page. A channel that cannot be
+ * read (deleted, access lost) is skipped with `onSkip`.
  */
 export async function catchUp(
   rest: REST,
   channels: readonly HeardChannel[],
   sessionAt: number,
   route: (message: APIMessage, channel: HeardChannel) => Promise<void>,
-  onSkip: (channel: HeardChannel, err: unknown) => void,
+  onSkip: (channel: HeardChannel, err: unknown) => Promise<void>,
 ): Promise<number> {
   let routed = 0;
   const queue = [...channels];
   const reader = async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
       try {
-        const page = (await rest.get(Routes.channelMessages(c.channelId), { query: new URLSearchParams({ after: readFrom(c.heardAt, sessionAt), limit: '100' }) })) as APIMessage[];
-        for (const m of missedMessages(page, c.heardAt, sessionAt)) {
-          await route(m, c);
-          routed += 1;
+        let after = readFrom(c.heardAt, sessionAt);
+        for (let pages = 0; pages < MAX_PAGES; pages++) {
+          const page = (await rest.get(Routes.channelMessages(c.channelId), { query: new URLSearchParams({ after, limit: '100' }) })) as APIMessage[];
+          for (const m of missedMessages(page, c.heardAt, sessionAt)) {
+            await route(m, c);
+            routed += 1;
+          }
+          const newest = page.reduce<string | undefined>((top, m) => (top === undefined || BigInt(m.id) > BigInt(top) ? m.id : top), undefined);
+          if (page.length < 100 || newest === undefined || snowflakeTime(newest) >= sessionAt) break;
+          after = newest;
         }
       } catch (err) {
-        onSkip(c, err);
+        await onSkip(c, err).catch(() => undefined);
       }
     }
   };

@@ -92,9 +92,10 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
   // never overtake the message's creation); different channels go on at once.
   const channelQueues = new Map<string, Promise<void>>();
   function inChannelOrder(channelId: string, task: () => Promise<void>): Promise<void> {
-    const run = (channelQueues.get(channelId) ?? Promise.resolve()).then(task);
+    // (A task that failed must not keep the channel's later events from running.)
+    const run = (channelQueues.get(channelId) ?? Promise.resolve()).catch(() => undefined).then(task);
     channelQueues.set(channelId, run);
-    void run.finally(() => channelQueues.get(channelId) === run && channelQueues.delete(channelId));
+    run.finally(() => channelQueues.get(channelId) === run && channelQueues.delete(channelId)).catch(() => undefined);
     return run;
   }
   function onDispatch(event: ShardEvent): Promise<void> {
@@ -116,10 +117,19 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       sessionAt,
       (m, c) =>
         inChannelOrder(m.channel_id, async () => {
-          const message = P.MessageCreate.parse({ ...m, ...(c.guildId ? { guild_id: c.guildId } : {}) });
-          metrics.routed(await handleMessage(message, services, botUserId, Date.now(), true));
+          try {
+            const message = P.MessageCreate.parse({ ...m, ...(c.guildId ? { guild_id: c.guildId } : {}) });
+            metrics.routed(await handleMessage(message, services, botUserId, Date.now(), true));
+          } catch (err) {
+            log.warn({ channelId: c.channelId, messageId: m.id, err: describeError(err) }, 'could not route a message written while the gateway was away');
+          }
         }),
-      (c, err) => log.warn({ channelId: c.channelId, err: describeError(err) }, 'could not read what was written in a channel while the gateway was away'),
+      async (c, err) => {
+        // A channel gone, or no longer visible to chorus (the bot removed from its server): not read again.
+        const kind = classifyDiscordError(err);
+        if (kind === 'gone' || kind === 'forbidden') await forgetHeard(stores.redis, prefix, c.channelId, c.guildId);
+        log.warn({ channelId: c.channelId, err: describeError(err) }, 'could not read what was written in a channel while the gateway was away');
+      },
     );
     log.info({ shard: shard[0], channels: channels.length, routed }, 'read what was written while the gateway had no session');
   }
