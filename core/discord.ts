@@ -254,17 +254,17 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
       return await request();
     } catch (err) {
       if (!(err instanceof DiscordAPIError && err.code === 50083)) throw err;
-      const thread = (await rest.get(Routes.channel(channelId))) as { thread_metadata?: { locked?: boolean } };
-      if (thread.thread_metadata?.locked) throw new ThreadLockedError(channelId);
-      try {
-        await rest.patch(Routes.channel(channelId), { body: { archived: false }, reason: 'chorus posts here' });
-      } catch (refused) {
-        // (Not a missing Send Messages: what was refused is reopening the thread.)
-        if (refused instanceof DiscordAPIError && refused.status === 403) throw new ThreadLockedError(channelId);
-        throw refused;
-      }
+      if (await isLocked(channelId)) throw new ThreadLockedError(channelId);
+      // (Refused for an unlocked thread: chorus may not send there, Send Messages in Threads.)
+      await rest.patch(Routes.channel(channelId), { body: { archived: false }, reason: 'chorus posts here' });
       return request();
     }
+  }
+
+  /** Whether a thread is locked by a moderator: read when Discord says it is archived (50083). */
+  async function isLocked(threadId: string): Promise<boolean> {
+    const thread = (await rest.get(Routes.channel(threadId))) as { thread_metadata?: { locked?: boolean } };
+    return thread.thread_metadata?.locked === true;
   }
 
   /** A message from the bot itself (never pinging anyone); MissingPermissionError where it may not post. */
@@ -349,6 +349,8 @@ export function createDiscordEdge(o: EdgeOptions): DiscordEdge {
             overflowAfterMs = undefined;
             continue;
           }
+          // A webhook post unarchives a thread, unless a moderator locked it: then nothing is posted there.
+          if (target.threadId && err instanceof DiscordAPIError && err.code === 50083 && (await isLocked(target.threadId))) throw new ThreadLockedError(target.threadId);
           throw err;
         } finally {
           held?.drop();

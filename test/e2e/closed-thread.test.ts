@@ -49,4 +49,21 @@ describe('a thread closed while an answer streams into it', () => {
     expect(calls.filter((c) => c.status === 403)).toHaveLength(0);
     expect(h.outcomes.at(-1)?.outcome.status).toBe('undeliverable');
   });
+
+  it('locked before a question in it is answered: nothing is posted, and no notice is tried', async () => {
+    const channelId = h.discord.addChannel({ name: 'parent-2' });
+    const threadId = h.discord.addChannel({ name: 'locked', parentId: channelId, thread: true });
+    h.anthropicHost.setResponder(() => ({ text: 'warm' }));
+    await h.routed((await h.discord.userSays({ channelId: threadId, content: 'Opus, hello' })).id);
+    await h.settled();
+    h.discord.lockThread(threadId);
+    const from = h.discord.restCalls.length;
+    // (Only moderators may write in a locked thread; one does.)
+    await h.routed((await h.discord.userSays({ channelId: threadId, content: 'Opus, one more?' })).id);
+    await h.settled();
+    const calls = h.discord.restCalls.slice(from);
+    expect(h.outcomes.at(-1)?.outcome.status).toBe('undeliverable');
+    expect(calls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${threadId}/messages`))).toHaveLength(0);
+    expect(calls.filter((c) => c.status === 403)).toHaveLength(0);
+  });
 });
