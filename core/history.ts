@@ -44,18 +44,22 @@ export const HISTORY_MEMORY_SECONDS = 30 * 24 * 3600;
 /** How long a deleted message is remembered, so a turn queued to answer it does not: past any retry. */
 const WITHDRAWN_SECONDS = 24 * 3600;
 
-// KEYS: zset, messages hash, personas hash, places hash, place counter, filled flag, epoch. ARGV:
-// size, complete (1/0), seconds kept, keep held (1/0), then (score, id, json) triples. A message new
-// to the channel gets the next place (seq); the newest `size` stay. A complete channel is marked
-// filled in the current epoch. The channel's keys are kept for the given seconds from now, together.
+// KEYS: zset, messages hash, personas hash, places hash, place counter, filled flag, epoch,
+// withdrawn set. ARGV: size, complete (1/0), seconds kept, keep held (1/0), then (score, id, json)
+// triples. A message new to the channel gets the next place (seq); the newest `size` stay; a message
+// deleted is never added back (a read from Discord made before its deletion arrives after it). A
+// complete channel is marked filled in the current epoch. The channel's keys are kept for the given
+// seconds from now, together.
 const ADD = redisScript(`
 local size = tonumber(ARGV[1])
 if ARGV[2] == '1' then redis.call('SET', KEYS[6], redis.call('GET', KEYS[7]) or '0') end
 for i = 5, #ARGV, 3 do
-  if ARGV[4] == '1' then redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[i + 2]) else redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-  if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
-    redis.call('HSET', KEYS[4], ARGV[i + 1], redis.call('INCR', KEYS[5]))
+  if redis.call('SISMEMBER', KEYS[8], ARGV[i + 1]) == 0 then
+    if ARGV[4] == '1' then redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[i + 2]) else redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+    if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
+      redis.call('HSET', KEYS[4], ARGV[i + 1], redis.call('INCR', KEYS[5]))
+    end
   end
 end
 local extra = redis.call('ZCARD', KEYS[1]) - size
@@ -125,7 +129,7 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
       // The tags go first on the one connection, in the same write: ADD finds them set.
       await Promise.all([
         tagged.length ? redis.hset(pkey(channelId), ...tagged) : undefined,
-        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey], [size, opts?.complete ? 1 : 0, HISTORY_MEMORY_SECONDS, opts?.keepHeld ? 1 : 0, ...args]),
+        ADD(redis, [zkey(channelId), hkey(channelId), pkey(channelId), seqKey(channelId), counterKey(channelId), filledKey(channelId), epochKey, withdrawnKey(channelId)], [size, opts?.complete ? 1 : 0, HISTORY_MEMORY_SECONDS, opts?.keepHeld ? 1 : 0, ...args]),
       ]);
     },
     async edit(channelId, id, content) {

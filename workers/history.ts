@@ -51,7 +51,13 @@ export async function channelHistory(deps: HistoryDeps, channelId: string, limit
     const named = post && !post.notice ? readNameLine(m.content) : undefined;
     return named ? [{ ...m, content: named.piece, author: { ...m.author, username: named.name, global_name: named.name } }] : [];
   });
-  await deps.history.add(channelId, raw.map((m) => toChannelMessage(m, posts.get(m.id))), { keepHeld: true });
+  // The gateway's copies know more (role names, nicknames) and stay; but where Discord says a message
+  // was edited, its words may be newer than the copy held (an edit made while no session existed).
+  const edited = raw.filter((m) => m.edited_timestamp);
+  await Promise.all([
+    deps.history.add(channelId, raw.filter((m) => !m.edited_timestamp).map((m) => toChannelMessage(m, posts.get(m.id))), { keepHeld: true }),
+    deps.history.add(channelId, edited.map((m) => toChannelMessage(m, posts.get(m.id)))),
+  ]);
   await deps.history.markFilled(channelId);
   return spoken(await deps.history.recent(channelId, limit));
 }

@@ -301,6 +301,9 @@ describe('history store', () => {
     // A deleted message is remembered as withdrawn, for a turn still queued to answer it.
     expect((await history.read('h1', 10, ms[1]!.id)).withdrawn).toBe(true);
     expect((await history.read('h1', 10, ms[2]!.id)).withdrawn).toBe(false);
+    // A read from Discord made before the deletion, arriving after it, does not bring it back.
+    await history.add('h1', [ms[1]!], { keepHeld: true });
+    expect((await history.recent('h1', 10)).map((m) => m.content)).toEqual(['three (edited)', 'four']);
   });
 
   it('keeps the copy it holds when told to (a refill from Discord knows less than the gateway did)', async () => {
