@@ -2,7 +2,7 @@
 // queue one reply job per message that someone should answer. It never calls a model.
 import { askQuestion } from '../core/interview/sessions.ts';
 import { noteHeard } from './catch-up.ts';
-import { readableContent, repliedToId, type ChannelMessage } from '../core/messages.ts';
+import { readableContent, repliedToId, withForwarded, type ChannelMessage } from '../core/messages.ts';
 import { jobIds, type Place } from '../core/replies.ts';
 import { route, type Author } from '../core/route.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
@@ -35,7 +35,8 @@ export async function handleMessage(m: MessageCreate, s: Services, botUserId: st
   // Sent now, awaited with the job: the two go to Redis together. (Settings, live sessions and
   // thread parents are answered from memory; see core/changes.ts.)
   const recorded = Promise.all([
-    s.history.add(m.channel_id, [trigger], { complete: s.guildFacts.claimEmpty(m.channel_id) }),
+    // (Read late from Discord, it knows less than a copy the gateway kept: no nicknames.)
+    s.history.add(m.channel_id, [trigger], { complete: s.guildFacts.claimEmpty(m.channel_id), keepHeld: late }),
     late ? undefined : noteHeard(s.redis, s.config.CHORUS_PREFIX, m.channel_id, guildId, receivedAt),
   ]);
   recorded.catch(() => undefined); // awaited below on every path; never an unhandled rejection meanwhile
@@ -137,7 +138,7 @@ export async function handleEdit(m: MessageUpdate, s: Services, botUserId: strin
   const personaRoles = guildId && m.mention_roles?.length ? await s.roles.personasOf(guildId, m.mention_roles) : new Map<string, string>();
   if (guildId && m.mention_roles?.length) await knowRoleNames(s, guildId, m.mention_roles.filter((r) => !personaRoles.has(r)));
   const roles = (m.mention_roles ?? []).map((r) => ({ id: r, name: (personaRoles.get(r) && s.personas.find((p) => p.id === personaRoles.get(r))?.name) ?? (guildId ? s.guildFacts.roleName(guildId, r) : undefined) ?? 'unknown-role' }));
-  const text = readableContent(m.content, users, roles);
+  const text = readableContent(withForwarded(m.content, m.message_snapshots), users, roles);
   const changed = await s.history.edit(m.channel_id, m.id, text);
   const live = await s.live.of(m.channel_id);
   // (An update with the words unchanged is Discord's: a pin, a link preview, a thread started from it.)

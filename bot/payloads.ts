@@ -18,6 +18,9 @@ const Member = z.object({ nick: maybe(z.string()), roles: maybe(z.array(id)), pe
 
 export { SPOKEN_TYPES } from '../core/messages.ts';
 
+/** A forward's words (its own content is empty): message_snapshots[].message. */
+const Snapshots = maybe(z.array(z.object({ message: maybe(z.object({ content: maybe(z.string()) })) })));
+
 export const MessageCreate = z.object({
   id,
   channel_id: id,
@@ -32,7 +35,7 @@ export const MessageCreate = z.object({
   mention_roles: maybe(z.array(id)),
   attachments: maybe(z.array(z.object({ filename: z.string(), url: z.string(), content_type: maybe(z.string()) }))),
   message_reference: maybe(z.object({ message_id: maybe(id), type: maybe(z.number().int()) })),
-  message_snapshots: maybe(z.array(z.object({ message: maybe(z.object({ content: maybe(z.string()) })) }))),
+  message_snapshots: Snapshots,
 });
 export type MessageCreate = z.infer<typeof MessageCreate>;
 
@@ -48,6 +51,7 @@ export const MessageUpdate = z.object({
   webhook_id: maybe(id),
   mentions: maybe(z.array(User.extend({ member: maybe(Member) }))),
   mention_roles: maybe(z.array(id)),
+  message_snapshots: Snapshots,
 });
 
 export type MessageUpdate = z.infer<typeof MessageUpdate>;

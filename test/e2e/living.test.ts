@@ -190,6 +190,17 @@ describe('history without refetching', () => {
     const kept = (await h.stores.history.recent(channelId, 10)).find((m) => m.id === forward.id);
     expect(kept?.content).toBe('[forwarded] Opus, what about this?');
     expect(kept?.replyToId).toBeUndefined();
+    // Discord updates a forward (its embeds resolved) with the same empty content and snapshot.
+    h.discord.dispatchRaw('MESSAGE_UPDATE', {
+      id: forward.id,
+      channel_id: channelId,
+      guild_id: h.discord.guildId,
+      author: { id: forward.author.id, username: forward.author.username },
+      content: '',
+      message_snapshots: [{ message: { content: 'Opus, what about this?', timestamp: said.timestamp } }],
+    });
+    await h.routed((await h.discord.userSays({ channelId, content: 'after the update' })).id);
+    expect((await h.stores.history.recent(channelId, 10)).find((m) => m.id === forward.id)?.content).toBe('[forwarded] Opus, what about this?');
   });
 
   it('gives models edited text and leaves deleted messages out', async () => {
