@@ -12,8 +12,8 @@ import { redactShown, type SpanDecision } from './redact-request.ts';
 import type { ShownMessage } from './shown.ts';
 
 export const WITHHELD = '[withheld: this participant opted out]';
-/** What stands for the words of a message its author deleted in a recorded channel. */
-export const DELETED = '[withheld: deleted by its author]';
+/** What stands for the words of a person's message deleted in a recorded channel (by them or a moderator). */
+export const DELETED = '[withheld: deleted in Discord]';
 const FILE_WITHHELD = '[file withheld]';
 
 export interface ExportPrivacy {
