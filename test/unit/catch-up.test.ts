@@ -1,6 +1,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import { describe, expect, it } from 'vitest';
-import { CATCH_UP_MS, missedMessages, readFrom, shardOf } from '../../bot/catch-up.ts';
+import type { REST } from '@discordjs/rest';
+import { CATCH_UP_MS, catchUp, missedMessages, readFrom, shardOf } from '../../bot/catch-up.ts';
 import { snowflakeAt, snowflakeTime } from '../../core/messages.ts';
 
 const at = (ms: number, n = 0) => ({ id: (BigInt(snowflakeAt(ms)) + BigInt(n)).toString() }) as APIMessage;
@@ -19,6 +20,25 @@ describe('what the gateway missed while it had no session', () => {
     const heardAt = sessionAt - 3_600_000;
     expect(missedMessages([at(sessionAt - CATCH_UP_MS - 1), at(sessionAt - CATCH_UP_MS + 1)], heardAt, sessionAt)).toHaveLength(1);
     expect(snowflakeTime(readFrom(heardAt, sessionAt))).toBe(sessionAt - CATCH_UP_MS - 1);
+  });
+
+  it('reads a busy channel page after page, in order, and a failing one is skipped alone', async () => {
+    const heardAt = sessionAt - 60_000;
+    const written = Array.from({ length: 250 }, (_, i) => at(heardAt + 100 * i, i));
+    // Discord's `after`: the 100 messages right after the anchor, newest first.
+    const rest = {
+      get: async (route: string, o: { query: URLSearchParams }) => {
+        if (route.includes('gone')) throw new Error('Unknown Channel');
+        const after = BigInt(o.query.get('after')!);
+        return written.filter((m) => BigInt(m.id) > after).slice(0, 100).reverse();
+      },
+    } as unknown as REST;
+    const routed: string[] = [];
+    const skipped: string[] = [];
+    const count = await catchUp(rest, [{ channelId: 'busy', heardAt }, { channelId: 'gone', heardAt }], sessionAt, async (m) => void routed.push(m.id), async (c) => void skipped.push(c.channelId));
+    expect(count).toBe(250);
+    expect(routed).toEqual(written.map((m) => m.id));
+    expect(skipped).toEqual(['gone']);
   });
 
   it('reads each channel on the shard its guild is on', () => {
