@@ -59,9 +59,9 @@ describe('a channel past Discord\'s limit on its webhooks', () => {
     await h.settled();
     const overflow = h.discord.messages(channelId).find((m) => m.webhook_id === undefined && m.author.id === h.discord.botUser.id);
     expect(overflow).toBeDefined();
-    // The history forgets it (a gateway restarted, its cache gone): the next reply reads the channel from Discord.
-    await h.stores.history.remove(channelId, [overflow!.id]);
-    await h.stores.history.newEpoch();
+    // The history is gone (Redis lost it, or it expired): the next reply reads the channel from Discord.
+    // (Not `remove`: that is a deletion in Discord, which a read from Discord must not bring back.)
+    await h.stores.history.forget(channelId);
     const before = h.anthropicHost.requests.length;
     await h.routed((await h.discord.userSays({ channelId, content: 'Opus, and now?' })).id);
     await h.settled();
