@@ -49,7 +49,8 @@ export function shardOf(guildId: string | undefined, shardCount: number): number
 export async function heardChannels(redis: Redis, prefix: string, shard: readonly [number, number], now: number): Promise<HeardChannel[]> {
   const since = now - HEARD_WITHIN_MS;
   await redis.zremrangebyscore(heardKey(prefix), '-inf', `(${since}`);
-  const flat = await redis.zrevrangebyscore(heardKey(prefix), '+inf', since, 'WITHSCORES');
+  // (Enough of the latest for this shard's share, not every channel heard from in a day.)
+  const flat = await redis.zrevrangebyscore(heardKey(prefix), '+inf', since, 'WITHSCORES', 'LIMIT', 0, Math.min(MAX_CHANNELS * shard[1] * 2, 20_000));
   const out: HeardChannel[] = [];
   for (let i = 0; i + 1 < flat.length && out.length < MAX_CHANNELS; i += 2) {
     const [guild, channelId] = flat[i]!.split('/') as [string, string];
