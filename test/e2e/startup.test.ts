@@ -1,17 +1,23 @@
 // The processes as a user starts them: `npm run start:*`.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startDiscordStandIn } from '../../local-discord/server.ts';
 
+/** Runs an npm script to its end; one still running after 20 s is killed (a process that should have stopped is a failure, not a leak). */
 function run(script: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile('npm', ['run', '--silent', script], { env: { PATH: process.env.PATH ?? '', ...env } }, () => undefined);
+    // A process group of its own, so npm and the node it starts are killed together.
+    const child = spawn('npm', ['run', '--silent', script], { env: { PATH: process.env.PATH ?? '', ...env }, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 20_000);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stderr }));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: signal ? `${stderr}[still running after 20 s: killed]` : stderr });
+    });
   });
 }
 
@@ -60,7 +66,7 @@ describe('start-up', () => {
       expect(stderr.trim()).toMatch(said);
       expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
-  });
+  }, 90_000);
 
   it('takes a setting set to nothing for unset, as a .env copied from the template has them', async () => {
     const { code, stderr } = await run('start:worker', { DISCORD_TOKEN: 'MTIz.x.y', WORKER_CONCURRENCY: '', SHARD_COUNT: '', REDIS_URL: 'redis://127.0.0.1:9' });
