@@ -17,6 +17,7 @@ import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
 import { loadCommands } from '../commands/index.ts';
 import { catchUp, forgetHeard, heardChannels } from './catch-up.ts';
+import { createChannelOrder } from './channel-order.ts';
 import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
 import { createGuildFacts } from './guild-facts.ts';
 import { commandContext, InteractionExpiredError } from './interactions.ts';
@@ -88,16 +89,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     options.onFatal?.(message);
   };
 
-  // Events of one channel are handled in the order Discord sent them (an edit or a deletion must
-  // never overtake the message's creation); different channels go on at once.
-  const channelQueues = new Map<string, Promise<void>>();
-  function inChannelOrder(channelId: string, task: () => Promise<void>): Promise<void> {
-    // (A task that failed must not keep the channel's later events from running.)
-    const run = (channelQueues.get(channelId) ?? Promise.resolve()).catch(() => undefined).then(task);
-    channelQueues.set(channelId, run);
-    run.finally(() => channelQueues.get(channelId) === run && channelQueues.delete(channelId)).catch(() => undefined);
-    return run;
-  }
+  const inChannelOrder = createChannelOrder();
   function onDispatch(event: ShardEvent): Promise<void> {
     // Sub-millisecond, for latency figures (ms since the epoch, like Date.now()).
     const receivedAt = performance.timeOrigin + performance.now();
