@@ -169,7 +169,10 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         const gone = P.GuildCreate.pick({ id: true, unavailable: true }).parse(d);
         // Removed (not an outage, which says unavailable): refusals recorded from now on, by turns
         // still queued there, are forgotten when it is added back (joined_at above).
-        if (!gone.unavailable) await stores.access.forgetGuild(gone.id);
+        if (!gone.unavailable) {
+          await stores.access.forgetGuild(gone.id);
+          await stores.access.leftGuild(gone.id);
+        }
         return services.guildFacts.forgetGuild(gone.id);
       }
       case GatewayDispatchEvents.ChannelCreate:

@@ -18,6 +18,9 @@ export interface ChannelAccess {
   /** Permissions changed in a channel (and its threads) or a whole guild: try again. */
   forgetChannel(channelId: string): Promise<void>;
   forgetGuild(guildId: string): Promise<void>;
+  /** chorus was removed from a server: turns still queued there are let go, not refused one by one. */
+  leftGuild(guildId: string): Promise<void>;
+  hasLeft(guildId: string): Promise<boolean>;
 }
 
 const TTL_SECONDS = 24 * 3600;
@@ -25,6 +28,7 @@ const TTL_SECONDS = 24 * 3600;
 export function createChannelAccess(redis: Redis, prefix: string): ChannelAccess {
   const key = (channelId: string) => `${prefix}:refused:${channelId}`;
   const guildKey = (guildId: string) => `${prefix}:refused-in-guild:${guildId}`;
+  const leftKey = (guildId: string) => `${prefix}:left-guild:${guildId}`;
   return {
     async missing(channelId, parentId) {
       const [own, parent] = await Promise.all([redis.hkeys(key(channelId)), parentId ? redis.hkeys(key(parentId)) : []]);
@@ -41,7 +45,11 @@ export function createChannelAccess(redis: Redis, prefix: string): ChannelAccess
     },
     async forgetGuild(guildId) {
       const channels = await redis.smembers(guildKey(guildId));
-      await redis.del(guildKey(guildId), ...channels.map(key));
+      await redis.del(guildKey(guildId), leftKey(guildId), ...channels.map(key));
     },
+    async leftGuild(guildId) {
+      await redis.set(leftKey(guildId), String(Date.now()), 'EX', TTL_SECONDS);
+    },
+    hasLeft: async (guildId) => (await redis.exists(leftKey(guildId))) === 1,
   };
 }

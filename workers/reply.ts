@@ -106,8 +106,21 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   // server's token budgets (when it has any).
   const hostOptions = readHealthAhead(deps.hostOptions, persona);
   const budget = deps.budgets && place.guildId ? deps.budgets.check(place.guildId, persona.id, limitsOf(settings), Date.now()) : undefined;
-  let [progress, missing, history, verdict] = await Promise.all([deps.ledger.beginAttempt(trigger.id, personaId), deps.access.missing(place.channelId, place.parentId), deps.history.read(place.channelId, settings.historyMessages, trigger.id), budget]);
+  let [progress, missing, history, verdict, left] = await Promise.all([
+    deps.ledger.beginAttempt(trigger.id, personaId),
+    deps.access.missing(place.channelId, place.parentId),
+    deps.history.read(place.channelId, settings.historyMessages, trigger.id),
+    budget,
+    place.guildId ? deps.access.hasLeft(place.guildId) : false,
+  ]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
+  if (left) {
+    // Removed from the server: every request there would be refused (and counted toward Discord's
+    // limit on invalid requests), a notice too.
+    log.info('skipped: chorus was removed from this server');
+    await deps.ledger.markDone(trigger.id, personaId);
+    return { status: 'no-permission' };
+  }
   if (history.withdrawn && progress.text === undefined && progress.posted.size === 0) {
     // Deleted before its answer began: its words are not to be read or answered. (An answer already
     // under way is finished: nothing is left half-said.)
