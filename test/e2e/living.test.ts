@@ -127,6 +127,23 @@ describe('history without refetching', () => {
     expect(opus().map((m) => m.content)).toEqual(['the first', 'the second']);
   });
 
+  it('reads an edit made while the gateway had no session from Discord, once the history is read again', async () => {
+    const channelId = h.discord.addChannel({ name: 'edited-away' });
+    const said = await h.discord.userSays({ channelId, content: 'the capital is Lyon' });
+    await h.routed(said.id);
+    const epochKey = `${h.config.CHORUS_PREFIX}:gateway-epoch`;
+    const epoch = await h.redis.get(epochKey);
+    h.discord.invalidateSessions();
+    await h.discord.userEdits(said.id, 'the capital is Paris'); // no session hears it
+    await vi.waitFor(async () => expect(await h.redis.get(epochKey)).not.toBe(epoch), { timeout: 10_000, interval: 20 });
+    const request = h.anthropicHost.nextRequest();
+    await h.routed((await h.discord.userSays({ channelId, content: 'Opus, what is the capital?' })).id);
+    const sent = JSON.stringify((await request).body);
+    expect(sent).toContain('the capital is Paris');
+    expect(sent).not.toContain('Lyon');
+    await h.settled();
+  });
+
   it('reads Discord history once for a channel with history it has not seen, then never again', async () => {
     const channelId = h.discord.addChannel({ name: 'quiet' });
     await h.discord.userSays({ channelId, content: 'an old message before chorus was asked anything' });
