@@ -4,11 +4,11 @@
 import { type Host, type Persona } from '../personas/schema.ts';
 import { buildContext, WINDOW_STEP, withoutOwnName } from '../core/context.ts';
 import type { ChannelRef, DiscordEdge, Speaker } from '../core/discord.ts';
-import { classifyDiscordError, MissingPermissionError, ThreadLockedError } from '../core/rest.ts';
+import { classifyDiscordError, MissingPermissionError, ThreadLockedError, type ChannelPermission } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { askPersona, emptyAnswerNotice, readHealthAhead, RetryableHostError, stoppedAnswerNotice, stoppedByHost, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { answerNotice, askPersona, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -85,6 +85,19 @@ export type TurnOutcome =
 /** Added under an answer cut off mid-stream while its turn waits to be tried again. */
 export const INTERRUPTED = '-# (interrupted: the model host failed mid-answer; trying again)';
 
+/** Why a turn is let go before its model call, if it is. Pure. */
+function letGoBefore(left: boolean, withdrawn: boolean, begun: boolean, missing: ReadonlySet<ChannelPermission>): { status: 'no-permission' | 'withdrawn'; why: string; level: 'info' | 'debug' } | undefined {
+  // Removed from the server: every request there would be refused (and counted toward Discord's
+  // limit on invalid requests), a notice too.
+  if (left) return { status: 'no-permission', why: 'skipped: chorus was removed from this server', level: 'info' };
+  // Deleted before its answer began: its words are not to be read or answered. (An answer already
+  // under way is finished: nothing is left half-said.)
+  if (withdrawn && !begun) return { status: 'withdrawn', why: 'skipped: the message was deleted before it was answered', level: 'info' };
+  // Refused before and not granted since: asking again would only cost another invalid request.
+  if (missing.has('ManageWebhooks')) return { status: 'no-permission', why: 'skipped: chorus lacks Manage Webhooks here', level: 'debug' };
+  return undefined;
+}
+
 /** Discord refused the bot token: nothing will work until it is replaced. */
 export class BotTokenRefusedError extends Error {
   override name = 'BotTokenRefusedError';
@@ -114,25 +127,11 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     place.guildId ? deps.access.hasLeft(place.guildId) : false,
   ]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
-  if (left) {
-    // Removed from the server: every request there would be refused (and counted toward Discord's
-    // limit on invalid requests), a notice too.
-    log.info('skipped: chorus was removed from this server');
+  const letGo = letGoBefore(left, history.withdrawn, progress.text !== undefined || progress.posted.size > 0, missing);
+  if (letGo) {
+    log[letGo.level](letGo.why);
     await deps.ledger.markDone(trigger.id, personaId);
-    return { status: 'no-permission' };
-  }
-  if (history.withdrawn && progress.text === undefined && progress.posted.size === 0) {
-    // Deleted before its answer began: its words are not to be read or answered. (An answer already
-    // under way is finished: nothing is left half-said.)
-    log.info('skipped: the message was deleted before it was answered');
-    await deps.ledger.markDone(trigger.id, personaId);
-    return { status: 'withdrawn' };
-  }
-  if (missing.has('ManageWebhooks')) {
-    // Refused before and not granted since: asking again would only cost another invalid request.
-    log.debug('skipped: chorus lacks Manage Webhooks here');
-    await deps.ledger.markDone(trigger.id, personaId);
-    return { status: 'no-permission' };
+    return { status: letGo.status };
   }
   const attempt = progress.attempts;
   const target: PostTarget = { channel, key: trigger.id, who: personaId, depth: turn.depth, notice: false, speaker, after: trigger.id };
@@ -292,12 +291,11 @@ async function generate(
       const said = withoutOwnName(answer.completion.text, persona).trim();
       const { kept, prompt } = answer.context;
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system));
-      // An answer with no text is shown as a notice (not read or answered as the persona's words),
-      // and recorded as what it was: the model's empty answer, with its stop reason.
-      // A beginning its host stopped is not the persona's answer either (it is recorded as written).
-      const stopped = stoppedByHost(answer.completion.stopReason);
-      text = said && !stopped ? said : said ? stoppedAnswerNotice(persona) : emptyAnswerNotice(persona, answer.completion.stopReason, Boolean(answer.completion.reasoning));
-      saved = { kind: said && !stopped ? 'reply' : 'notice', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
+      // An answer with no text, or one its host stopped part way, is shown as a notice (not read or
+      // answered as the persona's words), and recorded as what it was, with its stop reason.
+      const notice = answerNotice(persona, said, answer.completion.stopReason, Boolean(answer.completion.reasoning));
+      text = notice ?? said;
+      saved = { kind: notice ? 'notice' : 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');
     } else {

@@ -336,11 +336,6 @@ export function plainReason(a: HostAttempt): string {
 }
 
 /**
- * What the channel shows for an answer with no text (the record keeps the model's empty answer):
- * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
- * and a placeholder under the persona's name would pass for its words.
- */
-/**
  * Whether the host, not the model's own ending, stopped the answer: Anthropic's `refusal` (its
  * classifiers ended the answer mid-stream) and OpenAI's `content_filter` (the rest withheld). What
  * was written by then is not an answer to show or to read back: Anthropic says to tell the user and
@@ -350,15 +345,25 @@ export function stoppedByHost(stopReason: string | null): boolean {
   return stopReason === 'refusal' || stopReason === 'content_filter';
 }
 
-/** The notice shown in place of an answer its host stopped part way (see stoppedByHost). */
-export function stoppedAnswerNotice(persona: Persona): string {
-  return `*${persona.name}'s answer was stopped part way by its host's safety checks, and is not shown.*`;
+/**
+ * What a channel shows in place of a model's answer that is not one to show (the record keeps what
+ * the model wrote): one with no text, or one its host stopped part way (see stoppedByHost).
+ * Undefined when `said` stands as the persona's words.
+ */
+export function answerNotice(persona: Persona, said: string, stopReason: string | null, reasoned = false): string | undefined {
+  if (!said) return emptyAnswerNotice(persona, stopReason, reasoned);
+  return stoppedByHost(stopReason) ? `*${persona.name}'s answer was stopped part way by its host's safety checks, and is not shown.*` : undefined;
 }
 
+/**
+ * What the channel shows for an answer with no text (the record keeps the model's empty answer):
+ * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
+ * and a placeholder under the persona's name would pass for its words.
+ */
 export function emptyAnswerNotice(persona: Persona, stopReason: string | null, reasoned = false): string {
   const limit = stopReason === 'max_tokens' || stopReason === 'length';
   const why =
-    stopReason === 'refusal' || stopReason === 'content_filter'
+    stoppedByHost(stopReason)
       ? 'the model declined to answer'
       : limit && reasoned
         ? 'the model reached its token limit while still reasoning (a larger maxTokens leaves room for an answer)'
