@@ -60,13 +60,16 @@ export async function heardChannels(redis: Redis, prefix: string, shard: readonl
   return out;
 }
 
+/** Where a channel's missed messages may begin: a little before the gateway last heard there (clocks differ), and not too old to answer. */
+const windowStart = (heardAt: number, sessionAt: number) => Math.max(heardAt - 5_000, sessionAt - CATCH_UP_MS);
+
 /**
  * Of a channel's messages, those the gateway may have missed: written after it last heard from the
  * channel (less a margin for clocks) and before the new session began, and not too old to answer.
  * Oldest first, as they would have come. Pure.
  */
 export function missedMessages(messages: readonly APIMessage[], heardAt: number, sessionAt: number): APIMessage[] {
-  const from = Math.max(heardAt - 5_000, sessionAt - CATCH_UP_MS);
+  const from = windowStart(heardAt, sessionAt);
   return messages
     .filter((m) => {
       const at = snowflakeTime(m.id);
@@ -77,7 +80,7 @@ export function missedMessages(messages: readonly APIMessage[], heardAt: number,
 
 /** Where to start reading a channel: its first message that could have been missed. */
 export function readFrom(heardAt: number, sessionAt: number): string {
-  return snowflakeAt(Math.max(heardAt - 5_000, sessionAt - CATCH_UP_MS) - 1);
+  return snowflakeAt(windowStart(heardAt, sessionAt) - 1);
 }
 
 /**
