@@ -12,6 +12,7 @@ import type { Config } from '../core/config.ts';
 import { classifyDiscordError, createRest } from '../core/rest.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { createRestGate } from '../core/rest-gate.ts';
+import { startRecordWriter, storeIsAway } from '../core/transcript/outbox.ts';
 import { openStores } from '../core/stores.ts';
 import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   onRouted?: (messageId: string, answering: number) => void;
   /** The gateway cannot go on (token refused, intents disallowed, shard taken): stop, saying why. */
   onFatal?: (message: string) => void;
+  /** Called after each record this process's writer has written to the record store (tests). */
+  onRecordWritten?: () => void;
 }
 
 export function startGateway(config: Config, personas: Persona[], log: Logger, options: GatewayOptions = {}): RunningGateway {
@@ -67,6 +70,8 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     guildFacts: createGuildFacts(rest, stores.redis, prefix),
     isOurWebhook: async (webhookId) => (await stores.redis.sismember(`${prefix}:our-webhooks`, webhookId)) === 1,
   };
+  // Recorded channels' events, from this process and the workers, written to the record store in order.
+  const recordWriter = startRecordWriter({ redis: stores.redis, prefix, outbox: stores.outbox, store: () => stores.records, log, ...(options.onRecordWritten ? { onWritten: options.onRecordWritten } : {}) });
   const commands = loadCommands();
   // Metrics and the admin pages: /metrics, and the queue dashboard (loaded when first opened).
   const registry = createRegistry('gateway', { processMetrics: Boolean(config.ADMIN_TOKEN) });
@@ -74,6 +79,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
   const metrics = gatewayMetrics(registry, {
     sessions: async () => (await stores.records).sessions({ kind: 'interview' }),
     health: createHealthStore(stores.redis, prefix),
+    recordsWaiting: () => stores.outbox.waiting(),
   });
   const admin = startAdminServer({
     token: config.ADMIN_TOKEN,
@@ -271,8 +277,9 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         log.warn({ command: ctx.commandName, interactionId: i.id, ageMs: err.ageMs }, 'the interaction expired before chorus could answer it');
         return;
       }
-      log.error({ command: ctx.commandName, err: describeError(err) }, 'command failed');
-      const text = 'Something went wrong running that command; it has been logged.';
+      const away = storeIsAway(err);
+      log[away ? 'warn' : 'error']({ command: ctx.commandName, err: describeError(err) }, away ? 'command failed: the record store is away' : 'command failed');
+      const text = away ? 'The transcript database cannot be reached just now, so this was not done. Try again in a moment.' : 'Something went wrong running that command; it has been logged.';
       await (ctx.answered ? ctx.edit(text) : ctx.reply(text, { ephemeral: true })).catch(() => undefined); // the interaction may have expired
     }
   }
@@ -309,6 +316,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         await ready.catch(() => undefined);
         await admin.then((a) => a?.close());
         await connection?.close();
+        await recordWriter.close();
         await stores.close();
       })();
       return closed;

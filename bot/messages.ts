@@ -113,8 +113,9 @@ async function interviewMessage(m: MessageCreate, trigger: ChannelMessage, live:
   return 0;
 }
 
+/** Recorded through the outbox: a record store away neither loses the record nor holds up the answer. */
 async function recordChannelMessage(s: Services, sessionId: string, m: ChannelMessage, human: boolean): Promise<void> {
-  await (await s.records).append({
+  await s.outbox.put({
     v: TRANSCRIPT_FORMAT_VERSION,
     id: eventId(sessionId, 'message', m.id),
     sessionId,
@@ -143,7 +144,7 @@ export async function handleEdit(m: MessageUpdate, s: Services, botUserId: strin
   const live = await s.live.of(m.channel_id);
   // (An update with the words unchanged is Discord's: a pin, a link preview, a thread started from it.)
   if (changed && live?.kind === 'channel') {
-    await (await s.records).append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: m.id, text });
+    await s.outbox.put({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: m.id, text });
   }
 }
 
@@ -152,8 +153,6 @@ export async function handleDelete(channelId: string, ids: string[], s: Services
   await s.history.remove(channelId, ids);
   const live = await s.live.of(channelId);
   if (live?.kind !== 'channel') return;
-  const records = await s.records;
-  for (const id of ids) {
-    await records.append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'delete', id), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_deleted', discordMessageId: id });
-  }
+  const at = new Date().toISOString();
+  await s.outbox.put(...ids.map((id) => ({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'delete', id), sessionId: live.sessionId, at, type: 'message_deleted' as const, discordMessageId: id })));
 }

@@ -1,5 +1,6 @@
 // /transcript start | stop | export | optout | optin — recording a channel, and people's consent.
 import { randomUUID } from 'node:crypto';
+import type { Services } from '../bot/services.ts';
 import { Routes } from 'discord-api-types/v10';
 import { NO_PINGS } from '../core/discord.ts';
 import { eventId, sessionEnded, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
@@ -62,7 +63,8 @@ export const command: SlashCommand = {
       case 'stop': {
         const live = await s.live.of(channelId);
         if (live?.kind !== 'channel') return ctx.edit('This channel is not being recorded.');
-        await records.append(sessionEnded(live.sessionId, now, 'moderator', {}));
+        // After the channel's records still on their way (see core/transcript/outbox.ts), not before them.
+        await s.outbox.put(sessionEnded(live.sessionId, now, 'moderator', {}));
         await records.updateSession(live.sessionId, { status: 'ended' });
         await s.live.clear(channelId);
         await s.rest.post(Routes.channelMessages(channelId), { body: { content: '⏹️ Recording of this channel has stopped.', allowed_mentions: NO_PINGS } });
@@ -71,12 +73,20 @@ export const command: SlashCommand = {
       case 'export': {
         const session = (await records.sessions({ kind: 'channel', channelId })).at(-1);
         if (!session) return ctx.edit('This channel has no transcript.');
+        const waiting = await recordsWritten(s);
         // The exporters are loaded when first asked for, not by every gateway at start.
         const { describeRefusals, exportFiles } = await import('../core/transcript/dataset.ts');
         const { files, refused } = exportFiles(session.id, await records.events(session.id), await records.optedOut(), { kinds: ['jsonl', 'markdown'] });
         const sent = attachable([files.jsonl, files.markdown].flatMap((f) => (f ? [{ name: f.name, data: Buffer.from(f.text) }] : [])), ctx.attachmentLimit, session.id);
         return ctx.edit({
-          content: [`Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`, sent.note, refused.length ? describeRefusals(refused) : ''].filter(Boolean).join('\n'),
+          content: [
+            `Transcript of ${session.title} (${session.status}). People are pseudonymised; the words of those who opted out are withheld.`,
+            waiting ? `The latest messages may be missing: ${waiting} record${waiting === 1 ? ' waits' : 's wait'} to be written to the record store. Export again in a moment.` : '',
+            sent.note,
+            refused.length ? describeRefusals(refused) : '',
+          ]
+            .filter(Boolean)
+            .join('\n'),
           files: sent.files,
         });
       }
@@ -84,3 +94,16 @@ export const command: SlashCommand = {
     return undefined;
   },
 };
+
+/** How long an export waits for the records on their way to the store. */
+const EXPORT_WAITS_MS = 5000;
+
+/** Waits a little for the records still on their way; how many still wait (0 when all are written). */
+async function recordsWritten(s: Services): Promise<number> {
+  const until = Date.now() + EXPORT_WAITS_MS;
+  for (;;) {
+    const waiting = await s.outbox.waiting();
+    if (waiting === 0 || Date.now() >= until) return waiting;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

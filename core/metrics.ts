@@ -46,6 +46,8 @@ export interface GatewaySources {
   sessions?: () => Promise<SessionRow[]>;
   /** Host health as the checks left it in Redis, read at scrape time. */
   health?: HealthStore;
+  /** How many records wait in Redis for the record store (see core/transcript/outbox.ts), read at scrape time. */
+  recordsWaiting?: () => Promise<number>;
 }
 
 export function gatewayMetrics(registry: Registry, sources: GatewaySources = {}): GatewayMetrics {
@@ -71,6 +73,17 @@ export function gatewayMetrics(registry: Registry, sources: GatewaySources = {})
         }
         const counts = await sessionCounts.counts.catch(() => new Map<string, number>());
         for (const [status, n] of counts) this.set({ status }, n);
+      },
+    });
+  }
+  if (sources.recordsWaiting) {
+    const waiting = sources.recordsWaiting;
+    new Gauge({
+      name: 'chorus_records_waiting',
+      help: 'Records of recorded channels waiting in Redis to be written to the record store (grows while it is away)',
+      registers: [registry],
+      async collect() {
+        this.set(await waiting().catch(() => 0));
       },
     });
   }

@@ -10,6 +10,7 @@ import { createPersonaRoles, type PersonaRoles } from './roles.ts';
 import { createSettingsStore, defaultSettings, type SettingsStore } from './settings.ts';
 import { createLiveSessions, type LiveSessions } from './transcript/live.ts';
 import { openRecordStore } from './transcript/open-store.ts';
+import { createRecordOutbox, type RecordOutbox } from './transcript/outbox.ts';
 import type { RecordStore } from './transcript/store.ts';
 import { createChannelAccess, type ChannelAccess } from './access.ts';
 import { createChangeFeed, type ChangeFeed } from './changes.ts';
@@ -30,8 +31,13 @@ export interface Stores {
   live: LiveSessions;
   /** Tells every process that something changed, for those keeping copies in memory. */
   feed: ChangeFeed;
-  /** The transcript database (research data lives there, not in Redis); a failure to open is logged. */
-  records: Promise<RecordStore>;
+  /**
+   * The transcript database (research data lives there, not in Redis). A failure to open is logged,
+   * and the next use tries again: a database away at start is not away for good.
+   */
+  readonly records: Promise<RecordStore>;
+  /** A recorded channel's events, on their way to the record store in order (see transcript/outbox.ts). */
+  outbox: RecordOutbox;
   /** Closes the queues, the record store (unless it was handed in) and Redis. */
   close(): Promise<void>;
 }
@@ -56,9 +62,13 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
   let opened: Promise<RecordStore> | undefined = records ? Promise.resolve(records) : undefined;
   const open = () => {
     if (opened) return opened;
-    opened = openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
-    opened.catch((err: Error) => log.error({ err: describeError(err) }, 'could not open the record store'));
-    return opened;
+    const opening = openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
+    opened = opening;
+    opening.catch((err: Error) => {
+      log.error({ err: describeError(err) }, 'could not open the record store');
+      if (opened === opening) opened = undefined;
+    });
+    return opening;
   };
   const stores = {
     redis,
@@ -71,6 +81,7 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
     settings: createSettingsStore(redis, prefix, defaultSettings(config, personaIds), feed, opts.cacheReads),
     roles: createPersonaRoles(redis, prefix),
     live: createLiveSessions(redis, prefix, feed, opts.cacheReads),
+    outbox: createRecordOutbox(redis, prefix),
     feed,
     async close() {
       await interviews.close();

@@ -1,23 +1,24 @@
 // Persona posts in a recorded channel join its transcript, with the model call behind them (saved
-// with the text, so a retry that posts after a crash records the same call).
+// with the text, so a retry that posts after a crash records the same call). They go through the
+// outbox, as the gateway's records do: a record store away does not hold up or fail the reply.
 import type { ChannelMessage } from '../core/messages.ts';
 import type { Place, Turn } from '../core/replies.ts';
 import type { Stores } from '../core/stores.ts';
-import { eventId, TRANSCRIPT_FORMAT_VERSION } from '../core/transcript/events.ts';
+import { eventId, TRANSCRIPT_FORMAT_VERSION, type TranscriptEvent } from '../core/transcript/events.ts';
 import type { SavedReply } from './reply.ts';
 
-export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'>, place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply): Promise<void> {
+export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'outbox'>, place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply): Promise<void> {
   const session = await stores.live.of(place.channelId);
   if (session?.kind !== 'channel') return;
-  const store = await stores.records;
+  const events: TranscriptEvent[] = [];
   const persona = { personaId: turn.personaId, name: posts[0]?.authorName ?? turn.personaId };
   for (const [i, post] of posts.entries()) {
     const base = { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.sessionId, 'message', post.id), sessionId: session.sessionId, at: post.createdAt };
     if (saved.kind === 'notice' && !saved.modelTurn) {
-      await store.append({ ...base, type: 'notice', text: post.content, persona, discordMessageId: post.id });
+      events.push({ ...base, type: 'notice', text: post.content, persona, discordMessageId: post.id });
       continue;
     }
-    await store.append({
+    events.push({
       ...base,
       type: 'channel_message',
       author: { kind: 'persona', ...persona },
@@ -29,4 +30,5 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'records'
       ...(i === 0 ? { trigger: { discordMessageId: turn.trigger.id, reason: turn.reason, depth: turn.depth } } : {}),
     });
   }
+  await stores.outbox.put(...events);
 }

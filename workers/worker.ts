@@ -15,11 +15,15 @@ import { createRestGate } from '../core/rest-gate.ts';
 import { openStores } from '../core/stores.ts';
 import type { Host, Persona } from '../personas/schema.ts';
 import { INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.ts';
+import { startRecordWriter, storeIsAway } from '../core/transcript/outbox.ts';
 import type { RecordStore } from '../core/transcript/store.ts';
 import { recordPersonaPosts } from './record.ts';
 import { giveUp, runReplyJob, type JobResult, type ReplyJobDeps } from './replies.ts';
 import { processInterviewJob } from './interview.ts';
 import { BotTokenRefusedError, type TurnOutcome } from './reply.ts';
+
+/** The longest an interview step waits between looks at a record store that is away. */
+const STORE_AWAY_MAX_WAIT_MS = 30_000;
 
 export interface RunningWorker {
   /** The reply worker (absent in headless runs, which take only interview steps). */
@@ -37,13 +41,15 @@ export interface WorkerOptions {
   records?: RecordStore;
   /** Interviews without Discord: nothing is posted. */
   headless?: boolean;
+  /** Called after each record this process's writer has written to the record store (tests). */
+  onRecordWritten?: () => void;
   /** Something no retry can mend (the bot token refused): the process should stop, saying why. */
   onFatal?: (err: Error) => void;
 }
 
 export function startWorker(config: Config, personas: Persona[], env: Record<string, string | undefined>, log: Logger, options: WorkerOptions = {}): RunningWorker {
   const stores = openStores(config, personas.map((p) => p.id), log, options.records ? { records: options.records } : {});
-  const { redis, queueRedis, records } = stores;
+  const { redis, queueRedis } = stores;
   const prefix = config.CHORUS_PREFIX;
   let discordEdge: DiscordEdge | undefined; // told of crowded webhooks by the REST client below
   // One gate for the REST client and the edge, which takes posts' slots itself (see createDiscordEdge).
@@ -120,6 +126,8 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
       options.onTurn?.(job, turn, outcome);
     },
   };
+  // Recorded channels' events, from this process and others, written to the record store in order.
+  const recordWriter = startRecordWriter({ redis, prefix, outbox: stores.outbox, store: () => stores.records, log, ...(options.onRecordWritten ? { onWritten: options.onRecordWritten } : {}) });
   const fatal = (err: unknown) => {
     if (err instanceof BotTokenRefusedError) {
       log.fatal(err.message);
@@ -171,10 +179,11 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   // Interviews: the same process, a second queue.
   const interviews = new Worker<InterviewJob, string>(
     INTERVIEW_QUEUE,
-    async (job) => {
+    async (job, token) => {
       try {
         return await processInterviewJob(job, {
-          store: await records,
+          // Asked for each step: a store that could not be opened is opened again (see openStores).
+          store: await stores.records,
           queues: stores.interviews,
           personas: deps.personas,
           clientFor,
@@ -185,6 +194,13 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
           log,
         });
       } catch (err) {
+        if (storeIsAway(err)) {
+          // The record store away is not the step's failure: the step waits for it, its tries untouched.
+          const waitMs = Math.min(STORE_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted, 5));
+          log.warn({ jobId: job.id, step: job.data.step, waitMs, err: describeError(err) }, 'the record store is away: the interview step waits for it');
+          await job.moveToDelayed(Date.now() + waitMs, token);
+          throw new DelayedError();
+        }
         fatal(err);
         throw err;
       }
@@ -205,7 +221,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     close() {
       closed ??= (async () => {
         closing = true;
-        await Promise.all([worker?.close(), interviews.close(), checks?.stop(), admin.then((a) => a?.close())]);
+        await Promise.all([worker?.close(), interviews.close(), checks?.stop(), admin.then((a) => a?.close()), recordWriter.close()]);
         await stores.close();
       })();
       return closed;

@@ -14,7 +14,10 @@ export class PostgresRecordStore implements RecordStore {
 
   constructor(connectionString: string, opts: { migrations?: readonly Migration[]; max?: number } = {}) {
     this.#migrations = opts.migrations ?? MIGRATIONS;
-    this.#pool = new pg.Pool({ connectionString, max: opts.max ?? 10 });
+    // Bounded waits: a database that stops answering (a network gone, a server hung) fails a query
+    // within these, and the caller waits for it (records in Redis, steps delayed), rather than a
+    // promise that never settles holding what it was writing for good.
+    this.#pool = new pg.Pool({ connectionString, max: opts.max ?? 10, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     this.#pool.on('error', () => {});
   }

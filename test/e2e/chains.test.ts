@@ -59,6 +59,7 @@ describe('what a recorded channel keeps of a chain', () => {
     const said = await h.discord.userSays({ channelId, content: 'Opus, open the discussion' });
     await gptPost;
     await h.settled();
+    await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const events = await records.events(session!.id);

@@ -1,6 +1,7 @@
 // Everything an end-to-end test needs: the Discord stand-in, local model hosts, persona files,
 // a gateway and workers wired to them, and a clean Redis namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,8 @@ export interface Harness {
   interviewsSettled(): Promise<void>;
   /** A record store on the same database as the processes under test. */
   records(): Promise<RecordStore>;
+  /** Resolves when every recorded channel's record on its way (core/transcript/outbox.ts) is written. */
+  recordsWritten(): Promise<void>;
   /** Runs a slash command as a member and resolves with the text of the bot's answer to it. */
   command(name: string, options?: unknown[], opts?: { permissions?: string; channelId?: string; author?: { id: string; username: string; global_name?: string } }): Promise<string>;
   /** Every turn in-process workers finished, in order. */
@@ -198,12 +201,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const personas = await loadPersonas(personasDir);
   const log = createLogger('test', 'silent');
   const routedWaiters = new Map<string, (n: number) => void>();
+  const recordWritten = new EventEmitter().setMaxListeners(100);
   const routedSeen = new Map<string, number>();
   const protocols = await loadProtocols('protocols');
   const newGateway = () =>
     startGateway(config, personas, log, {
       env,
       protocols,
+      onRecordWritten: () => recordWritten.emit('written'),
       onRouted: (id, n) => {
         routedSeen.set(id, n);
         routedWaiters.get(id)?.(n);
@@ -329,11 +334,21 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }
     },
     records() {
-      store ??= openRecordStore({ sqlitePath: config.RECORDS_PATH });
+      store ??= openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
       return store;
+    },
+    async recordsWritten() {
+      for (;;) {
+        // Listening before looking: a record written between the two is not missed.
+        let heard!: () => void;
+        const written = new Promise<void>((resolve) => recordWritten.once('written', (heard = resolve)));
+        if ((await stores.outbox.waiting()) === 0) return void recordWritten.off('written', heard);
+        await written;
+      }
     },
     addWorker() {
       const w = startWorker(workerConfig, personas, env, log, {
+        onRecordWritten: () => recordWritten.emit('written'),
         onTurn: (job, turn, outcome) => {
           outcomes.push({ job, turn, outcome });
           opts.onTurn?.(job, turn, outcome);

@@ -367,6 +367,7 @@ describe('channel transcripts and consent', () => {
     await h.settled();
     await h.discord.userSays({ channelId, content: 'Alice here, nothing secret' });
     expect(await h.command('transcript', [{ type: 1, name: 'optout', options: [] }], { channelId, author: bob })).toMatch(/your words are withheld/);
+    await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const events = await records.events(session!.id);
@@ -402,6 +403,7 @@ describe('channel transcripts and consent', () => {
     await h.routed(said.id);
     await h.settled();
     await h.command('transcript', [{ type: 1, name: 'optout', options: [] }], { channelId, author: carol });
+    await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const events = await records.events(session!.id);
@@ -448,6 +450,7 @@ describe('an answer with no text', () => {
     expect(shown.content).toBe('*Opus gave no answer: the model declined to answer.*');
     await h.settled();
 
+    await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const said = (await records.events(session!.id)).filter((e) => e.type === 'channel_message' && e.author.kind === 'persona');

@@ -76,6 +76,7 @@ describe('operations', () => {
     expect(moved(gateway, gatewayBefore, 'chorus_messages_routed_total', { answered: 'yes', process: 'gateway' })).toBe(1);
     expect(moved(gateway, gatewayBefore, 'chorus_turns_queued_total')).toBe(2);
     expect(total(gateway, 'chorus_interview_sessions', { status: 'running' })).toBe(0);
+    expect(gateway.filter((x) => x.name === 'chorus_records_waiting').map((x) => x.value)).toEqual([0]);
     // The worker: two turns posted, a reply per persona and host, tokens, Discord calls, latencies.
     expect(moved(worker, workerBefore, 'chorus_turns_total', { state: 'posted', process: 'worker' })).toBe(2);
     expect(moved(worker, workerBefore, 'chorus_replies_total', { persona: 'opus' })).toBe(1);

@@ -151,6 +151,7 @@ describe("a model's reasoning (<think> tags in its answer)", () => {
     expect(request).not.toContain('SECRET-REASONING');
     await h.settled();
 
+    await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const opus = (await records.events(session!.id)).find((e) => e.type === 'channel_message' && e.author.kind === 'persona' && e.author.personaId === 'opus');
@@ -172,6 +173,7 @@ describe("a model's reasoning (<think> tags in its answer)", () => {
     expect(JSON.stringify((await next).body)).not.toContain('Step one');
     await h.settled();
     // The record keeps what was written, apart from what was posted.
+    await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const stopped = (await records.events(session!.id)).find((e) => e.type === 'channel_message' && e.modelTurn?.stopReason === 'refusal');

@@ -1,0 +1,95 @@
+// The record store (PostgreSQL) away — restarted, failing over — while chorus runs: a recorded
+// channel goes on being answered and its records wait in Redis, written in order once the database
+// is back; an interview step waits for the database without spending its tries.
+import { QueueEvents } from 'bullmq';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INTERVIEW_QUEUE } from '../../core/interview/sessions.ts';
+import type { TranscriptEvent } from '../../core/transcript/events.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+const BASE = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+const schema = `store_away_${process.pid}_${Date.now().toString(36)}`;
+const opt = (name: string, value: string) => ({ type: 3, name, value });
+
+let h: Harness;
+let proxy: TcpProxy;
+let admin: pg.Client;
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: BASE.href });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  proxy = await startTcpProxy({ host: BASE.hostname, port: Number(BASE.port || 5432) });
+  // chorus reaches the database only through the proxy.
+  const url = new URL(BASE.href);
+  url.port = String(proxy.port);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  h = await startHarness({ env: { DATABASE_URL: url.href } });
+});
+afterAll(async () => {
+  await h?.close();
+  await proxy?.close();
+  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin?.end();
+});
+
+const said = (e: TranscriptEvent) => (e.type === 'channel_message' ? `${e.author.kind === 'persona' ? e.author.name : e.author.kind}: ${e.text}` : e.type);
+
+describe('the record store away', () => {
+  it('a recorded channel is answered while the database is down, and its records are written in order once it is back', async () => {
+    const channelId = h.discord.addChannel({ name: 'recorded' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    await proxy.down();
+
+    h.anthropicHost.setResponder((req) => ({ text: JSON.stringify(req.body).includes('and now') ? 'Still here, again.' : 'Still here.' }));
+    for (const content of ['Opus, are you there?', 'Opus, and now?']) {
+      const answered = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+      await h.discord.userSays({ channelId, content });
+      await answered;
+      await h.settled();
+    }
+    // Nothing was said to be lost, and the records wait.
+    expect(h.discord.messages(channelId).filter((m) => /could not|failed/i.test(m.content))).toEqual([]);
+    expect(await h.stores.outbox.waiting()).toBe(4);
+    // A command that needs the database says so.
+    expect(await h.command('transcript', [{ type: 1, name: 'export', options: [] }], { channelId })).toBe('The transcript database cannot be reached just now, so this was not done. Try again in a moment.');
+
+    await proxy.up();
+    await h.recordsWritten();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    expect((await records.events(session!.id)).map(said)).toEqual(['session_started', 'human: Opus, are you there?', 'Opus: Still here.', 'human: Opus, and now?', 'Opus: Still here, again.']);
+  });
+
+  it('an interview step waits for the database without spending its tries, and goes on once it is back', async () => {
+    h.anthropicHost.setResponder(() => ({ text: 'OPUS-ANSWER' }));
+    const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
+    const threadId = /<#(\d+)>/.exec(reply)?.[1] ?? '';
+    await h.interviewsSettled();
+
+    const steps = new QueueEvents(INTERVIEW_QUEUE, { connection: { url: h.config.REDIS_URL }, prefix: h.config.CHORUS_PREFIX });
+    await steps.waitUntilReady();
+    const waitedMoreThanItsTries = new Promise<void>((resolve) => {
+      let delayed = 0;
+      steps.on('delayed', () => {
+        if (++delayed > h.config.REPLY_ATTEMPTS) resolve();
+      });
+    });
+    await proxy.down();
+    const answered = h.discord.nextMessage((m) => m.channel_id === threadId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId: threadId, content: 'What will you miss?' });
+    await waitedMoreThanItsTries;
+    await steps.close();
+    await proxy.up();
+    expect((await answered).content).toBe('OPUS-ANSWER');
+    await h.interviewsSettled();
+
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'interview', channelId: threadId });
+    const events = await records.events(session!.id);
+    expect(events.filter((e) => e.type === 'question').map((e) => e.type === 'question' && e.text)).toEqual(['What will you miss?']);
+    expect(events.filter((e) => e.type === 'answer').map((e) => e.type === 'answer' && e.text)).toEqual(['OPUS-ANSWER']);
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+});
