@@ -5,7 +5,9 @@
 // the fault to the first reply after it. Prints a table; asserts nothing.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import pg from 'pg';
 import { startOwnRedis } from '../test/support/redis-server.ts';
+import { startTcpProxy } from '../test/support/tcp-proxy.ts';
 import { startHarness, type Harness, type HarnessOptions } from '../test/e2e/harness.ts';
 import { numberAsked, type RecordedRequest } from '../test/stand-ins/model-host.ts';
 import { personaPosts } from './measure.ts';
@@ -20,6 +22,8 @@ interface Row {
   stalled: number | '';
   invalid: string;
   recoverMs: number | '';
+  /** Records of a recorded channel missing from the transcript, or out of order ('' where none is kept). */
+  recordsLost?: number | '';
 }
 
 const WORDS = ['the', 'answer', 'comes', 'in', 'a', 'few', 'words'];
@@ -47,7 +51,8 @@ async function harness(opts: HarnessOptions = {}): Promise<Harness> {
 
 /** Counts what each numbered message got in the channel: its final answer, or a notice standing in. */
 function count(h: Harness, channelId: string, numbers: number[]): Pick<Row, 'replies' | 'lost' | 'doubled' | 'orphaned'> {
-  const posts = personaPosts(h.discord.messages(channelId), h.discord.botUser.id);
+  // (An answer to a slash command is a webhook message too: not a persona's.)
+  const posts = personaPosts(h.discord.messages(channelId).filter((m) => !m.interaction_metadata), h.discord.botUser.id);
   const finals = (n: number) => posts.filter((p) => p.content === finalText(n)).length;
   const notices = posts.filter((p) => p.content.includes('could not answer')).length;
   const unanswered = numbers.filter((n) => finals(n) === 0).length;
@@ -323,6 +328,59 @@ async function interviewHostFails(how: 'overloaded-10s' | 'down'): Promise<Omit<
   }
 }
 
+/**
+ * PostgreSQL away for 10 s (every connection reset, new ones refused, as a restart does) while a
+ * recorded channel talks: replies counted as elsewhere, and the transcript checked once the database
+ * is back (every message and answer recorded once, in the channel's order). Time to recover: from
+ * the database back to every waiting record written.
+ */
+async function databaseDown(): Promise<Omit<Row, 'scenario'>> {
+  const base = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+  const schema = `faults_db_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: base.href });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const proxy = await startTcpProxy({ host: base.hostname, port: Number(base.port || 5432) });
+  const url = new URL(base.href);
+  url.port = String(proxy.port);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  const h = await harness({ env: { DATABASE_URL: url.href } });
+  try {
+    const worker = await h.spawnWorker();
+    const channelId = h.discord.addChannel({ name: 'database-down' });
+    await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId });
+    const numbers = [1, 2, 3, 4, 5, 6, 7];
+    await say(h, channelId, [1, 2], 500);
+    await proxy.down();
+    await say(h, channelId, [3, 4, 5, 6, 7], 2000); // 10 s away
+    await proxy.up();
+    const backAt = Date.now();
+    while ((await h.stores.outbox.waiting()) > 0) await sleep(50);
+    const recoverMs = Date.now() - backAt;
+    await settle(h);
+    while ((await h.stores.outbox.waiting()) > 0) await sleep(50);
+    worker.kill('SIGKILL');
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const recorded = (await records.events(session!.id)).flatMap((e) => (e.type === 'channel_message' ? [e] : []));
+    // Each question and each answer recorded once; the questions in the order they were asked, the
+    // answers in the order they were finished (a streamed answer is recorded once it is whole).
+    const expected = numbers.flatMap((n) => [`Opus, number ${n}`, finalText(n)]);
+    const kept = expected.filter((text) => recorded.filter((e) => e.text === text).length === 1);
+    const outOfOrder = (kind: string) => {
+      const ids = recorded.filter((e) => e.author.kind === kind).map((e) => BigInt(e.discordMessageId));
+      return ids.filter((id, i) => i > 0 && id < ids[i - 1]!).length;
+    };
+    const recordsLost = expected.length - kept.length + outOfOrder('human') + outOfOrder('persona');
+    return { sent: numbers.length, ...count(h, channelId, numbers), stalled: '', invalid: invalid(h), recoverMs, recordsLost };
+  } finally {
+    await h.close();
+    await proxy.close();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
 const SCENARIOS: [string, () => Promise<Omit<Row, 'scenario'>>][] = [
   ['worker SIGKILL before the model call', () => killedWorker('before-model')],
   ['worker SIGKILL mid-stream', () => killedWorker('mid-stream')],
@@ -337,6 +395,7 @@ const SCENARIOS: [string, () => Promise<Omit<Row, 'scenario'>>][] = [
   ['host down for good (channel)', () => hostFails('down')],
   ['host overloaded for 10 s (interview)', () => interviewHostFails('overloaded-10s')],
   ['host down for good (interview)', () => interviewHostFails('down')],
+  ['PostgreSQL down 10 s (recorded channel)', databaseDown],
 ];
 
 const only = process.env.FAULTS_ONLY;
@@ -352,10 +411,10 @@ for (const [scenario, run] of SCENARIOS) {
   console.error(`  ${scenario}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-const header = ['scenario', 'sent', 'replies', 'lost', 'doubled', 'orphaned previews', 'stalled sessions', 'invalid Discord requests', 'time to recover'];
+const header = ['scenario', 'sent', 'replies', 'lost', 'doubled', 'orphaned previews', 'stalled sessions', 'records lost', 'invalid Discord requests', 'time to recover'];
 console.log(`| ${header.join(' | ')} |`);
 console.log(`|${header.map(() => '---').join('|')}|`);
 for (const r of rows) {
-  console.log(`| ${r.scenario} | ${r.sent} | ${r.replies} | ${r.lost} | ${r.doubled} | ${r.orphaned} | ${r.stalled} | ${r.invalid} | ${r.recoverMs === '' ? '' : `${(r.recoverMs / 1000).toFixed(1)} s`} |`);
+  console.log(`| ${r.scenario} | ${r.sent} | ${r.replies} | ${r.lost} | ${r.doubled} | ${r.orphaned} | ${r.stalled} | ${r.recordsLost ?? ''} | ${r.invalid} | ${r.recoverMs === '' ? '' : `${(r.recoverMs / 1000).toFixed(1)} s`} |`);
 }
 process.exit(0);

@@ -87,7 +87,7 @@ export interface RecordWriterOptions {
   log: Logger;
   /** How often an idle writer, or one waiting for the lease, looks again (a put in this process wakes it at once). */
   idleMs?: number;
-  /** The longest wait between tries while the store is away. */
+  /** The longest wait between tries while the store is away (short: a restart is over in seconds, and a try costs one refused connection). */
   maxBackoffMs?: number;
   /** Refusals of one event before it is set aside. */
   maxRefusals?: number;
@@ -106,7 +106,7 @@ export function startRecordWriter(opts: RecordWriterOptions): RecordWriter {
   const { redis, log } = opts;
   const k = keys(opts.prefix);
   const idleMs = opts.idleMs ?? 1000;
-  const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+  const maxBackoffMs = opts.maxBackoffMs ?? 5000;
   const maxRefusals = opts.maxRefusals ?? 5;
   const me = randomUUID();
   let closed = false;
