@@ -42,9 +42,10 @@ export const command: SlashCommand = {
     const trigger: ChannelMessage = { id: shown.id, authorId: ctx.user.id, authorName: ctx.user.name, content: text, isBot: false, createdAt: shown.timestamp };
     const { values: settings } = await s.settings.resolve(place);
     await s.history.add(place.channelId, [trigger]);
-    // A recorded channel keeps the question as the asker's words (opt-outs apply to it by their id).
+    // A recorded channel keeps the question as the asker's words (opt-outs apply to it by their id),
+    // through the outbox like every message there: a database away does not lose the question.
     if (live?.kind === 'channel') {
-      await (await s.records).append({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'message', shown.id), sessionId: live.sessionId, at: trigger.createdAt, type: 'channel_message', author: { kind: 'human', userId: ctx.user.id, name: ctx.user.name }, text, discordMessageId: shown.id });
+      await s.outbox.put({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'message', shown.id), sessionId: live.sessionId, at: trigger.createdAt, type: 'channel_message', author: { kind: 'human', userId: ctx.user.id, name: ctx.user.name }, text, discordMessageId: shown.id });
     }
     await s.replies.add(jobIds.message(shown.id), { v: 3, ...place, settings, turns: [{ personaId: persona.id, reason: 'ask', depth: 1, trigger }], receivedAt: Date.now() });
     s.log.info({ channelId: place.channelId, personaId: persona.id, by: ctx.user.id }, 'asked');

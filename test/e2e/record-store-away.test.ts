@@ -49,9 +49,14 @@ describe('the record store away', () => {
       await answered;
       await h.settled();
     }
+    // A question asked with /ask too.
+    const asked = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.command('ask', [opt('persona', 'opus'), opt('text', 'and now?')], { channelId });
+    await asked;
+    await h.settled();
     // Nothing was said to be lost, and the records wait.
     expect(h.discord.messages(channelId).filter((m) => /could not|failed/i.test(m.content))).toEqual([]);
-    expect(await h.stores.outbox.waiting()).toBe(4);
+    expect(await h.stores.outbox.waiting()).toBe(6);
     // A command that needs the database says so.
     expect(await h.command('transcript', [{ type: 1, name: 'export', options: [] }], { channelId })).toBe('The transcript database cannot be reached just now, so this was not done. Try again in a moment.');
 
@@ -59,7 +64,15 @@ describe('the record store away', () => {
     await h.recordsWritten();
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
-    expect((await records.events(session!.id)).map(said)).toEqual(['session_started', 'human: Opus, are you there?', 'Opus: Still here.', 'human: Opus, and now?', 'Opus: Still here, again.']);
+    expect((await records.events(session!.id)).map(said)).toEqual([
+      'session_started',
+      'human: Opus, are you there?',
+      'Opus: Still here.',
+      'human: Opus, and now?',
+      'Opus: Still here, again.',
+      'human: and now?',
+      'Opus: Still here, again.',
+    ]);
   });
 
   it('an interview step waits for the database without spending its tries, and goes on once it is back', async () => {
