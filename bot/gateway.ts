@@ -12,7 +12,8 @@ import type { Config } from '../core/config.ts';
 import { classifyDiscordError, createRest } from '../core/rest.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { createRestGate } from '../core/rest-gate.ts';
-import { startRecordWriter, storeIsAway } from '../core/transcript/outbox.ts';
+import { startRecordWriter } from '../core/transcript/outbox.ts';
+import { RecordStoreAwayError } from '../core/transcript/store-away.ts';
 import { openStores } from '../core/stores.ts';
 import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
@@ -277,7 +278,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         log.warn({ command: ctx.commandName, interactionId: i.id, ageMs: err.ageMs }, 'the interaction expired before chorus could answer it');
         return;
       }
-      const away = storeIsAway(err);
+      const away = err instanceof RecordStoreAwayError;
       log[away ? 'warn' : 'error']({ command: ctx.commandName, err: describeError(err) }, away ? 'command failed: the record store is away' : 'command failed');
       const text = away ? 'The transcript database cannot be reached just now, so this was not done. Try again in a moment.' : 'Something went wrong running that command; it has been logged.';
       await (ctx.answered ? ctx.edit(text) : ctx.reply(text, { ephemeral: true })).catch(() => undefined); // the interaction may have expired

@@ -63,9 +63,10 @@ export const command: SlashCommand = {
       case 'stop': {
         const live = await s.live.of(channelId);
         if (live?.kind !== 'channel') return ctx.edit('This channel is not being recorded.');
-        // After the channel's records still on their way (see core/transcript/outbox.ts), not before them.
-        await s.outbox.put(sessionEnded(live.sessionId, now, 'moderator', {}));
+        // The session first: with the database away nothing has changed and the moderator is told so.
+        // Its end goes after the channel's records still on their way (see core/transcript/outbox.ts).
         await records.updateSession(live.sessionId, { status: 'ended' });
+        await s.outbox.put(sessionEnded(live.sessionId, now, 'moderator', {}));
         await s.live.clear(channelId);
         await s.rest.post(Routes.channelMessages(channelId), { body: { content: '⏹️ Recording of this channel has stopped.', allowed_mentions: NO_PINGS } });
         return ctx.edit('Recording stopped. `/transcript export` attaches the transcript.');
@@ -73,7 +74,7 @@ export const command: SlashCommand = {
       case 'export': {
         const session = (await records.sessions({ kind: 'channel', channelId })).at(-1);
         if (!session) return ctx.edit('This channel has no transcript.');
-        const waiting = await recordsWritten(s);
+        const waiting = await recordsWritten(s, session.id);
         // The exporters are loaded when first asked for, not by every gateway at start.
         const { describeRefusals, exportFiles } = await import('../core/transcript/dataset.ts');
         const { files, refused } = exportFiles(session.id, await records.events(session.id), await records.optedOut(), { kinds: ['jsonl', 'markdown'] });
@@ -98,11 +99,11 @@ export const command: SlashCommand = {
 /** How long an export waits for the records on their way to the store. */
 const EXPORT_WAITS_MS = 5000;
 
-/** Waits a little for the records still on their way; how many still wait (0 when all are written). */
-async function recordsWritten(s: Services): Promise<number> {
+/** Waits a little for the session's records still on their way; how many still wait (0 when all are written). */
+async function recordsWritten(s: Services, sessionId: string): Promise<number> {
   const until = Date.now() + EXPORT_WAITS_MS;
   for (;;) {
-    const waiting = await s.outbox.waiting();
+    const waiting = await s.outbox.waiting(sessionId);
     if (waiting === 0 || Date.now() >= until) return waiting;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

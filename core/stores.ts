@@ -11,6 +11,7 @@ import { createSettingsStore, defaultSettings, type SettingsStore } from './sett
 import { createLiveSessions, type LiveSessions } from './transcript/live.ts';
 import { openRecordStore } from './transcript/open-store.ts';
 import { createRecordOutbox, type RecordOutbox } from './transcript/outbox.ts';
+import { guardStore, RecordStoreAwayError } from './transcript/store-away.ts';
 import type { RecordStore } from './transcript/store.ts';
 import { createChannelAccess, type ChannelAccess } from './access.ts';
 import { createChangeFeed, type ChangeFeed } from './changes.ts';
@@ -59,15 +60,18 @@ export function openStores(config: Config, personaIds: readonly string[], log: L
   const interviews = createInterviewQueues(queueRedis, prefix, { attempts: config.REPLY_ATTEMPTS, backoffMs: config.RETRY_BACKOFF_MS });
   // Opened on first use: the gateway needs transcripts only for interviews and recorded channels,
   // and a process that never records loads no database driver.
-  let opened: Promise<RecordStore> | undefined = records ? Promise.resolve(records) : undefined;
+  // The store's failures when it is away are RecordStoreAwayError (see transcript/store-away.ts), a
+  // failure to open it too: nothing can be recorded until it opens, which the callers wait for.
+  let opened: Promise<RecordStore> | undefined = records ? Promise.resolve(guardStore(records)) : undefined;
   const open = () => {
     if (opened) return opened;
-    const opening = openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH });
-    opened = opening;
-    opening.catch((err: Error) => {
+    const opening = openRecordStore({ ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}), sqlitePath: config.RECORDS_PATH }).then(guardStore, (err: unknown) => {
       log.error({ err: describeError(err) }, 'could not open the record store');
       if (opened === opening) opened = undefined;
+      throw new RecordStoreAwayError(err);
     });
+    opening.catch(() => undefined); // (each caller is told; none is an unhandled rejection)
+    opened = opening;
     return opening;
   };
   const stores = {

@@ -15,7 +15,8 @@ import { createRestGate } from '../core/rest-gate.ts';
 import { openStores } from '../core/stores.ts';
 import type { Host, Persona } from '../personas/schema.ts';
 import { INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.ts';
-import { startRecordWriter, storeIsAway } from '../core/transcript/outbox.ts';
+import { startRecordWriter } from '../core/transcript/outbox.ts';
+import { RecordStoreAwayError } from '../core/transcript/store-away.ts';
 import type { RecordStore } from '../core/transcript/store.ts';
 import { recordPersonaPosts } from './record.ts';
 import { giveUp, runReplyJob, type JobResult, type ReplyJobDeps } from './replies.ts';
@@ -194,10 +195,11 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
           log,
         });
       } catch (err) {
-        if (storeIsAway(err)) {
+        if (err instanceof RecordStoreAwayError) {
           // The record store away is not the step's failure: the step waits for it, its tries untouched.
           const waitMs = Math.min(STORE_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted, 5));
-          log.warn({ jobId: job.id, step: job.data.step, waitMs, err: describeError(err) }, 'the record store is away: the interview step waits for it');
+          // (Said as an error once it has waited long: a wrong DATABASE_URL is away for good.)
+          log[job.attemptsStarted > 10 ? 'error' : 'warn']({ jobId: job.id, step: job.data.step, waitMs, err: describeError(err) }, 'the record store is away: the interview step waits for it');
           await job.moveToDelayed(Date.now() + waitMs, token);
           throw new DelayedError();
         }

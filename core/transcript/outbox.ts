@@ -4,20 +4,22 @@
 // channel from being answered, and lose its record. Redis, which holds the queues, holds these too;
 // one writer at a time appends them to the store in the order they were put, and takes each off the
 // list only once the store has it (appends are idempotent on the event id, so writing one twice after
-// a crash changes nothing). A store that is away is waited for; an event the store refuses for good
-// is set aside in a list of its own, not dropped, so the events after it are not held up.
+// a crash changes nothing). A store that is away is waited for, however long; an event whose data the
+// store refuses (a constraint, a value it cannot take) is set aside in a list of its own, not dropped,
+// so the events after it are not held up.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { describeError, type Logger } from '../log.ts';
 import { redisScript } from '../redis-script.ts';
 import type { TranscriptEvent } from './events.ts';
 import type { RecordStore } from './store.ts';
+import { RecordStoreAwayError } from './store-away.ts';
 
 export interface RecordOutbox {
   /** Queues events to be recorded, in this order after any put before; resolves once Redis holds them. */
   put(...events: TranscriptEvent[]): Promise<void>;
-  /** How many events wait to be written. */
-  waiting(): Promise<number>;
+  /** How many events wait to be written: all, or one session's. */
+  waiting(sessionId?: string): Promise<number>;
   /** Calls `listener` after each put in this process (a writer here starts at once). */
   onPut(listener: () => void): () => void;
 }
@@ -37,7 +39,12 @@ export function createRecordOutbox(redis: Redis, prefix: string): RecordOutbox {
       await redis.rpush(list, ...events.map((e) => JSON.stringify(e)));
       for (const listener of listeners) listener();
     },
-    waiting: () => redis.llen(list),
+    async waiting(sessionId) {
+      if (sessionId === undefined) return redis.llen(list);
+      // (Read whole: an export asks, rarely; the list is short unless the store has been away.)
+      const raw = await redis.lrange(list, 0, -1);
+      return raw.filter((r) => (JSON.parse(r) as { sessionId?: string }).sessionId === sessionId).length;
+    },
     onPut(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -66,18 +73,6 @@ if holder == false or holder == ARGV[1] then
 end
 return 0`);
 
-/**
- * The record store is away, not refusing this event: a connection refused, reset or timed out, a
- * server shutting down or out of connections (PostgreSQL's classes 08 and 57P, 53300), a transaction
- * to run again (40001, 40P01), or SQLite's file locked by another process.
- */
-export function storeIsAway(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (/^(08|57P)/.test(code) || ['53300', '40001', '40P01', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))) return true;
-  const message = describeError(err).message;
-  return /Connection terminated|connection timeout|timeout exceeded|Query read timeout|database is locked|SQLITE_BUSY|ECONNREFUSED|ECONNRESET|could not open the record store/i.test(message);
-}
-
 export interface RecordWriterOptions {
   redis: Redis;
   prefix: string;
@@ -89,7 +84,7 @@ export interface RecordWriterOptions {
   idleMs?: number;
   /** The longest wait between tries while the store is away (short: a restart is over in seconds, and a try costs one refused connection). */
   maxBackoffMs?: number;
-  /** Refusals of one event before it is set aside. */
+  /** Refusals of one event's data before it is set aside. */
   maxRefusals?: number;
   /** Told after each event written (tests await this rather than sleeping). */
   onWritten?: (event: TranscriptEvent) => void;
@@ -99,8 +94,24 @@ export interface RecordWriter {
   close(): Promise<void>;
 }
 
-const LEASE_MS = 60_000;
+/** The writer's lease, renewed as it writes: a writer killed holds the records up this long at most. */
+const LEASE_MS = 20_000;
 const BATCH = 100;
+/** How long the store may be away before it is logged as an error (a wrong address is away for good). */
+const AWAY_IS_AN_ERROR_MS = 5 * 60_000;
+/** How long `close` waits for a write in progress (Redis or the store may not answer at all). */
+const CLOSE_WAITS_MS = 5000;
+
+/**
+ * The store refuses this event's data, not the store being away: PostgreSQL's data exceptions (22)
+ * and integrity constraint violations (23), SQLite's constraint failures, or text that is no event.
+ */
+function refusesData(err: unknown): boolean {
+  if (err instanceof SyntaxError) return true;
+  const e = err instanceof RecordStoreAwayError ? undefined : (err as { code?: unknown; errcode?: unknown } | null);
+  if (typeof e?.code === 'string' && /^(22|23)/.test(e.code)) return true;
+  return typeof e?.errcode === 'number' && (e.errcode & 0xff) === 19; // SQLITE_CONSTRAINT
+}
 
 export function startRecordWriter(opts: RecordWriterOptions): RecordWriter {
   const { redis, log } = opts;
@@ -122,28 +133,50 @@ export function startRecordWriter(opts: RecordWriterOptions): RecordWriter {
     });
 
   let awaySince: number | undefined;
+  let awayLoggedAsError = false;
   let backoffMs = 500;
   let refusals = 0;
+  let leaseRenewedAt = 0;
 
-  /** Writes the batch in order; false when the store is away (the rest waits). */
+  /** Takes or renews the lease; false when another writer holds it. */
+  async function holdLease(): Promise<boolean> {
+    const held = ((await LEASE(redis, [k.writer], [me, LEASE_MS])) as number) === 1;
+    if (held) leaseRenewedAt = Date.now();
+    return held;
+  }
+
+  /** The store away (or failing for every record): said once, and as an error once it has lasted too long to be a restart. */
+  async function away(err: unknown): Promise<void> {
+    const now = Date.now();
+    if (awaySince === undefined) {
+      awaySince = now;
+      log.warn({ err: describeError(err), waiting: await redis.llen(k.list).catch(() => undefined) }, 'the record store cannot take records just now: they wait in Redis until it can');
+    } else if (!awayLoggedAsError && now - awaySince > AWAY_IS_AN_ERROR_MS) {
+      awayLoggedAsError = true;
+      log.error({ err: describeError(err), awayMs: now - awaySince, waiting: await redis.llen(k.list).catch(() => undefined) }, 'the record store has not taken records for minutes: check DATABASE_URL and the database; records keep waiting in Redis');
+    }
+  }
+
+  /** Writes the batch in order; false when the store is away or refused (the rest waits). */
   async function write(batch: string[]): Promise<boolean> {
     for (const raw of batch) {
+      if (closed) return true;
+      // Renewed while writing, not only between batches: a slow store must not let a second writer in.
+      if (Date.now() - leaseRenewedAt > LEASE_MS / 4 && !(await holdLease())) return true;
       let event: TranscriptEvent | undefined;
       try {
         event = JSON.parse(raw) as TranscriptEvent;
         const store = await opts.store();
         await store.append(event);
       } catch (err) {
-        if (event && storeIsAway(err)) {
-          if (awaySince === undefined) {
-            awaySince = Date.now();
-            log.warn({ err: describeError(err), waiting: await redis.llen(k.list).catch(() => undefined) }, 'the record store is away: records wait in Redis until it is back');
-          }
+        if (!refusesData(err)) {
+          // Away, or failing in a way no record of its own causes: every record waits, none is set aside.
+          await away(err);
           return false;
         }
         refusals += 1;
-        if (refusals < maxRefusals && event) {
-          log.warn({ eventId: event.id, type: event.type, err: describeError(err), refusals }, 'the record store refused a record; it is tried again');
+        if (refusals < maxRefusals) {
+          log.warn({ eventId: event?.id, type: event?.type, err: describeError(err), refusals }, 'the record store refused a record; it is tried again');
           return false;
         }
         log.error({ eventId: event?.id, type: event?.type, err: describeError(err) }, `the record store refused a record ${refusals} times: it is set aside in ${k.setAside}, and the records after it go on`);
@@ -155,6 +188,7 @@ export function startRecordWriter(opts: RecordWriterOptions): RecordWriter {
       if (awaySince !== undefined) {
         log.info({ awayMs: Date.now() - awaySince }, 'the record store is back: waiting records are being written');
         awaySince = undefined;
+        awayLoggedAsError = false;
       }
       backoffMs = 500;
       await TAKE_IF_FIRST(redis, [k.list], [raw]);
@@ -167,7 +201,7 @@ export function startRecordWriter(opts: RecordWriterOptions): RecordWriter {
   const loop = (async () => {
     while (!closed) {
       try {
-        if (!((await LEASE(redis, [k.writer], [me, LEASE_MS])) as number)) {
+        if (!(await holdLease())) {
           await pause(idleMs);
           continue;
         }
@@ -193,9 +227,15 @@ export function startRecordWriter(opts: RecordWriterOptions): RecordWriter {
       closed = true;
       unsubscribe();
       wake?.();
-      await loop;
-      // Another writer may take over at once.
-      await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, k.writer, me).catch(() => undefined);
+      // (Bounded: Redis or the store may not answer at all; the lease then lapses by itself.)
+      const finished = (async () => {
+        await loop;
+        // Another writer may take over at once.
+        await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, k.writer, me).catch(() => undefined);
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([finished, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAITS_MS)))]);
+      clearTimeout(timer);
     },
   };
 }

@@ -24,16 +24,20 @@ export class PostgresRecordStore implements RecordStore {
 
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    // A connection whose transaction could not be rolled back (lost, or a query timed out client-side
+    // and still running on the server, holding its session's lock) is closed, never pooled again.
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (/timeout/i.test((err as Error).message)) broken = err as Error;
+      else await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

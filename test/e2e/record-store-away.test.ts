@@ -75,6 +75,27 @@ describe('the record store away', () => {
     ]);
   });
 
+  it('stopping a recording while the database is down changes nothing; stopped once it is back, its end comes after every record', async () => {
+    const channelId = h.discord.addChannel({ name: 'stopped-while-away' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    h.anthropicHost.setResponder(() => ({ text: 'Noted.' }));
+    await proxy.down();
+    const stop = () => h.command('transcript', [{ type: 1, name: 'stop', options: [] }], { channelId });
+    expect(await stop()).toBe('The transcript database cannot be reached just now, so this was not done. Try again in a moment.');
+    // Still recorded: a message after the refused stop is kept.
+    const answered = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+    await h.discord.userSays({ channelId, content: 'Opus, still recording?' });
+    await answered;
+    await h.settled();
+    await proxy.up();
+    expect(await stop()).toMatch(/^Recording stopped/);
+    await h.recordsWritten();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    expect(session?.status).toBe('ended');
+    expect((await records.events(session!.id)).map(said)).toEqual(['session_started', 'human: Opus, still recording?', 'Opus: Noted.', 'session_ended']);
+  });
+
   it('an interview step waits for the database without spending its tries, and goes on once it is back', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'OPUS-ANSWER' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);

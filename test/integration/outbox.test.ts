@@ -27,12 +27,13 @@ const note = (i: number, text = `message ${i}`): TranscriptEvent => ({ v: TRANSC
 /** A store in memory that can be away (connection refused) or refuse one event's text for good. */
 function memoryStore() {
   const written: string[] = [];
-  const state = { away: false, refuse: undefined as string | undefined };
+  const state = { away: false, refuse: undefined as string | undefined, failEvery: undefined as Error | undefined };
   const calls = counter();
   const store = {
     async append(e: TranscriptEvent) {
       calls.tick();
       if (state.away) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      if (state.failEvery) throw state.failEvery;
       if (e.type === 'notice' && e.text === state.refuse) throw Object.assign(new Error('value too long for type character varying(10)'), { code: '22001' });
       if (!written.includes(e.id)) written.push(e.id);
       return { inserted: true, seq: written.length };
@@ -93,6 +94,24 @@ describe('the records outbox', () => {
     expect(await outbox.waiting()).toBe(0);
     const aside = await redis.lrange(`${prefix}:records-outbox:set-aside`, 0, -1);
     expect(aside.map((raw) => (JSON.parse(raw) as TranscriptEvent).id)).toEqual(['e2']);
+  });
+
+  it('never sets aside an event when the store fails for every event (read-only after a failover)', async () => {
+    const prefix = `outbox-${Date.now().toString(36)}-e`;
+    const outbox = createRecordOutbox(redis, prefix);
+    const { store, written, state, calls } = memoryStore();
+    state.failEvery = Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+    const seen = counter();
+    writer(prefix, store, seen.tick);
+    await outbox.put(note(1), note(2));
+    await outbox.put({ ...note(3), sessionId: 'other' });
+    // Tried more often than an event's data may be refused, and nothing set aside.
+    await calls.reach(6);
+    expect(await redis.llen(`${prefix}:records-outbox:set-aside`)).toBe(0);
+    expect([await outbox.waiting(), await outbox.waiting('s'), await outbox.waiting('other')]).toEqual([3, 2, 1]);
+    state.failEvery = undefined;
+    await seen.reach(3);
+    expect(written).toEqual(['e1', 'e2', 'e3']);
   });
 
   it('two writers at once write every event once, in order', async () => {
