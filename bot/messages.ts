@@ -144,7 +144,10 @@ export async function handleEdit(m: MessageUpdate, s: Services, botUserId: strin
   const live = await s.live.of(m.channel_id);
   // (An update with the words unchanged is Discord's: a pin, a link preview, a thread started from it.)
   if (changed && live?.kind === 'channel') {
-    await s.outbox.put({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, text), sessionId: live.sessionId, at: new Date().toISOString(), type: 'message_edited', discordMessageId: m.id, text });
+    // One event per edit, known by Discord's time of it: words edited back to what they were are an
+    // edit too, and a replayed update is the same one. (Without that time, by the words, as before.)
+    const editedAt = m.edited_timestamp;
+    await s.outbox.put({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, editedAt ?? text), sessionId: live.sessionId, at: new Date(editedAt ?? Date.now()).toISOString(), type: 'message_edited', discordMessageId: m.id, text });
   }
 }
 

@@ -48,6 +48,8 @@ export const MessageUpdate = z.object({
   author: maybe(User),
   member: maybe(Member),
   content: maybe(z.string()),
+  /** When the words were last edited: what tells one edit from another (the words may come back). */
+  edited_timestamp: maybe(z.string()),
   webhook_id: maybe(id),
   mentions: maybe(z.array(User.extend({ member: maybe(Member) }))),
   mention_roles: maybe(z.array(id)),

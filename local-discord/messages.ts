@@ -95,7 +95,7 @@ export function editMessage(core: Core, msg: StandInMessage, patch: { content?: 
   msg.mention_everyone = pinged.everyone;
   msg.mentions = pinged.users.map((uid) => core.users.get(uid) ?? { id: uid, username: `user${uid.slice(-4)}` });
   msg.mention_roles = pinged.roles;
-  msg.edited_timestamp = new Date().toISOString();
+  msg.edited_timestamp = discordTimestamp();
   core.dispatch('MESSAGE_UPDATE', gatewayMessage(core, msg), { intent: Intents.GuildMessages, message: msg, guildId: msg.guild_id ?? null });
   seen(core, { kind: 'message_edited', message: msg });
   return msg;
@@ -124,4 +124,16 @@ export function gatewayMessage(core: Core, msg: StandInMessage): Record<string, 
 
 export function toWire(core: Core, msg: StandInMessage): Record<string, unknown> {
   return wireMessage(msg, (id) => core.messageById.get(id));
+}
+
+/**
+ * A time as Discord writes it in `edited_timestamp`: ISO 8601 with microseconds and an explicit
+ * offset ("2026-12-07T21:15:03.123456+00:00"). Microseconds only go forward here, so two edits in one
+ * millisecond differ, as they do on Discord.
+ */
+let lastMicros = 0;
+export function discordTimestamp(now = Date.now()): string {
+  const micros = Math.max(now * 1000, lastMicros + 1);
+  lastMicros = micros;
+  return `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, 23)}${String(micros % 1000).padStart(3, '0')}+00:00`;
 }

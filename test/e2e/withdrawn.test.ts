@@ -63,9 +63,16 @@ describe('a recorded channel', () => {
     // Discord sends an update with the words unchanged for a pin or a link preview: not an edit.
     await h.discord.userEdits(said.id, 'the meeting is at the old mill on Friday night');
     await h.discord.userEdits(said.id, 'the meeting is at the old mill on Saturday night');
+    await h.discord.userEdits(said.id, 'the meeting is at the old mill on Sunday night');
+    // Edited back to words it had before: an edit too.
+    await h.discord.userEdits(said.id, 'the meeting is at the old mill on Saturday night');
     await h.discord.userDeletes(said.id);
     await vi.waitFor(async () => expect((await events()).map((e) => e.type)).toContain('message_deleted'));
-    expect((await events()).filter((e) => e.type === 'message_edited').map((e) => e.type === 'message_edited' && e.text)).toEqual(['the meeting is at the old mill on Saturday night']);
+    expect((await events()).filter((e) => e.type === 'message_edited').map((e) => e.type === 'message_edited' && e.text)).toEqual([
+      'the meeting is at the old mill on Saturday night',
+      'the meeting is at the old mill on Sunday night',
+      'the meeting is at the old mill on Saturday night',
+    ]);
     const exported = prepareForExport(await events(), { optedOut: new Set() });
     for (const text of [toJsonl(exported), toMarkdown(exported)]) {
       expect(text).not.toMatch(/old mill/);
