@@ -1,19 +1,21 @@
 // Persona posts in a recorded channel join its transcript, with the model call behind them (saved
 // with the text, so a retry that posts after a crash records the same call). They go through the
 // outbox, as the gateway's records do: a record store away does not hold up or fail the reply.
-import type { ChannelMessage } from '../core/messages.ts';
+import { snowflakeTime, type ChannelMessage } from '../core/messages.ts';
 import type { Place, Turn } from '../core/replies.ts';
 import type { Stores } from '../core/stores.ts';
 import { eventId, TRANSCRIPT_FORMAT_VERSION, type TranscriptEvent } from '../core/transcript/events.ts';
 import type { SavedReply } from './reply.ts';
 
 export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'outbox'>, place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply): Promise<void> {
-  const session = await stores.live.of(place.channelId);
-  if (session?.kind !== 'channel') return;
+  // The recording the answer was made in (saved with its text); else the channel's now.
+  const sessionId = saved.recordIn ?? (await recordingOf(stores, place.channelId));
+  if (!sessionId) return;
   const events: TranscriptEvent[] = [];
   const persona = { personaId: turn.personaId, name: posts[0]?.authorName ?? turn.personaId };
   for (const [i, post] of posts.entries()) {
-    const base = { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(session.sessionId, 'message', post.id), sessionId: session.sessionId, at: post.createdAt };
+    // (When Discord shows it, from its id: a retry that records it later knows no better time.)
+    const base = { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(sessionId, 'message', post.id), sessionId, at: new Date(snowflakeTime(post.id)).toISOString() };
     if (saved.kind === 'notice' && !saved.modelTurn) {
       events.push({ ...base, type: 'notice', text: post.content, persona, discordMessageId: post.id });
       continue;
@@ -31,4 +33,10 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'outbox'>
     });
   }
   await stores.outbox.put(...events);
+}
+
+/** The channel's recording now, if it is being recorded. */
+export async function recordingOf(stores: Pick<Stores, 'live'>, channelId: string): Promise<string | undefined> {
+  const live = await stores.live.of(channelId);
+  return live?.kind === 'channel' ? live.sessionId : undefined;
 }

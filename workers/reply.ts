@@ -50,6 +50,8 @@ export interface ReplyDeps {
   settings?: Pick<SettingsStore, 'resolve'>;
   /** Called with a persona's posts once delivered (recorded channels keep them). */
   onPosted?: (place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply) => Promise<void>;
+  /** The recording the channel is in, if any (read with the turn's first reads; saved with its text). */
+  recordingOf?: (channelId: string) => Promise<string | undefined>;
 }
 
 /** What is saved with a reply's text, so any later attempt records and routes it the same way. */
@@ -60,6 +62,11 @@ export interface SavedReply {
   usage?: Usage | null;
   /** The model call behind the text (absent for a notice, unless it stands for an empty answer). */
   modelTurn?: ModelTurn;
+  /**
+   * The channel's recording when the answer was made: its posts belong there, even when a retry
+   * posts or records them after the recording was stopped (or another begun).
+   */
+  recordIn?: string;
 }
 
 export type TurnOutcome =
@@ -119,12 +126,13 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   // server's token budgets (when it has any).
   const hostOptions = readHealthAhead(deps.hostOptions, persona);
   const budget = deps.budgets && place.guildId ? deps.budgets.check(place.guildId, persona.id, limitsOf(settings), Date.now()) : undefined;
-  let [progress, missing, history, verdict, left] = await Promise.all([
+  let [progress, missing, history, verdict, left, recordIn] = await Promise.all([
     deps.ledger.beginAttempt(trigger.id, personaId),
     deps.access.missing(place.channelId, place.parentId),
     deps.history.read(place.channelId, settings.historyMessages, trigger.id),
     budget,
     place.guildId ? deps.access.hasLeft(place.guildId) : false,
+    deps.recordingOf?.(place.channelId),
   ]);
   if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
   const letGo = letGoBefore(left, history.withdrawn, progress.text !== undefined || progress.posted.size > 0, missing);
@@ -144,7 +152,7 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
         await letGoOverBudget(place, turn, persona, verdict, deps.budgets, deps, log);
         return { status: 'over-budget' };
       }
-      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), hostOptions ? { ...deps, hostOptions } : deps, log);
+      const result = await generate(place, channel, turn, persona, target, progress, attempt, settings, history, !missing.has('SendMessages'), recordIn, hostOptions ? { ...deps, hostOptions } : deps, log);
       if (result.status === 'retry-later') return result;
       ({ progress, ...generated } = result);
     }
@@ -250,6 +258,7 @@ async function generate(
   settings: Settings,
   cached: { filled: boolean; messages: ChannelMessage[] },
   mayType: boolean,
+  recordIn: string | undefined,
   deps: ReplyDeps,
   log: Logger,
 ): Promise<(Extract<TurnOutcome, { status: 'posted' | 'notice' }> & { progress: ReplyProgress }) | Extract<TurnOutcome, { status: 'retry-later' }>> {
@@ -334,7 +343,7 @@ async function generate(
     shownPreview && streamer?.shown() === splitMessage(text)[0]
       ? deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice })
       : undefined,
-    deps.ledger.saveText(trigger.id, personaId, text, saved),
+    deps.ledger.saveText(trigger.id, personaId, text, recordIn ? { ...saved, recordIn } : saved),
     saved.modelTurn && guildId
       ? deps.budgets?.add(guildId, personaId, saved.usage, Date.now()).catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not count tokens against the budgets'))
       : undefined,

@@ -96,6 +96,36 @@ describe('the record store away', () => {
     expect((await records.events(session!.id)).map(said)).toEqual(['session_started', 'human: Opus, still recording?', 'Opus: Noted.', 'session_ended']);
   });
 
+  it("a persona's post answered while a recording ran is kept in that recording, though it was stopped before Discord's answer to the post came back", async () => {
+    const channelId = h.discord.addChannel({ name: 'stopped-mid-post' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    h.anthropicHost.setResponder(() => ({ text: 'Said while recorded.' }));
+    // Discord takes the post but its answer is held until the recording has been stopped.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let taken!: () => void;
+    const tookIt = new Promise<void>((resolve) => (taken = resolve));
+    h.discord.beforeRespond = (call) => {
+      if (call.method !== 'POST' || !call.path.includes('/webhooks/')) return undefined;
+      taken();
+      return held;
+    };
+    await h.discord.userSays({ channelId, content: 'Opus, say something for the record' });
+    await tookIt;
+    h.discord.beforeRespond = undefined;
+    expect(await h.command('transcript', [{ type: 1, name: 'stop', options: [] }], { channelId })).toMatch(/^Recording stopped/);
+    release();
+    await h.settled();
+    await h.recordsWritten();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const events = await records.events(session!.id);
+    expect(events.map(said)).toEqual(['session_started', 'human: Opus, say something for the record', 'session_ended', 'Opus: Said while recorded.']);
+    // Its time is when Discord showed it, before the end was recorded.
+    const post = events.find((e) => e.type === 'channel_message' && e.author.kind === 'persona')!;
+    expect(Date.parse(post.at)).toBeLessThan(Date.parse(events.find((e) => e.type === 'session_ended')!.at));
+  });
+
   it('an interview step waits for the database without spending its tries, and goes on once it is back', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'OPUS-ANSWER' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
