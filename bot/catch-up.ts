@@ -4,7 +4,9 @@
 // now: a message written meanwhile would never be answered. So after READY the gateway reads, in
 // the channels it heard from lately, what was written before the session began, and routes it as
 // it would have. Routing one twice costs nothing: a message's reply job is one job (`msg-<id>`),
-// and a worker never answers a message twice as the same persona (workers/reply.ts).
+// and a worker never answers a message twice as the same persona (workers/reply.ts). In a recorded
+// channel it also reads what was edited or deleted meanwhile (`changedWhileAway`): a deletion the
+// transcript never heard of would leave the deleted words in its exports.
 import { Routes, type APIMessage } from 'discord-api-types/v10';
 import type { REST } from '@discordjs/rest';
 import type { Redis } from 'ioredis';
@@ -118,4 +120,25 @@ export async function catchUp(
   };
   await Promise.all(Array.from({ length: AT_ONCE }, reader));
   return routed;
+}
+
+/**
+ * What changed in a channel while no session existed, by comparing the messages the gateway holds
+ * with Discord's latest page of them: held ones missing from the page were deleted (only within the
+ * span the page covers, unless it holds all there is, and before the session began), and the page's
+ * edited ones may carry new words.
+ * Pure.
+ */
+export function changedWhileAway(held: readonly { id: string }[], latest: readonly APIMessage[], pageSize: number, sessionAt: number): { deleted: string[]; edited: APIMessage[] } {
+  if (latest.length === 0) return { deleted: [], edited: [] };
+  const onDiscord = new Set(latest.map((m) => m.id));
+  const oldest = latest.reduce((low, m) => (BigInt(m.id) < low ? BigInt(m.id) : low), BigInt(latest[0]!.id));
+  // (Only what was written before the session began: a message the new session brought may be held
+  // already and not yet on the page read a moment before.)
+  const covered = (id: string) => snowflakeTime(id) < sessionAt && (latest.length < pageSize || BigInt(id) >= oldest);
+  const heldIds = new Set(held.map((m) => m.id));
+  return {
+    deleted: held.filter((m) => covered(m.id) && !onDiscord.has(m.id)).map((m) => m.id),
+    edited: latest.filter((m) => m.edited_timestamp && heldIds.has(m.id)),
+  };
 }

@@ -1,7 +1,7 @@
 // The gateway: listens to Discord (bot/connection.ts), reads each event it needs (bot/payloads.ts),
 // keeps guild facts and message history, routes messages (bot/messages.ts) and runs slash commands.
 // It never calls a model. An event it cannot read costs that one event, never the process.
-import { GatewayDispatchEvents, InteractionType, type GatewayDispatchPayload } from 'discord-api-types/v10';
+import { GatewayDispatchEvents, InteractionType, Routes, type APIMessage, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import { ZodError } from 'zod';
 import { createBotIdentity } from '../core/application.ts';
 import { THREAD_TYPES, webhookPoolKey } from '../core/channels.ts';
@@ -18,7 +18,7 @@ import { openStores } from '../core/stores.ts';
 import type { Persona } from '../personas/schema.ts';
 import type { LoadedProtocol } from '../protocols/schema.ts';
 import { loadCommands } from '../commands/index.ts';
-import { catchUp, forgetHeard, heardChannels } from './catch-up.ts';
+import { catchUp, changedWhileAway, forgetHeard, heardChannels, type HeardChannel } from './catch-up.ts';
 import { createChannelOrder } from './channel-order.ts';
 import { connectGateway, type GatewayConnection, type ShardEvent } from './connection.ts';
 import { createGuildFacts } from './guild-facts.ts';
@@ -29,6 +29,8 @@ import type { Services } from './services.ts';
 
 /** A GUILD_CREATE whose joined_at is this recent is the bot being added, not a start or a resume. */
 const JUST_JOINED_MS = 10 * 60_000;
+/** Messages of a recorded channel compared after a fresh session, for edits and deletions missed. */
+const RECONCILE_PAGE = 100;
 
 export interface RunningGateway {
   services: Services;
@@ -131,6 +133,28 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       },
     );
     log.info({ shard: shard[0], channels: channels.length, routed }, 'read what was written while the gateway had no session');
+    await reconcileRecorded(channels, botUserId, sessionAt);
+  }
+
+  /** Recorded channels: edits and deletions made while no session existed reach the transcript. */
+  async function reconcileRecorded(channels: readonly HeardChannel[], botUserId: string, sessionAt: number): Promise<void> {
+    for (const c of channels) {
+      try {
+        if ((await services.live.of(c.channelId))?.kind !== 'channel') continue;
+        const [latest, held] = await Promise.all([
+          rest.get(Routes.channelMessages(c.channelId), { query: new URLSearchParams({ limit: String(RECONCILE_PAGE) }) }) as Promise<APIMessage[]>,
+          stores.history.recent(c.channelId, RECONCILE_PAGE),
+        ]);
+        const { deleted, edited } = changedWhileAway(held, latest, RECONCILE_PAGE, sessionAt);
+        await inChannelOrder(c.channelId, async () => {
+          for (const m of edited) await handleEdit(P.MessageUpdate.parse({ ...m, ...(c.guildId ? { guild_id: c.guildId } : {}) }), services, botUserId);
+          if (deleted.length) await handleDelete(c.channelId, deleted, services);
+        });
+        if (deleted.length || edited.length) log.info({ channelId: c.channelId, deleted: deleted.length, edited: edited.length }, 'read the edits and deletions made in a recorded channel while the gateway had no session');
+      } catch (err) {
+        log.warn({ channelId: c.channelId, err: describeError(err) }, 'could not read what changed in a recorded channel while the gateway was away');
+      }
+    }
   }
 
   async function handleEvent({ payload }: ShardEvent, receivedAt: number): Promise<void> {

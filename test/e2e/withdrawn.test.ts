@@ -79,4 +79,30 @@ describe('a recorded channel', () => {
       expect(text).toContain(DELETED);
     }
   });
+
+  it('learns of edits and deletions made while the gateway had no session, and exports no word of the deleted', async () => {
+    const channelId = h.discord.addChannel({ name: 'changed-while-away' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    const secret = await h.discord.userSays({ channelId, content: 'my locker code is 4417' });
+    const draft = await h.discord.userSays({ channelId, content: 'the first version' });
+    await h.routed(draft.id);
+    await h.recordsWritten();
+    // The gateway is away; Discord will not resume its session (it begins a fresh one: READY).
+    await h.stopGateway();
+    await h.discord.userDeletes(secret.id);
+    await h.discord.userEdits(draft.id, 'the second version');
+    h.discord.invalidateSessions();
+    await h.startGateway();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    await vi.waitFor(async () => expect((await records.events(session!.id)).map((e) => e.type)).toEqual(['session_started', 'channel_message', 'channel_message', 'message_edited', 'message_deleted']), { timeout: 15_000 });
+    const events = await records.events(session!.id);
+    expect(events.find((e) => e.type === 'message_edited')).toMatchObject({ discordMessageId: draft.id, text: 'the second version' });
+    expect(events.find((e) => e.type === 'message_deleted')).toMatchObject({ discordMessageId: secret.id });
+    const exported = prepareForExport(events, { optedOut: new Set() });
+    for (const text of [toJsonl(exported), toMarkdown(exported)]) expect(text).not.toContain('4417');
+    // What models read changed too.
+    expect(await historyOf(channelId)).not.toContain('4417');
+    expect(await historyOf(channelId)).toContain('the second version');
+  });
 });

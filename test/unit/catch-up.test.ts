@@ -1,7 +1,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import { describe, expect, it } from 'vitest';
 import type { REST } from '@discordjs/rest';
-import { CATCH_UP_MS, catchUp, missedMessages, readFrom, shardOf } from '../../bot/catch-up.ts';
+import { CATCH_UP_MS, catchUp, changedWhileAway, missedMessages, readFrom, shardOf } from '../../bot/catch-up.ts';
 import { snowflakeAt, snowflakeTime } from '../../core/messages.ts';
 
 const at = (ms: number, n = 0) => ({ id: (BigInt(snowflakeAt(ms)) + BigInt(n)).toString() }) as APIMessage;
@@ -45,5 +45,32 @@ describe('what the gateway missed while it had no session', () => {
     expect(shardOf(undefined, 4)).toBe(0);
     expect(shardOf('41771983423143937', 1)).toBe(0);
     expect(shardOf(((5n << 22n) | 123n).toString(), 4)).toBe(1);
+  });
+});
+
+describe('changedWhileAway', () => {
+  const T = Date.UTC(2026, 11, 7, 12);
+  const msg = (ms: number, edited = false) => ({ ...at(ms), ...(edited ? { edited_timestamp: new Date(T).toISOString() } : { edited_timestamp: null }) }) as APIMessage;
+  const ids = (ms: APIMessage[]) => ms.map((m) => m.id);
+
+  it('takes a held message missing from a page holding the whole channel for deleted, and the page\'s edited held ones for edited', () => {
+    const [a, b, c] = [msg(T - 3000), msg(T - 2000, true), msg(T - 1000)];
+    const changed = changedWhileAway([a, b, c], [b, c], 100, T);
+    expect(changed.deleted).toEqual([a.id]);
+    expect(ids(changed.edited)).toEqual([b.id]);
+  });
+
+  it('judges no message older than a full page covers, nor one written after the session began', () => {
+    const older = msg(T - 60_000);
+    const page = Array.from({ length: 100 }, (_, i) => msg(T - 50_000 + i * 10));
+    const afterSession = msg(T + 500);
+    expect(changedWhileAway([older, ...page, afterSession], page, 100, T).deleted).toEqual([]);
+    // Without the page's bound, the older one would be taken for deleted.
+    expect(changedWhileAway([older, ...page.slice(1)], page.slice(1), 100, T).deleted).toEqual([older.id]);
+  });
+
+  it('judges nothing from an empty page, and takes no edited message it does not hold', () => {
+    expect(changedWhileAway([msg(T - 1000)], [], 100, T)).toEqual({ deleted: [], edited: [] });
+    expect(changedWhileAway([], [msg(T - 1000, true)], 100, T).edited).toEqual([]);
   });
 });
