@@ -302,6 +302,12 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
         log.warn({ command: ctx.commandName, interactionId: i.id, ageMs: err.ageMs }, 'the interaction expired before chorus could answer it');
         return;
       }
+      // A command Discord gave again after a crash whose first run answered already: that answer
+      // stands (a failure of the second run would replace "Recording started." with bad news).
+      if (ctx.replayed && (await ctx.answerShown().catch(() => false))) {
+        log.warn({ command: ctx.commandName, err: describeError(err) }, 'a command given again after a crash failed; its first answer stands');
+        return;
+      }
       const away = err instanceof RecordStoreAwayError;
       log[away ? 'warn' : 'error']({ command: ctx.commandName, err: describeError(err) }, away ? 'command failed: the record store is away' : 'command failed');
       const text = away ? 'The transcript database cannot be reached just now, so this was not done. Try again in a moment.' : 'Something went wrong running that command; it has been logged.';

@@ -79,6 +79,10 @@ export interface CommandContext {
   /** Autocomplete choices. */
   respond(choices: { name: string; value: string }[]): Promise<void>;
   answered: boolean;
+  /** Discord said the interaction was acknowledged already: a gateway got it again after a crash. */
+  replayed: boolean;
+  /** Whether the answer shown is a whole one, not a deferred "thinking…" (asks Discord). */
+  answerShown(): Promise<boolean>;
 }
 
 type Option = APIApplicationCommandInteractionDataOption;
@@ -113,6 +117,7 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
       await rest.post(Routes.interactionCallback(i.id, i.token), { body, ...(extra.files ? { files: extra.files } : {}), auth: false });
     } catch (err) {
       if (!(err instanceof DiscordAPIError && err.code === 40060)) throw expired(err, 'first answer');
+      ctx.replayed = true;
     }
   };
   // Whether the answer shows to everyone: only then may it go to the channel when the token has expired.
@@ -174,6 +179,11 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
           throw Object.assign(gone, { cause });
         }
       }
+    },
+    replayed: false,
+    async answerShown() {
+      const shown = (await rest.get(Routes.webhookMessage(i.application_id, i.token, '@original'), { auth: false })) as APIMessage;
+      return ((shown.flags ?? 0) & MessageFlags.Loading) === 0;
     },
     async respond(choices) {
       // Discord takes at most 25 choices, each name 1–100 characters (values are ids, kept shorter).

@@ -126,6 +126,25 @@ describe('the record store away', () => {
     expect(Date.parse(post.at)).toBeLessThan(Date.parse(events.find((e) => e.type === 'session_ended')!.at));
   });
 
+  it('a command given again after a crash keeps its first answer when the second run finds the database down', async () => {
+    const channelId = h.discord.addChannel({ name: 'replayed-start' });
+    const answered = h.discord.nextRestCall((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path));
+    const { id, token } = await h.discord.userRunsCommand({ name: 'transcript', options: [{ type: 1, name: 'start', options: [] }], channelId });
+    expect(((await answered).body as { content: string }).content).toBe('Recording started.');
+    await proxy.down();
+    try {
+      // A new gateway process (its store not yet opened) is given the same interaction again.
+      await h.restartGateway();
+      const handled = h.discord.nextRestCall((c) => /%40original|@original/.test(c.path) && (c.method === 'GET' || c.method === 'PATCH'));
+      h.discord.replayInteraction(token);
+      await handled;
+      const original = h.discord.messages(channelId).find((m) => m.interaction_metadata?.id === id);
+      expect(original?.content).toBe('Recording started.');
+    } finally {
+      await proxy.up();
+    }
+  });
+
   it('an interview step waits for the database without spending its tries, and goes on once it is back', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'OPUS-ANSWER' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
