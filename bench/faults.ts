@@ -5,9 +5,8 @@
 // the fault to the first reply after it. Prints a table; asserts nothing.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import pg from 'pg';
 import { startOwnRedis } from '../test/support/redis-server.ts';
-import { startTcpProxy } from '../test/support/tcp-proxy.ts';
+import { openScratchDatabase } from '../test/support/scratch-database.ts';
 import { startHarness, type Harness, type HarnessOptions } from '../test/e2e/harness.ts';
 import { numberAsked, type RecordedRequest } from '../test/stand-ins/model-host.ts';
 import { personaPosts } from './measure.ts';
@@ -335,16 +334,9 @@ async function interviewHostFails(how: 'overloaded-10s' | 'down'): Promise<Omit<
  * the database back to every waiting record written.
  */
 async function databaseDown(): Promise<Omit<Row, 'scenario'>> {
-  const base = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-  const schema = `faults_db_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: base.href });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const proxy = await startTcpProxy({ host: base.hostname, port: Number(base.port || 5432) });
-  const url = new URL(base.href);
-  url.port = String(proxy.port);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  const h = await harness({ env: { DATABASE_URL: url.href } });
+  const db = await openScratchDatabase('faults_db');
+  const proxy = db.proxy;
+  const h = await harness({ env: { DATABASE_URL: db.url } });
   try {
     const worker = await h.spawnWorker();
     const channelId = h.discord.addChannel({ name: 'database-down' });
@@ -375,9 +367,7 @@ async function databaseDown(): Promise<Omit<Row, 'scenario'>> {
     return { sent: numbers.length, ...count(h, channelId, numbers), stalled: '', invalid: invalid(h), recoverMs, recordsLost };
   } finally {
     await h.close();
-    await proxy.close();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await db.close();
   }
 }
 

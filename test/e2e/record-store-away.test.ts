@@ -2,36 +2,27 @@
 // channel goes on being answered and its records wait in Redis, written in order once the database
 // is back; an interview step waits for the database without spending its tries.
 import { QueueEvents } from 'bullmq';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERVIEW_QUEUE } from '../../core/interview/sessions.ts';
 import type { TranscriptEvent } from '../../core/transcript/events.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { openScratchDatabase, type ScratchDatabase } from '../support/scratch-database.ts';
+import type { TcpProxy } from '../support/tcp-proxy.ts';
 import { startHarness, type Harness } from './harness.ts';
 
-const BASE = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-const schema = `store_away_${process.pid}_${Date.now().toString(36)}`;
 const opt = (name: string, value: string) => ({ type: 3, name, value });
 
 let h: Harness;
+let db: ScratchDatabase;
 let proxy: TcpProxy;
-let admin: pg.Client;
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: BASE.href });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  proxy = await startTcpProxy({ host: BASE.hostname, port: Number(BASE.port || 5432) });
   // chorus reaches the database only through the proxy.
-  const url = new URL(BASE.href);
-  url.port = String(proxy.port);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  h = await startHarness({ env: { DATABASE_URL: url.href } });
+  db = await openScratchDatabase('store_away');
+  proxy = db.proxy;
+  h = await startHarness({ env: { DATABASE_URL: db.url } });
 });
 afterAll(async () => {
   await h?.close();
-  await proxy?.close();
-  await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin?.end();
+  await db?.close();
 });
 
 const said = (e: TranscriptEvent) => (e.type === 'channel_message' ? `${e.author.kind === 'persona' ? e.author.name : e.author.kind}: ${e.text}` : e.type);

@@ -2,7 +2,6 @@
 // store away waited for; an event the store refuses for good set aside without holding up the rest;
 // two writers at once losing and repeating nothing; and a database away at start opened later.
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/log.ts';
@@ -10,7 +9,7 @@ import { openStores } from '../../core/stores.ts';
 import { TRANSCRIPT_FORMAT_VERSION, type TranscriptEvent } from '../../core/transcript/events.ts';
 import { createRecordOutbox, startRecordWriter, type RecordWriter } from '../../core/transcript/outbox.ts';
 import type { RecordStore } from '../../core/transcript/store.ts';
-import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { openScratchDatabase } from '../support/scratch-database.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const log = createLogger('test', 'silent');
@@ -128,16 +127,9 @@ describe('the records outbox', () => {
   });
 
   it('a database away when a process starts is opened once it is back', async () => {
-    const base = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-    const schema = `outbox_open_${process.pid}_${Date.now().toString(36)}`;
-    const admin = new pg.Client({ connectionString: base.href });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const proxy = await startTcpProxy({ host: base.hostname, port: Number(base.port || 5432) });
-    const url = new URL(base.href);
-    url.port = String(proxy.port);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    const stores = openStores(loadConfig({ DISCORD_TOKEN: 'x', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', CHORUS_PREFIX: `outbox-${Date.now().toString(36)}-d`, DATABASE_URL: url.href }), [], log);
+    const db = await openScratchDatabase('outbox_open');
+    const proxy = db.proxy;
+    const stores = openStores(loadConfig({ DISCORD_TOKEN: 'x', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', CHORUS_PREFIX: `outbox-${Date.now().toString(36)}-d`, DATABASE_URL: db.url }), [], log);
     try {
       await proxy.down();
       await expect(stores.records).rejects.toThrow();
@@ -146,9 +138,7 @@ describe('the records outbox', () => {
       expect(await store.sessions()).toEqual([]);
     } finally {
       await stores.close();
-      await proxy.close();
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
+      await db.close();
     }
   });
 });
