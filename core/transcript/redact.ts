@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RequestBody } from '../requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from './events.ts';
+import { asTheChannelShows } from './order.ts';
 import { quoteFinder } from '../quotes.ts';
 import { wholeWords } from '../whole-words.ts';
 import { redactShown, type SpanDecision } from './redact-request.ts';
@@ -299,7 +300,8 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     return { kind: 'human', userId: pseudonymId(person.index), name: pseudonym(person.index) } as P;
   };
 
-  return events.map((e) => hideDiscordIds(redactOne(e), hashId, hashInside));
+  // In the channel's order, for a recorded channel (see order.ts).
+  return asTheChannelShows(events).map((e) => hideDiscordIds(redactOne(e), hashId, hashInside));
 
   function redactOne(e: TranscriptEvent): TranscriptEvent {
     switch (e.type) {

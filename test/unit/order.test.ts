@@ -1,0 +1,45 @@
+// A recorded channel's export follows the channel's order (Discord's times), not the order chorus
+// wrote its records in; an interview's keeps its own.
+import { describe, expect, it } from 'vitest';
+import { TRANSCRIPT_FORMAT_VERSION, type TranscriptEvent } from '../../core/transcript/events.ts';
+import { asTheChannelShows } from '../../core/transcript/order.ts';
+import { prepareForExport } from '../../core/transcript/redact.ts';
+
+const T = Date.UTC(2026, 11, 7, 12);
+let seq = 0;
+const base = (sessionId: string, secondsIn: number) => ({ v: TRANSCRIPT_FORMAT_VERSION, id: `e${++seq}`, seq, sessionId, at: new Date(T + secondsIn * 1000).toISOString() });
+const PERSON = { kind: 'human' as const, userId: '111111111111111111', name: 'Ana' };
+const OPUS = { kind: 'persona' as const, personaId: 'opus', name: 'Opus' };
+const roster = [{ personaId: 'opus', name: 'Opus', hosts: [], lifecycle: {}, sampling: { maxTokens: 100 } }];
+
+/** As recorded: Opus's streamed answer (begun at 2 s) is recorded once whole, after Ana's reply to it (5 s). */
+function recorded(kind: 'channel' | 'interview'): TranscriptEvent[] {
+  seq = 0;
+  const s = `s-${kind}`;
+  return [
+    { ...base(s, 0), type: 'session_started', kind, chorusVersion: '0.1.0', roster },
+    { ...base(s, 1), type: 'channel_message', author: PERSON, text: 'Opus, tell me a long story', discordMessageId: '1001' },
+    { ...base(s, 5), type: 'channel_message', author: PERSON, text: 'what a story!', discordMessageId: '1003' },
+    { ...base(s, 2), type: 'channel_message', author: OPUS, text: 'Once upon a time…', discordMessageId: '1002' },
+    { ...base(s, 6), type: 'message_edited', discordMessageId: '1003', text: 'what a long story!' },
+    { ...base(s, 4), type: 'session_ended', reason: 'moderator', usage: {} } as TranscriptEvent,
+  ];
+}
+
+const words = (events: TranscriptEvent[]) => events.map((e) => (e.type === 'channel_message' || e.type === 'message_edited' ? e.text : e.type));
+
+describe('asTheChannelShows', () => {
+  it('puts a recorded channel in Discord\u2019s order, its start first and its end last, keeping each record\u2019s seq', () => {
+    const ordered = asTheChannelShows(recorded('channel'));
+    expect(words(ordered)).toEqual(['session_started', 'Opus, tell me a long story', 'Once upon a time…', 'what a story!', 'what a long story!', 'session_ended']);
+    expect(ordered.map((e) => e.seq)).toEqual([1, 2, 4, 3, 5, 6]);
+  });
+
+  it('leaves an interview in the order of its records', () => {
+    expect(asTheChannelShows(recorded('interview'))).toEqual(recorded('interview'));
+  });
+
+  it('is the order of every export (prepareForExport)', () => {
+    expect(words(prepareForExport(recorded('channel'), { optedOut: new Set() }))).toEqual(['session_started', 'Opus, tell me a long story', 'Once upon a time…', 'what a story!', 'what a long story!', 'session_ended']);
+  });
+});
