@@ -62,8 +62,11 @@ export async function heardChannels(redis: Redis, prefix: string, shard: readonl
   return out;
 }
 
+/** How far Discord's clock and the gateway's may differ. */
+const CLOCK_MARGIN_MS = 5_000;
+
 /** Where a channel's missed messages may begin: a little before the gateway last heard there (clocks differ), and not too old to answer. */
-const windowStart = (heardAt: number, sessionAt: number) => Math.max(heardAt - 5_000, sessionAt - CATCH_UP_MS);
+const windowStart = (heardAt: number, sessionAt: number) => Math.max(heardAt - CLOCK_MARGIN_MS, sessionAt - CATCH_UP_MS);
 
 /**
  * Of a channel's messages, those the gateway may have missed: written after it last heard from the
@@ -126,10 +129,11 @@ export async function catchUp(
  * What changed in a channel while no session existed, by comparing the messages the gateway holds
  * with Discord's latest page of them: held ones missing from the page were deleted (only within the
  * span the page covers, unless it holds all there is, and before the session began), and the page's
- * edited ones may carry new words.
+ * held ones edited while no session existed may carry new words.
  * Pure.
  */
-export function changedWhileAway(held: readonly { id: string }[], latest: readonly APIMessage[], pageSize: number, sessionAt: number): { deleted: string[]; edited: APIMessage[] } {
+export function changedWhileAway(held: readonly { id: string }[], latest: readonly APIMessage[], pageSize: number, away: { heardAt: number; sessionAt: number }): { deleted: string[]; edited: APIMessage[] } {
+  const { heardAt, sessionAt } = away;
   if (latest.length === 0) return { deleted: [], edited: [] };
   const onDiscord = new Set(latest.map((m) => m.id));
   const oldest = latest.reduce((low, m) => (BigInt(m.id) < low ? BigInt(m.id) : low), BigInt(latest[0]!.id));
@@ -139,6 +143,11 @@ export function changedWhileAway(held: readonly { id: string }[], latest: readon
   const heldIds = new Set(held.map((m) => m.id));
   return {
     deleted: held.filter((m) => covered(m.id) && !onDiscord.has(m.id)).map((m) => m.id),
-    edited: latest.filter((m) => m.edited_timestamp && heldIds.has(m.id)),
+    // Edited while no session existed: after the gateway last heard the channel (it was alive then,
+    // and saw any edit made before it went) and before the new session began. Older edits were seen.
+    edited: latest.filter((m) => {
+      const at = m.edited_timestamp ? Date.parse(m.edited_timestamp) : Number.NaN;
+      return heldIds.has(m.id) && at >= heardAt - CLOCK_MARGIN_MS && at < sessionAt;
+    }),
   };
 }

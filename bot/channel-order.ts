@@ -3,11 +3,11 @@
 // channels go on at once. A task that fails costs itself only: the channel's later tasks still run,
 // and its failure is its caller's to handle (never an unhandled rejection here).
 
-export type InChannelOrder = (channelId: string, task: () => Promise<void>) => Promise<void>;
+export type InChannelOrder = <T>(channelId: string, task: () => Promise<T>) => Promise<T>;
 
 export function createChannelOrder(): InChannelOrder {
-  const queues = new Map<string, Promise<void>>();
-  return (channelId, task) => {
+  const queues = new Map<string, Promise<unknown>>();
+  return <T>(channelId: string, task: () => Promise<T>): Promise<T> => {
     const run = (queues.get(channelId) ?? Promise.resolve()).catch(() => undefined).then(task);
     queues.set(channelId, run);
     run.finally(() => queues.get(channelId) === run && queues.delete(channelId)).catch(() => undefined);

@@ -141,16 +141,19 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     for (const c of channels) {
       try {
         if ((await services.live.of(c.channelId))?.kind !== 'channel') continue;
-        const [latest, held] = await Promise.all([
-          rest.get(Routes.channelMessages(c.channelId), { query: new URLSearchParams({ limit: String(RECONCILE_PAGE) }) }) as Promise<APIMessage[]>,
-          stores.history.recent(c.channelId, RECONCILE_PAGE),
-        ]);
-        const { deleted, edited } = changedWhileAway(held, latest, RECONCILE_PAGE, sessionAt);
-        await inChannelOrder(c.channelId, async () => {
+        // Read and applied in the channel's order: a live edit or deletion coming meanwhile is not
+        // undone by the older copy read here.
+        const changed = await inChannelOrder(c.channelId, async () => {
+          const [latest, held] = await Promise.all([
+            rest.get(Routes.channelMessages(c.channelId), { query: new URLSearchParams({ limit: String(RECONCILE_PAGE) }) }) as Promise<APIMessage[]>,
+            stores.history.recent(c.channelId, RECONCILE_PAGE),
+          ]);
+          const { deleted, edited } = changedWhileAway(held, latest, RECONCILE_PAGE, { heardAt: c.heardAt, sessionAt });
           for (const m of edited) await handleEdit(P.MessageUpdate.parse({ ...m, ...(c.guildId ? { guild_id: c.guildId } : {}) }), services, botUserId);
           if (deleted.length) await handleDelete(c.channelId, deleted, services);
+          return deleted.length + edited.length;
         });
-        if (deleted.length || edited.length) log.info({ channelId: c.channelId, deleted: deleted.length, edited: edited.length }, 'read the edits and deletions made in a recorded channel while the gateway had no session');
+        if (changed) log.info({ channelId: c.channelId, changed }, 'read the edits and deletions made in a recorded channel while the gateway had no session');
       } catch (err) {
         log.warn({ channelId: c.channelId, err: describeError(err) }, 'could not read what changed in a recorded channel while the gateway was away');
       }
@@ -304,7 +307,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       }
       // A command Discord gave again after a crash whose first run answered already: that answer
       // stands (a failure of the second run would replace "Recording started." with bad news).
-      if (ctx.replayed && (await ctx.answerShown().catch(() => false))) {
+      if (await ctx.firstAnswerStands().catch(() => false)) {
         log.warn({ command: ctx.commandName, err: describeError(err) }, 'a command given again after a crash failed; its first answer stands');
         return;
       }

@@ -79,10 +79,12 @@ export interface CommandContext {
   /** Autocomplete choices. */
   respond(choices: { name: string; value: string }[]): Promise<void>;
   answered: boolean;
-  /** Discord said the interaction was acknowledged already: a gateway got it again after a crash. */
-  replayed: boolean;
-  /** Whether the answer shown is a whole one, not a deferred "thinking…" (asks Discord). */
-  answerShown(): Promise<boolean>;
+  /**
+   * Whether an answer an earlier run gave stands: Discord said the interaction was acknowledged
+   * already (a gateway got it again after a crash), this run has not changed the answer, and Discord
+   * shows a whole one, not a deferred "thinking…" (asked of Discord).
+   */
+  firstAnswerStands(): Promise<boolean>;
 }
 
 type Option = APIApplicationCommandInteractionDataOption;
@@ -117,9 +119,11 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
       await rest.post(Routes.interactionCallback(i.id, i.token), { body, ...(extra.files ? { files: extra.files } : {}), auth: false });
     } catch (err) {
       if (!(err instanceof DiscordAPIError && err.code === 40060)) throw expired(err, 'first answer');
-      ctx.replayed = true;
+      replayed = true;
     }
   };
+  let replayed = false;
+  let editedHere = false;
   // Whether the answer shows to everyone: only then may it go to the channel when the token has expired.
   let publicAnswer = false;
   const ctx: CommandContext = {
@@ -166,7 +170,9 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
       const a = asAnswer(answer);
       const body = { content: a.content, allowed_mentions: NO_PINGS, ...(a.files ? { attachments: a.files.map((f, n) => ({ id: n, filename: f.name })) } : {}) };
       try {
-        return (await rest.patch(Routes.webhookMessage(i.application_id, i.token, '@original'), { body, files: files(a), auth: false })) as APIMessage;
+        const shown = (await rest.patch(Routes.webhookMessage(i.application_id, i.token, '@original'), { body, files: files(a), auth: false })) as APIMessage;
+        editedHere = true;
+        return shown;
       } catch (err) {
         const gone = expired(err, 'answer');
         // The work is done (a thread opened, a transcript exported) but the token's 15 minutes are
@@ -180,8 +186,8 @@ export function commandContext(i: Interaction, rest: REST, parentId: string | un
         }
       }
     },
-    replayed: false,
-    async answerShown() {
+    async firstAnswerStands() {
+      if (!replayed || editedHere) return false;
       const shown = (await rest.get(Routes.webhookMessage(i.application_id, i.token, '@original'), { auth: false })) as APIMessage;
       return ((shown.flags ?? 0) & MessageFlags.Loading) === 0;
     },

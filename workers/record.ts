@@ -8,8 +8,9 @@ import { eventId, TRANSCRIPT_FORMAT_VERSION, type TranscriptEvent } from '../cor
 import type { SavedReply } from './reply.ts';
 
 export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'outbox'>, place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply): Promise<void> {
-  // The recording the answer was made in (saved with its text); else the channel's now.
-  const sessionId = saved.recordIn ?? (await recordingOf(stores, place.channelId));
+  // The recording the answer was made in, or none (saved with its text); for a reply saved without
+  // it, the channel's now.
+  const sessionId = saved.recordIn === undefined ? await recordingOf(stores, place.channelId) : saved.recordIn;
   if (!sessionId) return;
   const events: TranscriptEvent[] = [];
   const persona = { personaId: turn.personaId, name: posts[0]?.authorName ?? turn.personaId };

@@ -63,10 +63,11 @@ export interface SavedReply {
   /** The model call behind the text (absent for a notice, unless it stands for an empty answer). */
   modelTurn?: ModelTurn;
   /**
-   * The channel's recording when the answer was made: its posts belong there, even when a retry
-   * posts or records them after the recording was stopped (or another begun).
+   * The channel's recording when the answer was made (null: none): its posts belong there, even
+   * when a retry posts or records them after the recording was stopped, or one begun. (Absent in a
+   * reply saved before chorus knew this: the channel's recording at the time of the record.)
    */
-  recordIn?: string;
+  recordIn?: string | null;
 }
 
 export type TurnOutcome =
@@ -343,7 +344,7 @@ async function generate(
     shownPreview && streamer?.shown() === splitMessage(text)[0]
       ? deps.ledger.recordPost(target.key, target.who, 0, { messageId: shownPreview.id, webhookId: shownPreview.webhookId, final: true }, { depth: target.depth, notice: target.notice })
       : undefined,
-    deps.ledger.saveText(trigger.id, personaId, text, recordIn ? { ...saved, recordIn } : saved),
+    deps.ledger.saveText(trigger.id, personaId, text, deps.recordingOf ? { ...saved, recordIn: recordIn ?? null } : saved),
     saved.modelTurn && guildId
       ? deps.budgets?.add(guildId, personaId, saved.usage, Date.now()).catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not count tokens against the budgets'))
       : undefined,

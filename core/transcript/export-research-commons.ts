@@ -191,7 +191,17 @@ export function toResearchCommons(
   const judgements: unknown[] = [];
   const coverage: unknown[] = [];
   // A persona's post split over several Discord messages carries its model call on its first piece.
-  const lastPost = new Map<string, { info: ModelInfo; key: string }>();
+  // Which first piece a later one belongs to is read in the order they were recorded (a post's pieces
+  // in one write, one after another), not the channel's order the events come in: there, another
+  // answer's first piece may stand between two pieces of one post.
+  const firstPieceOf = new Map<string, string>();
+  const lastFirstPiece = new Map<string, string>();
+  for (const e of [...events].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))) {
+    if (e.type !== 'channel_message' || e.author.kind !== 'persona') continue;
+    if (e.modelTurn) lastFirstPiece.set(e.author.personaId, e.id);
+    else if (lastFirstPiece.has(e.author.personaId)) firstPieceOf.set(e.id, lastFirstPiece.get(e.author.personaId)!);
+  }
+  const postCall = new Map<string, ModelInfo>();
   for (const e of events) {
     switch (e.type) {
       case 'consent': {
@@ -265,16 +275,17 @@ export function toResearchCommons(
         let wrote: ModelInfo | undefined;
         let source: Record<string, unknown> = {};
         if (e.author.kind === 'persona') {
-          const prior = lastPost.get(e.author.personaId);
+          const first = firstPieceOf.get(e.id);
+          const prior = first === undefined ? undefined : postCall.get(first);
           const host = rosterModel.get(e.author.personaId)?.hosts[0];
           if (e.modelTurn) {
             wrote = modelInfo(e.modelTurn);
-            lastPost.set(e.author.personaId, { info: wrote, key: e.id });
-          } else if (prior) {
+            postCall.set(e.id, wrote);
+          } else if (first !== undefined && prior) {
             // A later piece of the same post: the call that wrote it, named once (on the first piece).
-            const { raw_request: _r, ...rest } = prior.info;
+            const { raw_request: _r, ...rest } = prior;
             wrote = rest;
-            source = { modelCallOn: idOf(prior.key) };
+            source = { modelCallOn: idOf(first) };
           } else if (host) {
             wrote = { model_id: host.model, provider: host.provider, reasoning_enabled: false, provider_metadata: { host: host.label, from: 'roster (no model call recorded with this post)' } };
           }

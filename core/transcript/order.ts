@@ -12,10 +12,18 @@ export function asTheChannelShows<E extends TranscriptEvent>(events: readonly E[
   if (started?.type !== 'session_started' || started.kind !== 'channel') return [...events];
   // (An unreadable time keeps its place after the record before it.)
   let last = Number.NEGATIVE_INFINITY;
-  const keyed = events.map((event, index) => {
+  const timed = events.map((event) => {
     const at = Date.parse(event.at);
     if (!Number.isNaN(at)) last = at;
-    return { event, index, at: Number.isNaN(at) ? last : at };
+    return Number.isNaN(at) ? last : at;
+  });
+  // An edit or a deletion comes after its message: a deletion's time is chorus's clock, not
+  // Discord's, and may read a moment earlier than the message it deletes.
+  const messageAt = new Map<string, number>();
+  events.forEach((e, i) => e.type === 'channel_message' && messageAt.set(e.discordMessageId, timed[i]!));
+  const keyed = events.map((event, index) => {
+    const of = event.type === 'message_edited' || event.type === 'message_deleted' ? messageAt.get(event.discordMessageId) : undefined;
+    return { event, index, at: Math.max(timed[index]!, of ?? Number.NEGATIVE_INFINITY) };
   });
   // The session's start first and its end last, whatever the clocks said.
   const rank = (e: E) => (e.type === 'session_started' ? 0 : e.type === 'session_ended' ? 2 : 1);

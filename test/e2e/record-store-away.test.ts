@@ -117,6 +117,35 @@ describe('the record store away', () => {
     expect(Date.parse(post.at)).toBeLessThan(Date.parse(events.find((e) => e.type === 'session_ended')!.at));
   });
 
+  it("a persona's post answered before a recording began is not filed in it, though Discord's answer to the post came back after", async () => {
+    const channelId = h.discord.addChannel({ name: 'started-mid-post' });
+    h.anthropicHost.setResponder(() => ({ text: 'Said before the recording.' }));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let taken!: () => void;
+    const tookIt = new Promise<void>((resolve) => (taken = resolve));
+    h.discord.beforeRespond = (call) => {
+      if (call.method !== 'POST' || !call.path.includes('/webhooks/')) return undefined;
+      taken();
+      return held;
+    };
+    await h.discord.userSays({ channelId, content: 'Opus, say something off the record' });
+    await tookIt;
+    h.discord.beforeRespond = undefined;
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    release();
+    await h.settled();
+    h.anthropicHost.setResponder(() => ({ text: 'Said while recorded.' }));
+    const answered = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus' && m.content === 'Said while recorded.');
+    await h.discord.userSays({ channelId, content: 'Opus, now on the record' });
+    await answered;
+    await h.settled();
+    await h.recordsWritten();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    expect((await records.events(session!.id)).map(said)).toEqual(['session_started', 'human: Opus, now on the record', 'Opus: Said while recorded.']);
+  });
+
   it('a command given again after a crash keeps its first answer when the second run finds the database down', async () => {
     const channelId = h.discord.addChannel({ name: 'replayed-start' });
     const answered = h.discord.nextRestCall((c) => c.method === 'PATCH' && /%40original|@original/.test(c.path));

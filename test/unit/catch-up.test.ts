@@ -50,12 +50,13 @@ describe('what the gateway missed while it had no session', () => {
 
 describe('changedWhileAway', () => {
   const T = Date.UTC(2026, 11, 7, 12);
-  const msg = (ms: number, edited = false) => ({ ...at(ms), ...(edited ? { edited_timestamp: new Date(T).toISOString() } : { edited_timestamp: null }) }) as APIMessage;
+  const AWAY = { heardAt: T - 10_000, sessionAt: T };
+  const msg = (ms: number, editedAt?: number) => ({ ...at(ms), edited_timestamp: editedAt === undefined ? null : new Date(editedAt).toISOString() }) as APIMessage;
   const ids = (ms: APIMessage[]) => ms.map((m) => m.id);
 
   it('takes a held message missing from a page holding the whole channel for deleted, and the page\'s edited held ones for edited', () => {
-    const [a, b, c] = [msg(T - 3000), msg(T - 2000, true), msg(T - 1000)];
-    const changed = changedWhileAway([a, b, c], [b, c], 100, T);
+    const [a, b, c] = [msg(T - 3000), msg(T - 2000, T - 500), msg(T - 1000)];
+    const changed = changedWhileAway([a, b, c], [b, c], 100, AWAY);
     expect(changed.deleted).toEqual([a.id]);
     expect(ids(changed.edited)).toEqual([b.id]);
   });
@@ -64,13 +65,19 @@ describe('changedWhileAway', () => {
     const older = msg(T - 60_000);
     const page = Array.from({ length: 100 }, (_, i) => msg(T - 50_000 + i * 10));
     const afterSession = msg(T + 500);
-    expect(changedWhileAway([older, ...page, afterSession], page, 100, T).deleted).toEqual([]);
+    expect(changedWhileAway([older, ...page, afterSession], page, 100, AWAY).deleted).toEqual([]);
     // Without the page's bound, the older one would be taken for deleted.
-    expect(changedWhileAway([older, ...page.slice(1)], page.slice(1), 100, T).deleted).toEqual([older.id]);
+    expect(changedWhileAway([older, ...page.slice(1)], page.slice(1), 100, AWAY).deleted).toEqual([older.id]);
   });
 
   it('judges nothing from an empty page, and takes no edited message it does not hold', () => {
-    expect(changedWhileAway([msg(T - 1000)], [], 100, T)).toEqual({ deleted: [], edited: [] });
-    expect(changedWhileAway([], [msg(T - 1000, true)], 100, T).edited).toEqual([]);
+    expect(changedWhileAway([msg(T - 1000)], [], 100, AWAY)).toEqual({ deleted: [], edited: [] });
+    expect(changedWhileAway([], [msg(T - 1000, T - 500)], 100, AWAY).edited).toEqual([]);
+  });
+
+  it('takes only edits made while no session existed: one the gateway saw live (before it last heard the channel) is not read again', () => {
+    const seen = msg(T - 60_000, T - 30_000);
+    const missed = msg(T - 60_000 + 1, T - 2000);
+    expect(ids(changedWhileAway([seen, missed], [seen, missed], 100, AWAY).edited)).toEqual([missed.id]);
   });
 });

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { TRANSCRIPT_FORMAT_VERSION, type TranscriptEvent } from '../../core/transcript/events.ts';
 import { asTheChannelShows } from '../../core/transcript/order.ts';
 import { prepareForExport } from '../../core/transcript/redact.ts';
+import { toResearchCommons } from '../../core/transcript/export-research-commons.ts';
+import { PERSONAS, SessionBuilder, request, roster as rosterOf, turn } from './session-fixtures.ts';
 
 const T = Date.UTC(2026, 11, 7, 12);
 let seq = 0;
@@ -35,11 +37,37 @@ describe('asTheChannelShows', () => {
     expect(ordered.map((e) => e.seq)).toEqual([1, 2, 4, 3, 5, 6]);
   });
 
+  it('puts a deletion after its message, though chorus\u2019s clock read a moment earlier than Discord\u2019s', () => {
+    const events = recorded('channel');
+    const deletion = { ...events[2]!, id: 'del', type: 'message_deleted', discordMessageId: '1003', at: new Date(T + 4900).toISOString() } as TranscriptEvent;
+    const ordered = asTheChannelShows([...events.slice(0, 5), deletion, events[5]!]);
+    expect(ordered.map((e) => e.type).indexOf('message_deleted')).toBeGreaterThan(ordered.findIndex((e) => e.type === 'channel_message' && e.discordMessageId === '1003'));
+  });
+
   it('leaves an interview in the order of its records', () => {
     expect(asTheChannelShows(recorded('interview'))).toEqual(recorded('interview'));
   });
 
   it('is the order of every export (prepareForExport)', () => {
     expect(words(prepareForExport(recorded('channel'), { optedOut: new Set() }))).toEqual(['session_started', 'Opus, tell me a long story', 'Once upon a time…', 'what a story!', 'what a long story!', 'session_ended']);
+  });
+});
+
+describe('a post in pieces, in the channel\u2019s order', () => {
+  it('keeps each later piece with its own post\u2019s model call, though another post\u2019s first piece stands between them (Research Commons)', () => {
+    const opus = PERSONAS[0]!;
+    const by = { kind: 'persona' as const, personaId: opus.personaId, name: opus.name };
+    const t = (s: number) => new Date(T + s * 1000).toISOString();
+    const b = new SessionBuilder('pieces');
+    b.add({ type: 'session_started', at: t(0), kind: 'channel', chorusVersion: '0.1.0', roster: rosterOf([opus]) });
+    // Two answers stream at once; each is recorded whole: first piece, then the rest.
+    b.add({ type: 'channel_message', at: t(3), author: by, text: 'FIRST-A', discordMessageId: '3', modelTurn: turn(opus, request(opus, [{ speaker: 'a', text: 'question A' }]), t(3)) });
+    b.add({ type: 'channel_message', at: t(10), author: by, text: 'REST-A', discordMessageId: '5' });
+    b.add({ type: 'channel_message', at: t(4), author: by, text: 'FIRST-B', discordMessageId: '4', modelTurn: turn(opus, request(opus, [{ speaker: 'b', text: 'question B' }]), t(4)) });
+    b.add({ type: 'channel_message', at: t(12), author: by, text: 'REST-B', discordMessageId: '6' });
+    const { submission } = toResearchCommons(prepareForExport(b.events, { optedOut: new Set(), salt: 'x' }));
+    const message = (words: string) => submission.messages.find((m) => JSON.stringify(m.content_blocks).includes(words))!;
+    expect(message('REST-A').metadata?.modelCallOn).toBe(message('FIRST-A').id);
+    expect(message('REST-B').metadata?.modelCallOn).toBe(message('FIRST-B').id);
   });
 });
