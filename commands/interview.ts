@@ -123,6 +123,9 @@ export const command: SlashCommand = {
 async function start(ctx: CommandContext, s: Services, rerun: boolean) {
   await ctx.defer({ ephemeral: true });
   const records = await s.records;
+  // The database is asked first, before a thread is opened: with it away the command changes
+  // nothing (a thread without its session would be half an interview, taking questions for none).
+  await records.sessions({ kind: 'interview', channelId: ctx.channelId });
   const original = rerun ? await sessionHere(ctx, s) : undefined;
   if (rerun && !original) return ctx.edit('Run `/interview rerun` in the thread of a finished interview.');
   const originalHeader = original ? (await records.events(original.id)).find((e) => e.type === 'session_started') : undefined;

@@ -165,6 +165,22 @@ describe('the record store away', () => {
     }
   });
 
+  it('/interview start with the database down opens no thread and says why', async () => {
+    const channelId = h.discord.addChannel({ name: 'no-interview-now' });
+    // The gateway has its store open (a command read it), as in a deployment that ran a while.
+    expect(await h.command('transcript', [{ type: 1, name: 'export', options: [] }], { channelId })).toBe('This channel has no transcript.');
+    const threadsBefore = h.discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith('/threads')).length;
+    await proxy.down();
+    try {
+      expect(await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }], { channelId })).toBe(
+        'The transcript database cannot be reached just now, so this was not done. Try again in a moment.',
+      );
+      expect(h.discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith('/threads')).length).toBe(threadsBefore);
+    } finally {
+      await proxy.up();
+    }
+  });
+
   it('an interview step waits for the database without spending its tries, and goes on once it is back', async () => {
     h.anthropicHost.setResponder(() => ({ text: 'OPUS-ANSWER' }));
     const reply = await h.command('interview', [{ type: 1, name: 'start', options: [opt('protocol', 'retirement'), opt('personas', 'opus')] }]);
