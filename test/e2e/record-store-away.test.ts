@@ -25,6 +25,21 @@ afterAll(async () => {
   await db?.close();
 });
 
+/** Discord takes the next webhook post but holds its answer until `release`. */
+function holdTheNextPost(): { taken: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let taken!: () => void;
+  const tookIt = new Promise<void>((resolve) => (taken = resolve));
+  h.discord.beforeRespond = (call) => {
+    if (call.method !== 'POST' || !call.path.includes('/webhooks/')) return undefined;
+    h.discord.beforeRespond = undefined;
+    taken();
+    return held;
+  };
+  return { taken: tookIt, release };
+}
+
 const said = (e: TranscriptEvent) => (e.type === 'channel_message' ? `${e.author.kind === 'persona' ? e.author.name : e.author.kind}: ${e.text}` : e.type);
 
 describe('the record store away', () => {
@@ -92,20 +107,11 @@ describe('the record store away', () => {
     expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
     h.anthropicHost.setResponder(() => ({ text: 'Said while recorded.' }));
     // Discord takes the post but its answer is held until the recording has been stopped.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let taken!: () => void;
-    const tookIt = new Promise<void>((resolve) => (taken = resolve));
-    h.discord.beforeRespond = (call) => {
-      if (call.method !== 'POST' || !call.path.includes('/webhooks/')) return undefined;
-      taken();
-      return held;
-    };
+    const post = holdTheNextPost();
     await h.discord.userSays({ channelId, content: 'Opus, say something for the record' });
-    await tookIt;
-    h.discord.beforeRespond = undefined;
+    await post.taken;
     expect(await h.command('transcript', [{ type: 1, name: 'stop', options: [] }], { channelId })).toMatch(/^Recording stopped/);
-    release();
+    post.release();
     await h.settled();
     await h.recordsWritten();
     const records = await h.records();
@@ -113,27 +119,18 @@ describe('the record store away', () => {
     const events = await records.events(session!.id);
     expect(events.map(said)).toEqual(['session_started', 'human: Opus, say something for the record', 'session_ended', 'Opus: Said while recorded.']);
     // Its time is when Discord showed it, before the end was recorded.
-    const post = events.find((e) => e.type === 'channel_message' && e.author.kind === 'persona')!;
-    expect(Date.parse(post.at)).toBeLessThan(Date.parse(events.find((e) => e.type === 'session_ended')!.at));
+    const recorded = events.find((e) => e.type === 'channel_message' && e.author.kind === 'persona')!;
+    expect(Date.parse(recorded.at)).toBeLessThan(Date.parse(events.find((e) => e.type === 'session_ended')!.at));
   });
 
   it("a persona's post answered before a recording began is not filed in it, though Discord's answer to the post came back after", async () => {
     const channelId = h.discord.addChannel({ name: 'started-mid-post' });
     h.anthropicHost.setResponder(() => ({ text: 'Said before the recording.' }));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let taken!: () => void;
-    const tookIt = new Promise<void>((resolve) => (taken = resolve));
-    h.discord.beforeRespond = (call) => {
-      if (call.method !== 'POST' || !call.path.includes('/webhooks/')) return undefined;
-      taken();
-      return held;
-    };
+    const post = holdTheNextPost();
     await h.discord.userSays({ channelId, content: 'Opus, say something off the record' });
-    await tookIt;
-    h.discord.beforeRespond = undefined;
+    await post.taken;
     expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
-    release();
+    post.release();
     await h.settled();
     h.anthropicHost.setResponder(() => ({ text: 'Said while recorded.' }));
     const answered = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus' && m.content === 'Said while recorded.');
