@@ -140,7 +140,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
   async function reconcileRecorded(channels: readonly HeardChannel[], botUserId: string, sessionAt: number): Promise<void> {
     for (const c of channels) {
       try {
-        if ((await services.live.of(c.channelId))?.kind !== 'channel') continue;
+        if (!(await services.live.recording(c.channelId))) continue;
         // Read and applied in the channel's order: a live edit or deletion coming meanwhile is not
         // undone by the older copy read here.
         const changed = await inChannelOrder(c.channelId, async () => {

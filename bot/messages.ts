@@ -141,21 +141,21 @@ export async function handleEdit(m: MessageUpdate, s: Services, botUserId: strin
   const roles = (m.mention_roles ?? []).map((r) => ({ id: r, name: (personaRoles.get(r) && s.personas.find((p) => p.id === personaRoles.get(r))?.name) ?? (guildId ? s.guildFacts.roleName(guildId, r) : undefined) ?? 'unknown-role' }));
   const text = readableContent(withForwarded(m.content, m.message_snapshots), users, roles);
   const changed = await s.history.edit(m.channel_id, m.id, text);
-  const live = await s.live.of(m.channel_id);
+  const recording = await s.live.recording(m.channel_id);
   // (An update with the words unchanged is Discord's: a pin, a link preview, a thread started from it.)
-  if (changed && live?.kind === 'channel') {
+  if (changed && recording) {
     // One event per edit, known by Discord's time of it: words edited back to what they were are an
     // edit too, and a replayed update is the same one. (Without that time, by the words, as before.)
     const editedAt = m.edited_timestamp;
-    await s.outbox.put({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'edit', m.id, editedAt ?? text), sessionId: live.sessionId, at: new Date(editedAt ?? Date.now()).toISOString(), type: 'message_edited', discordMessageId: m.id, text });
+    await s.outbox.put({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(recording, 'edit', m.id, editedAt ?? text), sessionId: recording, at: new Date(editedAt ?? Date.now()).toISOString(), type: 'message_edited', discordMessageId: m.id, text });
   }
 }
 
 /** Deleted messages leave what models read; a recorded channel keeps the deletion. */
 export async function handleDelete(channelId: string, ids: string[], s: Services): Promise<void> {
   await s.history.remove(channelId, ids);
-  const live = await s.live.of(channelId);
-  if (live?.kind !== 'channel') return;
+  const recording = await s.live.recording(channelId);
+  if (!recording) return;
   const at = new Date().toISOString();
-  await s.outbox.put(...ids.map((id) => ({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(live.sessionId, 'delete', id), sessionId: live.sessionId, at, type: 'message_deleted' as const, discordMessageId: id })));
+  await s.outbox.put(...ids.map((id) => ({ v: TRANSCRIPT_FORMAT_VERSION, id: eventId(recording, 'delete', id), sessionId: recording, at, type: 'message_deleted' as const, discordMessageId: id })));
 }

@@ -10,7 +10,7 @@ import type { SavedReply } from './reply.ts';
 export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'outbox'>, place: Place, turn: Turn, posts: ChannelMessage[], saved: SavedReply): Promise<void> {
   // The recording the answer was made in, or none (saved with its text); for a reply saved without
   // it, the channel's now.
-  const sessionId = saved.recordIn === undefined ? await recordingOf(stores, place.channelId) : saved.recordIn;
+  const sessionId = saved.recordIn === undefined ? await stores.live.recording(place.channelId) : saved.recordIn;
   if (!sessionId) return;
   const events: TranscriptEvent[] = [];
   const persona = { personaId: turn.personaId, name: posts[0]?.authorName ?? turn.personaId };
@@ -34,10 +34,4 @@ export async function recordPersonaPosts(stores: Pick<Stores, 'live' | 'outbox'>
     });
   }
   await stores.outbox.put(...events);
-}
-
-/** The channel's recording now, if it is being recorded. */
-export async function recordingOf(stores: Pick<Stores, 'live'>, channelId: string): Promise<string | undefined> {
-  const live = await stores.live.of(channelId);
-  return live?.kind === 'channel' ? live.sessionId : undefined;
 }

@@ -18,7 +18,7 @@ import { INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.t
 import { startRecordWriter } from '../core/transcript/outbox.ts';
 import { RecordStoreAwayError } from '../core/transcript/store-away.ts';
 import type { RecordStore } from '../core/transcript/store.ts';
-import { recordingOf, recordPersonaPosts } from './record.ts';
+import { recordPersonaPosts } from './record.ts';
 import { giveUp, runReplyJob, type JobResult, type ReplyJobDeps } from './replies.ts';
 import { processInterviewJob } from './interview.ts';
 import { BotTokenRefusedError, type TurnOutcome } from './reply.ts';
@@ -116,7 +116,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     log,
     settings: stores.settings,
     onPosted: (place, turn, posts, saved) => recordPersonaPosts(stores, place, turn, posts, saved),
-    recordingOf: (channelId) => recordingOf(stores, channelId),
+    recordingOf: (channelId) => stores.live.recording(channelId),
     // One memory of learned context windows for every turn this worker runs.
     hostOptions: { health, observe: (e) => metrics.observeHost(e), windows: new Map() },
     budgets: createBudgets(redis, prefix),

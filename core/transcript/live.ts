@@ -12,6 +12,8 @@ export interface LiveSession {
 
 export interface LiveSessions {
   of(channelId: string): Promise<LiveSession | undefined>;
+  /** The recording the channel is in (a recorded channel's session id), if it is recorded. */
+  recording(channelId: string): Promise<string | undefined>;
   set(channelId: string, live: LiveSession): Promise<void>;
   clear(channelId: string): Promise<void>;
 }
@@ -24,8 +26,13 @@ export function createLiveSessions(redis: Redis, prefix: string, feed?: ChangeFe
     return raw === null ? undefined : (JSON.parse(raw) as LiveSession);
   };
   const cache = cached && feed ? feed.cache<LiveSession | undefined>('live-sessions') : undefined;
+  const of = (channelId: string) => (cache ? cache.get(channelId, () => read(channelId)) : read(channelId));
   return {
-    of: (channelId) => (cache ? cache.get(channelId, () => read(channelId)) : read(channelId)),
+    of,
+    async recording(channelId) {
+      const live = await of(channelId);
+      return live?.kind === 'channel' ? live.sessionId : undefined;
+    },
     async set(channelId, live) {
       await redis.set(key(channelId), JSON.stringify(live));
       cache?.drop();
