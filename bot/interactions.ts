@@ -2,7 +2,7 @@
 // they may do there, and the ways to answer — the interaction callback and its follow-up edits,
 // over REST. Built from the raw INTERACTION_CREATE the gateway reads (bot/payloads.ts).
 import { clipText } from '../core/split.ts';
-import { DiscordAPIError, type RawFile, type REST } from '@discordjs/rest';
+import { DiscordAPIError, type RawFile, type REST } from '../core/discord-rest.ts';
 import {
   ApplicationCommandOptionType,
   InteractionResponseType,

@@ -2,7 +2,7 @@
 // persona through a small pool of channel webhooks chorus owns (core/webhook-pools.ts chooses which),
 // shows typing, and reads history when the cache is cold. A post is never retried here: only the reply ledger knows whether to look for
 // it first. Reads and edits, which can be repeated safely, are.
-import { DiscordAPIError } from '@discordjs/rest';
+import { DiscordAPIError } from './discord-rest.ts';
 import { Routes, type APIMessage } from 'discord-api-types/v10';
 import { lookUpChannelTarget, type ChannelTarget } from './channels.ts';
 import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';

@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client): one registry per process, made by its wiring and passed to what
 // counts — no global registry. Labels are bounded: persona ids, host labels and Discord routes come
 // from files and from @discordjs/rest's route (which hides ids); never a message, channel or user id.
-import { RESTEvents, type APIRequest, type REST, type RateLimitData, type ResponseLike } from '@discordjs/rest';
+import { RESTEvents, type APIRequest, type REST, type RateLimitData, type ResponseLike } from './discord-rest.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OverflowReason } from './discord.ts';
 import type { HealthStore } from './health.ts';

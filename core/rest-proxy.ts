@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, type RequestMethod } from '@discordjs/rest';
+import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, type RequestMethod } from './discord-rest.ts';
 
 /**
  * Keeps requests within `perSecond` in every second *as Discord receives them*. A request

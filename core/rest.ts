@@ -3,7 +3,7 @@
 // and only the reply ledger knows whether to look for it first; reads and edits, which can be
 // repeated safely, go through `idempotent`. The rate limit is the one Redis gate every process
 // shares (core/rest-gate.ts), or chorus's REST proxy.
-import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
+import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST } from './discord-rest.ts';
 import { createHash } from 'node:crypto';
 import { keepSecret } from './log.ts';
 import { isSharedLimit, type GateSlot, type RestGate, type WebhookTarget } from './rest-gate.ts';

@@ -1,7 +1,7 @@
 // Shared start-up for chorus's processes: configuration, personas and protocols, and the services
 // they need, with every failure told in one plain line (what is wrong, what to do) and a non-zero exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DiscordAPIError } from '@discordjs/rest';
+import { DiscordAPIError } from './discord-rest.ts';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger, describeError, type Logger } from './log.ts';

@@ -2,7 +2,7 @@
 // post goes through, when the pool grows, and what to forget when a webhook turns out gone. Knows how
 // crowded each webhook is from Discord's answers and the shared REST gate; speaks to Discord only to
 // find or create webhooks (core/discord.ts does the posting).
-import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike } from '@discordjs/rest';
+import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike } from './discord-rest.ts';
 import { Routes, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import type { BotIdentity } from './application.ts';
