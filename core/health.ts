@@ -44,12 +44,14 @@ export function hostId(host: Host): string {
 
 /**
  * Pure: what an answer to a check means. The check asks for the host's model list, which needs a
- * good key: a 2xx is up; 401/403 (the key refused) and 5xx, 529 or no answer are down; 429 is up (the
+ * good key: a 2xx is up (unless it is a web page); 401/403 (the key refused) and 5xx, 529 or no answer are down; 429 is up (the
  * host answers, it is only busy); 404/405 are up too (a compatible server that does not list models
  * still answered).
  */
-export function judgeProbe(status: number | undefined, error?: string): ProbeResult {
+export function judgeProbe(status: number | undefined, error?: string, contentType?: string | null): ProbeResult {
   if (status === undefined) return { ok: false, reason: error && /time|abort/i.test(error) ? 'timed out' : 'unreachable' };
+  // A web page is no API's answer (a base URL that names a web UI): its model calls fail the same way.
+  if (status >= 200 && status < 300 && contentType && /text\/html/i.test(contentType)) return { ok: false, status, reason: 'answered with a web page' };
   if (status >= 200 && status < 300) return { ok: true, status, reason: 'answered' };
   if (status === 401 || status === 403) return { ok: false, status, reason: 'refused the key' };
   if (status === 429) return { ok: true, status, reason: 'rate-limiting' };
@@ -98,7 +100,7 @@ export async function probeHost(host: Host, env: Record<string, string | undefin
     const timeout = AbortSignal.timeout(timeoutMs);
     const res = await fetchFn(req.url, { headers: req.headers, signal: stop ? AbortSignal.any([timeout, stop]) : timeout });
     await res.body?.cancel(); // only the status matters (OpenRouter's list is large)
-    return judgeProbe(res.status);
+    return judgeProbe(res.status, undefined, res.headers.get('content-type'));
   } catch (err) {
     return judgeProbe(undefined, describeError(err).message);
   }

@@ -4,7 +4,7 @@ import type { Host, Persona } from '../personas/schema.ts';
 import type { DiscordEdge, Speaker } from '../core/discord.ts';
 import type { HostClient } from '../core/hosts/clients.ts';
 import type { Prompt } from '../core/context.ts';
-import { askPersona, plainReason, RetryableHostError, type Answered, type AskOptions, type HostAttempt, type Reading } from '../core/hosts/fallback.ts';
+import { askPersona, plainReason, RetryableHostError, whatHostsDid, type Answered, type AskOptions, type HostAttempt, type Reading } from '../core/hosts/fallback.ts';
 import { sessionKey, type InterviewQueues, type SessionState } from '../core/interview/sessions.ts';
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -52,7 +52,7 @@ export async function askOrExplain<C extends { prompt: Prompt }>(persona: Person
     return { kind: 'failed', message: `no host serves this model right now (${[...new Set(result.attempts.map(plainReason))].join('; ')})`, attempts: result.attempts };
   } catch (err) {
     if (err instanceof RetryableHostError && lastTry) {
-      return { kind: 'failed', message: `its model host ${[...new Set(err.attempts.map(plainReason))].join(', and ')}, through every try`, attempts: err.attempts };
+      return { kind: 'failed', message: `${whatHostsDid(err.attempts)}, through every try`, attempts: err.attempts };
     }
     if (!(err instanceof RetryableHostError)) deps.log.error({ personaId: persona.id, err: describeError(err) }, 'interview model call failed');
     throw err; // BullMQ retries the step with backoff

@@ -55,8 +55,40 @@ export class StreamCutError extends Error {
   }
 }
 
-/** The request in progress's `heard`, for the fetch below (set around each call to an SDK). */
-const listener = new AsyncLocalStorage<() => void>();
+/**
+ * A host's answer that is no answer of its API: a web page where the API should be (a base URL that
+ * names a web UI or a login page), or an error in a shape the SDKs do not read (vLLM's flat
+ * `{"object": "error", "code": 400}`). `status` is the HTTP status the host's words carry, when they
+ * carry one; a page in place of an answer says nothing of a status and is the host's configuration
+ * at fault, which asking again will not mend.
+ */
+export class HostAnswerError extends Error {
+  override name = 'HostAnswerError';
+  readonly status: number | undefined;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** The SDKs wrap what their fetch throws as a connection error; a HostAnswerError is thrown as itself. */
+function unwrapped(err: unknown): never {
+  const cause = (err as { cause?: unknown })?.cause;
+  throw cause instanceof HostAnswerError ? cause : err;
+}
+
+/** What the fetch below tells the request in progress: every byte heard, and the stream's own end marker. */
+interface Wire {
+  heard(): void;
+  /** The body carried OpenAI's `data: [DONE]`: the host ended the stream on purpose. */
+  ended(): void;
+}
+
+/** The request in progress's wire, for the fetch below (set around each call to an SDK). */
+const listener = new AsyncLocalStorage<Wire>();
+
+/** OpenAI's end of stream, as a line of its own (the SDKs consume it unseen). */
+const DONE_LINE = /(?:^|\n)data: ?\[DONE\]\r?(?:\n|$)/;
 
 /**
  * The SDKs' fetch: every chunk of a response's body counts as the host being alive. Keep-alives are
@@ -65,15 +97,25 @@ const listener = new AsyncLocalStorage<() => void>();
  * alive was timed out as silent.
  */
 const fetchHeard: typeof fetch = async (input, init) => {
-  const heard = listener.getStore();
+  const wire = listener.getStore();
   const res = await fetch(input, init);
-  if (!heard || !res.body) return res;
-  heard();
+  if (!wire || !res.body) return res;
+  wire.heard();
+  // The end marker is looked for across chunk boundaries: the text kept is the last line begun.
+  const decoder = new TextDecoder();
+  let tail = '';
   const body = res.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, out) {
-        heard();
+        wire.heard();
+        const text = tail + decoder.decode(chunk, { stream: true });
+        if (DONE_LINE.test(text)) wire.ended();
+        tail = text.slice(text.lastIndexOf('\n'));
+        if (tail.length > 64) tail = '';
         out.enqueue(chunk);
+      },
+      flush() {
+        if (DONE_LINE.test(tail + decoder.decode())) wire.ended();
       },
     }),
   );
@@ -86,8 +128,15 @@ const fetchHeard: typeof fetch = async (input, init) => {
  */
 const fetchForSdk: typeof fetch = async (input, init) => {
   const res = await fetchHeard(input, init);
-  const json = res.ok && res.headers.get('content-type')?.includes('application/json');
-  if (!json || typeof init?.body !== 'string' || !/"stream"\s*:\s*true/.test(init.body)) return res;
+  const type = res.headers.get('content-type') ?? '';
+  const streaming = typeof init?.body === 'string' && /"stream"\s*:\s*true/.test(init.body);
+  // A page where the answer should be: no SDK would find an event in it, and it was taken for a cut stream, asked again and again.
+  if (res.ok && streaming && /text\/html/i.test(type)) {
+    await res.body?.cancel();
+    throw new HostAnswerError(`the host answered with a web page (${type.split(';')[0]}), not its API's answer: is the host's baseUrl its API's address?`);
+  }
+  const json = res.ok && type.includes('application/json');
+  if (!json || !streaming) return res;
   const text = await res.text();
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   let events: string | undefined;
@@ -155,9 +204,9 @@ function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
       if (request.provider !== 'anthropic') throw new Error(`anthropic host cannot send a ${request.provider} request`);
       const { stream: _, ...body } = request.body; // the SDK's stream() sends stream: true itself
       const silence = silenceLimit(timeoutMs);
-      const stream = listener.run(silence.heard, () => sdk.messages.stream(body, { signal: silence.signal }));
+      const stream = listener.run({ heard: silence.heard, ended: () => undefined }, () => sdk.messages.stream(body, { signal: silence.signal }));
       if (onText) stream.on('text', (delta) => onText(delta));
-      const message = await stream.finalMessage().finally(silence.done);
+      const message = await stream.finalMessage().catch(unwrapped).finally(silence.done);
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
       // Thinking blocks (a server that thinks unasked; chorus asks for none); a redacted one is only named.
       const reasoning = message.content
@@ -179,8 +228,11 @@ function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
   return {
     async complete(request, onText) {
       const silence = silenceLimit(timeoutMs);
+      let ended = false;
       try {
-        return await listener.run(silence.heard, () => streamOpenAI(sdk, request, silence, onText));
+        return await listener.run({ heard: silence.heard, ended: () => void (ended = true) }, () => streamOpenAI(sdk, request, silence, () => ended, onText));
+      } catch (err) {
+        return unwrapped(err);
       } finally {
         silence.done();
       }
@@ -188,7 +240,16 @@ function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
   };
 }
 
-async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal: AbortSignal }, onText?: (delta: string) => void): Promise<Completion> {
+/** An error an OpenAI-compatible host sent as a chunk of its own shape (vLLM: `{"object": "error", "code": 400, …}`), as an error. */
+function chunkError(chunk: unknown): HostAnswerError | undefined {
+  const c = chunk as { object?: unknown; message?: unknown; code?: unknown };
+  if (c?.object !== 'error') return undefined;
+  const code = Number(c.code);
+  const status = Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
+  return new HostAnswerError(typeof c.message === 'string' ? c.message : 'the host sent an error', status);
+}
+
+async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal: AbortSignal }, endedOnPurpose: () => boolean, onText?: (delta: string) => void): Promise<Completion> {
   let text = '';
   let reasoning = '';
   let stopReason: string | null = null;
@@ -198,8 +259,10 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   if (request.provider === 'openai') {
     const stream = await sdk.chat.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } }, options);
     for await (const chunk of stream) {
+      const refused = chunkError(chunk);
+      if (refused) throw refused;
       model = chunk.model || model;
-      const choice = chunk.choices[0];
+      const choice = chunk.choices?.[0];
       const delta = choice?.delta?.content ?? '';
       if (delta) {
         text += delta;
@@ -216,8 +279,10 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   } else if (request.provider === 'completions') {
     const stream = await sdk.completions.create({ ...request.body, stream: true, stream_options: { include_usage: true } }, options);
     for await (const chunk of stream) {
+      const refused = chunkError(chunk);
+      if (refused) throw refused;
       model = chunk.model || model;
-      const choice = chunk.choices[0];
+      const choice = chunk.choices?.[0];
       if (choice?.text) {
         text += choice.text;
         onText?.(choice.text);
@@ -229,11 +294,12 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
     throw new Error('an OpenAI-compatible host cannot send an anthropic request');
   }
   // The openai SDK ends an aborted stream as if it had finished, and so does a stream the host (or
-  // a proxy) closed part-way: a cut answer must not pass for whole. Every OpenAI-compatible host
-  // ends an answer with its finish_reason; "error" (OpenRouter: the provider failed mid-answer) ends
-  // one that is not whole either.
+  // a proxy) closed part-way: a cut answer must not pass for whole. An answer is whole when the host
+  // said so: a finish_reason, or the stream's own end (`data: [DONE]`, which some servers and proxies
+  // send without a finish_reason; the stop reason is then unknown). "error" (OpenRouter: the
+  // provider failed mid-answer) ends one that is not whole.
   if (silence.signal.aborted) throw silence.signal.reason;
-  if (stopReason === null || stopReason === 'error') throw new StreamCutError();
+  if ((stopReason === null && !endedOnPurpose()) || stopReason === 'error') throw new StreamCutError();
   return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage, model };
 }
 

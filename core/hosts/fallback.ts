@@ -4,17 +4,20 @@ import { hostLabel, type Host, type Persona } from '../../personas/schema.ts';
 import { sendableImages, type Prompt } from '../context.ts';
 import { describeError } from '../log.ts';
 import { requestFor, streamingRequest, type RequestBody } from '../requests.ts';
-import type { Completion, HostClient, Usage } from './clients.ts';
+import { HostAnswerError, type Completion, type HostClient, type Usage } from './clients.ts';
 import { promptTokens, saysTooLong, smallerBudget, tooLongOf, windowBudget, windowKey } from './window.ts';
 
 export type FailureKind = 'next-host' | 'retry';
 
 /**
- * Passing failures (rate limits, overload, server errors, network) are retried later on the same
- * host; refusals (unknown or retired model, no permission, bad key, rejected request) move on.
+ * Passing failures (rate limits, overload, server errors, network) may mend: when no host of the
+ * persona's answers, the turn is tried again later. Refusals (unknown or retired model, no
+ * permission, bad key, rejected request, a host that answers with no API answer) will not.
  */
 export function classifyFailure(err: unknown): FailureKind {
   const status = statusOf(err);
+  // A web page where the answer should be: the host's address is wrong, and stays wrong.
+  if (status === undefined && err instanceof HostAnswerError) return 'next-host';
   if (status === undefined) return 'retry'; // connection refused, timeout, stream cut
   // The host's own word first, as both SDKs take it (`x-should-retry`): a 500 it says not to repeat
   // is a refusal of this request, and trying it again would only fail the same way.
@@ -78,7 +81,10 @@ export interface Exhausted {
   attempts: HostAttempt[];
 }
 
-/** Thrown so the queue retries later; carries the host's own Retry-After when it gave one. */
+/**
+ * Thrown so the queue retries later, when no host answered and at least one failed in passing;
+ * carries the hosts' own Retry-After when every host that failed in passing gave one (the soonest).
+ */
 export class RetryableHostError extends Error {
   override name = 'RetryableHostError';
   readonly attempts: HostAttempt[];
@@ -199,6 +205,8 @@ export async function askPersona<C extends { prompt: Prompt }>(
     attempts.push(attempt);
     opts.observe?.({ kind: 'skipped', personaId: persona.id, attempt });
   };
+  // Hosts that failed in passing, with how long each asked to be left alone (undefined: it did not say).
+  const passing: (number | undefined)[] = [];
   for (const [hostIndex, host] of persona.hosts.entries()) {
     const base = { hostIndex, host: hostLabel(host), model: host.model };
     const client = clients[hostIndex];
@@ -248,22 +256,30 @@ export async function askPersona<C extends { prompt: Prompt }>(
           shortened += 1;
           continue;
         }
-        if (kind === 'retry') throw new RetryableHostError(`${base.host} (${host.model}): ${message}`, attempts, retryAfterOf(err));
+        // Either way the next host is asked now: a reply that one of the persona's hosts can give
+        // is not held back for the one that failed (the turn's record says which host answered).
+        if (kind === 'retry') passing.push(retryAfterOf(err));
         break;
       }
     }
+  }
+  if (passing.length) {
+    const failed = attempts.filter((a) => a.outcome === 'failed').map((a) => `${a.host} (${a.model}): ${a.reason}`);
+    const waits = passing.every((ms) => ms !== undefined) ? Math.min(...(passing as number[])) : undefined;
+    throw new RetryableHostError(failed.join('; '), attempts, waits);
   }
   return { kind: 'exhausted', attempts };
 }
 
 /** A failed host call's class, for metrics: a handful of values, whatever the hosts say. */
-export type FailureClass = 'rate-limited' | 'overloaded' | 'server-error' | 'timeout' | 'network' | 'auth' | 'model-gone' | 'refused';
+export type FailureClass = 'rate-limited' | 'overloaded' | 'server-error' | 'timeout' | 'network' | 'auth' | 'model-gone' | 'refused' | 'not-an-api';
 
 /**
  * Failures without a status: a connection that failed or timed out, or an error sent inside a
  * stream that had begun well (Anthropic's `event: error`, whose type names the cause).
  */
 const UNSTATUSED: [RegExp, FailureClass][] = [
+  [/answered with a web page/i, 'not-an-api'],
   [/overloaded/i, 'overloaded'],
   [/rate.?limit/i, 'rate-limited'],
   [/time|abort/i, 'timeout'],
@@ -303,11 +319,12 @@ const UNSTATUSED_PLAIN: Partial<Record<FailureClass, string>> = {
   'rate-limited': 'is rate-limiting requests',
   timeout: 'took too long to answer',
   'server-error': 'is failing',
+  'not-an-api': 'answered with a web page, not as a model API (its address may be wrong)',
 };
 
 /** A host failure in plain words: what a reader of the channel can understand (no addresses, no JSON). */
 export function plainReason(a: HostAttempt): string {
-  if (a.outcome === 'skipped') return a.reason === HOST_DOWN_REASON ? 'was down at its last checks' : 'no API key is configured';
+  if (a.outcome === 'skipped') return a.reason === HOST_DOWN_REASON ? 'was down at its last checks' : 'has no API key configured';
   if (a.outcome === 'images-dropped') return 'could not read an image in the conversation';
   if (a.outcome === 'shortened' || ((a.status === 400 || a.status === 413 || a.status === 422) && saysTooLong(a.reason))) return 'found the conversation too long for the model';
   switch (a.status) {
@@ -380,10 +397,22 @@ export function emptyAnswerNotice(persona: Persona, stopReason: string | null, r
  * tried and why they did not answer, never addresses or the hosts' raw errors (those go to the log).
  */
 export function unavailableNotice(persona: Persona, attempts: readonly HostAttempt[], passing = false): string {
+  if (passing) return `*${persona.name} could not answer: ${whatHostsDid(attempts)}. Please try again in a few minutes.*`;
   const reasons = [...new Set(attempts.map(plainReason))];
-  const hosts = attempts.length === 1 ? 'its model host' : 'its model hosts';
-  if (passing) {
-    return `*${persona.name} could not answer: ${hosts} ${reasons.join(', and ')}. Please try again in a few minutes.*`;
-  }
   return `*${persona.name} could not answer: no host serves this model right now (${reasons.join('; ')}).*`;
+}
+
+const ORDINALS = ['first', 'second', 'third', 'fourth', 'fifth'];
+
+/**
+ * What each host asked did, last word first per host, in plain words: "its model host is
+ * overloaded", or, for several, "its first model host is overloaded, and its second is failing".
+ */
+export function whatHostsDid(attempts: readonly HostAttempt[]): string {
+  const last = new Map<number, HostAttempt>();
+  for (const a of attempts) last.set(a.hostIndex, a);
+  const said = [...last.values()];
+  if (said.length <= 1) return `its model host ${[...new Set(attempts.map(plainReason))].join(', and ')}`;
+  const nth = (i: number) => ORDINALS[i] ?? `host ${i + 1}`;
+  return said.map((a, i) => (i === 0 ? `its ${nth(a.hostIndex)} model host ${plainReason(a)}` : `its ${nth(a.hostIndex)} ${plainReason(a)}`)).join(', and ');
 }

@@ -144,6 +144,22 @@ describe('operations', () => {
     }
   });
 
+  it('hands a reply to the next host at once when the first fails in passing: one post, no notice, no wait for a retry', async () => {
+    h.anthropicHost.setResponder(() => ({ status: 529, errorType: 'overloaded_error', errorMessage: 'Overloaded' }));
+    h.openaiHost.setResponder(() => ({ text: 'from the second host, at once' }));
+    try {
+      const [anthropicCalls, openaiCalls] = [h.anthropicHost.requests.length, h.openaiHost.requests.length];
+      const post = h.discord.nextMessage(byPersona('Legacy'));
+      await h.discord.userSays({ content: 'Legacy, are you there?' });
+      expect((await post).content).toBe('from the second host, at once');
+      await h.settled();
+      expect([h.anthropicHost.requests.length - anthropicCalls, h.openaiHost.requests.length - openaiCalls]).toEqual([1, 1]);
+      expect(h.discord.messages().filter((m) => m.content.includes('could not answer'))).toEqual([]);
+    } finally {
+      h.anthropicHost.setResponder(() => ({ text: 'ok' }));
+    }
+  });
+
   it('a spent budget gives one notice in the channel and no model call', async () => {
     const setBudget = (value: string) =>
       h.command('config', [{ type: 1, name: 'set', options: [opt('key', 'personaDailyTokens'), opt('value', value), opt('scope', 'guild')] }]);

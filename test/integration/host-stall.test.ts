@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContext } from '../../core/context.ts';
 import { createHostClient } from '../../core/hosts/clients.ts';
-import { askPersona, failureClass, plainReason, RetryableHostError, wholePrompt } from '../../core/hosts/fallback.ts';
+import { askPersona, failureClass, plainReason, RetryableHostError, wholePrompt, type HostAttempt } from '../../core/hosts/fallback.ts';
 import { startModelHost, type ModelHost } from '../stand-ins/model-host.ts';
 import { msg, persona } from '../unit/helpers.ts';
 
@@ -183,6 +183,54 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
     const err = await ask('openai');
     expect(err).toBeInstanceOf(RetryableHostError);
     expect(plainReason((err as RetryableHostError).attempts[0]!)).toBe('is failing');
+  });
+
+  it('takes an answer ended by the stream\'s own end (data: [DONE]) for whole, though no finish_reason came', async () => {
+    script = async (res) => {
+      sse(res);
+      res.write(chat({ role: 'assistant', content: 'The whole answer, ' }));
+      res.write(chat({ content: 'complete.' }));
+      // The end marker split across two writes, as any byte boundary may fall.
+      res.write('data: [DO');
+      await pause(5);
+      res.end('NE]\n\n');
+    };
+    expect(await ask('openai')).toMatchObject({ kind: 'answered', completion: { text: 'The whole answer, complete.', stopReason: null } });
+  });
+
+  for (const provider of ['anthropic', 'openai'] as const) {
+    it(`moves on at once from a host that answers with a web page, and does not ask it again later (${provider})`, async () => {
+      // A base URL that names a web UI or a login page: 200, text/html, to every path.
+      script = async (res) => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><html><body>Open WebUI</body></html>');
+      };
+      const backup = await startModelHost();
+      try {
+        backup.setResponder(() => ({ text: 'From the backup.' }));
+        const backupUrl = provider === 'anthropic' ? backup.url : `${backup.url}/v1`;
+        const result = await ask(provider, [{ provider, baseUrl: provider === 'anthropic' ? url : `${url}/v1` }, { provider, baseUrl: backupUrl }]);
+        expect(result).toMatchObject({ kind: 'answered', hostIndex: 1, completion: { text: 'From the backup.' }, attempts: [{ outcome: 'refused' }] });
+        const attempt = (result as { attempts: HostAttempt[] }).attempts[0]!;
+        expect([failureClass(attempt), plainReason(attempt)]).toEqual(['not-an-api', 'answered with a web page, not as a model API (its address may be wrong)']);
+        // Alone, it is a refusal: nothing to try again later.
+        expect(await ask(provider)).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused' }] });
+      } finally {
+        await backup.close();
+      }
+    });
+  }
+
+  it("reads vLLM's flat error, in a 200 body or a stream, as the refusal its code says", async () => {
+    const error = { object: 'error', message: "This model's maximum context length is 2048 tokens.", type: 'BadRequestError', param: null, code: 400 };
+    script = async (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+    };
+    expect(await ask('openai')).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 400 }] });
+    script = async (res) => {
+      sse(res);
+      res.end(`data: ${JSON.stringify({ ...error, code: 404, message: 'The model `m` does not exist.' })}\n\n`);
+    };
+    expect(await ask('openai')).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 404 }] });
   });
 
   it('never repeats a key the host echoes in its error, whatever the key looks like', async () => {

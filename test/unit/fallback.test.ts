@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError, wholePrompt } from '../../core/hosts/fallback.ts';
+import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError, unavailableNotice, wholePrompt } from '../../core/hosts/fallback.ts';
 import { buildContext } from '../../core/context.ts';
 import { msg, persona } from './helpers.ts';
 
@@ -70,9 +70,35 @@ describe('host failures', () => {
     expect(seen).toEqual(['Partial answer from A,', '[discarded]', 'Whole answer from B.']);
   });
 
-  it('throws a retryable error on overload instead of moving on', async () => {
-    const clients = [failing(529), answering('never')];
-    await expect(askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)])).rejects.toBeInstanceOf(RetryableHostError);
+  it('asks the next host at once when one fails in passing, rather than hold the reply for it', async () => {
+    for (const first of [failing(529), failing(500), failing(429), failing(undefined)]) {
+      const clients = [first, answering('from b')];
+      const result = await askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)]);
+      expect(result).toMatchObject({ kind: 'answered', hostIndex: 1, completion: { text: 'from b' }, attempts: [{ hostIndex: 0, outcome: 'failed' }] });
+    }
+  });
+
+  it('leaves the turn to be tried again only when no host answered and one failed in passing, at the soonest time every such host allows', async () => {
+    const busy = (ms: number | undefined): HostClient => ({
+      complete: async () => {
+        throw Object.assign(new Error('busy'), { status: 429, headers: new Headers(ms === undefined ? {} : { 'retry-after-ms': String(ms) }) });
+      },
+    });
+    const run = (clients: HostClient[]) => askPersona(two, wholePrompt(prompt), (h) => clients[two.hosts.indexOf(h)]).catch((err: unknown) => err);
+    const both = await run([busy(9000), busy(4000)]);
+    expect(both).toBeInstanceOf(RetryableHostError);
+    expect(both).toMatchObject({ retryAfterMs: 4000, attempts: [{ hostIndex: 0, outcome: 'failed' }, { hostIndex: 1, outcome: 'failed' }] });
+    // One host that did not say how long: the queue's own backoff decides.
+    expect(await run([busy(9000), busy(undefined)])).toMatchObject({ retryAfterMs: undefined });
+    // A refusal after a passing failure: still worth another try later, for the first host.
+    expect(await run([busy(2000), failing(404)])).toMatchObject({ retryAfterMs: 2000, attempts: [{ outcome: 'failed' }, { outcome: 'refused' }] });
+    expect(await run([failing(404), failing(403)])).toMatchObject({ kind: 'exhausted' });
+  });
+
+  it('says what each host did, in plain words', () => {
+    const attempt = (hostIndex: number, status: number, outcome: 'failed' | 'refused' = 'failed') => ({ hostIndex, host: 'h', model: 'm', outcome, reason: 'r', status });
+    expect(unavailableNotice(two, [attempt(0, 529)], true)).toBe('*P could not answer: its model host is overloaded. Please try again in a few minutes.*');
+    expect(unavailableNotice(two, [attempt(0, 529), attempt(1, 404, 'refused')], true)).toBe('*P could not answer: its first model host is overloaded, and its second no longer serves the model. Please try again in a few minutes.*');
   });
 
   it('reports every host when all refuse, skipping hosts without keys', async () => {

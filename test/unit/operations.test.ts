@@ -132,6 +132,8 @@ describe('health-driven host order', () => {
 describe('health records', () => {
   it('judges check answers: key refused and server failures are down; busy or unlisted is up', () => {
     expect(judgeProbe(200).ok).toBe(true);
+    expect(judgeProbe(200, undefined, 'application/json; charset=utf-8').ok).toBe(true);
+    expect(judgeProbe(200, undefined, 'text/html; charset=utf-8')).toEqual({ ok: false, status: 200, reason: 'answered with a web page' });
     expect(judgeProbe(429).ok).toBe(true);
     expect(judgeProbe(404).ok).toBe(true);
     for (const s of [401, 403, 500, 502, 503, 529]) expect(judgeProbe(s).ok).toBe(false);
