@@ -136,6 +136,15 @@ export function keyEnvOf(host: Host): string | undefined {
 }
 
 /** The label shown for a host in records and listings. */
+/**
+ * A host's address as a record may keep it: scheme, host and path. Credentials written into the
+ * address (`https://user:key@…`, `?api_key=…`) and the fragment never leave the process.
+ */
+export function publicAddress(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
 export function hostLabel(host: Host): string {
   if (host.label) return host.label;
   if (host.baseUrl) return new URL(host.baseUrl).host;

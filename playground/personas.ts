@@ -2,7 +2,7 @@
 // which variable would bring each back), and Echo — a test persona that says it is not a model,
 // answered by the playground's local echo host, so the page does something with no keys at all. Pure.
 import { availability } from '../personas/load.ts';
-import { hostLabel, isHostUsable, keyEnvOf, PersonaSchema, type Persona } from '../personas/schema.ts';
+import { hostLabel, isHostUsable, keyEnvOf, PersonaSchema, publicAddress, type Persona } from '../personas/schema.ts';
 
 export const ECHO_ID = 'echo';
 /** The name says what it is wherever it appears: in the channel, in /personas, in transcripts. */
@@ -58,7 +58,7 @@ export function keyReport(personas: readonly Persona[], env: Record<string, stri
     hosts: p.hosts.map((h) => {
       const key = keyEnvOf(h);
       // A keyless host is a server of the user's own (Ollama, vLLM, llama.cpp): say where it is looked for.
-      return { label: hostLabel(h), model: h.model, usable: isHostUsable(h, env), ...(key ? { key } : h.baseUrl ? { local: h.baseUrl } : {}) };
+      return { label: hostLabel(h), model: h.model, usable: isHostUsable(h, env), ...(key ? { key } : h.baseUrl ? { local: publicAddress(h.baseUrl) } : {}) };
     }),
   }));
   return { missing: [...missing].map(([variable, names]) => ({ variable, personas: names })).sort((a, b) => a.variable.localeCompare(b.variable)), cards };

@@ -169,6 +169,12 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   const apiKey = keyEnv === undefined ? 'none' : env[keyEnv];
   if (!apiKey) return undefined;
   keepSecret(apiKey);
+  // Credentials written into the address itself are secrets too (an error may echo the address).
+  if (host.baseUrl) {
+    const url = new URL(host.baseUrl);
+    keepSecret(decodeURIComponent(url.password));
+    for (const value of url.searchParams.values()) keepSecret(value);
+  }
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
   const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchForSdk };
   if (host.provider === 'anthropic') {

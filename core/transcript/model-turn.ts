@@ -1,5 +1,5 @@
 // A model call as the transcript records it. Pure.
-import { hostLabel } from '../../personas/schema.ts';
+import { hostLabel, publicAddress } from '../../personas/schema.ts';
 import { stoppedByHost, type Answered } from '../hosts/fallback.ts';
 import type { ModelTurn } from './events.ts';
 import type { ShownMessage } from './shown.ts';
@@ -9,7 +9,7 @@ export function toModelTurn(a: Answered, shown?: ShownMessage[]): ModelTurn {
     request: a.request,
     requestedModel: a.host.model,
     answeredModel: a.completion.model,
-    host: { label: hostLabel(a.host), provider: a.host.provider, ...(a.host.baseUrl ? { baseUrl: a.host.baseUrl } : {}), index: a.hostIndex },
+    host: { label: hostLabel(a.host), provider: a.host.provider, ...(a.host.baseUrl ? { baseUrl: publicAddress(a.host.baseUrl) } : {}), index: a.hostIndex },
     fallbacks: a.attempts,
     stopReason: a.completion.stopReason,
     usage: a.completion.usage,

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RequestBody } from '../requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from './events.ts';
+import { publicAddress } from '../../personas/schema.ts';
 import { asTheChannelShows } from './order.ts';
 import { quoteFinder } from '../quotes.ts';
 import { wholeWords } from '../whole-words.ts';
@@ -278,6 +279,8 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
     const request = scrubJson({ ...t.request, body }, undefined, !shown) as RequestBody;
     return {
       ...rest,
+      // (Records made before chorus kept only a host's public address may hold credentials in it.)
+      host: { ...rest.host, ...(rest.host.baseUrl ? { baseUrl: publicAddress(rest.host.baseUrl) } : {}) },
       request,
       // The model's reasoning reads like its answer, and may quote what it was shown: the same text rules.
       ...(t.reasoning === undefined ? {} : { reasoning: scrub(t.reasoning) }),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestBody } from '../../core/requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from '../../core/transcript/events.ts';
+import { toModelTurn } from '../../core/transcript/model-turn.ts';
 import { DELETED, prepareForExport, WITHHELD } from '../../core/transcript/redact.ts';
 
 const DANA = { kind: 'human' as const, userId: '333', name: 'Dana Scully' };
@@ -78,6 +79,22 @@ function channel(): TranscriptEvent[] {
 }
 
 describe('prepareForExport', () => {
+  it('keeps no credentials a host address held, in a record made before chorus kept only its public address', () => {
+    const events = channel();
+    const sage = events.find((e) => e.type === 'channel_message' && e.modelTurn) as Extract<TranscriptEvent, { type: 'channel_message' }>;
+    sage.modelTurn!.host.baseUrl = 'https://probe:sk-IN-THE-ADDRESS-1@proxy.example.org/v1?api_key=IN-THE-QUERY-2#frag';
+    const out = JSON.stringify(prepareForExport(events, { optedOut: new Set() }));
+    expect(out).toContain('"baseUrl":"https://proxy.example.org/v1"');
+    for (const secret of ['sk-IN-THE-ADDRESS-1', 'IN-THE-QUERY-2', 'probe:', 'frag']) expect(out).not.toContain(secret);
+  });
+
+  it('records a host by its public address only: no credentials written into it', () => {
+    const host = { provider: 'openai' as const, model: 'm', baseUrl: 'https://probe:sk-IN-THE-ADDRESS-1@proxy.example.org/v1/?api_key=IN-THE-QUERY-2', apiKeyEnv: 'none', vision: false, promptCache: true, thinksFirst: false };
+    const request: RequestBody = { provider: 'openai', body: { model: 'm', max_tokens: 10, messages: [] } };
+    const t = toModelTurn({ kind: 'answered', hostIndex: 0, host, request, completion: { text: 'hi', stopReason: 'stop', usage: null, model: 'm' }, attempts: [], startedAt: 0, latencyMs: 1 });
+    expect(t.host).toEqual({ label: 'proxy.example.org', provider: 'openai', baseUrl: 'https://proxy.example.org/v1', index: 0 });
+  });
+
   it('never mutates its input', () => {
     const events = channel();
     const copy = structuredClone(events);
