@@ -1,7 +1,7 @@
 // What an interview does next, decided from its records alone. Pure, so a session resumes after
 // any crash by reading its events again.
 import { QUOTE_WORDS, runsOf, wordsOf } from '../quotes.ts';
-import type { TranscriptEvent } from '../transcript/events.ts';
+import { isRerun, questionAuthor, type TranscriptEvent } from '../transcript/events.ts';
 import { participation } from './consent.ts';
 import type { AuditorMove } from './context.ts';
 
@@ -122,5 +122,10 @@ export function quotedAnswer(question: string, events: readonly TranscriptEvent[
  * since opted out: their words are not put to models again, just as no export shows them.
  */
 export function replayableQuestions(events: readonly TranscriptEvent[], optedOut: ReadonlySet<string>): string[] {
-  return events.flatMap((e) => (e.type === 'question' && !(e.askedBy.kind === 'human' && optedOut.has(e.askedBy.userId)) ? [e.text] : []));
+  const rerun = isRerun(events);
+  return events.flatMap((e) => {
+    if (e.type !== 'question') return [];
+    const author = questionAuthor(e, rerun);
+    return author?.kind === 'human' && optedOut.has(author.userId) ? [] : [e.text];
+  });
 }

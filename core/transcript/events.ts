@@ -244,6 +244,22 @@ export function sessionEnded(sessionId: string, at: string, reason: EventOf<'ses
   return { v: TRANSCRIPT_FORMAT_VERSION, id: eventId(sessionId, 'session_ended'), sessionId, at, type: 'session_ended', reason, usage };
 }
 
+/**
+ * Whose words a question is, for what an opt-out withholds. A typed question is its asker's; an
+ * auditor's is the auditor's; a question of the protocol's script is no person's, whoever put it
+ * (`/interview next`): the moderator's opt-out does not take the protocol's questions with it. In a
+ * re-run the script replays the first session's questions, some of them typed by people, and whose
+ * each was is not recorded with it: there the person who put it answers for it.
+ */
+export function questionAuthor(q: EventOf<'question'>, rerun: boolean): Participant | undefined {
+  return q.source === 'script' && !rerun ? undefined : q.askedBy;
+}
+
+/** Whether the session replays another's questions (a re-run), from its events. */
+export function isRerun(events: readonly TranscriptEvent[]): boolean {
+  return events.some((e) => e.type === 'session_started' && e.rerunOf !== undefined);
+}
+
 /** Token usage per persona over a session's model turns (auditor and judge turns included, under the auditor or judge). */
 export function usageByPersona(events: readonly TranscriptEvent[]): Record<string, Usage> {
   const usage: Record<string, Usage> = {};
@@ -258,6 +274,8 @@ export function usageByPersona(events: readonly TranscriptEvent[]): Record<strin
   for (const e of events) {
     if (e.type === 'answer' || e.type === 'consent') add(e.persona.personaId, e.modelTurn.usage);
     if (e.type === 'question' && e.modelTurn && e.askedBy.kind === 'persona') add(e.askedBy.personaId, e.modelTurn.usage);
+    // A persona's post in a recorded channel.
+    if (e.type === 'channel_message' && e.modelTurn && e.author.kind === 'persona') add(e.author.personaId, e.modelTurn.usage);
     // A judge's calls count under the judge.
     if (e.type === 'consent' && e.classifiedBy.kind === 'judge') add(e.classifiedBy.judge.personaId, e.classifiedBy.modelTurn.usage);
     if (e.type === 'judgement') add(e.judge.personaId, e.modelTurn.usage);

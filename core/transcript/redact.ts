@@ -5,7 +5,7 @@
 // Pure: returns new events, never touches its input.
 import { createHash, randomBytes } from 'node:crypto';
 import type { RequestBody } from '../requests.ts';
-import type { ModelTurn, Participant, TranscriptEvent } from './events.ts';
+import { isRerun, questionAuthor, type EventOf, type ModelTurn, type Participant, type TranscriptEvent } from './events.ts';
 import { publicAddress } from '../../personas/schema.ts';
 import { asTheChannelShows } from './order.ts';
 import { quoteFinder } from '../quotes.ts';
@@ -143,8 +143,10 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
   const withheldFiles = new Set<string>();
   const theirMessageIds = new Set<string>();
   const isOptedOut = (p: Participant | undefined) => p?.kind === 'human' && people.get(personKey(p))?.optedOut === true;
+  const rerun = isRerun(events);
+  const theirQuestion = (q: EventOf<'question'>) => isOptedOut(questionAuthor(q, rerun));
   for (const e of events) {
-    if (e.type === 'question' && isOptedOut(e.askedBy)) {
+    if (e.type === 'question' && theirQuestion(e)) {
       withheldTexts.add(e.text);
       if (e.discordMessageId) theirMessageIds.add(e.discordMessageId);
     }
@@ -189,7 +191,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
   const othersWords = [...personaNames];
   for (const e of events) {
     if (e.type === 'session_started') othersWords.push(...e.roster.flatMap((r) => [r.personaId, ...r.hosts.map((h) => h.model)]), e.protocol?.text ?? '');
-    if (e.type === 'question' && !isOptedOut(e.askedBy)) othersWords.push(e.text);
+    if (e.type === 'question' && !theirQuestion(e)) othersWords.push(e.text);
     if (e.type === 'channel_message' && !isOptedOut(e.author) && e.author.kind === 'human' && !deletedMessageIds.has(e.discordMessageId)) othersWords.push(e.text);
   }
   const quoted = quoteFinder(variants, othersWords, WITHHELD);
@@ -323,7 +325,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
         return {
           ...structuredClone(e),
           askedBy: participant(e.askedBy),
-          text: isOptedOut(e.askedBy) ? WITHHELD : scrub(e.text),
+          text: theirQuestion(e) ? WITHHELD : scrub(e.text),
           ...(e.modelTurn ? { modelTurn: scrubTurn(e.modelTurn) } : {}),
         };
       case 'answer':

@@ -85,6 +85,11 @@ describe('a recorded channel', () => {
     expect(opus[0]!.model_info!.raw_request).toBeDefined();
     expect(opus[1]!.model_info!.raw_request).toBeUndefined(); // named once, on the first piece
     expect(opus[1]!.metadata).toMatchObject({ modelCallOn: opus[0]!.id });
+    // The personas' posts count in the usage the Markdown reports, as in the other formats.
+    const calls = channelSession().flatMap((e) => (e.type === 'channel_message' && e.modelTurn?.usage ? [e.modelTurn.usage] : []));
+    const [input, output] = [calls.reduce((n, u) => n + u.inputTokens, 0), calls.reduce((n, u) => n + u.outputTokens, 0)];
+    expect(input).toBeGreaterThan(0);
+    expect(files.markdown!.text).toContain(`| Tokens (in / out) | opus ${input} / ${output} |`);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestBody } from '../../core/requests.ts';
 import type { ModelTurn, Participant, TranscriptEvent } from '../../core/transcript/events.ts';
+import { replayableQuestions } from '../../core/interview/plan.ts';
 import { toModelTurn } from '../../core/transcript/model-turn.ts';
 import { DELETED, prepareForExport, WITHHELD } from '../../core/transcript/redact.ts';
 
@@ -227,6 +228,46 @@ describe('prepareForExport', () => {
     expect(out[1].author).toEqual({ kind: 'human', userId: 'participant-1', name: 'Participant 1' });
     expect(out[1].text).toBe('Hi Sage');
     expect(out[2]).toMatchObject({ author: SAGE, text: 'Hello, I am Sage.' });
+  });
+
+  it("keeps the protocol's questions when the moderator who put them opted out, and withholds what they typed", () => {
+    const SCRIPTED = 'What do you remember of your training?';
+    const TYPED = 'Tell me about my sister Amelia.';
+    const interview = (rerun: boolean): TranscriptEvent[] => {
+      n = 0;
+      const header = { ...base(), type: 'session_started' as const, kind: 'interview' as const, chorusVersion: '0.1.0', mode: 'blind' as const, interviewer: DANA, roster: [], ...(rerun ? { rerunOf: { sessionId: 'first', changes: 'personas' } } : {}) };
+      const answer = (questionId: string, q: string) => ({
+        ...base(),
+        type: 'answer' as const,
+        questionId,
+        persona: { personaId: 'sage', name: 'Sage' },
+        text: 'An answer.',
+        mode: 'blind' as const,
+        saw: [],
+        modelTurn: turn({ provider: 'openai', body: { model: 'gpt-x', max_tokens: 9, messages: [{ role: 'user', content: `Dana Scully: ${q}` }] } }),
+        discordMessageIds: ['78'],
+      });
+      return [
+        header,
+        { ...base(), type: 'question', index: 1, text: SCRIPTED, source: 'script', askedBy: DANA },
+        answer('e2', SCRIPTED),
+        { ...base(), type: 'question', index: 2, text: TYPED, source: 'human', askedBy: DANA, discordMessageId: '79' },
+        answer('e4', TYPED),
+      ];
+    };
+    const out = prepareForExport(interview(false), { optedOut: new Set(['333']) }) as any[];
+    expect(out[1]).toMatchObject({ text: SCRIPTED, askedBy: { name: 'Participant 1' } });
+    expect(out[2].modelTurn.request.body.messages[0].content).toBe(`Participant 1: ${SCRIPTED}`);
+    expect(out[3].text).toBe(WITHHELD);
+    expect(out[4].modelTurn.request.body.messages[0].content).toBe(`Participant 1: ${WITHHELD}`);
+    expect(JSON.stringify(out)).not.toMatch(/Dana|Scully|Amelia/);
+    // A re-run's script replays questions people typed, and whose each was is not recorded: withheld.
+    const rerun = prepareForExport(interview(true), { optedOut: new Set(['333']) }) as any[];
+    expect([rerun[1].text, rerun[3].text]).toEqual([WITHHELD, WITHHELD]);
+    // The same rule decides what a re-run puts again.
+    expect(replayableQuestions(interview(false), new Set(['333']))).toEqual([SCRIPTED]);
+    expect(replayableQuestions(interview(true), new Set(['333']))).toEqual([]);
+    expect(replayableQuestions(interview(false), new Set())).toEqual([SCRIPTED, TYPED]);
   });
 
   it('handles interviews: a human interviewer, questions and answers', () => {
