@@ -44,6 +44,22 @@ describe('asTheChannelShows', () => {
     expect(ordered.map((e) => e.type).indexOf('message_deleted')).toBeGreaterThan(ordered.findIndex((e) => e.type === 'channel_message' && e.discordMessageId === '1003'));
   });
 
+  it('puts a deletion before a message people wrote after it, though chorus heard of the deletion a moment after that message was made', () => {
+    seq = 0;
+    const s = 's-del';
+    const events: TranscriptEvent[] = [
+      { ...base(s, 0), type: 'session_started', kind: 'channel', chorusVersion: '0.1.0', roster },
+      { ...base(s, 1), type: 'channel_message', author: PERSON, text: 'oops, wrong channel', discordMessageId: '2001' },
+      // Deleted, then a new message at once: Discord made it at 3.000 s, chorus heard of the deletion at 3.002 s.
+      { ...base(s, 3.002), type: 'message_deleted', discordMessageId: '2001' },
+      { ...base(s, 3), type: 'channel_message', author: PERSON, text: 'please summarise', discordMessageId: '2002' },
+      // A message read late, after a gap in the gateway's session, keeps its own (much earlier) time.
+      { ...base(s, 10), type: 'message_deleted', discordMessageId: '2002' },
+      { ...base(s, 4), type: 'channel_message', author: PERSON, text: 'said during the gap', discordMessageId: '2003' },
+    ];
+    expect(words(asTheChannelShows(events))).toEqual(['session_started', 'oops, wrong channel', 'message_deleted', 'please summarise', 'said during the gap', 'message_deleted']);
+  });
+
   it('leaves an interview in the order of its records', () => {
     expect(asTheChannelShows(recorded('interview'))).toEqual(recorded('interview'));
   });
