@@ -7,7 +7,7 @@ import type { Job } from 'bullmq';
 import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
-import { emptyAnswerNotice, type HostAttempt } from '../core/hosts/fallback.ts';
+import { emptyAnswerNotice, shownAnswer, type HostAttempt } from '../core/hosts/fallback.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
@@ -224,7 +224,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   let discordMessageIds: string[] = [];
   if (session.channelId && deps.discord) {
     try {
-      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text || emptyAnswerNotice(persona, turn.stopReason, Boolean(turn.reasoning)), asked, !text);
+      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text ? shownAnswer(persona, text, turn.stopReason) : emptyAnswerNotice(persona, turn.stopReason, Boolean(turn.reasoning)), asked, !text);
     } catch (err) {
       // The answer is research data whether or not Discord shows it: on the last try, keep it.
       if (!lastTry) throw err;

@@ -8,7 +8,7 @@ import { classifyDiscordError, MissingPermissionError, ThreadLockedError, type C
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { answerNotice, askPersona, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { answerNotice, askPersona, readHealthAhead, RetryableHostError, shownAnswer, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -304,7 +304,7 @@ async function generate(
       // An answer with no text, or one its host stopped part way, is shown as a notice (not read or
       // answered as the persona's words), and recorded as what it was, with its stop reason.
       const notice = answerNotice(persona, said, answer.completion.stopReason, Boolean(answer.completion.reasoning));
-      text = notice ?? said;
+      text = notice ?? shownAnswer(persona, said, answer.completion.stopReason);
       saved = { kind: notice ? 'notice' : 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');

@@ -373,6 +373,16 @@ export function answerNotice(persona: Persona, said: string, stopReason: string 
 }
 
 /**
+ * What a channel shows of an answer the model's token limit cut off (`max_tokens`, `length`): the
+ * answer and a small line saying so, so that no one takes a sentence broken off for the persona's
+ * whole thought. The record keeps the answer as the model wrote it, and its stop reason.
+ */
+export function shownAnswer(persona: Persona, said: string, stopReason: string | null): string {
+  if (stopReason !== 'max_tokens' && stopReason !== 'length') return said;
+  return `${said}…\n-# *${persona.name}'s answer was cut off here: it reached its token limit.*`;
+}
+
+/**
  * What the channel shows for an answer with no text (the record keeps the model's empty answer):
  * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
  * and a placeholder under the persona's name would pass for its words.

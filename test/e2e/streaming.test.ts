@@ -189,4 +189,21 @@ describe("a model's reasoning (<think> tags in its answer)", () => {
     await h.settled();
     expect(JSON.stringify(h.discord.messages(channelId))).not.toContain('SECRET-REASONING');
   });
+
+  it('an answer its token limit cut off says so under it, and the record keeps the answer and why it ended', async () => {
+    const channelId = h.discord.addChannel({ name: 'cut-off' });
+    expect(await h.command('transcript', [{ type: 1, name: 'start', options: [] }], { channelId })).toBe('Recording started.');
+    h.anthropicHost.setResponder(() => ({ chunks: ['Here are three reasons. First, the cost. ', 'Second, the'], stopReason: 'max_tokens' }));
+    await h.routed((await h.discord.userSays({ channelId, content: 'Opus, why?' })).id);
+    await h.settled();
+    expect(h.discord.messages(channelId).filter((m) => m.author.username === 'Opus').map((m) => m.content)).toEqual([
+      "Here are three reasons. First, the cost. Second, the…\n-# *Opus's answer was cut off here: it reached its token limit.*",
+    ]);
+    await h.recordsWritten();
+    const records = await h.records();
+    const [session] = await records.sessions({ kind: 'channel', channelId });
+    const post = (await records.events(session!.id)).find((e) => e.type === 'channel_message' && e.modelTurn);
+    expect(post?.type === 'channel_message' && post.modelTurn?.stopReason).toBe('max_tokens');
+    h.anthropicHost.setResponder(() => ({ text: 'ok' }));
+  });
 });
