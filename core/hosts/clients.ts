@@ -87,8 +87,8 @@ interface Wire {
 /** The request in progress's wire, for the fetch below (set around each call to an SDK). */
 const listener = new AsyncLocalStorage<Wire>();
 
-/** OpenAI's end of stream, as a line of its own (the SDKs consume it unseen). */
-const DONE_LINE = /(?:^|\n)data: ?\[DONE\]\r?(?:\n|$)/;
+/** OpenAI's end of stream, as a line of its own (the SDKs consume it unseen); tested on text that begins a line, after a newline. */
+const DONE_LINE = /\ndata: ?\[DONE\]\r?(?:\n|$)/;
 
 /**
  * The SDKs' fetch: every chunk of a response's body counts as the host being alive. Keep-alives are
@@ -101,21 +101,23 @@ const fetchHeard: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
   if (!wire || !res.body) return res;
   wire.heard();
-  // The end marker is looked for across chunk boundaries: the text kept is the last line begun.
+  // The end marker is looked for across chunk boundaries: `line` is the line in progress (from its
+  // start), or a mark that it is too long to be the marker.
   const decoder = new TextDecoder();
-  let tail = '';
+  let line = '';
   const body = res.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, out) {
         wire.heard();
-        const text = tail + decoder.decode(chunk, { stream: true });
-        if (DONE_LINE.test(text)) wire.ended();
-        tail = text.slice(text.lastIndexOf('\n'));
-        if (tail.length > 64) tail = '';
+        const text = line + decoder.decode(chunk, { stream: true });
+        if (DONE_LINE.test(`\n${text}`)) wire.ended();
+        const cut = text.lastIndexOf('\n');
+        line = cut === -1 ? text : text.slice(cut + 1);
+        if (line.length > 16) line = '\u0000';
         out.enqueue(chunk);
       },
       flush() {
-        if (DONE_LINE.test(tail + decoder.decode())) wire.ended();
+        if (DONE_LINE.test(`\n${line}${decoder.decode()}`)) wire.ended();
       },
     }),
   );

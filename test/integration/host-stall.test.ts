@@ -190,10 +190,13 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
       sse(res);
       res.write(chat({ role: 'assistant', content: 'The whole answer, ' }));
       res.write(chat({ content: 'complete.' }));
-      // The end marker split across two writes, as any byte boundary may fall.
-      res.write('data: [DO');
+      // The end marker split across writes, as any byte boundary may fall.
       await pause(5);
-      res.end('NE]\n\n');
+      res.write('data: [D');
+      await pause(5);
+      res.write('ON');
+      await pause(5);
+      res.end('E]\n\n');
     };
     expect(await ask('openai')).toMatchObject({ kind: 'answered', completion: { text: 'The whole answer, complete.', stopReason: null } });
   });
