@@ -115,7 +115,11 @@ export interface HealthStore extends HostHealthView {
   claim(id: string, ms: number): Promise<boolean>;
 }
 
-export function createHealthStore(redis: Redis, prefix: string, now: () => number = Date.now): HealthStore {
+/**
+ * `intervalMs`: the checks' interval, for how long a failure a request reports counts (as long as a
+ * failed check's: three intervals).
+ */
+export function createHealthStore(redis: Redis, prefix: string, now: () => number = Date.now, intervalMs = 60_000): HealthStore {
   const key = `${prefix}:host-health`;
   const parse = (raw: string | null | undefined): HostHealth | undefined => (raw ? (JSON.parse(raw) as HostHealth) : undefined);
   return {
@@ -137,6 +141,14 @@ export function createHealthStore(redis: Redis, prefix: string, now: () => numbe
       const prev = parse(await redis.hget(key, id));
       if (!prev || prev.up) return;
       await redis.hset(key, id, JSON.stringify({ ...prev, up: true, failures: 0, checkedAt: now(), reason: 'answered a request' } satisfies HostHealth));
+    },
+    async failed(host, reason) {
+      const id = hostId(host);
+      const known = parse(await redis.hget(key, id));
+      const prev = known && now() < known.staleAt ? known : undefined; // failures long ago say nothing now
+      // (Read and written without a lock: two failures at once may count as one, which only delays a down by one failure.)
+      const next = nextHealth(prev, { ok: false, reason: `a request failed: ${reason}` }, hostLabel(host), now(), intervalMs > 0 ? intervalMs : 60_000);
+      await redis.hset(key, id, JSON.stringify(next));
     },
     async put(id, health) {
       await redis.hset(key, id, JSON.stringify(health));

@@ -75,7 +75,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const registry = createRegistry('worker', { processMetrics: Boolean(config.ADMIN_TOKEN) });
   const metrics = workerMetrics(registry);
   observeRest(rest, registry);
-  const health = createHealthStore(redis, prefix);
+  const health = createHealthStore(redis, prefix, Date.now, config.HEALTH_CHECK_INTERVAL_MS);
   const checks = options.headless
     ? undefined
     : startHealthChecks({ hosts: hostsToCheck(personas, env), env, store: health, intervalMs: config.HEALTH_CHECK_INTERVAL_MS, timeoutMs: config.HEALTH_CHECK_TIMEOUT_MS, log, onChecked: (_, h) => metrics.checked(h.label, h.up) });

@@ -120,7 +120,16 @@ export interface HostHealthView {
   down(hosts: readonly Host[]): Promise<boolean[]>;
   /** A host believed down has just answered: it is back. */
   answered(host: Host): Promise<void>;
+  /**
+   * A request to the host failed in a way a health check would count (down, failing, silent): it
+   * counts as a failed check, so a host whose model list answers while its model calls fail is
+   * passed over too, not asked first (and waited on) by every turn until it mends.
+   */
+  failed?(host: Host, reason: string): Promise<void>;
 }
+
+/** Failures of a request that say the host is unwell (not busy, not refusing this request). */
+const UNWELL: ReadonlySet<FailureClass> = new Set(['overloaded', 'server-error', 'timeout', 'network', 'not-an-api']);
 
 /** What happened at each host, for metrics. */
 export type HostEvent =
@@ -149,7 +158,7 @@ export function readHealthAhead(opts: AskOptions | undefined, persona: Persona):
   if (!health || persona.hosts.length < 2) return opts;
   const read = health.down(persona.hosts);
   read.catch(() => undefined); // askPersona awaits it, and treats a failed read as nothing known
-  return { ...opts, health: { down: () => read, answered: (host) => health.answered(host) } };
+  return { ...opts, health: { down: () => read, answered: (host) => health.answered(host), ...(health.failed ? { failed: (host, reason) => health.failed!(host, reason) } : {}) } };
 }
 
 /** The reason recorded for a host passed over because its last checks failed. */
@@ -259,6 +268,7 @@ export async function askPersona<C extends { prompt: Prompt }>(
         // Either way the next host is asked now: a reply that one of the persona's hosts can give
         // is not held back for the one that failed (the turn's record says which host answered).
         if (kind === 'retry') passing.push(retryAfterOf(err));
+        if ((kind === 'retry' || outcome === 'refused') && UNWELL.has(failureClass(attempt))) await opts.health?.failed?.(host, plainReason(attempt)).catch(() => undefined);
         break;
       }
     }

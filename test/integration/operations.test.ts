@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealthStore, hostId, hostsToCheck, startHealthChecks, type HostHealth } from '../../core/health.ts';
 import { createLogger } from '../../core/log.ts';
 import type { Host } from '../../personas/schema.ts';
-import { persona } from '../unit/helpers.ts';
+import { buildContext } from '../../core/context.ts';
+import type { HostClient } from '../../core/hosts/clients.ts';
+import { askPersona, readHealthAhead, wholePrompt } from '../../core/hosts/fallback.ts';
+import { msg, persona } from '../unit/helpers.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `test-ops-${process.pid}-${Date.now().toString(36)}`;
@@ -111,6 +114,31 @@ describe('host health checks', () => {
     await store.answered(h);
     expect(await store.down([h])).toEqual([false]);
     expect((await store.get('unrelated'))?.up).toBe(false);
+  });
+
+  it('counts a model call that failed as a failed check: a host whose model list answers while its calls fail is passed over after two', async () => {
+    const store = createHealthStore(redis, `${prefix}-d`);
+    const [first, second]: Host[] = [
+      { ...host, baseUrl, model: 'a' },
+      { ...host, baseUrl: `${baseUrl}/second`, model: 'b' },
+    ];
+    const p = persona({ id: 'two', name: 'Two', hosts: [first!, second!] });
+    const prompt = buildContext(p, [], msg('u', 'Two?'), { maxMessages: 5, maxTokens: 1000 }).prompt;
+    const failing = (status: number): HostClient => ({ complete: async () => Promise.reject(Object.assign(new Error(`status ${status}`), { status })) });
+    const answering: HostClient = { complete: async () => ({ text: 'from b', stopReason: 'stop', usage: null, model: 'b' }) };
+    let firstClient = failing(429);
+    const ask = () => askPersona(p, wholePrompt(prompt), (h) => (h.model === 'a' ? firstClient : answering), undefined, readHealthAhead({ health: store }, p));
+    // A busy host (429) is not an unwell one: never counted.
+    for (let i = 0; i < 3; i++) expect(await ask()).toMatchObject({ kind: 'answered', hostIndex: 1, attempts: [{ hostIndex: 0, outcome: 'failed' }] });
+    expect(await store.down([first!])).toEqual([false]);
+    firstClient = failing(500);
+    await ask();
+    expect(await store.get(hostId(first!))).toMatchObject({ up: true, failures: 1, reason: 'a request failed: is failing' });
+    await ask();
+    expect(await store.down([first!, second!])).toEqual([true, false]);
+    // Passed over now: no call to it, the second answers.
+    firstClient = { complete: async () => expect.fail('a host known down was asked') };
+    expect(await ask()).toMatchObject({ kind: 'answered', hostIndex: 1, attempts: [{ hostIndex: 0, outcome: 'skipped' }] });
   });
 });
 
