@@ -268,7 +268,7 @@ export async function askPersona<C extends { prompt: Prompt }>(
         // Either way the next host is asked now: a reply that one of the persona's hosts can give
         // is not held back for the one that failed (the turn's record says which host answered).
         if (kind === 'retry') passing.push(retryAfterOf(err));
-        if ((kind === 'retry' || outcome === 'refused') && UNWELL.has(failureClass(attempt))) await opts.health?.failed?.(host, plainReason(attempt)).catch(() => undefined);
+        if (UNWELL.has(failureClass(attempt))) await opts.health?.failed?.(host, plainReason(attempt)).catch(() => undefined);
         break;
       }
     }
