@@ -117,7 +117,18 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
   const log = deps.log.child({ channelId: place.channelId, triggerId: trigger.id, personaId });
   const persona = deps.personas.get(personaId);
   if (!persona) {
-    log.warn('turn names a persona this worker does not know; dropped');
+    // Another worker may know it: during a deploy that adds a persona, the gateway routes to it
+    // before every worker has read its file. Tried again later, as a passing failure is; dropped,
+    // said as an error, once the tries are spent (the persona files differ between processes).
+    const progress = await deps.ledger.beginAttempt(trigger.id, personaId);
+    if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
+    if (progress.attempts < deps.maxAttempts) {
+      const delayMs = deps.backoffMs * 2 ** (progress.attempts - 1);
+      log.warn({ attempt: progress.attempts, delayMs }, 'turn names a persona this worker does not know; it will be tried again, by whichever worker takes it');
+      return { status: 'retry-later', attempt: progress.attempts, delayMs };
+    }
+    log.error({ attempts: progress.attempts }, 'turn names a persona no worker that took it knows (are the persona files the same for every process?); dropped');
+    await deps.ledger.markDone(trigger.id, personaId);
     return { status: 'unknown-persona' };
   }
   const speaker: Speaker = { personaId, name: persona.name, ...(persona.avatarUrl ? { avatarUrl: persona.avatarUrl } : {}) };

@@ -248,6 +248,29 @@ describe('a turn whose host fails in passing', () => {
   });
 });
 
+describe('a turn for a persona this worker does not know', () => {
+  it('is tried again later, so a worker that knows it (a deploy that added it) answers; dropped once the tries are spent', async () => {
+    const discord = fakeDiscord();
+    const newcomer = persona('newcomer', 'Newcomer');
+    const old = deps(discord.edge, () => 'never');
+    // A worker that has not read the new persona's file yet.
+    expect(await runReplyJob(jobOf(['newcomer', 'gpt']), undefined, old, () => false)).toEqual({ answered: 1, deferred: 1, followUps: 0 });
+    const retry = await old.queue.queue.getJob(jobIds.retry(trigger.id, 'newcomer', 1));
+    expect(retry?.data.turns.map((t) => t.personaId)).toEqual(['newcomer']);
+    // The worker after the deploy knows it.
+    const current = deps(discord.edge, () => 'Newcomer here.', { personas: new Map([...personas, newcomer].map((p) => [p.id, p])), personaList: [...personas, newcomer] });
+    expect(await runReplyJob(retry!, undefined, current, () => false)).toEqual({ answered: 1, deferred: 0, followUps: 0 });
+    expect(discord.messages.map((m) => `${m.username}: ${m.content}`)).toEqual(['GPT: never', 'Newcomer: Newcomer here.']);
+    // No worker knows it: the tries are spent, and then it is let go.
+    const outcomes: string[] = [];
+    const lost = deps(discord.edge, () => 'never', { onTurn: (_job, _turn, outcome) => outcomes.push(outcome.status) });
+    const orphan = { ...trigger, id: '900000000000000001' };
+    const job = { ...jobOf(['ghost']), data: { ...jobOf(['ghost']).data, turns: [{ personaId: 'ghost', reason: 'named' as const, depth: 1, trigger: orphan }] } } as Job<ReplyJob>;
+    for (let i = 0; i < 4; i++) await runReplyJob(job, undefined, lost, () => false);
+    expect(outcomes).toEqual(['retry-later', 'retry-later', 'unknown-persona', 'already-answered']);
+  });
+});
+
 describe("what later turns read of a persona's post", () => {
   it('never holds raw mention syntax a model could echo as a ping', async () => {
     const discord = fakeDiscord();
