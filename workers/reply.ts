@@ -8,7 +8,7 @@ import { classifyDiscordError, MissingPermissionError, ThreadLockedError, type C
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { answerNotice, askPersona, readHealthAhead, RetryableHostError, shownAnswer, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { answerNotice, askPersona, cutOffMark, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -68,6 +68,8 @@ export interface SavedReply {
    * reply saved before chorus knew this: the channel's recording at the time of the record.)
    */
   recordIn?: string | null;
+  /** What chorus added at the end of the text, for the channel only (cutOffMark): left out of what models read and of the record. */
+  mark?: string;
 }
 
 export type TurnOutcome =
@@ -315,8 +317,9 @@ async function generate(
       // An answer with no text, or one its host stopped part way, is shown as a notice (not read or
       // answered as the persona's words), and recorded as what it was, with its stop reason.
       const notice = answerNotice(persona, said, answer.completion.stopReason, Boolean(answer.completion.reasoning));
-      text = notice ?? shownAnswer(persona, said, answer.completion.stopReason);
-      saved = { kind: notice ? 'notice' : 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn };
+      const mark = notice ? undefined : cutOffMark(persona, answer.completion.stopReason);
+      text = notice ?? said + (mark ?? '');
+      saved = { kind: notice ? 'notice' : 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn, ...(mark ? { mark } : {}) };
       latency = answer.latencyMs;
       if (answer.attempts.length) log.info({ attempts: answer.attempts }, 'answered by a fallback host');
     } else {
@@ -378,12 +381,15 @@ async function generate(
 async function deliver(place: Place, persona: Persona, target: PostTarget, progress: ReplyProgress, deps: ReplyDeps): Promise<ChannelMessage[]> {
   const pieces = splitMessage(progress.text ?? '');
   const posted = await postPieces(deps, target, pieces, progress);
+  // A mark chorus added under the answer is shown, never read back or recorded as the persona's words.
+  const { mark } = JSON.parse(progress.meta ?? '{}') as Pick<SavedReply, 'mark'>;
+  const words = (piece: string, i: number) => (mark && i === pieces.length - 1 && piece.endsWith(mark) ? piece.slice(0, -mark.length) : piece);
   const posts: ChannelMessage[] = posted.map((p, i) => ({
     id: p.id,
     authorId: p.webhookId,
     authorName: persona.name,
     // What later turns read: mention syntax made readable, as for everyone else's messages.
-    content: readableContent(pieces[i]!, []),
+    content: readableContent(words(pieces[i]!, i), []),
     personaId: persona.id,
     ...(target.notice ? { notice: true } : {}),
     isBot: true,

@@ -383,13 +383,18 @@ export function answerNotice(persona: Persona, said: string, stopReason: string 
 }
 
 /**
- * What a channel shows of an answer the model's token limit cut off (`max_tokens`, `length`): the
- * answer and a small line saying so, so that no one takes a sentence broken off for the persona's
- * whole thought. The record keeps the answer as the model wrote it, and its stop reason.
+ * What chorus shows under an answer the model's token limit cut off (`max_tokens`, `length`), so
+ * that no one takes a sentence broken off for the persona's whole thought; undefined for any other
+ * answer. It is chorus's, not the persona's: records and what models read keep the answer without it.
  */
+export function cutOffMark(persona: Persona, stopReason: string | null): string | undefined {
+  if (stopReason !== 'max_tokens' && stopReason !== 'length') return undefined;
+  return `…\n-# *${persona.name}'s answer was cut off here: it reached its token limit.*`;
+}
+
+/** An answer as a channel or thread shows it: with its cut-off mark, if it has one. */
 export function shownAnswer(persona: Persona, said: string, stopReason: string | null): string {
-  if (stopReason !== 'max_tokens' && stopReason !== 'length') return said;
-  return `${said}…\n-# *${persona.name}'s answer was cut off here: it reached its token limit.*`;
+  return said + (cutOffMark(persona, stopReason) ?? '');
 }
 
 /**

@@ -203,7 +203,14 @@ describe("a model's reasoning (<think> tags in its answer)", () => {
     const records = await h.records();
     const [session] = await records.sessions({ kind: 'channel', channelId });
     const post = (await records.events(session!.id)).find((e) => e.type === 'channel_message' && e.modelTurn);
-    expect(post?.type === 'channel_message' && post.modelTurn?.stopReason).toBe('max_tokens');
+    // The mark is chorus's: the record and what models read next hold the persona's words only.
+    expect(post?.type === 'channel_message' && [post.text, post.modelTurn?.stopReason]).toEqual(['Here are three reasons. First, the cost. Second, the', 'max_tokens']);
     h.anthropicHost.setResponder(() => ({ text: 'ok' }));
+    const next = h.anthropicHost.nextRequest();
+    await h.discord.userSays({ channelId, content: 'Opus, go on' });
+    const read = JSON.stringify((await next).body);
+    expect(read).toContain('Second, the');
+    expect(read).not.toContain('cut off here');
+    await h.settled();
   });
 });
