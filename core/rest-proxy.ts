@@ -7,6 +7,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, type RequestMethod } from './discord-rest.ts';
 
+/** Response headers that describe the upstream connection or the body's encoding, not the answer. */
+const NOT_PASSED_ON = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+
 /**
  * Keeps requests within `perSecond` in every second *as Discord receives them*. A request
  * arrives some time between being sent and being answered, so each one holds its place from the
@@ -115,7 +118,9 @@ export function proxyHandler(rest: REST): (req: IncomingMessage, res: ServerResp
         headers,
       });
       res.statusCode = response.status;
-      for (const [name, value] of response.headers) res.setHeader(name, value);
+      // The body is passed on as fetch gives it, unpacked: Discord's encoding and length are not its,
+      // and the framing is this connection's own.
+      for (const [name, value] of response.headers) if (!NOT_PASSED_ON.has(name.toLowerCase())) res.setHeader(name, value);
       if (response.body) await pipeline(response.body instanceof Readable ? response.body : Readable.fromWeb(response.body as never), res);
     } catch (err) {
       if (err instanceof DiscordAPIError || err instanceof HTTPError) {
