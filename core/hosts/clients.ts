@@ -174,8 +174,9 @@ export function createHostClient(host: Host, env: Record<string, string | undefi
   // Credentials written into the address itself are secrets too (an error may echo the address).
   if (host.baseUrl) {
     const url = new URL(host.baseUrl);
-    keepSecret(decodeURIComponent(url.password));
-    for (const value of url.searchParams.values()) keepSecret(value);
+    // As written and decoded: an error may echo either. (A key may stand as the user name.)
+    for (const part of [url.username, url.password]) if (part) keepSecret(part), keepSecret(decodeURIComponent(part));
+    for (const [, value] of url.searchParams) keepSecret(value), keepSecret(encodeURIComponent(value));
   }
   const timeoutMs = host.silenceSeconds !== undefined ? host.silenceSeconds * 1000 : opts.timeoutMs;
   const common = { apiKey, maxRetries: 0, timeout: timeoutMs, fetch: fetchForSdk };

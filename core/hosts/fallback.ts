@@ -1,5 +1,5 @@
-// Ordered host fallback for a persona: the next host when one refuses or has retired the model,
-// a retry (by the queue) when the failure is passing.
+// Ordered host fallback for a persona: the next host whenever one fails (refused, retired the model,
+// or failed in passing), and a retry (by the queue) only when none answered and one failed in passing.
 import { hostLabel, type Host, type Persona } from '../../personas/schema.ts';
 import { sendableImages, type Prompt } from '../context.ts';
 import { describeError } from '../log.ts';

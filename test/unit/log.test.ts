@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { createHostClient } from '../../core/hosts/clients.ts';
 import { createLogger, describeError, keepSecret, scrubSecrets } from '../../core/log.ts';
+import { PersonaSchema } from '../../personas/schema.ts';
 
 describe('secrets stay out of logs', () => {
   it('redacts secret-named fields at any depth', () => {
@@ -25,6 +27,13 @@ describe('secrets stay out of logs', () => {
     const hook = 'NhnAjwJ_iCS7G8pk2VYm8B3wsr9oKNBk906npjdo3iKNUQxYzabc-defghijklmnopq';
     const text = scrubSecrets(`401 Incorrect API key provided: Bearer PROBEOAIKEY9f8e7d6c5b4a3210; a short answer; token ${hook} is bad (https%3A%2F%2Fdiscord.com%2Fapi%2Fwebhooks%2F123%2F${hook})`);
     expect(text).toBe('401 Incorrect API key provided: Bearer [redacted]; a short answer; token [redacted] is bad (https%3A%2F%2Fdiscord.com%2Fapi%2Fwebhooks%2F123%[redacted])'); // (the "2F" before it joins the run)
+  });
+
+  it('scrubs what a host address carries: a key as user name or password, as written or decoded, and query values', () => {
+    const host = PersonaSchema.parse({ id: 'p', name: 'P', hosts: [{ provider: 'openai', model: 'm', apiKeyEnv: 'none', baseUrl: 'https://USERKEY-aaaa1111:PASS%2FKEY-bbbb2222@proxy.example.org/v1?api_key=QUERY/KEY-cccc3333' }] }).hosts[0]!;
+    createHostClient(host, {}, { timeoutMs: 1000 });
+    const echoed = 'failed at https://USERKEY-aaaa1111:PASS%2FKEY-bbbb2222@proxy.example.org/v1?api_key=QUERY%2FKEY-cccc3333 (PASS/KEY-bbbb2222, QUERY/KEY-cccc3333)';
+    expect(scrubSecrets(echoed)).toBe('failed at https://[redacted]:[redacted]@proxy.example.org/v1?api_key=[redacted] ([redacted], [redacted])');
   });
 
   it('scrubs an error message whole before cutting it, so a secret at the cut leaves no recognisable piece', () => {
