@@ -8,6 +8,7 @@ import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
 import { emptyAnswerNotice, shownAnswer, type HostAttempt } from '../core/hosts/fallback.ts';
+import { snowflakeTime } from '../core/messages.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
@@ -162,7 +163,9 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, sou
     v: TRANSCRIPT_FORMAT_VERSION,
     id,
     sessionId: session.id,
-    at: iso(deps),
+    // When it was asked, as Discord shows it: a person's question typed while the gateway was away
+    // is handled seconds or minutes later, and a step tried again later still.
+    at: discordMessageId ? new Date(snowflakeTime(discordMessageId)).toISOString() : iso(deps),
     type: 'question',
     text: q.text,
     source: q.source,

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snowflakeTime } from '../../core/messages.ts';
 import { sessionExports } from '../../core/transcript/dataset.ts';
 import type { TranscriptEvent } from '../../core/transcript/events.ts';
 import type { RecordedRequest } from '../stand-ins/model-host.ts';
@@ -43,8 +44,13 @@ describe('a blind group interview in Discord', () => {
     const header = h.discord.messages(threadId)[0];
     expect(header?.content).toMatch(/On being retired[\s\S]*Participants:\*\* Opus, GPT, Base · \*\*Mode:\*\* blind[\s\S]*This session is recorded/);
 
+    const askedAt: string[] = [];
     for (const question of ['What is your name?', 'What will you miss?']) {
+      // The second is typed while the gateway is away: Discord hands it over when it is back.
+      if (question === 'What will you miss?') await h.stopGateway();
       const posted = await h.discord.userSays({ channelId: threadId, content: question });
+      askedAt.push(new Date(snowflakeTime(posted.id)).toISOString());
+      if (question === 'What will you miss?') await h.startGateway();
       expect(await h.routed(posted.id)).toBe(0); // the interview takes it, not ordinary routing
       await h.interviewsSettled();
       // A gateway restart between questions: the session goes on from its records.
@@ -62,6 +68,8 @@ describe('a blind group interview in Discord', () => {
       [1, 'What is your name?', 'human'],
       [2, 'What will you miss?', 'human'],
     ]);
+    // Each at the time it was asked, as Discord shows it, not when chorus got to it.
+    expect(events.filter((e) => e.type === 'question').map((e) => e.at)).toEqual(askedAt);
     const recorded = events.filter((e) => e.type === 'answer');
     expect(recorded).toHaveLength(6);
     for (const e of recorded) {
