@@ -210,6 +210,8 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
       const context = answerContext(reader, events, questionId, tokens);
       return { ...context, prompt: context.built.prompt };
     };
+    // Counted before the call: a try that dies mid-answer is counted too.
+    const tryNumber = await deps.ledger.startAttempt(id, personaId);
     const answered = await askOrExplain(reader, { budget: deps.maxTokens, build }, lastTry, deps);
     if (answered.kind !== 'answered') {
       await recordNoAnswer(session, questionId, personaId, persona.name, answered.message, answered.attempts, deps, persona);
@@ -218,7 +220,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     // An empty answer is recorded as it was (no text); the thread shows why there is none.
     text = answered.completion.text.trim();
     const context = answered.context;
-    turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system));
+    turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system), tryNumber);
     saw = context.saw;
     await deps.ledger.saveText(id, personaId, text, { text, turn, saw });
   }

@@ -313,7 +313,7 @@ async function generate(
     if (answer.kind === 'answered') {
       const said = withoutOwnName(answer.completion.text, persona).trim();
       const { kept, prompt } = answer.context;
-      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system));
+      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system), attempt);
       // An answer with no text, or one its host stopped part way, is shown as a notice (not read or
       // answered as the persona's words), and recorded as what it was, with its stop reason.
       const notice = answerNotice(persona, said, answer.completion.stopReason, Boolean(answer.completion.reasoning));

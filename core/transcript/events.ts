@@ -23,8 +23,15 @@ export interface ModelTurn {
   requestedModel: string;
   answeredModel: string;
   host: { label: string; provider: 'anthropic' | 'openai' | 'completions'; baseUrl?: string; index: number };
-  /** Hosts tried before this one, and why they did not answer. */
+  /** Hosts tried before this one, in this try, and why they did not answer. */
   fallbacks: HostAttempt[];
+  /**
+   * Which try of the turn made this call (1: the first). A turn is tried again when every host
+   * failed in passing, or when a process died before its answer was saved: an earlier try left no
+   * answer, and its generation, if one began, is not this one. Absent in records made before tries
+   * were counted, and for auditors' and judges' calls.
+   */
+  try?: number;
   stopReason: string | null;
   usage: Usage | null;
   /**

@@ -4,13 +4,15 @@ import { stoppedByHost, type Answered } from '../hosts/fallback.ts';
 import type { ModelTurn } from './events.ts';
 import type { ShownMessage } from './shown.ts';
 
-export function toModelTurn(a: Answered, shown?: ShownMessage[]): ModelTurn {
+/** `tryNumber`: which try of the turn made the call, where the caller counts them. */
+export function toModelTurn(a: Answered, shown?: ShownMessage[], tryNumber?: number): ModelTurn {
   return {
     request: a.request,
     requestedModel: a.host.model,
     answeredModel: a.completion.model,
     host: { label: hostLabel(a.host), provider: a.host.provider, ...(a.host.baseUrl ? { baseUrl: publicAddress(a.host.baseUrl) } : {}), index: a.hostIndex },
     fallbacks: a.attempts,
+    ...(tryNumber === undefined ? {} : { try: tryNumber }),
     stopReason: a.completion.stopReason,
     usage: a.completion.usage,
     ...(a.completion.reasoning ? { reasoning: a.completion.reasoning } : {}),

@@ -334,6 +334,8 @@ describe('hosts that fail during an interview', () => {
     const gptError = events.find((e) => e.type === 'error' && e.persona?.personaId === 'gpt');
     expect(gptError?.type === 'error' ? gptError.message : undefined).toMatch(/^its model host is failing, through every try$/);
     expect(events.flatMap((e) => (e.type === 'answer' ? [`${e.persona.personaId}: ${e.text}`] : []))).toEqual(['opus: Opus, after the overload.']);
+    // The record says the answer came on the third try: the two before it left none.
+    expect(events.flatMap((e) => (e.type === 'answer' ? [e.modelTurn.try] : []))).toEqual([3]);
     const thread = h.discord.messages(threadId).map((m) => m.content);
     expect(thread).toContain('*GPT could not answer: its model host is failing, through every try.*');
     expect(thread.at(-1)).toMatch(/^-# Every persona has answered/);

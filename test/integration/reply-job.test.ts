@@ -12,6 +12,7 @@ import { createLogger } from '../../core/log.ts';
 import type { ChannelMessage } from '../../core/messages.ts';
 import { createReplyQueue, jobIds, type ReplyJob } from '../../core/replies.ts';
 import { PersonaSchema, type Persona } from '../../personas/schema.ts';
+import type { TurnOutcome } from '../../workers/reply.ts';
 import { runReplyJob, type ReplyJobDeps } from '../../workers/replies.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
@@ -235,6 +236,10 @@ describe('a turn whose host fails in passing', () => {
     const retry = await d.queue.queue.getJob(jobIds.retry(trigger.id, 'opus', 1));
     expect(await retry?.getState()).toBe('delayed');
     expect(retry?.data.turns.map((t) => t.personaId)).toEqual(['opus']);
+    // Its second try answers, and the model call it records says which try it was.
+    const outcomes: TurnOutcome[] = [];
+    await runReplyJob(retry!, undefined, deps(discord.edge, () => 'Opus, recovered.', { onTurn: (_job, _turn, o) => outcomes.push(o) }), () => false);
+    expect(outcomes.map((o) => (o.status === 'posted' ? o.saved.modelTurn?.try : o.status))).toEqual([2]);
   });
 
   it('posts a notice in plain words on its last attempt, which no model later reads as conversation', async () => {
