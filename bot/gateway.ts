@@ -11,6 +11,7 @@ import { createRegistry, gatewayMetrics, observeRest } from '../core/metrics.ts'
 import type { Config } from '../core/config.ts';
 import { classifyDiscordError, createRest } from '../core/rest.ts';
 import { describeError, type Logger } from '../core/log.ts';
+import { snowflakeTime } from '../core/messages.ts';
 import { createRestGate } from '../core/rest-gate.ts';
 import { startRecordWriter } from '../core/transcript/outbox.ts';
 import { RecordStoreAwayError } from '../core/transcript/store-away.ts';
@@ -26,6 +27,9 @@ import { commandContext, InteractionExpiredError } from './interactions.ts';
 import { handleDelete, handleEdit, handleMessage } from './messages.ts';
 import * as P from './payloads.ts';
 import type { Services } from './services.ts';
+
+/** A command read this late (ms after it was given) is said in the log: Discord allows 3 s for its answer. */
+const LATE_COMMAND_MS = 1_500;
 
 /** A GUILD_CREATE whose joined_at is this recent is the bot being added, not a start or a resume. */
 const JUST_JOINED_MS = 10 * 60_000;
@@ -279,6 +283,11 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
 
   async function runInteraction(i: P.Interaction): Promise<void> {
     if (i.type !== InteractionType.ApplicationCommand && i.type !== InteractionType.ApplicationCommandAutocomplete) return;
+    // A command comes in the same ordered stream as messages: behind a burst the gateway cannot route
+    // as fast as it comes, it is read late, and past 3 s Discord has told its user it failed.
+    const ageMs = Date.now() - snowflakeTime(i.id);
+    metrics.commandAge(ageMs);
+    if (ageMs > LATE_COMMAND_MS) log.warn({ interactionId: i.id, ageMs }, 'a command reached chorus late: the gateway is behind the messages it is sent (see the README on shards)');
     const channelId = i.channel_id ?? i.channel?.id;
     // A thread's parent is the channel whose webhooks it uses; any other channel's parent_id is its
     // category, which has none (read as a thread's, it sent /ask's answers to the category's webhooks).

@@ -39,6 +39,8 @@ export function observeRest(rest: REST, registry: Registry): void {
 export interface GatewayMetrics {
   /** A message was handled; `answering` personas will answer it. */
   routed(answering: number): void;
+  /** A command reached chorus `ageMs` after it was given (Discord wants an answer within 3 s). */
+  commandAge(ageMs: number): void;
 }
 
 export interface GatewaySources {
@@ -101,10 +103,19 @@ export function gatewayMetrics(registry: Registry, sources: GatewaySources = {})
       },
     });
   }
+  const commandAge = new Histogram({
+    name: 'chorus_command_age_seconds',
+    help: 'How old a slash command was when the gateway read it (Discord wants an answer within 3 s: a gateway behind a burst of messages reads it late)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
+    registers: [registry],
+  });
   return {
     routed(answering) {
       messages.inc({ answered: answering > 0 ? 'yes' : 'no' });
       if (answering > 0) queued.inc(answering);
+    },
+    commandAge(ageMs) {
+      commandAge.observe(Math.max(0, ageMs) / 1000);
     },
   };
 }

@@ -89,6 +89,12 @@ describe('operations', () => {
     expect(moved(worker, workerBefore, 'chorus_time_to_first_visible_seconds_count', { position: 'first' })).toBe(1);
     expect(moved(worker, workerBefore, 'chorus_time_to_first_visible_seconds_count', { position: 'later' })).toBe(1);
     expect(total(worker, 'chorus_added_latency_seconds_sum')).toBeGreaterThan(0);
+    // A command's age when the gateway read it.
+    const before = total(gateway, 'chorus_command_age_seconds_count');
+    await h.command('personas');
+    const after = await scrape(gatewayUrl);
+    expect(total(after, 'chorus_command_age_seconds_count') - before).toBe(1);
+    expect(total(after, 'chorus_command_age_seconds_bucket', { le: '3' })).toBe(total(after, 'chorus_command_age_seconds_count'));
     // Node's process metrics, one registry a process.
     expect(total(worker, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(gateway.some((s) => s.name === 'nodejs_heap_size_used_bytes')).toBe(true);
