@@ -94,6 +94,8 @@ export type TurnOutcome =
 
 /** Added under an answer cut off mid-stream while its turn waits to be tried again. */
 export const INTERRUPTED = '-# (interrupted: the model host failed mid-answer; trying again)';
+/** Added under an answer cut off mid-stream while it is asked again now, of another host or with less. */
+export const SWITCHED = '-# (interrupted: the model host failed mid-answer; asking again)';
 
 /** Why a turn is let go before its model call, if it is. Pure. */
 function letGoBefore(left: boolean, withdrawn: boolean, begun: boolean, missing: ReadonlySet<ChannelPermission>): { status: 'no-permission' | 'withdrawn'; why: string; level: 'info' | 'debug' } | undefined {
@@ -309,7 +311,7 @@ async function generate(
   try {
     // The history is cut to the budget; again, shorter, for a host that finds it too long for its model.
     const reading = { budget: deps.maxTokens, build: (maxTokens: number) => buildContext(persona, history, trigger, { maxMessages: settings.historyMessages, maxTokens, step: WINDOW_STEP }) };
-    const answer = await askPersona(persona, reading, deps.clientFor, onText, { ...deps.hostOptions, onTextDiscarded: () => streamer?.discard() });
+    const answer = await askPersona(persona, reading, deps.clientFor, onText, { ...deps.hostOptions, onTextDiscarded: () => streamer?.discard(SWITCHED) });
     if (answer.kind === 'answered') {
       const said = withoutOwnName(answer.completion.text, persona).trim();
       const { kept, prompt } = answer.context;

@@ -12,8 +12,11 @@ import { splitMessage } from '../core/split.ts';
 
 export interface Streamer {
   onText(delta: string): void;
-  /** What streamed so far was not the answer (its request failed): the next text shows from scratch. */
-  discard(): void;
+  /**
+   * What streamed so far was not the answer (its request failed): the next text shows from scratch.
+   * Until it comes, a preview showing the dead text shows `mark` under it, if given.
+   */
+  discard(mark?: string): void;
   /** Stops updating and waits for the post or edit in flight; resolves with the message shown. */
   settle(): Promise<PostedMessage | undefined>;
   /** When the first text became visible (ms), for figures. */
@@ -41,6 +44,8 @@ export interface StreamOptions {
 
 export function createStreamer(opts: StreamOptions): Streamer {
   let text = '';
+  /** Shown in place of the text while there is none (a discarded text, marked). */
+  let note: string | undefined;
   let posted = opts.existing;
   let shown = '';
   let lastUpdateAt = 0;
@@ -71,7 +76,7 @@ export function createStreamer(opts: StreamOptions): Streamer {
   function pump(): void {
     if (stopped || inFlight || timer) return;
     // (A character whose second half has not come yet waits for it: half an emoji is not text.)
-    const next = (splitMessage(text)[0] ?? '').replace(/[\uD800-\uDBFF]$/, '');
+    const next = note ?? (splitMessage(text)[0] ?? '').replace(/[\uD800-\uDBFF]$/, '');
     if (!next.trim() || next === shown) return;
     const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId)) : 0;
     if (wait > 0) return later(wait);
@@ -101,10 +106,15 @@ export function createStreamer(opts: StreamOptions): Streamer {
   return {
     onText(delta) {
       text += delta;
+      if (delta) note = undefined;
       pump();
     },
-    discard() {
+    discard(mark) {
       text = '';
+      // (Marked only if shown: a mark alone would pass for a message. Within one piece, as all previews are.)
+      const marked = `${shown}\n${mark}`;
+      note = mark && posted && shown && splitMessage(marked).length === 1 ? marked : undefined;
+      pump();
     },
     async settle() {
       stopped = true;

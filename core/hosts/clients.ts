@@ -215,7 +215,8 @@ function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
       const silence = silenceLimit(timeoutMs);
       const stream = listener.run({ heard: silence.heard, ended: () => undefined }, () => sdk.messages.stream(body, { signal: silence.signal }));
       if (onText) stream.on('text', (delta) => onText(delta));
-      const message = await stream.finalMessage().catch(unwrapped).finally(silence.done);
+      // (Aborted for silence: the reason says so, not the SDK's bare "aborted".)
+      const message = await stream.finalMessage().catch((err: unknown) => unwrapped(silence.signal.aborted ? silence.signal.reason : err)).finally(silence.done);
       const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
       // Thinking blocks (a server that thinks unasked; chorus asks for none); a redacted one is only named.
       const reasoning = message.content

@@ -35,6 +35,7 @@ describe('a model host whose stream stalls or breaks after the first token', () 
       expect(err).toBeInstanceOf(RetryableHostError);
       const attempt = (err as RetryableHostError).attempts[0]!;
       expect(failureClass(attempt)).toBe('timeout');
+      expect(attempt.reason).toMatch(/sent nothing for 300 ms/); // the record says why, for every SDK
       expect(heard).toEqual(['The first words ']);
     });
   }

@@ -66,6 +66,31 @@ describe('streaming an answer', () => {
     expect(shown).toEqual(['post: Partial answer from A,', 'edit: Whole answer from B.']);
   });
 
+  it('marks a preview whose text was discarded while the next attempt has nothing yet, and shows its text in place of both', async () => {
+    const { s, shown } = streamer();
+    s.onText('Partial answer from A,');
+    await vi.advanceTimersByTimeAsync(0);
+    s.discard('-# (asking again)');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(shown).toEqual(['post: Partial answer from A,', 'edit: Partial answer from A,\n-# (asking again)']);
+    s.onText('Whole answer from B.');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(shown.at(-1)).toBe('edit: Whole answer from B.');
+    // The next text before the mark was due: no mark at all.
+    const quick = streamer();
+    quick.s.onText('Partial');
+    await vi.advanceTimersByTimeAsync(0);
+    quick.s.discard('-# (asking again)');
+    quick.s.onText('Whole.');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(quick.shown).toEqual(['post: Partial', 'edit: Whole.']);
+    // Nothing shown yet: nothing to mark.
+    const early = streamer();
+    early.s.discard('-# (asking again)');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(early.shown).toEqual([]);
+  });
+
   it('tries an edit left out for lack of room again after the interval, with what came meanwhile, and streams on', async () => {
     const { s, shown } = streamer({ room: [false] });
     s.onText('One');
