@@ -286,7 +286,7 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
     // A command comes in the same ordered stream as messages: behind a burst the gateway cannot route
     // as fast as it comes, it is read late, and past 3 s Discord has told its user it failed.
     const ageMs = Date.now() - snowflakeTime(i.id);
-    metrics.commandAge(ageMs);
+    if (i.type === InteractionType.ApplicationCommand) metrics.commandAge(ageMs);
     if (ageMs > LATE_COMMAND_MS) log.warn({ interactionId: i.id, ageMs }, 'a command reached chorus late: the gateway is behind the messages it is sent (see the README on shards)');
     const channelId = i.channel_id ?? i.channel?.id;
     // A thread's parent is the channel whose webhooks it uses; any other channel's parent_id is its

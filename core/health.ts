@@ -122,6 +122,8 @@ export interface HealthStore extends HostHealthView {
 export function createHealthStore(redis: Redis, prefix: string, now: () => number = Date.now, intervalMs = 60_000): HealthStore {
   const key = `${prefix}:host-health`;
   const parse = (raw: string | null | undefined): HostHealth | undefined => (raw ? (JSON.parse(raw) as HostHealth) : undefined);
+  /** Model calls that failed in a row, by host (an answer starts the count again). */
+  const failuresKey = `${key}:request-failures`;
   return {
     async all() {
       const raw = await redis.hgetall(key);
@@ -143,12 +145,19 @@ export function createHealthStore(redis: Redis, prefix: string, now: () => numbe
       await redis.hset(key, id, JSON.stringify({ ...prev, up: true, failures: 0, checkedAt: now(), reason: 'answered a request' } satisfies HostHealth));
     },
     async failed(host, reason) {
+      // Counted apart from the checks, and only while they run (they are what says a host is back).
+      if (intervalMs <= 0) return;
       const id = hostId(host);
-      const known = parse(await redis.hget(key, id));
-      const prev = known && now() < known.staleAt ? known : undefined; // failures long ago say nothing now
-      // (Read and written without a lock: two failures at once may count as one, which only delays a down by one failure.)
-      const next = nextHealth(prev, { ok: false, reason: `a request failed: ${reason}` }, hostLabel(host), now(), intervalMs > 0 ? intervalMs : 60_000);
-      await redis.hset(key, id, JSON.stringify(next));
+      const inARow = await redis.hincrby(failuresKey, id, 1);
+      if (inARow < FAILURES_TO_DOWN) return;
+      const at = now();
+      await Promise.all([
+        redis.hset(key, id, JSON.stringify({ label: hostLabel(host), up: false, failures: inARow, checkedAt: at, staleAt: at + 3 * intervalMs, reason: `its requests failed: ${reason}` } satisfies HostHealth)),
+        redis.hdel(failuresKey, id),
+      ]);
+    },
+    async succeeded(host) {
+      await redis.hdel(failuresKey, hostId(host));
     },
     async put(id, health) {
       await redis.hset(key, id, JSON.stringify(health));

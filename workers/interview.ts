@@ -9,6 +9,7 @@ import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
 import { emptyAnswerNotice, shownAnswer, type HostAttempt } from '../core/hosts/fallback.ts';
 import { snowflakeTime } from '../core/messages.ts';
+
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
@@ -20,6 +21,9 @@ import { askOrExplain, iso, keyOf, postOnce, withOverrides, type InterviewDeps }
 import { askConsent, judgeAnswer, noteWithdrawal, startConsent } from './interview-research.ts';
 
 export type { InterviewDeps } from './interview-io.ts';
+
+/** A Discord id (a snowflake), whose time is when the message was made. */
+const SNOWFLAKE = /^\d{17,20}$/;
 
 export async function processInterviewJob(job: Job<InterviewJob>, deps: InterviewDeps): Promise<string> {
   const data = job.data;
@@ -165,7 +169,7 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, sou
     sessionId: session.id,
     // When it was asked, as Discord shows it: a person's question typed while the gateway was away
     // is handled seconds or minutes later, and a step tried again later still.
-    at: discordMessageId ? new Date(snowflakeTime(discordMessageId)).toISOString() : iso(deps),
+    at: discordMessageId && SNOWFLAKE.test(discordMessageId) ? new Date(snowflakeTime(discordMessageId)).toISOString() : iso(deps),
     type: 'question',
     text: q.text,
     source: q.source,
@@ -195,6 +199,9 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   if (!takingPart(events, state.plan).active.includes(personaId)) return 'not-taking-part';
   const persona = deps.personas.get(personaId);
   if (!persona) {
+    // Another worker may know it (a deploy that adds a persona reaches the workers one by one):
+    // the step is tried again, and only its last try records that the persona did not answer.
+    if (!lastTry) throw new Error(`persona ${personaId} is not configured on this worker; the step will be tried again`);
     await recordNoAnswer(session, questionId, personaId, personaId, 'this persona is not configured on the workers', [], deps);
     return 'error';
   }

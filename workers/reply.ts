@@ -124,14 +124,15 @@ export async function answerTurn(place: Place, turn: Turn, settings: Settings, d
     // Another worker may know it: during a deploy that adds a persona, the gateway routes to it
     // before every worker has read its file. Tried again later, as a passing failure is; dropped,
     // said as an error, once the tries are spent (the persona files differ between processes).
-    const progress = await deps.ledger.beginAttempt(trigger.id, personaId);
+    // (Counted apart from the turn's own tries: the worker that knows it starts at its first.)
+    const [progress, unknown] = await Promise.all([deps.ledger.progress(trigger.id, personaId), deps.ledger.startAttempt(trigger.id, `${personaId} unknown`)]);
     if (progress.done) return { status: 'already-answered', followUps: parseTurns(progress.followUps) };
-    if (progress.attempts < deps.maxAttempts) {
-      const delayMs = deps.backoffMs * 2 ** (progress.attempts - 1);
-      log.warn({ attempt: progress.attempts, delayMs }, 'turn names a persona this worker does not know; it will be tried again, by whichever worker takes it');
-      return { status: 'retry-later', attempt: progress.attempts, delayMs };
+    if (unknown < deps.maxAttempts) {
+      const delayMs = deps.backoffMs * 2 ** (unknown - 1);
+      log.warn({ attempt: unknown, delayMs }, 'turn names a persona this worker does not know; it will be tried again, by whichever worker takes it');
+      return { status: 'retry-later', attempt: unknown, delayMs };
     }
-    log.error({ attempts: progress.attempts }, 'turn names a persona no worker that took it knows (are the persona files the same for every process?); dropped');
+    log.error({ attempts: unknown }, 'turn names a persona no worker that took it knows (are the persona files the same for every process?); dropped');
     await deps.ledger.markDone(trigger.id, personaId);
     return { status: 'unknown-persona' };
   }
@@ -338,8 +339,8 @@ async function generate(
       log.warn({ attempt, delayMs, err: err.message }, 'host failed in passing; the turn will be tried again');
       // An answer cut off mid-stream says so while it waits (seconds, or minutes when the host asks
       // for them), rather than stand as if finished; the retry's text replaces it.
-      const marked = `${streamer?.shown() ?? ''}\n${INTERRUPTED}`;
-      if (shownPreview && streamer?.shown() && splitMessage(marked).length === 1) {
+      const marked = `${streamer?.shownWords() ?? ''}\n${INTERRUPTED}`;
+      if (shownPreview && streamer?.shownWords() && splitMessage(marked).length === 1) {
         await deps.discord.editAs(channel, shownPreview, marked, target.speaker).catch((e: unknown) => log.debug({ err: describeError(e) }, 'could not mark the preview as interrupted'));
       }
       return { status: 'retry-later', attempt, delayMs };

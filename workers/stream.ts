@@ -23,6 +23,8 @@ export interface Streamer {
   firstVisibleAt(): number | undefined;
   /** The text the preview shows now (after settle: for good). */
   shown(): string;
+  /** Of it, the answer's words: without a mark chorus put under them. */
+  shownWords(): string;
 }
 
 export interface StreamOptions {
@@ -44,10 +46,12 @@ export interface StreamOptions {
 
 export function createStreamer(opts: StreamOptions): Streamer {
   let text = '';
-  /** Shown in place of the text while there is none (a discarded text, marked). */
-  let note: string | undefined;
+  /** Put under the words shown while there is no text (they were discarded), from `markDueAt` on. */
+  let mark: string | undefined;
+  let markDueAt = 0;
   let posted = opts.existing;
   let shown = '';
+  let shownWords = '';
   let lastUpdateAt = 0;
   let inFlight: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -76,15 +80,20 @@ export function createStreamer(opts: StreamOptions): Streamer {
   function pump(): void {
     if (stopped || inFlight || timer) return;
     // (A character whose second half has not come yet waits for it: half an emoji is not text.)
-    const next = note ?? (splitMessage(text)[0] ?? '').replace(/[\uD800-\uDBFF]$/, '');
+    const words = (splitMessage(text)[0] ?? '').replace(/[\uD800-\uDBFF]$/, '');
+    // Discarded words still showing are marked, unless the next words come first; a mark alone
+    // would pass for a message, so only a shown preview is marked, within its one piece.
+    const marked = !words.trim() && mark !== undefined && posted && shownWords ? `${shownWords}\n${mark}` : undefined;
+    const next = marked !== undefined && splitMessage(marked).length === 1 ? marked : words;
     if (!next.trim() || next === shown) return;
-    const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId)) : 0;
+    const wait = posted ? Math.max(lastUpdateAt + opts.intervalMs - Date.now(), opts.editDelay(posted.webhookId), next === marked ? markDueAt - Date.now() : 0) : 0;
     if (wait > 0) return later(wait);
     lastUpdateAt = Date.now();
     // (An edit left out for lack of room shows nothing new: the pump below tries again after the interval.)
     inFlight = (posted ? opts.edit(posted, next) : previewIfRoom(next)).then((showing) => {
       if (!showing) return;
       shown = next;
+      if (next !== marked) shownWords = next;
       if (firstVisibleAt === undefined) {
         firstVisibleAt = Date.now();
         opts.onVisible?.();
@@ -106,14 +115,15 @@ export function createStreamer(opts: StreamOptions): Streamer {
   return {
     onText(delta) {
       text += delta;
-      if (delta) note = undefined;
+      if (delta) mark = undefined;
       pump();
     },
-    discard(mark) {
+    discard(m) {
       text = '';
-      // (Marked only if shown: a mark alone would pass for a message. Within one piece, as all previews are.)
-      const marked = `${shown}\n${mark}`;
-      note = mark && posted && shown && splitMessage(marked).length === 1 ? marked : undefined;
+      // Not at once: the next attempt's first words, if they come within the interval, replace the
+      // dead ones with no edit spent on a mark.
+      mark = m;
+      markDueAt = Date.now() + opts.intervalMs;
       pump();
     },
     async settle() {
@@ -125,5 +135,6 @@ export function createStreamer(opts: StreamOptions): Streamer {
     },
     firstVisibleAt: () => firstVisibleAt,
     shown: () => shown,
+    shownWords: () => shownWords,
   };
 }

@@ -121,11 +121,13 @@ export interface HostHealthView {
   /** A host believed down has just answered: it is back. */
   answered(host: Host): Promise<void>;
   /**
-   * A request to the host failed in a way a health check would count (down, failing, silent): it
-   * counts as a failed check, so a host whose model list answers while its model calls fail is
-   * passed over too, not asked first (and waited on) by every turn until it mends.
+   * A request to the host failed in a way a health check would count (down, failing, silent): as
+   * many in a row as failed checks mark it down, so a host whose model list answers while its model
+   * calls fail is passed over too, not asked first (and waited on) by every turn until it mends.
    */
   failed?(host: Host, reason: string): Promise<void>;
+  /** A request to the host was answered: its failures in a row start again from none. */
+  succeeded?(host: Host): Promise<void>;
 }
 
 /** Failures of a request that say the host is unwell (not busy, not refusing this request). */
@@ -158,7 +160,15 @@ export function readHealthAhead(opts: AskOptions | undefined, persona: Persona):
   if (!health || persona.hosts.length < 2) return opts;
   const read = health.down(persona.hosts);
   read.catch(() => undefined); // askPersona awaits it, and treats a failed read as nothing known
-  return { ...opts, health: { down: () => read, answered: (host) => health.answered(host), ...(health.failed ? { failed: (host, reason) => health.failed!(host, reason) } : {}) } };
+  return {
+    ...opts,
+    health: {
+      down: () => read,
+      answered: (host) => health.answered(host),
+      ...(health.failed ? { failed: (host, reason) => health.failed!(host, reason) } : {}),
+      ...(health.succeeded ? { succeeded: (host) => health.succeeded!(host) } : {}),
+    },
+  };
 }
 
 /** The reason recorded for a host passed over because its last checks failed. */
@@ -245,6 +255,7 @@ export async function askPersona<C extends { prompt: Prompt }>(
         if (shortened) opts.windows?.set(windowKey(host), budget); // learned only from a refusal as too long
         opts.observe?.({ kind: 'answered', personaId: persona.id, host: base.host, hostIndex, usage: completion.usage });
         if (down[hostIndex]) await opts.health?.answered(host).catch(() => undefined);
+        void opts.health?.succeeded?.(host).catch(() => undefined); // (not waited for: the answer is)
         return { kind: 'answered', hostIndex, host, request, completion, attempts, startedAt, latencyMs: Date.now() - startedAt, context };
       } catch (err) {
         const { message } = describeError(err);

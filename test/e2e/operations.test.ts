@@ -94,7 +94,6 @@ describe('operations', () => {
     await h.command('personas');
     const after = await scrape(gatewayUrl);
     expect(total(after, 'chorus_command_age_seconds_count') - before).toBe(1);
-    expect(total(after, 'chorus_command_age_seconds_bucket', { le: '3' })).toBe(total(after, 'chorus_command_age_seconds_count'));
     // Node's process metrics, one registry a process.
     expect(total(worker, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(gateway.some((s) => s.name === 'nodejs_heap_size_used_bytes')).toBe(true);

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHealthStore, hostId, hostsToCheck, startHealthChecks, type HostHealth } from '../../core/health.ts';
 import { createLogger } from '../../core/log.ts';
 import type { Host } from '../../personas/schema.ts';
@@ -117,7 +117,7 @@ describe('host health checks', () => {
   });
 
   it('counts a model call that failed as a failed check: a host whose model list answers while its calls fail is passed over after two', async () => {
-    const store = createHealthStore(redis, `${prefix}-d`);
+    const store = createHealthStore(redis, `${prefix}-d`, Date.now, 60_000);
     const [first, second]: Host[] = [
       { ...host, baseUrl, model: 'a' },
       { ...host, baseUrl: `${baseUrl}/second`, model: 'b' },
@@ -133,12 +133,24 @@ describe('host health checks', () => {
     expect(await store.down([first!])).toEqual([false]);
     firstClient = failing(500);
     await ask();
-    expect(await store.get(hostId(first!))).toMatchObject({ up: true, failures: 1, reason: 'a request failed: is failing' });
+    expect(await store.down([first!])).toEqual([false]);
+    // An answer in between starts the count again: failures count in a row, as checks do.
+    firstClient = answering;
+    expect(await ask()).toMatchObject({ kind: 'answered', hostIndex: 0 });
+    await vi.waitFor(async () => expect(await redis.hget(`${prefix}-d:host-health:request-failures`, hostId(first!))).toBeNull());
+    firstClient = failing(500);
+    await ask();
+    expect(await store.down([first!])).toEqual([false]);
     await ask();
     expect(await store.down([first!, second!])).toEqual([true, false]);
+    expect(await store.get(hostId(first!))).toMatchObject({ up: false, reason: 'its requests failed: is failing' });
     // Passed over now: no call to it, the second answers.
     firstClient = { complete: async () => expect.fail('a host known down was asked') };
     expect(await ask()).toMatchObject({ kind: 'answered', hostIndex: 1, attempts: [{ hostIndex: 0, outcome: 'skipped' }] });
+    // With the checks off, nothing says a host is back: requests mark none down.
+    const unchecked = createHealthStore(redis, `${prefix}-e`, Date.now, 0);
+    for (let i = 0; i < 3; i++) await unchecked.failed!(first!, 'is failing');
+    expect(await unchecked.down([first!])).toEqual([false]);
   });
 });
 

@@ -263,8 +263,11 @@ describe('a turn for a persona this worker does not know', () => {
     const retry = await old.queue.queue.getJob(jobIds.retry(trigger.id, 'newcomer', 1));
     expect(retry?.data.turns.map((t) => t.personaId)).toEqual(['newcomer']);
     // The worker after the deploy knows it.
-    const current = deps(discord.edge, () => 'Newcomer here.', { personas: new Map([...personas, newcomer].map((p) => [p.id, p])), personaList: [...personas, newcomer] });
+    const known: TurnOutcome[] = [];
+    const current = deps(discord.edge, () => 'Newcomer here.', { personas: new Map([...personas, newcomer].map((p) => [p.id, p])), personaList: [...personas, newcomer], onTurn: (_job, _turn, o) => known.push(o) });
     expect(await runReplyJob(retry!, undefined, current, () => false)).toEqual({ answered: 1, deferred: 0, followUps: 0 });
+    // Its first try: the runs that did not know it spent none of the turn's own.
+    expect(known.map((o) => (o.status === 'posted' ? o.saved.modelTurn?.try : o.status))).toEqual([1]);
     expect(discord.messages.map((m) => `${m.username}: ${m.content}`)).toEqual(['GPT: never', 'Newcomer: Newcomer here.']);
     // No worker knows it: the tries are spent, and then it is let go.
     const outcomes: string[] = [];

@@ -73,6 +73,8 @@ describe('streaming an answer', () => {
     s.discard('-# (asking again)');
     await vi.advanceTimersByTimeAsync(1000);
     expect(shown).toEqual(['post: Partial answer from A,', 'edit: Partial answer from A,\n-# (asking again)']);
+    // The words under the mark, for a mark of another kind (never two marks).
+    expect([s.shown(), s.shownWords()]).toEqual(['Partial answer from A,\n-# (asking again)', 'Partial answer from A,']);
     s.onText('Whole answer from B.');
     await vi.advanceTimersByTimeAsync(1000);
     expect(shown.at(-1)).toBe('edit: Whole answer from B.');
@@ -84,6 +86,15 @@ describe('streaming an answer', () => {
     quick.s.onText('Whole.');
     await vi.advanceTimersByTimeAsync(1000);
     expect(quick.shown).toEqual(['post: Partial', 'edit: Whole.']);
+    // Long after the last edit, the mark still waits an interval for the next words: none is spent.
+    const idle = streamer();
+    idle.s.onText('Partial');
+    await vi.advanceTimersByTimeAsync(5000);
+    idle.s.discard('-# (asking again)');
+    await vi.advanceTimersByTimeAsync(500);
+    idle.s.onText('Whole.');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(idle.shown).toEqual(['post: Partial', 'edit: Whole.']);
     // Nothing shown yet: nothing to mark.
     const early = streamer();
     early.s.discard('-# (asking again)');
