@@ -7,7 +7,8 @@ import type { Job } from 'bullmq';
 import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
-import { emptyAnswerNotice, shownAnswer, type HostAttempt } from '../core/hosts/fallback.ts';
+import type { HostAttempt } from '../core/hosts/fallback.ts';
+import { emptyAnswerNotice, shownAnswer } from '../core/hosts/notices.ts';
 import { snowflakeTime } from '../core/messages.ts';
 
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';

@@ -8,7 +8,8 @@ import { classifyDiscordError, MissingPermissionError, ThreadLockedError, type C
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
-import { answerNotice, askPersona, cutOffMark, readHealthAhead, RetryableHostError, unavailableNotice, type AskOptions } from '../core/hosts/fallback.ts';
+import { askPersona, readHealthAhead, RetryableHostError, type AskOptions } from '../core/hosts/fallback.ts';
+import { answerNotice, cutOffMark, unavailableNotice } from '../core/hosts/notices.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';

@@ -1,6 +1,7 @@
 // A model call as the transcript records it. Pure.
 import { hostLabel, publicAddress } from '../../personas/schema.ts';
-import { stoppedByHost, type Answered } from '../hosts/fallback.ts';
+import type { Answered } from '../hosts/fallback.ts';
+import { stoppedByHost } from '../hosts/notices.ts';
 import type { ModelTurn } from './events.ts';
 import type { ShownMessage } from './shown.ts';
 

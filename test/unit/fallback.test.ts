@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError, unavailableNotice, wholePrompt } from '../../core/hosts/fallback.ts';
+import { askPersona, classifyFailure, failureClass, plainReason, retryAfterOf, RetryableHostError, wholePrompt } from '../../core/hosts/fallback.ts';
+import { unavailableNotice } from '../../core/hosts/notices.ts';
 import { buildContext } from '../../core/context.ts';
 import { msg, persona } from './helpers.ts';
 

@@ -6,7 +6,8 @@ import { budgetNotice, checkBudget, dayOf, hoursUntilReset, limitsOf, tokensOf }
 import { buildContext } from '../../core/context.ts';
 import { FAILURES_TO_DOWN, hostId, isKnownDown, judgeProbe, nextHealth, probeRequest, type HostHealth } from '../../core/health.ts';
 import type { Completion, HostClient } from '../../core/hosts/clients.ts';
-import { askPersona, failureClass, HOST_DOWN_REASON, hostsToSkip, plainReason, readHealthAhead, unavailableNotice, type HostEvent, type HostHealthView, wholePrompt } from '../../core/hosts/fallback.ts';
+import { askPersona, failureClass, HOST_DOWN_REASON, hostsToSkip, plainReason, readHealthAhead, type HostEvent, type HostHealthView, wholePrompt } from '../../core/hosts/fallback.ts';
+import { unavailableNotice } from '../../core/hosts/notices.ts';
 import { createRegistry, routeLabel, workerMetrics } from '../../core/metrics.ts';
 import { describePersonas, servingHost } from '../../commands/personas.ts';
 import { msg, persona } from './helpers.ts';
