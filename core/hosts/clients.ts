@@ -6,6 +6,7 @@ import { keyEnvOf, type Host } from '../../personas/schema.ts';
 import { keepSecret } from '../log.ts';
 import type { RequestBody } from '../requests.ts';
 import { createReasoningSplitter } from './reasoning.ts';
+import { HostAnswerError } from './errors.ts';
 import { eventsFor } from './unstreamed.ts';
 
 /**
@@ -52,22 +53,6 @@ export class StreamCutError extends Error {
   override name = 'StreamCutError';
   constructor() {
     super('the host ended the stream before the answer was finished');
-  }
-}
-
-/**
- * A host's answer that is no answer of its API: a web page where the API should be (a base URL that
- * names a web UI or a login page), or an error in a shape the SDKs do not read (vLLM's flat
- * `{"object": "error", "code": 400}`). `status` is the HTTP status the host's words carry, when they
- * carry one; a page in place of an answer says nothing of a status and is the host's configuration
- * at fault, which asking again will not mend.
- */
-export class HostAnswerError extends Error {
-  override name = 'HostAnswerError';
-  readonly status: number | undefined;
-  constructor(message: string, status?: number) {
-    super(message);
-    this.status = status;
   }
 }
 

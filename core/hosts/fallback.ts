@@ -4,7 +4,8 @@ import { hostLabel, type Host, type Persona } from '../../personas/schema.ts';
 import { sendableImages, type Prompt } from '../context.ts';
 import { describeError } from '../log.ts';
 import { requestFor, streamingRequest, type RequestBody } from '../requests.ts';
-import { HostAnswerError, type Completion, type HostClient, type Usage } from './clients.ts';
+import type { Completion, HostClient, Usage } from './clients.ts';
+import { HostAnswerError } from './errors.ts';
 import { promptTokens, saysTooLong, smallerBudget, tooLongOf, windowBudget, windowKey } from './window.ts';
 
 export type FailureKind = 'next-host' | 'retry';

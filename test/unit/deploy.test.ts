@@ -78,6 +78,13 @@ describe('Dockerfile', () => {
     // The walk did reach the code (a broken pattern would pass an empty set).
     expect(files.has('core/discord.ts') && files.has('commands/index.ts') && files.has('schema/transcript-event.schema.json') && packages.has('bullmq')).toBe(true);
   });
+
+  it('keeps the gateway off what only workers need: the model SDKs and the undici package (its memory is a target)', () => {
+    const gateway = runtimeImports(['bot/main.ts']);
+    expect([...gateway.packages].filter((p) => ['@anthropic-ai/sdk', 'openai', 'undici'].includes(p))).toEqual([]);
+    expect(gateway.files.has('core/hosts/fallback.ts')).toBe(true); // it does reach the host code it needs
+    expect(runtimeImports(['workers/main.ts']).packages).toContain('openai');
+  });
 });
 
 /**
