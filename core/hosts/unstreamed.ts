@@ -27,8 +27,9 @@ export function eventsFor(path: string, body: unknown): string | undefined {
   if (api === 'anthropic') return anthropicEvents(body);
   // An error in a 200 body, as the streams carry one: the SDK raises it as the host's error.
   if (isObject(body['error'])) return sse({ error: body['error'] });
-  // vLLM's error, flat (`{"object": "error", "message": …, "code": 400}`): the same.
-  if (body['object'] === 'error') return sse({ error: body });
+  // vLLM's error, flat (`{"object": "error", "message": …, "code": 400}`): the chunk it would be in a
+  // stream, read where every chunk is (chunkError, core/hosts/clients.ts).
+  if (body['object'] === 'error') return sse(body);
   if (!Array.isArray(body['choices'])) return undefined;
   const base = { id: body['id'] ?? 'unstreamed', object: api === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: body['created'] ?? 0, model: body['model'] ?? '' };
   const choices = (body['choices'] as unknown[]).filter(isObject).map((c, i) => {
