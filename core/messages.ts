@@ -53,6 +53,11 @@ export function snowflakeTime(id: string): number {
   return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
 }
 
+/** When the message an id names was made, if the id is a Discord snowflake (undefined otherwise). */
+export function madeAt(id: string): number | undefined {
+  return /^\d{17,20}$/.test(id) ? snowflakeTime(id) : undefined;
+}
+
 /** The lowest snowflake of a moment: Discord's `after` and `before` take one to mean a time. */
 export function snowflakeAt(ms: number): string {
   return ((BigInt(Math.floor(ms)) - DISCORD_EPOCH) << 22n).toString();

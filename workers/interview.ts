@@ -9,8 +9,7 @@ import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
 import type { HostAttempt } from '../core/hosts/fallback.ts';
 import { emptyAnswerNotice, shownAnswer } from '../core/hosts/notices.ts';
-import { snowflakeTime } from '../core/messages.ts';
-
+import { madeAt } from '../core/messages.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
 import { advance, closeSession, startRound, type InterviewJob, type SessionState } from '../core/interview/sessions.ts';
@@ -22,9 +21,6 @@ import { askOrExplain, iso, keyOf, postOnce, withOverrides, type InterviewDeps }
 import { askConsent, judgeAnswer, noteWithdrawal, startConsent } from './interview-research.ts';
 
 export type { InterviewDeps } from './interview-io.ts';
-
-/** A Discord id (a snowflake), whose time is when the message was made. */
-const SNOWFLAKE = /^\d{17,20}$/;
 
 export async function processInterviewJob(job: Job<InterviewJob>, deps: InterviewDeps): Promise<string> {
   const data = job.data;
@@ -164,13 +160,14 @@ async function ask(session: SessionRow, state: SessionState, q: NewQuestion, sou
     const text = speaker ? q.text : `**Question${script ? ` ${script.scriptIndex + 1} of ${state.plan.script.length}` : ''}:** ${q.text}`;
     discordMessageId = (await postOnce(deps, session.channelId, id, speaker, text))[0];
   }
+  const askedAt = discordMessageId ? madeAt(discordMessageId) : undefined;
   const { index } = await deps.store.appendQuestion({
     v: TRANSCRIPT_FORMAT_VERSION,
     id,
     sessionId: session.id,
     // When it was asked, as Discord shows it: a person's question typed while the gateway was away
     // is handled seconds or minutes later, and a step tried again later still.
-    at: discordMessageId && SNOWFLAKE.test(discordMessageId) ? new Date(snowflakeTime(discordMessageId)).toISOString() : iso(deps),
+    at: askedAt === undefined ? iso(deps) : new Date(askedAt).toISOString(),
     type: 'question',
     text: q.text,
     source: q.source,

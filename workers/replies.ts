@@ -1,6 +1,6 @@
 // A reply job: the turns answering one message, in order. A turn none of whose hosts answered, one
-// of them failing in passing, steps aside into a job of its own, tried again later, so the turns after it — and every other message,
-// in this channel or any — never wait for its retries. When the job's turns are done, the persona
+// of them failing in passing, steps aside into a job of its own, tried again later, so the turns
+// after it — and every other message, in this channel or any — never wait for its retries. When the job's turns are done, the persona
 // posts they produced are answered in turn by one follow-up job: models answering models, in order.
 import { DelayedError, type Job } from 'bullmq';
 import { describeError } from '../core/log.ts';
