@@ -2,6 +2,7 @@
 // cannot tell), how far each reply got (so a retried turn neither loses nor repeats a reply), and
 // recent activity per channel (for cooldowns and rate caps).
 import type { Redis } from 'ioredis';
+import type { FailedTry } from './transcript/events.ts';
 import { redisScript } from './redis-script.ts';
 
 // The ledger's writes that must land together are scripts, not MULTI: as atomic, and sent with the
@@ -24,7 +25,7 @@ if ARGV[2] == '1' then redis.call('HSETNX', KEYS[1], 'followUps', ARGV[3]) end
 redis.call('HSET', KEYS[1], 'done', '1')
 redis.call('HDEL', KEYS[1], 'text', 'meta')
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 8) == 'pending:' then redis.call('HDEL', KEYS[1], field) end
+  if string.sub(field, 1, 8) == 'pending:' or string.sub(field, 1, 7) == 'failed:' then redis.call('HDEL', KEYS[1], field) end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGET', KEYS[1], 'followUps')`);
@@ -62,6 +63,8 @@ export interface ReplyProgress {
   done: boolean;
   /** Attempts started so far, this one included once `startAttempt` ran. */
   attempts: number;
+  /** Earlier tries on which every host failed in passing, in order: the record of the answer keeps them. */
+  failedTries: FailedTry[];
 }
 
 export interface ChannelActivity {
@@ -82,6 +85,8 @@ export interface Ledger {
   postsOf(messageIds: readonly string[]): Promise<Map<string, PersonaPost>>;
   progress(key: string, who: string): Promise<ReplyProgress>;
   startAttempt(key: string, who: string): Promise<number>;
+  /** Keeps what the hosts did on a try that ended with all of them failing in passing, for the record of the try that answers. */
+  noteFailedTry(key: string, who: string, failed: FailedTry): Promise<void>;
   /** Counts an attempt and reads the progress, in one round trip (the attempt counted in `attempts`). */
   beginAttempt(key: string, who: string): Promise<ReplyProgress>;
   /** Saves the text unless an attempt saved one first; returns the progress after it (holding whichever text won). */
@@ -90,7 +95,7 @@ export interface Ledger {
   recordPost(key: string, who: string, piece: number, posted: PostedPiece, post: Omit<PersonaPost, 'personaId'>): Promise<void>;
   /**
    * The reply is finished: only what a re-run needs to stop at once is kept (done, its follow-ups),
-   * for a week; the text, the model call saved with it and the pending pieces go. `followUps` are
+   * for a week; the text, the model call saved with it (earlier failed tries included) and the pending pieces go. `followUps` are
    * saved in the same step unless an attempt saved some first; returns the follow-ups kept.
    */
   markDone(key: string, who: string, followUps?: string): Promise<string | undefined>;
@@ -149,6 +154,7 @@ const parsePost = (raw: string): PersonaPost => {
 function progressOf(fields: Record<string, string>): ReplyProgress {
   const posted = new Map<number, PostedPiece>();
   const pending = new Map<number, string>();
+  const failedTries: FailedTry[] = [];
   for (const [field, value] of Object.entries(fields)) {
     const [kind, index] = field.split(':');
     if (kind === 'posted') {
@@ -156,7 +162,9 @@ function progressOf(fields: Record<string, string>): ReplyProgress {
       posted.set(Number(index), { messageId: messageId!, webhookId: webhookId!, final: final === 'final' });
     }
     if (kind === 'pending') pending.set(Number(index), value);
+    if (kind === 'failed') failedTries.push(JSON.parse(value) as FailedTry);
   }
+  failedTries.sort((a, b) => a.try - b.try);
   for (const i of posted.keys()) pending.delete(i);
   return {
     ...(fields.text === undefined ? {} : { text: fields.text }),
@@ -166,6 +174,7 @@ function progressOf(fields: Record<string, string>): ReplyProgress {
     pending,
     done: fields.done === '1',
     attempts: Number(fields.attempts ?? 0),
+    failedTries,
   };
 }
 
@@ -208,6 +217,11 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       const k = replyKey(key, who);
       const [[, attempts]] = (await redis.multi().hincrby(k, 'attempts', 1).expire(k, ttl).exec()) as [[unknown, number]];
       return attempts;
+    },
+    async noteFailedTry(key, who, failed) {
+      const k = replyKey(key, who);
+      // A field per try: a try run twice (a stalled job) writes its own field again, never a second entry.
+      await Promise.all([redis.hset(k, `failed:${failed.try}`, JSON.stringify(failed)), redis.expire(k, ttl)]);
     },
     async saveText(key, who, text, meta) {
       const flat = (await SAVE_TEXT(redis, [replyKey(key, who)], [text, JSON.stringify(meta), ttl])) as string[];

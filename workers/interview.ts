@@ -7,7 +7,7 @@ import type { Job } from 'bullmq';
 import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
-import type { HostAttempt } from '../core/hosts/fallback.ts';
+import { RetryableHostError, type HostAttempt } from '../core/hosts/fallback.ts';
 import { emptyAnswerNotice, shownAnswer } from '../core/hosts/notices.ts';
 import { madeAt } from '../core/messages.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
@@ -217,7 +217,11 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     };
     // Counted before the call: a try that dies mid-answer is counted too.
     const tryNumber = await deps.ledger.startAttempt(id, personaId);
-    const answered = await askOrExplain(reader, { budget: deps.maxTokens, build }, lastTry, deps);
+    const answered = await askOrExplain(reader, { budget: deps.maxTokens, build }, lastTry, deps).catch(async (err: unknown) => {
+      // The step is tried again: what each host did on this try goes into the record of the try that answers.
+      if (err instanceof RetryableHostError) await deps.ledger.noteFailedTry(id, personaId, { try: tryNumber, failedAt: iso(deps), attempts: err.attempts });
+      throw err;
+    });
     if (answered.kind !== 'answered') {
       await recordNoAnswer(session, questionId, personaId, persona.name, answered.message, answered.attempts, deps, persona);
       return 'error';
@@ -225,7 +229,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     // An empty answer is recorded as it was (no text); the thread shows why there is none.
     text = answered.completion.text.trim();
     const context = answered.context;
-    turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system), tryNumber);
+    turn = toModelTurn(answered, locateShown(answered.request.body, context.built.kept, context.built.prompt.system), tryNumber, saved.failedTries);
     saw = context.saw;
     await deps.ledger.saveText(id, personaId, text, { text, turn, saw });
   }

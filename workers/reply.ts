@@ -317,7 +317,7 @@ async function generate(
     if (answer.kind === 'answered') {
       const said = withoutOwnName(answer.completion.text, persona).trim();
       const { kept, prompt } = answer.context;
-      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system), attempt);
+      const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system), attempt, progress.failedTries);
       // An answer with no text, or one its host stopped part way, is shown as a notice (not read or
       // answered as the persona's words), and recorded as what it was, with its stop reason.
       const notice = answerNotice(persona, said, answer.completion.stopReason, Boolean(answer.completion.reasoning));
@@ -337,6 +337,8 @@ async function generate(
     if (!(err instanceof RetryableHostError)) throw err;
     if (attempt < deps.maxAttempts) {
       const delayMs = Math.max(deps.backoffMs * 2 ** (attempt - 1), err.retryAfterMs ?? 0);
+      // What each host did on this try goes into the record of the try that answers.
+      await deps.ledger.noteFailedTry(target.key, target.who, { try: attempt, failedAt: new Date().toISOString(), attempts: err.attempts });
       log.warn({ attempt, delayMs, err: err.message }, 'host failed in passing; the turn will be tried again');
       // An answer cut off mid-stream says so while it waits (seconds, or minutes when the host asks
       // for them), rather than stand as if finished; the retry's text replaces it.

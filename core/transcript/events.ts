@@ -16,6 +16,13 @@ export type Participant =
   | { kind: 'system' };
 
 /** One call to a model, as sent and as answered. */
+/** A try of a turn on which no host answered, every one having failed in passing. */
+export interface FailedTry {
+  try: number;
+  failedAt: string;
+  attempts: HostAttempt[];
+}
+
 export interface ModelTurn {
   /** The exact body sent to the host (system prompt, messages or prompt, parameters). */
   request: RequestBody;
@@ -32,6 +39,12 @@ export interface ModelTurn {
    * were counted, and for auditors' and judges' calls.
    */
   try?: number;
+  /**
+   * The tries before this one that ended with every host failing in passing (overloaded, rate
+   * limited, cut off, silent), each with what its hosts did. A try cut short by a process's death
+   * leaves none: `try` counts it. Absent when there were none.
+   */
+  earlierTries?: FailedTry[];
   stopReason: string | null;
   usage: Usage | null;
   /**

@@ -224,7 +224,7 @@ export function toSample(ctx: SessionContext, q: Question): InspectSample & { un
           spanId: solver,
           workingStart: ws(Date.parse(a.modelTurn.startedAt)),
           idFor: inputIds(a.id),
-          metadata: { eventId: a.id, persona: a.persona.name, host: a.modelTurn.host.label, requestedModel: a.modelTurn.requestedModel, ...(a.modelTurn.fallbacks.length ? { fallbacks: a.modelTurn.fallbacks } : {}) },
+          metadata: { eventId: a.id, persona: a.persona.name, host: a.modelTurn.host.label, requestedModel: a.modelTurn.requestedModel, ...(a.modelTurn.fallbacks.length ? { fallbacks: a.modelTurn.fallbacks } : {}), ...(a.modelTurn.earlierTries ? { earlierTries: a.modelTurn.earlierTries } : {}) },
         }),
     });
   });

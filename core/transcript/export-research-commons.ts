@@ -119,6 +119,8 @@ export function modelInfo(t: ModelTurn): ModelInfo {
       startedAt: t.startedAt,
       finishedAt: t.finishedAt,
       fallbacks: t.fallbacks,
+      ...(t.try === undefined ? {} : { try: t.try }),
+      ...(t.earlierTries ? { earlierTries: t.earlierTries } : {}),
     },
     raw_request: { ...t.request.body } as Record<string, unknown>,
   };

@@ -288,6 +288,7 @@ export function prepareForExport(events: readonly TranscriptEvent[], privacy: Ex
       ...(t.reasoning === undefined ? {} : { reasoning: scrub(t.reasoning) }),
       ...(t.stoppedText === undefined ? {} : { stoppedText: scrub(t.stoppedText) }),
       fallbacks: t.fallbacks.map((f) => ({ ...f })),
+      ...(t.earlierTries ? { earlierTries: t.earlierTries.map((tr) => ({ ...tr, attempts: tr.attempts.map((f) => ({ ...f })) })) } : {}),
       // Who the model read, by pseudonym and hashed message: the offsets stay behind (they point
       // into the unredacted request).
       ...(shown ? { shown: shown.map((m) => ({ ...shownAuthor(m), messageId: hashId(m.messageId), spans: [], images: [] })) } : {}),

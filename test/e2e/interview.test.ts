@@ -336,6 +336,8 @@ describe('hosts that fail during an interview', () => {
     expect(events.flatMap((e) => (e.type === 'answer' ? [`${e.persona.personaId}: ${e.text}`] : []))).toEqual(['opus: Opus, after the overload.']);
     // The record says the answer came on the third try: the two before it left none.
     expect(events.flatMap((e) => (e.type === 'answer' ? [e.modelTurn.try] : []))).toEqual([3]);
+    // …and what its host did on each of them.
+    expect(events.flatMap((e) => (e.type === 'answer' ? (e.modelTurn.earlierTries ?? []).map((t) => `${t.try}: ${t.attempts.map((a) => `${a.outcome} ${a.status}`).join(', ')}`) : []))).toEqual(['1: failed 529', '2: failed 529']);
     const thread = h.discord.messages(threadId).map((m) => m.content);
     expect(thread).toContain('*GPT could not answer: its model host is failing, through every try.*');
     expect(thread.at(-1)).toMatch(/^-# Every persona has answered/);

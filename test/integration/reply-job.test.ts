@@ -240,6 +240,12 @@ describe('a turn whose host fails in passing', () => {
     const outcomes: TurnOutcome[] = [];
     await runReplyJob(retry!, undefined, deps(discord.edge, () => 'Opus, recovered.', { onTurn: (_job, _turn, o) => outcomes.push(o) }), () => false);
     expect(outcomes.map((o) => (o.status === 'posted' ? o.saved.modelTurn?.try : o.status))).toEqual([2]);
+    // …and what its hosts did on the first try, which no host answered.
+    const earlier = outcomes[0]?.status === 'posted' ? outcomes[0].saved.modelTurn?.earlierTries : undefined;
+    expect(earlier).toMatchObject([{ try: 1, attempts: [{ hostIndex: 0, outcome: 'failed', status: 529 }] }]);
+    expect(Number.isNaN(Date.parse(earlier![0]!.failedAt))).toBe(false);
+    // Once recorded, the ledger keeps none of it.
+    expect((await d.ledger.progress(trigger.id, 'opus')).failedTries).toEqual([]);
   });
 
   it('posts a notice in plain words on its last attempt, which no model later reads as conversation', async () => {

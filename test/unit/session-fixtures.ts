@@ -159,7 +159,11 @@ export function interviewSession(o: InterviewOptions): TranscriptEvent[] {
         text: `${p.name}, answer ${n}: each conversation starts fresh for me.`,
         mode: o.mode,
         saw: o.mode === 'blind' ? [] : others(p.personaId),
-        modelTurn: turn(p, request(p, asked), at),
+        // The first persona's first answer came on its second try, after its host was overloaded on the first.
+        modelTurn:
+          n === 1 && i === 0
+            ? { ...turn(p, request(p, asked), at), try: 2, earlierTries: [{ try: 1, failedAt: new Date(Date.parse(at) - 9000).toISOString(), attempts: [{ hostIndex: 0, host: p.host, model: p.model, outcome: 'failed', reason: 'overloaded', status: 529 }] }] }
+            : turn(p, request(p, asked), at),
         discordMessageIds: [`9000000000000002${n}${i}`],
       });
       answers.push(id);
