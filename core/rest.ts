@@ -88,6 +88,27 @@ export function classifyDiscordError(err: unknown): DiscordFailure | undefined {
   return undefined;
 }
 
+/** Set on a request's failure when no HTTP answer came back (refused, reset, timed out, no such host). */
+const UNANSWERED = Symbol('chorus.discord-unanswered');
+
+function unanswered(err: unknown): unknown {
+  if (err !== null && typeof err === 'object') Object.defineProperty(err, UNANSWERED, { value: true });
+  return err;
+}
+
+/**
+ * Whether a failure says Discord (or the REST proxy in front of it) is away: no HTTP answer to a
+ * request sent, or Discord's own 5xx. Then nothing a job does will work until it is back, and the
+ * job is not at fault. A 429 is not: it says when to ask again. Looks through causes.
+ */
+export function discordAway(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as Record<symbol, unknown>)[UNANSWERED] === true) return true;
+    if ((e instanceof DiscordAPIError || e instanceof HTTPError) && (e.status >= 500 || e.status === 408)) return true;
+  }
+  return false;
+}
+
 export interface RestOptions {
   /** The Redis gate every chorus process shares; absent when chorus's REST proxy keeps the limit. */
   gate?: RestGate;
@@ -172,6 +193,11 @@ const INTERACTION_CALLBACK = /\/interactions\/\d+\/[^/]+\/callback$/;
 export function createRest(apiUrl: string, token: string, opts: RestOptions = {}): REST {
   const { gate } = opts;
   keepSecret(token);
+  // Every request leaves through here, so a failure with no HTTP answer is told from any other.
+  const send = (url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]) =>
+    DefaultRestOptions.makeRequest(url, init).catch((err: unknown) => {
+      throw unanswered(err);
+    });
   return new REST({
     api: apiUrl,
     version: '10',
@@ -189,7 +215,7 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             const path = new URL(url).pathname;
             // An interaction's first answer is due within 3 s, and interaction endpoints are not
             // bound to the global limit: it never waits in the gate (nor for a pause the gate holds).
-            if (INTERACTION_CALLBACK.test(path)) return DefaultRestOptions.makeRequest(url, { ...init, headers: sent });
+            if (INTERACTION_CALLBACK.test(path)) return send(url, { ...init, headers: sent });
             const webhook = /\/webhooks\/(\d+)\/([^/?]+)/.exec(path);
             // The bot's posts into a channel have a budget of their own too (5 per 5 s), which every
             // process must share: a persona's posts go this way when the channel's webhooks are held.
@@ -211,7 +237,7 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             }
             let answer: Awaited<ReturnType<typeof DefaultRestOptions.makeRequest>> | undefined;
             try {
-              answer = await DefaultRestOptions.makeRequest(url, { ...init, headers: sent });
+              answer = await send(url, { ...init, headers: sent });
             } finally {
               slot.release(answer);
             }
@@ -223,7 +249,7 @@ export function createRest(apiUrl: string, token: string, opts: RestOptions = {}
             return answer;
           },
         }
-      : {}),
+      : { makeRequest: send }),
   }).setToken(token);
 }
 

@@ -7,7 +7,7 @@ import { createBudgets } from '../core/budgets.ts';
 import { createHealthStore, hostsToCheck, startHealthChecks } from '../core/health.ts';
 import { createRegistry, observeRest, workerMetrics } from '../core/metrics.ts';
 import { createDiscordEdge, OVERFLOW_AFTER_MS, type DiscordEdge, type OverflowReason } from '../core/discord.ts';
-import { createRest } from '../core/rest.ts';
+import { createRest, discordAway } from '../core/rest.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { REPLY_QUEUE, type ReplyJob, type Turn } from '../core/replies.ts';
@@ -25,6 +25,13 @@ import { BotTokenRefusedError, type TurnOutcome } from './reply.ts';
 
 /** The longest an interview step waits between looks at a record store that is away. */
 const STORE_AWAY_MAX_WAIT_MS = 30_000;
+/** The longest a job waits between looks at Discord while it is away. */
+const DISCORD_AWAY_MAX_WAIT_MS = 30_000;
+/**
+ * How long a job waits for Discord, its tries untouched, before its failures count again: a reply
+ * still worth posting after an outage, without a request Discord always fails waiting forever.
+ */
+export const DISCORD_AWAY_LIMIT_MS = 15 * 60_000;
 
 export interface RunningWorker {
   /** The reply worker (absent in headless runs, which take only interview steps). */
@@ -137,6 +144,16 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     }
   };
 
+  // Discord (or the REST proxy) away is not the job's failure: it waits, its tries untouched, so an
+  // outage longer than the tries' backoff neither drops the answers nor leaves previews half-said.
+  const waitForDiscord = async (job: Job, token: string | undefined, err: unknown): Promise<void> => {
+    if (!discordAway(err) || Date.now() - job.timestamp > DISCORD_AWAY_LIMIT_MS) return;
+    const waitMs = Math.min(DISCORD_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(Math.max(job.attemptsStarted - 1, 0), 5));
+    log.warn({ jobId: job.id, waitMs, err: describeError(err) }, 'Discord cannot be reached: the job waits for it, its tries untouched');
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    throw new DelayedError();
+  };
+
   let closing = false;
   const worker = options.headless
     ? undefined
@@ -153,6 +170,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
               await job.moveToDelayed(Date.now() + 10_000, token);
               throw new DelayedError();
             }
+            await waitForDiscord(job, token, err);
             const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
             if (!lastTry || err instanceof DelayedError) throw err;
             const undone = await Promise.all(job.data.turns.map((t) => deps.ledger.progress(t.trigger.id, t.personaId).then((p) => !p.done, () => true)));
@@ -204,6 +222,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
           await job.moveToDelayed(Date.now() + waitMs, token);
           throw new DelayedError();
         }
+        await waitForDiscord(job, token, err);
         fatal(err);
         throw err;
       }

@@ -138,6 +138,20 @@ describe('Discord failing', () => {
     });
   }
 
+  it('waits for Discord while it is away, longer than a reply has tries, and then posts the answer once, asking the model once', async () => {
+    const channelId = h.discord.addChannel({ name: 'outage' });
+    const asked = h.anthropicHost.requests.length;
+    // Every request through a webhook (a preview, an edit, the post) gets no answer, six times: twice
+    // the reply's three tries. (Before, the tries were spent in a second, the turn dropped.)
+    const outage = Array.from({ length: 6 }, () => h.discord.failNext((c) => c.path.includes('/webhooks/'), { drop: true }));
+    await h.discord.userSays({ channelId, content: 'Opus, number 10' });
+    await Promise.all(outage);
+    await h.settled();
+    expect(said(h, channelId)).toEqual(['Opus: #10']);
+    expect(h.discord.messages(channelId).filter((m) => m.author.id === h.discord.botUser.id)).toEqual([]);
+    expect(h.anthropicHost.requests.length - asked).toBe(1);
+  });
+
   it('tells the channel once when Discord refuses a post for good (400), and asks no more', async () => {
     const channelId = h.discord.addChannel({ name: 'refused' });
     const refused = h.discord.failNext(webhookPost, { status: 400, body: { message: 'Invalid Form Body', code: 50035, errors: { content: { _errors: [{ code: 'BASE_TYPE_BAD', message: 'bad' }] } } } });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
 import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, TYPING_SKIPPED_MS, type DiscordEdge, type OverflowReason } from '../../core/discord.ts';
-import { createRest } from '../../core/rest.ts';
+import { createRest, discordAway } from '../../core/rest.ts';
 import { BOT_REQUESTS_PER_SECOND, createRestGate, SPARE_SHARE } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
@@ -472,5 +472,37 @@ describe("an interaction's first answer", () => {
     expect(await redis.pttl(`${gatePrefix}:rest-gate:webhook:pause`)).toBeGreaterThan(50_000);
     expect(discord.restCalls.some((c) => c.path.includes(`/interactions/${id}/`) && c.status === 204)).toBe(true);
     await deletePrefix(redis, gatePrefix);
+  });
+});
+
+describe('telling Discord away from a request at fault', () => {
+  it('says Discord is away for a request with no answer or a 5xx, with or without the shared gate, and not for a 4xx or a failure of its own', async () => {
+    const statuses = [502, 503, 404, 400];
+    const server = createServer((req, res) => {
+      const status = statuses.shift() ?? 500;
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `${status}`, code: 0 }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const gate = createRestGate(redis, `${prefix}-away`);
+    const failure = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err);
+    try {
+      for (const opts of [{}, { gate }]) {
+        const rest = createRest(`http://127.0.0.1:${port}/api`, 'token', { ...opts, timeoutMs: 2000 });
+        const answers = [await failure(rest.get(Routes.channel('1'))), await failure(rest.get(Routes.channel('1')))];
+        expect(answers.map(discordAway)).toEqual([true, true]); // 502, 503
+        expect(discordAway(await failure(rest.get(Routes.channel('1'))))).toBe(false); // 404
+        expect(discordAway(await failure(rest.get(Routes.channel('1'))))).toBe(false); // 400
+        statuses.push(502, 503, 404, 400);
+        // No answer at all: nothing listens there.
+        const nowhere = createRest('http://127.0.0.1:1/api', 'token', opts);
+        const refused = await failure(nowhere.get(Routes.channel('1')));
+        expect(discordAway(refused)).toBe(true);
+        expect(discordAway(new Error('wrapped', { cause: refused }))).toBe(true);
+      }
+      expect(discordAway(new TypeError('fetch failed'))).toBe(false); // not from a Discord request
+    } finally {
+      server.close();
+    }
   });
 });
