@@ -23,6 +23,8 @@ const AT_ONCE = 4;
 const MAX_PAGES = 5;
 
 const heardKey = (prefix: string) => `${prefix}:gateway-heard`;
+/** How often a gateway drops the channels it has not heard from within HEARD_WITHIN_MS. */
+const HEARD_TRIM_EVERY_MS = 3600_000;
 const DM = '@me';
 
 export interface HeardChannel {
@@ -32,9 +34,19 @@ export interface HeardChannel {
   heardAt: number;
 }
 
-/** Notes that the gateway routed a message in the channel: after a fresh session it is read again. */
+/** When this process last dropped channels not heard from lately, per prefix. */
+const trimmedAt = new Map<string, number>();
+
+/**
+ * Notes that the gateway routed a message in the channel: after a fresh session it is read again.
+ * Channels not heard from lately are dropped now and then here too: a gateway that keeps resuming
+ * its session never reads the list (which drops them), and would keep every channel it ever heard.
+ */
 export function noteHeard(redis: Redis, prefix: string, channelId: string, guildId: string | undefined, at: number): Promise<unknown> {
-  return redis.zadd(heardKey(prefix), at, `${guildId ?? DM}/${channelId}`);
+  const noted = redis.zadd(heardKey(prefix), at, `${guildId ?? DM}/${channelId}`);
+  if (at - (trimmedAt.get(prefix) ?? 0) < HEARD_TRIM_EVERY_MS) return noted;
+  trimmedAt.set(prefix, at);
+  return Promise.all([noted, redis.zremrangebyscore(heardKey(prefix), '-inf', `(${at - HEARD_WITHIN_MS}`)]);
 }
 
 /** Forgets a deleted channel. */

@@ -229,9 +229,17 @@ export function startGateway(config: Config, personas: Persona[], log: Logger, o
       case GatewayDispatchEvents.ChannelDelete:
       case GatewayDispatchEvents.ThreadDelete: {
         // What was kept of the channel goes with it: its target, its history, its webhooks' tokens
-        // (Discord deletes the webhooks with the channel).
+        // (Discord deletes the webhooks with the channel), its settings, its live-session mark (a
+        // recorded channel deleted has nothing more to record; its record stays in the store).
         const { id, guild_id } = P.Channel.pick({ id: true, guild_id: true }).parse(d);
-        await Promise.all([services.guildFacts.forgetChannel(id), stores.history.forget(id), stores.redis.del(webhookPoolKey(prefix, id)), forgetHeard(stores.redis, prefix, id, guild_id)]);
+        await Promise.all([
+          services.guildFacts.forgetChannel(id),
+          stores.history.forget(id),
+          stores.redis.del(webhookPoolKey(prefix, id)),
+          forgetHeard(stores.redis, prefix, id, guild_id),
+          stores.settings.forgetChannel(id),
+          stores.live.clear(id),
+        ]);
         return;
       }
       case GatewayDispatchEvents.ThreadListSync:

@@ -7,6 +7,7 @@ import type { REST } from '@discordjs/rest';
 import { Routes, type APIGuild, type APIRole } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
 import { CHANNEL_TARGET_SECONDS, channelTarget, channelTargetKey, lookUpChannelTarget } from '../core/channels.ts';
+import { boundedMap } from '../core/bounded-map.ts';
 import { idempotent } from '../core/rest.ts';
 import type { Channel, Role } from './payloads.ts';
 
@@ -48,12 +49,17 @@ export interface GuildFacts {
   permissionsOf(guildId: string): Promise<{ rolePermissions: Map<string, string>; ownerId?: string }>;
 }
 
+/** Channels and threads whose parent the gateway keeps in memory (about 130 B each). */
+const REMEMBERED_PARENTS = 100_000;
+
 /** How soon a guild's roles are read from Discord again for a role still unknown (one deleted, say). */
 const ROLES_REREAD_MS = 10 * 60_000;
 
 export function createGuildFacts(rest: REST, redis: Redis, prefix: string): GuildFacts {
   const rolesRead = new Map<string, { at: number; reading: Promise<void> }>();
-  const parents = new Map<string, string | null>(); // null: known not to be a thread
+  // null: known not to be a thread. Bounded: threads come and go for good, and one forgotten is read
+  // again from Redis (or Discord) when next spoken in.
+  const parents = boundedMap<string | null>(REMEMBERED_PARENTS);
   const roles = new Map<string, GuildRoles>();
   const owners = new Map<string, string>();
   // Channels learned with no message ever sent (Discord's last_message_id is null), not spoken in

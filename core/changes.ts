@@ -16,6 +16,8 @@ export interface ReadThroughCache<V> {
   get(key: string, read: () => Promise<V>): Promise<V>;
   /** Drops every copy now (this process's own change: it must not wait for the message). */
   drop(): void;
+  /** How many copies it holds (fresh or not yet swept). */
+  size(): number;
 }
 
 export function createChangeFeed(redis: Redis, prefix: string): ChangeFeed {
@@ -54,6 +56,12 @@ export function createChangeFeed(redis: Redis, prefix: string): ChangeFeed {
       subscribe();
       const values = new Map<string, { value: V; at: number }>();
       let generation = 0;
+      // Stale entries are swept once a period, so a place read once is not kept for good.
+      let sweptAt = Date.now();
+      const sweep = (now: number) => {
+        sweptAt = now;
+        for (const [key, entry] of values) if (now - entry.at >= ttlMs) values.delete(key);
+      };
       const drop = () => {
         generation += 1;
         values.clear();
@@ -68,10 +76,13 @@ export function createChangeFeed(redis: Redis, prefix: string): ChangeFeed {
           const started = generation;
           const value = await read();
           // Kept only if nothing changed meanwhile and changes are being heard.
-          if (live && generation === started) values.set(key, { value, at: Date.now() });
+          const now = Date.now();
+          if (live && generation === started) values.set(key, { value, at: now });
+          if (now - sweptAt >= ttlMs) sweep(now);
           return value;
         },
         drop,
+        size: () => values.size,
       };
     },
     async close() {

@@ -9,7 +9,8 @@ import { MAX_POLL_MS, type GateSlot, type RestGate } from './rest-gate.ts';
 import { redisScript } from './redis-script.ts';
 import { ChannelBusyError, ChannelFullError, idempotent, MissingPermissionError, NoSpareRoomError, ThreadLockedError, spareOnlyHeaders, WEBHOOK_WAIT_MS, webhookBucket, webhookTargetHeaders, withHeldSlot } from './rest.ts';
 import { withNameLine } from './split.ts';
-import { boundedMap, createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
+import { boundedMap } from './bounded-map.ts';
+import { createWebhookPools, MINUTE_CROWDED, type PoolOptions, type StoredWebhook } from './webhook-pools.ts';
 
 /** Model text must never ping anyone: no parsed mentions of any kind, on every post and edit. */
 export const NO_PINGS = { parse: [] as never[], users: [] as string[], roles: [] as string[], replied_user: false };

@@ -45,7 +45,7 @@ export const HISTORY_MEMORY_SECONDS = 30 * 24 * 3600;
 const WITHDRAWN_SECONDS = 24 * 3600;
 
 // KEYS: zset, messages hash, personas hash, places hash, place counter, filled flag, epoch,
-// withdrawn set. ARGV: size, complete (1/0), seconds kept, keep held (1/0), then (score, id, json)
+// deleted ids (a sorted set). ARGV: size, complete (1/0), seconds kept, keep held (1/0), then (score, id, json)
 // triples. A message new to the channel gets the next place (seq); the newest `size` stay; a message
 // deleted is never added back (a read from Discord made before its deletion arrives after it). A
 // complete channel is marked filled in the current epoch. The channel's keys are kept for the given
@@ -54,7 +54,7 @@ const ADD = redisScript(`
 local size = tonumber(ARGV[1])
 if ARGV[2] == '1' then redis.call('SET', KEYS[6], redis.call('GET', KEYS[7]) or '0') end
 for i = 5, #ARGV, 3 do
-  if redis.call('SISMEMBER', KEYS[8], ARGV[i + 1]) == 0 then
+  if redis.call('ZSCORE', KEYS[8], ARGV[i + 1]) == false then
     if ARGV[4] == '1' then redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[i + 2]) else redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2]) end
     redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
     if redis.call('HEXISTS', KEYS[4], ARGV[i + 1]) == 0 then
@@ -73,13 +73,13 @@ end
 for k = 1, 6 do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
 return 1`);
 
-// KEYS: zset, messages hash, personas hash, filled flag, epoch, places hash, withdrawn set. ARGV:
+// KEYS: zset, messages hash, personas hash, filled flag, epoch, places hash, deleted ids. ARGV:
 // limit, the id asked about ('' for none). Returns filled (0/1), withdrawn (0/1), then (json,
 // persona tag, place) triples, newest first.
 const READ = redisScript(`
 local filled = redis.call('GET', KEYS[4])
 local epoch = redis.call('GET', KEYS[5]) or '0'
-local withdrawn = ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[7], ARGV[2]) or 0
+local withdrawn = (ARGV[2] ~= '' and redis.call('ZSCORE', KEYS[7], ARGV[2]) ~= false) and 1 or 0
 local out = { (filled ~= false and filled == epoch) and 1 or 0, withdrawn }
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return out end
@@ -101,7 +101,10 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
   const filledKey = (c: string) => `${prefix}:history-filled:${c}`;
   const seqKey = (c: string) => `${prefix}:history-places:${c}`;
   const counterKey = (c: string) => `${prefix}:history-counter:${c}`;
-  const withdrawnKey = (c: string) => `${prefix}:history-withdrawn:${c}`;
+  // Deleted ids by when they were deleted, each forgotten a day after (a set whose TTL every deletion
+  // renewed kept them all in a channel with a deletion a day). A sorted set under a new name: the
+  // plain sets of earlier versions expire on their own.
+  const withdrawnKey = (c: string) => `${prefix}:history-deleted:${c}`;
   const epochKey = `${prefix}:gateway-epoch`;
 
   async function read(channelId: string, limit: number, asking = ''): Promise<{ filled: boolean; messages: ChannelMessage[]; withdrawn: boolean }> {
@@ -142,13 +145,15 @@ export function createHistoryStore(redis: Redis, prefix: string, size: number): 
     },
     async remove(channelId, ids) {
       if (ids.length === 0) return;
+      const now = Date.now();
       await redis
         .multi()
         .zrem(zkey(channelId), ...ids)
         .hdel(hkey(channelId), ...ids)
         .hdel(pkey(channelId), ...ids)
         .hdel(seqKey(channelId), ...ids)
-        .sadd(withdrawnKey(channelId), ...ids)
+        .zadd(withdrawnKey(channelId), ...ids.flatMap((id) => [now, id]))
+        .zremrangebyscore(withdrawnKey(channelId), '-inf', `(${now - WITHDRAWN_SECONDS * 1000}`)
         .expire(withdrawnKey(channelId), WITHDRAWN_SECONDS)
         .exec();
     },

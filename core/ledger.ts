@@ -29,10 +29,14 @@ for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return redis.call('HGET', KEYS[1], 'followUps')`);
-// KEYS: the post's key, the reply's hash. ARGV: who and depth, ttl, the piece's field, its state.
+// KEYS: the post's key, the reply's hash. ARGV: who and depth, ttl, the piece ('posted:<n>'), its
+// state. The piece's pending mark (its content, to look for after a lost answer) is not needed once
+// the post is recorded: it goes, so an entry never marked done (a notice, an interview's post) does
+// not keep its text for its whole TTL.
 const RECORD_POST = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('HDEL', KEYS[2], 'pending:' .. string.sub(ARGV[3], 8))
 if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 return 1`);
 

@@ -100,6 +100,8 @@ export interface SettingsStore {
   resolve(where: { guildId?: string; channelId: string; parentId?: string }): Promise<ResolvedSettings>;
   set(scope: 'channel' | 'guild', id: string, key: SettingKey, value: Settings[SettingKey]): Promise<void>;
   unset(scope: 'channel' | 'guild', id: string, key: SettingKey): Promise<void>;
+  /** A channel or thread deleted: its own settings go with it. */
+  forgetChannel(channelId: string): Promise<void>;
 }
 
 /**
@@ -131,6 +133,10 @@ export function createSettingsStore(redis: Redis, prefix: string, defaults: Sett
       await redis.hdel(key(scope, id), k);
       cache?.drop();
       await feed?.changed('settings');
+    },
+    async forgetChannel(channelId) {
+      // (Nothing announced: no one asks for a deleted channel's settings again.)
+      await redis.del(key('channel', channelId));
     },
   };
 }

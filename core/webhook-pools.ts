@@ -2,6 +2,7 @@
 // post goes through, when the pool grows, and what to forget when a webhook turns out gone. Knows how
 // crowded each webhook is from Discord's answers and the shared REST gate; speaks to Discord only to
 // find or create webhooks (core/discord.ts does the posting).
+import { boundedMap } from './bounded-map.ts';
 import { DiscordAPIError, REST, RESTEvents, type APIRequest, type ResponseLike } from './discord-rest.ts';
 import { Routes, type APIWebhook } from 'discord-api-types/v10';
 import type { Redis } from 'ioredis';
@@ -117,6 +118,12 @@ export const MINUTE_CROWDED = 20;
 /** Webhooks whose last minute a process remembers. */
 const REMEMBERED_WEBHOOKS = 10_000;
 
+/**
+ * A channel's pool is forgotten a month after it was last read (a channel deleted while the gateway
+ * was away, a server that removed chorus): used again, its webhooks are adopted back from Discord.
+ */
+const POOL_MEMORY_SECONDS = 30 * 24 * 3600;
+
 /** Every process drops its copies of the pools when one changes (see readPool). */
 const POOLS_TOPIC = 'webhook-pools';
 /** And reads a channel's pool again after this long, whatever it heard. */
@@ -135,7 +142,8 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   const ourWebhooksKey = `${prefix}:our-webhooks`;
   const fullKey = (channelId: string) => `${prefix}:webhooks-full:${channelId}`;
   const refusedKey = (channelId: string) => `${prefix}:webhooks-refused:${channelId}`;
-  const budgets = new Map<string, { remaining: number; resetAt: number }>();
+  /** Each webhook's budget as its last answer told it (a webhook unused since, forgotten first). */
+  const budgets = boundedMap<{ remaining: number; resetAt: number }>(REMEMBERED_WEBHOOKS);
   /** Each webhook's requests in the last minute, as the shared gate last counted them. */
   const minuteCalls = boundedMap<{ count: number; at: number }>(REMEMBERED_WEBHOOKS);
   /** Each channel's webhook posts in the last minute, likewise. */
@@ -166,7 +174,8 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
   /** A channel's pool: this process's copy, else Redis's (`fresh`: Redis's, always). */
   async function readPool(channelId: string, fresh = false): Promise<StoredWebhook[]> {
     const read = async () => {
-      const stored = await redis.get(poolKey(channelId));
+      // (Read and kept another month in one command: GETEX, Redis 6.2.)
+      const stored = await redis.getex(poolKey(channelId), 'EX', POOL_MEMORY_SECONDS);
       return stored === null ? [] : (JSON.parse(stored) as StoredWebhook[]);
     };
     return fresh || !pools ? read() : pools.get(channelId, read);
@@ -259,7 +268,7 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
           if (err instanceof MissingPermissionError && known.length > 0) await redis.set(refusedKey(channelId), '1', 'PX', FULL_RECHECK_MS);
           throw err;
         });
-        await redis.set(poolKey(channelId), JSON.stringify(pool));
+        await redis.set(poolKey(channelId), JSON.stringify(pool), 'EX', POOL_MEMORY_SECONDS);
         if (pool.length) await redis.sadd(ourWebhooksKey, ...pool.map((w) => w.id));
         await poolChanged();
         return pool;
@@ -359,26 +368,6 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     },
     noteChannelCalls(channelId, lastMinute) {
       channelCalls.set(channelId, { count: lastMinute, at: Date.now() });
-    },
-  };
-}
-
-/** A Map that forgets its least recently used entry beyond `size`. */
-export function boundedMap<V>(size: number) {
-  const map = new Map<string, V>();
-  return {
-    get(key: string): V | undefined {
-      const value = map.get(key);
-      if (value !== undefined) {
-        map.delete(key);
-        map.set(key, value);
-      }
-      return value;
-    },
-    set(key: string, value: V): void {
-      map.delete(key);
-      map.set(key, value);
-      if (map.size > size) map.delete(map.keys().next().value!);
     },
   };
 }

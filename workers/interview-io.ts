@@ -10,6 +10,7 @@ import { sessionKey, type InterviewQueues, type SessionState } from '../core/int
 import type { Ledger } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { splitMessage } from '../core/split.ts';
+import type { LiveSessions } from '../core/transcript/live.ts';
 import type { RecordStore, SessionRow } from '../core/transcript/store.ts';
 import { postPieces, type PostTarget } from './post.ts';
 
@@ -26,6 +27,8 @@ export interface InterviewDeps {
   now?: () => Date;
   /** Host health and the metrics observer, as replies use them. */
   hostOptions?: AskOptions;
+  /** Which threads hold a live session: a session ending on its own frees its thread, as `/interview end` does. */
+  live?: LiveSessions;
 }
 
 /** The session's key for events, jobs and posts (see sessionKey). */

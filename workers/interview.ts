@@ -92,11 +92,18 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
   const auditor = state.plan.interviewer.kind === 'auditor' ? deps.personas.get(state.plan.interviewer.personaId) : undefined;
   const auditorParticipant: Participant | undefined = auditor ? { kind: 'persona', personaId: auditor.id, name: auditor.name } : undefined;
   let auditorTurn: ModelTurn | undefined;
+  // Once the auditor's move is acted on (its question recorded, or the session ended), the reply
+  // saved for a re-run can go: the whole model call would otherwise stay in Redis for the ledger's TTL.
+  let actedOn = async <T>(result: T): Promise<T> => result;
   if (step.kind === 'consult-auditor') {
     if (!auditor) throw new Error(`auditor persona ${JSON.stringify(state.plan.interviewer)} is not configured`);
     // The auditor's reply is saved before it is acted on: a step killed after posting its follow-up
     // acts on the same reply again (and finds the post), never on a new one beside an orphaned post.
     const key = eventId(keyOf(session), 'auditor-turn', progress(events, state.plan).questions.length);
+    actedOn = async (result) => {
+      await deps.ledger.markDone(key, auditor.id);
+      return result;
+    };
     const saved = await deps.ledger.progress(key, auditor.id);
     let reply: { text: string; turn: ModelTurn } | undefined = saved.text !== undefined && saved.meta ? (JSON.parse(saved.meta) as { text: string; turn: ModelTurn }) : undefined;
     const followUpsLeft = step.followUpsLeft;
@@ -126,14 +133,14 @@ async function takeNextStep(session: SessionRow, state: SessionState, lastTry: b
       await startConsent(session, state, step.personaIds, deps);
       return 'asking-consent';
     case 'ask-script':
-      return ask(session, state, { text: step.text, source: 'script', askedBy: auditorParticipant ?? { kind: 'system' } }, `script-${step.scriptIndex}`, deps, step);
+      return actedOn(await ask(session, state, { text: step.text, source: 'script', askedBy: auditorParticipant ?? { kind: 'system' } }, `script-${step.scriptIndex}`, deps, step));
     case 'ask-follow-up': {
       const n = progress(events, state.plan).followUps + 1;
-      return ask(session, state, { text: step.text, source: 'auditor', askedBy: auditorParticipant!, followUpOf: step.followUpOf, ...(auditorTurn ? { modelTurn: auditorTurn } : {}) }, `follow-up-${n}`, deps);
+      return actedOn(await ask(session, state, { text: step.text, source: 'auditor', askedBy: auditorParticipant!, followUpOf: step.followUpOf, ...(auditorTurn ? { modelTurn: auditorTurn } : {}) }, `follow-up-${n}`, deps));
     }
     case 'end':
       await endSession(session, step.reason, deps);
-      return `ended:${step.reason}`;
+      return actedOn(`ended:${step.reason}`);
     case 'ended': {
       // Its end is recorded but its status is not: a step crashed while closing it. Finish closing.
       const ended = events.find((e): e is EventOf<'session_ended'> => e.type === 'session_ended')!;
@@ -224,6 +231,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
     });
     if (answered.kind !== 'answered') {
       await recordNoAnswer(session, questionId, personaId, persona.name, answered.message, answered.attempts, deps, persona);
+      await deps.ledger.markDone(id, personaId); // recorded: its tries' notes can go
       return 'error';
     }
     // An empty answer is recorded as it was (no text); the thread shows why there is none.
@@ -289,4 +297,7 @@ async function endSession(session: SessionRow, reason: EventOf<'session_ended'>[
     });
   }
   await closeSession(deps.store, deps.queues, session, reason, iso(deps));
+  // The thread is an interview no more: what is said there after is said as anywhere else (and its
+  // mark would otherwise stay in Redis for good). Only this session's mark: never a later one's.
+  if (session.channelId && deps.live && (await deps.live.of(session.channelId))?.sessionId === session.id) await deps.live.clear(session.channelId);
 }

@@ -210,6 +210,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
           ledger: deps.ledger,
           ...(options.headless ? {} : { discord }),
           ...(deps.hostOptions ? { hostOptions: deps.hostOptions } : {}),
+          live: stores.live,
           maxTokens: config.HISTORY_TOKENS,
           log,
         });

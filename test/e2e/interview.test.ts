@@ -144,6 +144,16 @@ describe('an auditor-led interview in Discord', () => {
     // Sequential: Base's answer to each question was written having read GPT's.
     for (const e of events) if (e.type === 'answer' && e.persona.personaId === 'base') expect(e.saw).toHaveLength(events.filter((x) => x.type === 'answer' && x.persona.personaId === 'gpt' && x.seq! < e.seq!).length);
     expect(h.discord.messages(threadId).at(-1)?.content).toMatch(/The interview has ended \(script-finished\)/);
+    // The auditor's replies, saved until acted on, are not kept after (each is a whole model call).
+    const ledgerKeys = await h.stores.redis.keys(`${h.config.CHORUS_PREFIX}:reply:*:opus`); // Opus audits here
+    expect(ledgerKeys.length).toBeGreaterThan(0);
+    for (const k of ledgerKeys) expect(await h.stores.redis.hexists(k, 'meta'), k).toBe(0);
+    // Ended on its own, as by `/interview end`, the thread is an interview no more: a persona named
+    // there answers as anywhere else.
+    expect(await h.stores.live.of(threadId)).toBeUndefined();
+    const answered = h.discord.nextMessage((m) => m.channel_id === threadId && m.author.username === 'GPT');
+    await h.discord.userSays({ channelId: threadId, content: 'GPT, one more thing?' });
+    expect((await answered).content).toBe('GPT answers.');
   });
 
   it("acts on the auditor's reply it saved, and says the interview ended, whatever Discord lost on the way", async () => {

@@ -15,7 +15,7 @@ describe('what Redis keeps of a channel', () => {
 
   const keysOf = async (channelId: string) => {
     const prefix = h.config.CHORUS_PREFIX;
-    const names = ['history', 'history-messages', 'history-personas', 'history-places', 'history-counter', 'channel', 'webhooks'].map((k) => `${prefix}:${k}:${channelId}`);
+    const names = ['history', 'history-messages', 'history-personas', 'history-places', 'history-counter', 'channel', 'webhooks', 'settings:channel', 'live-session'].map((k) => `${prefix}:${k}:${channelId}`);
     const ttls = await Promise.all(names.map((k) => h.stores.redis.ttl(k)));
     return Object.fromEntries(names.map((k, i) => [k.slice(prefix.length + 1, k.length - channelId.length - 1), ttls[i]]));
   };
@@ -41,7 +41,16 @@ describe('what Redis keeps of a channel', () => {
       }
       expect(ttls['channel'], `channel of ${id}`).toBeGreaterThan(0);
     }
-    expect((await keysOf(channelId))['webhooks']).toBe(-1); // the pool lives as long as the channel
+    // The pool is kept a month after it was last read (used again, its webhooks are adopted back).
+    expect((await keysOf(channelId))['webhooks']).toBeGreaterThan(29 * 24 * 3600);
+
+    // Settings of its own and a live session (a recording, an interview) go with it too.
+    for (const id of [channelId, threadId]) {
+      await h.stores.settings.set('channel', id, 'chainDepth', 1);
+      await h.stores.live.set(id, { sessionId: `s-${id}`, kind: 'channel' });
+      expect((await keysOf(id))['settings:channel']).toBe(-1);
+      expect((await keysOf(id))['live-session']).toBe(-1);
+    }
 
     h.discord.deleteChannel(threadId);
     await vi.waitFor(async () => expect(Object.values(await keysOf(threadId)).every((ttl) => ttl === -2)).toBe(true), { timeout: 10_000, interval: 20 });

@@ -114,6 +114,7 @@ function sharedFeed(): ChangeFeed {
           return values.get(key)!;
         },
         drop,
+        size: () => values.size,
       };
     },
     async close() {},

@@ -85,6 +85,10 @@ describe('what a ledger entry costs over time', () => {
     expect(await redis.ttl(`${prefix}:reply:notice-c1-refused:chorus`)).toBeGreaterThan(89 * 24 * 3600);
     await ledger.recordPost('interview-q1', 'opus', 0, { messageId: 'p9', webhookId: 'w9', final: true }, { depth: 0, notice: false });
     expect(await redis.ttl(`${prefix}:reply:interview-q1:opus`)).toBeGreaterThan(89 * 24 * 3600);
+    // Posted and recorded, a piece's pending content (kept to look for it after a lost answer) goes:
+    // such an entry is never marked done, and would keep the text as long as its TTL.
+    await ledger.recordPost('notice-c1-refused', 'chorus', 0, { messageId: 'p11', webhookId: 'w9', final: true }, { depth: 0, notice: true });
+    expect(await redis.hkeys(`${prefix}:reply:notice-c1-refused:chorus`)).toEqual(['posted:0']);
   });
 
   it('does not lengthen a finished entry’s week when a post is recorded after it', async () => {

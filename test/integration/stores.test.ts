@@ -1,6 +1,6 @@
 // The Redis-backed stores against the real local Redis.
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHistoryStore } from '../../core/history.ts';
 import type { ChannelMessage } from '../../core/messages.ts';
 import { QueueEvents, Worker } from 'bullmq';
@@ -306,6 +306,21 @@ describe('history store', () => {
     expect((await history.recent('h1', 10)).map((m) => m.content)).toEqual(['three (edited)', 'four']);
   });
 
+  it('remembers each deletion a day, however often the channel sees another', async () => {
+    const [early, late] = [message('deleted first'), message('deleted a day later')];
+    await history.add('h5', [early, late]);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      await history.remove('h5', [early.id]);
+      vi.setSystemTime(Date.now() + 25 * 3600_000);
+      await history.remove('h5', [late.id]);
+      expect((await history.read('h5', 10, early.id)).withdrawn).toBe(false);
+      expect((await history.read('h5', 10, late.id)).withdrawn).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('keeps the copy it holds when told to (a refill from Discord knows less than the gateway did)', async () => {
     const seen = message('hey @GPT');
     await history.add('h4', [seen]);
@@ -382,5 +397,17 @@ describe('rest gate: a 429 that stops more than its own request', () => {
     (await gate.acquire('bot')).release(answer(429, {}));
     await redis.ping();
     expect(await pauseLeft('bot')).toBeLessThanOrEqual(BLOCK_FIRST_MS);
+  });
+});
+
+describe('channels the gateway heard from', () => {
+  it('drops those not heard from in a day as messages come, not only when a fresh session reads them', async () => {
+    const { noteHeard } = await import('../../bot/catch-up.ts');
+    const start = Date.now();
+    await noteHeard(redis, prefix, '111', '1', start);
+    await noteHeard(redis, prefix, '222', '1', start + 60_000);
+    expect(await redis.zrange(`${prefix}:gateway-heard`, '0', '-1')).toEqual(['1/111', '1/222']);
+    await noteHeard(redis, prefix, '333', '1', start + 25 * 3600_000);
+    expect(await redis.zrange(`${prefix}:gateway-heard`, '0', '-1')).toEqual(['1/333']);
   });
 });
