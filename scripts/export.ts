@@ -190,6 +190,10 @@ async function main(): Promise<string> {
   const sentKeyOfId = new Map(submission.messages.map((m) => [m.id, keyOf(m)]));
   const wrong: string[] = [];
   if (readBack.metadata?.chorus_upload?.session !== mark) wrong.push('the submission does not carry this session');
+  // What was sent, as JSON carries it (no undefined fields), to compare with what came back.
+  const sent = JSON.parse(JSON.stringify(submission)) as typeof submission;
+  const sentMessages = new Map(sent.messages.map((m) => [keyOf(m), m]));
+  if (!same) for (const f of ['title', 'visibility', 'submission_type', 'source_type', 'metadata'] as const) if (!isDeepStrictEqual(readBack[f], sent[f])) wrong.push(`the submission's ${f} differs`);
   if (back.length !== submission.messages.length) wrong.push(`${back.length} messages on the server, ${submission.messages.length} sent`);
   for (const m of submission.messages) {
     const k = keyOf(m);
@@ -205,6 +209,14 @@ async function main(): Promise<string> {
     if (b.order !== m.order || b.participant_name !== m.participant_name || b.participant_type !== m.participant_type) wrong.push(`${at}: order, name or type differ`);
     if (m.metadata?.type !== 'header' && !isDeepStrictEqual(b.content_blocks, m.content_blocks)) wrong.push(`${at}: content differs`);
     if ((b.model_info?.model_id ?? null) !== (m.model_info?.model_id ?? null) || (b.model_info?.provider ?? null) !== (m.model_info?.provider ?? null)) wrong.push(`${at}: model_info differs`);
+    if ((b.timestamp ?? null) !== (m.timestamp ?? null)) wrong.push(`${at}: timestamp differs`);
+    // Made from this very submission, the server's copy is the same in every field it kept: the
+    // whole model call, each message's metadata. (An earlier upload's ids and hashes are its own.)
+    const { submission_id: _submission, hidden_from_models: _hidden, ...kept } = b as ServerMessage & { submission_id?: unknown };
+    if (!same && !isDeepStrictEqual(kept, sentMessages.get(k))) {
+      const fields = Object.keys({ ...kept, ...sentMessages.get(k) }).filter((f) => !isDeepStrictEqual((kept as Json)[f], (sentMessages.get(k) as Json | undefined)?.[f]));
+      wrong.push(`${at}: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}`);
+    }
     if (Boolean(b.hidden_from_models) !== hidden.has(k)) wrong.push(`${at} should ${hidden.has(k) ? '' : 'not '}be hidden from models, and is${hidden.has(k) ? ' not' : ''}`);
   }
   if (wrong.length) throw new Failure(`submission ${id} read back does not match what was sent (${wrong.length}): ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? '; …' : ''}`);

@@ -73,7 +73,11 @@ export interface CreateSubmissionRequest {
 
 export interface ResearchCommonsOptions {
   visibility?: Visibility;
-  /** Topic tags (metadata.tags); the protocol id and mode are always added. */
+  /**
+   * Research topics the submission belongs to (metadata.tags): the server reads them as topic names,
+   * attaching each named topic's annotation schemes, and the public ones only to a submission with
+   * none. So nothing of chorus's own goes there (the protocol and mode are in metadata.chorus).
+   */
   tags?: string[];
   title?: string;
   /**
@@ -329,7 +333,11 @@ export function toResearchCommons(
 
   const messages: SubmissionMessage[] = drafts.map(({ key, ...d }, i) => ({ ...d, id: idOf(key), parent_message_id: i === 0 ? null : idOf(drafts[i - 1]!.key), order: i }));
   const ended = events.find((e) => e.type === 'session_ended');
-  const tags = [...new Set(['chorus', ...(h.protocol ? [h.protocol.id] : []), ...(h.mode ? [h.mode] : []), ...(opts.tags ?? [])])];
+  const tags = [...new Set(opts.tags ?? [])];
+  // The chain shows every message; which persona read which is in each answer's metadata.saw.
+  const hiddenMeans = hidden.size
+    ? { hiddenFromModels: 'marked on a message no interviewed persona answering after it read (a blind answer, a consent answer); an auditor persona and judges read every answer: each answer says what it read in metadata.saw' }
+    : {};
   const submission: CreateSubmissionRequest = {
     title: opts.title ?? (h.protocol ? `${h.protocol.title} (chorus ${h.kind}, ${h.startedAt.slice(0, 10)})` : `chorus ${h.kind} session ${h.startedAt.slice(0, 10)}`),
     source_type: h.discord ? 'discord' : 'other',
@@ -337,8 +345,9 @@ export function toResearchCommons(
     visibility: opts.visibility ?? 'private',
     messages,
     metadata: {
-      tags,
+      ...(tags.length ? { tags } : {}),
       chorus: h,
+      ...hiddenMeans,
       ...(ended?.type === 'session_ended' ? { ended: { at: ended.at, reason: ended.reason, usage: ended.usage } } : {}),
       ...(consent.length || withdrawals.length ? { consent: { decisions: consent, withdrawals } } : {}),
       ...(judgements.length ? { judgements } : {}),

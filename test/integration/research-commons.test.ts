@@ -55,6 +55,7 @@ beforeAll(async () => {
   await seed('s-human-seq', interviewSession({ interviewer: 'human', mode: 'sequential', sessionId: 's-human-seq' }));
   await seed('s-human-blind', interviewSession({ interviewer: 'human', mode: 'blind', sessionId: 's-human-blind' }));
   await seed('s-dropped', interviewSession({ interviewer: 'auditor', mode: 'blind', sessionId: 's-dropped' }));
+  await seed('s-dropped-request', interviewSession({ interviewer: 'auditor', mode: 'blind', sessionId: 's-dropped-request' }));
   await seed('s-running', interviewSession({ interviewer: 'human', mode: 'blind', sessionId: 's-running' }), 'running');
   const broken = interviewSession({ interviewer: 'human', mode: 'blind', sessionId: 's-broken' }).map((e) => (e.type === 'answer' ? { ...e, at: 'yesterday' } : e));
   await seed('s-broken', broken);
@@ -136,6 +137,17 @@ describe('npm run export -- --to research-commons', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     } finally {
       rc.ignoreHiddenFlags(false);
+    }
+  });
+
+  it('catches a field the server answered 201 for but did not keep (the model call a record rests on)', async () => {
+    rc.forgetModelInfoField('raw_request');
+    try {
+      const r = await upload('s-dropped-request');
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toMatch(/^export: submission .* read back does not match what was sent \(\d+\): message .* model_info differs/);
+    } finally {
+      rc.forgetModelInfoField(undefined);
     }
   });
 

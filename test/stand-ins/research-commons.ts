@@ -101,6 +101,11 @@ export interface ResearchCommonsStandIn {
   failNext(match: { method?: string; path: RegExp }, times?: number, status?: number): void;
   /** Answer hidden-from-models calls with 200 and store nothing (what an unknown message id gets). */
   ignoreHiddenFlags(on: boolean): void;
+  /**
+   * Store new submissions' messages without this field of model_info (a server version that kept
+   * less than it was sent, answering 201 all the same); undefined: keep everything.
+   */
+  forgetModelInfoField(field: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -144,6 +149,7 @@ export async function startResearchCommons(): Promise<ResearchCommonsStandIn> {
   const requests: LoggedRequest[] = [];
   const faults: { method?: string; path: RegExp; times: number; status: number }[] = [];
   let ignoreHidden = false;
+  let forgottenModelInfoField: string | undefined;
 
   const userOf = (req: IncomingMessage, required: boolean): User | undefined => {
     const token = req.headers.authorization?.split(' ')[1];
@@ -203,6 +209,7 @@ export async function startResearchCommons(): Promise<ResearchCommonsStandIn> {
       };
       subs.set(id, s);
       // A Map by id: two messages with one id leave one.
+      if (forgottenModelInfoField) for (const x of msgs) delete (x.model_info as Record<string, unknown> | undefined)?.[forgottenModelInfoField];
       messages.set(id, new Map(msgs.map((x) => [x.id, x])));
       for (const x of msgs) idOwners.set(x.id, (idOwners.get(x.id) ?? new Set()).add(id));
       return [201, s];
@@ -308,6 +315,9 @@ export async function startResearchCommons(): Promise<ResearchCommonsStandIn> {
     },
     ignoreHiddenFlags(on) {
       ignoreHidden = on;
+    },
+    forgetModelInfoField(field) {
+      forgottenModelInfoField = field;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -384,7 +384,12 @@ describe('Research Commons export', () => {
     const { submission, hiddenFromModels } = toResearchCommons(blindSession(), { tags: ['training'] });
     expect(validateSubmission(submission)).toEqual([]);
     expect(submission).toMatchObject({ source_type: 'discord', submission_type: 'conversation', visibility: 'private' });
-    expect(submission.metadata).toMatchObject({ tags: expect.arrayContaining(['training', 'self-change', 'blind']), chorus: { sessionId: 'sess-blind' } });
+    // Tags are research topics the server attaches annotation schemes by: only those asked for.
+    expect(submission.metadata).toMatchObject({ tags: ['training'], chorus: { sessionId: 'sess-blind', mode: 'blind' } });
+    // With none asked for, none: the server then attaches its public schemes.
+    expect(toResearchCommons(blindSession()).submission.metadata).not.toHaveProperty('tags');
+    // What the server's flag means here is said with it: not that no model read the answer.
+    expect(submission.metadata?.hiddenFromModels).toMatch(/auditor persona and judges read every answer/);
     const [root, ...rest] = submission.messages;
     expect(root).toMatchObject({ parent_message_id: null, participant_type: 'system' });
     expect((root!.content_blocks[0] as { text: string }).text).toContain(DISCLOSURE);
