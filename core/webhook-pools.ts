@@ -280,21 +280,22 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
     return work;
   }
 
-  /** Adds webhooks to `known`; with none known, first adopts the ones chorus made here before. */
+  /**
+   * Adds webhooks to `known`, first adopting those chorus made here and does not know of: made
+   * before (a pool forgotten), or made by a create whose answer was lost (Discord away, a proxy
+   * killed), which would otherwise stay unused against the channel's 15.
+   */
   // (A channel found full is not asked again for FULL_RECHECK_MS: see ChannelFullError.)
   async function createWebhooks(channelId: string, wanted: number, known: StoredWebhook[]): Promise<StoredWebhook[]> {
     try {
       const pool = [...known];
-      if (pool.length === 0) {
-        const applicationId = await o.identity.applicationId();
-        const existing = (await idempotent(() => rest.get(Routes.channelWebhooks(channelId)))) as APIWebhook[];
-        pool.push(
-          ...existing
-            .filter((w) => w.application_id === applicationId && (w.name ?? '').startsWith(WEBHOOK_NAME) && w.token)
-            .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
-            .map((w) => ({ id: w.id, token: w.token! })),
-        );
-      }
+      const applicationId = await o.identity.applicationId();
+      const existing = (await idempotent(() => rest.get(Routes.channelWebhooks(channelId)))) as APIWebhook[];
+      const held = new Set(pool.map((w) => w.id));
+      const ours = existing
+        .filter((w) => w.application_id === applicationId && (w.name ?? '').startsWith(WEBHOOK_NAME) && w.token && !held.has(w.id))
+        .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      for (const w of ours) if (pool.length < Math.max(wanted, poolSize)) pool.push({ id: w.id, token: w.token! });
       while (pool.length < wanted) {
         try {
           const created = (await rest.post(Routes.channelWebhooks(channelId), { body: { name: `${WEBHOOK_NAME}-${pool.length + 1}` } })) as APIWebhook;

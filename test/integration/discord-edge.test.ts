@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Routes } from 'discord-api-types/v10';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
 import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, TYPING_SKIPPED_MS, type DiscordEdge, type OverflowReason } from '../../core/discord.ts';
@@ -135,6 +135,24 @@ describe('webhook pools kept in memory by several processes', () => {
     const used = new Set<string>();
     for (const personaId of ['p0', 'p1']) used.add((await b.postAs({ channelId }, { personaId, name: personaId }, `from ${personaId}`)).webhookId);
     expect(used).toEqual(new Set([first.webhookId, grown.webhookId]));
+  });
+
+  it('adopts a webhook Discord made when the answer to its creation was lost, rather than make another', async () => {
+    const edge = processEdge(`${prefix}-lost-create`, { feed: sharedFeed() });
+    const channelId = discord.addChannel({ name: 'lost-create' });
+    const creates = () => discord.restCalls.filter((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/webhooks`)).length;
+    const first = await edge.postAs({ channelId }, speaker, 'one');
+    // Discord makes the second webhook, but its answer never comes back.
+    const lost = discord.failNext((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/webhooks`), { drop: true, accept: true });
+    edge.noteWebhookWait(first.webhookId, 1000);
+    expect((await edge.postAs({ channelId }, speaker, 'two')).webhookId).toBe(first.webhookId); // the pool could not grow
+    await lost;
+    // Growing again finds it: two webhooks in the channel, both used, none made a third time.
+    await vi.waitFor(async () => {
+      edge.noteWebhookWait(first.webhookId, 1000);
+      expect((await edge.postAs({ channelId }, speaker, 'three')).webhookId).not.toBe(first.webhookId);
+    });
+    expect(creates()).toBe(2);
   });
 
   it("sends posts past a webhook that is near Discord's 30 requests a minute, growing the pool", async () => {
