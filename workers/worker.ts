@@ -1,5 +1,6 @@
 // The worker process's wiring: BullMQ workers for reply jobs and interview steps, with their edges.
 import { DelayedError, Worker, type Job } from 'bullmq';
+import { Routes } from 'discord-api-types/v10';
 import type { Config } from '../core/config.ts';
 import { createBotIdentity } from '../core/application.ts';
 import { startAdminServer, type AdminServer } from '../core/admin-server.ts';
@@ -18,6 +19,7 @@ import { INTERVIEW_QUEUE, type InterviewJob } from '../core/interview/sessions.t
 import { startRecordWriter } from '../core/transcript/outbox.ts';
 import { RecordStoreAwayError } from '../core/transcript/store-away.ts';
 import type { RecordStore } from '../core/transcript/store.ts';
+import { watchForDiscord } from './discord-watch.ts';
 import { recordPersonaPosts } from './record.ts';
 import { giveUp, runReplyJob, type JobResult, type ReplyJobDeps } from './replies.ts';
 import { processInterviewJob } from './interview.ts';
@@ -146,11 +148,15 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
 
   // Discord (or the REST proxy) away is not the job's failure: it waits, its tries untouched, so an
   // outage longer than the tries' backoff neither drops the answers nor leaves previews half-said.
+  // Woken as soon as Discord answers this process again (the watch looks on its behalf), else at
+  // the end of its own backoff.
+  const discordWatch = watchForDiscord({ look: () => rest.get(Routes.gatewayBot()), log });
   const waitForDiscord = async (job: Job, token: string | undefined, err: unknown): Promise<void> => {
     if (!discordAway(err) || Date.now() - job.timestamp > DISCORD_AWAY_LIMIT_MS) return;
     const waitMs = Math.min(DISCORD_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(Math.max(job.attemptsStarted - 1, 0), 5));
-    log.warn({ jobId: job.id, waitMs, err: describeError(err) }, 'Discord cannot be reached: the job waits for it, its tries untouched');
+    log.debug({ jobId: job.id, waitMs, err: describeError(err) }, 'Discord cannot be reached: the job waits for it, its tries untouched');
     await job.moveToDelayed(Date.now() + waitMs, token);
+    discordWatch.waiting(job, err);
     throw new DelayedError();
   };
 
@@ -244,6 +250,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     close() {
       closed ??= (async () => {
         closing = true;
+        discordWatch.close();
         await Promise.all([worker?.close(), interviews.close(), checks?.stop(), admin.then((a) => a?.close()), recordWriter.close()]);
         await stores.close();
       })();

@@ -168,6 +168,24 @@ describe('Discord failing', () => {
   });
 });
 
+describe('Discord back after an outage', () => {
+  it('wakes the replies waiting for it as soon as it answers again, not at the end of their own backoff', async () => {
+    // A backoff of a minute: only the worker's look at Discord (every few seconds) can wake the reply sooner.
+    const h = await startHarness({ env: { RETRY_BACKOFF_MS: '60000' } });
+    try {
+      h.anthropicHost.setResponder(echo);
+      const channelId = h.discord.addChannel({ name: 'back' });
+      const lost = h.discord.failNext((c) => c.path.includes('/webhooks/'), { drop: true });
+      const reply = h.discord.nextMessage((m) => m.channel_id === channelId && m.author.username === 'Opus');
+      await h.discord.userSays({ channelId, content: 'Opus, number 11' });
+      await lost;
+      expect((await reply).content).toBe('#11');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('Discord refusing the bot token (401)', () => {
   it('stops the worker with a clear message; the reply waits in the queue for a worker with a good token', async () => {
     const h = await startHarness({ inProcessWorkers: 0 });
