@@ -8,7 +8,7 @@ import type { Persona } from '../personas/schema.ts';
 import { toModelTurn } from '../core/transcript/model-turn.ts';
 import { locateShown } from '../core/transcript/shown.ts';
 import { RetryableHostError, type HostAttempt } from '../core/hosts/fallback.ts';
-import { emptyAnswerNotice, shownAnswer } from '../core/hosts/notices.ts';
+import { emptyAnswerNotice, reasoned, shownAnswer } from '../core/hosts/notices.ts';
 import { madeAt } from '../core/messages.ts';
 import { answerContext, auditorContext, parseAuditorReply } from '../core/interview/context.ts';
 import { applyAuditorMove, awaitingAnswers, nextStep, progress, quotedAnswer, takingPart, type NextStep } from '../core/interview/plan.ts';
@@ -246,7 +246,7 @@ async function answer(session: SessionRow, state: SessionState, questionId: stri
   let discordMessageIds: string[] = [];
   if (session.channelId && deps.discord) {
     try {
-      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text ? shownAnswer(persona, text, turn.stopReason) : emptyAnswerNotice(persona, turn.stopReason, Boolean(turn.reasoning)), asked, !text);
+      discordMessageIds = await postOnce(deps, session.channelId, id, persona, text ? shownAnswer(persona, text, turn.stopReason) : emptyAnswerNotice(persona, turn.stopReason, reasoned(turn)), asked, !text);
     } catch (err) {
       // The answer is research data whether or not Discord shows it: on the last try, keep it.
       if (!lastTry) throw err;

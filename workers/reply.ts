@@ -9,7 +9,7 @@ import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
 import { askPersona, readHealthAhead, RetryableHostError, type AskOptions } from '../core/hosts/fallback.ts';
-import { answerNotice, cutOffMark, unavailableNotice } from '../core/hosts/notices.ts';
+import { answerNotice, cutOffMark, reasoned, unavailableNotice } from '../core/hosts/notices.ts';
 import { budgetNotice, dayOf, limitsOf, type BudgetVerdict, type Budgets } from '../core/budgets.ts';
 import type { Ledger, ReplyKind, ReplyProgress } from '../core/ledger.ts';
 import { describeError, type Logger } from '../core/log.ts';
@@ -320,7 +320,7 @@ async function generate(
       const modelTurn = toModelTurn(answer, locateShown(answer.request.body, kept, prompt.system), attempt, progress.failedTries);
       // An answer with no text, or one its host stopped part way, is shown as a notice (not read or
       // answered as the persona's words), and recorded as what it was, with its stop reason.
-      const notice = answerNotice(persona, said, answer.completion.stopReason, Boolean(answer.completion.reasoning));
+      const notice = answerNotice(persona, said, answer.completion.stopReason, reasoned(answer.completion));
       const mark = notice ? undefined : cutOffMark(persona, answer.completion.stopReason);
       text = notice ?? said + (mark ?? '');
       saved = { kind: notice ? 'notice' : 'reply', host: modelTurn.host.label, model: answer.completion.model, usage: answer.completion.usage, modelTurn, ...(mark ? { mark } : {}) };

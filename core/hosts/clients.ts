@@ -196,27 +196,73 @@ function anthropicClient(sdk: Anthropic, timeoutMs: number): HostClient {
   return {
     async complete(request, onText) {
       if (request.provider !== 'anthropic') throw new Error(`anthropic host cannot send a ${request.provider} request`);
-      const { stream: _, ...body } = request.body; // the SDK's stream() sends stream: true itself
       const silence = silenceLimit(timeoutMs);
-      const stream = listener.run({ heard: silence.heard, ended: () => undefined }, () => sdk.messages.stream(body, { signal: silence.signal }));
-      if (onText) stream.on('text', (delta) => onText(delta));
       // (Aborted for silence: the reason says so, not the SDK's bare "aborted".)
-      const message = await stream.finalMessage().catch((err: unknown) => unwrapped(silence.signal.aborted ? silence.signal.reason : err)).finally(silence.done);
-      const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-      // Thinking blocks (a server that thinks unasked; chorus asks for none); a redacted one is only named.
-      const reasoning = message.content
-        .map((block) => (block.type === 'thinking' ? block.thinking : block.type === 'redacted_thinking' ? '[redacted thinking]' : ''))
-        .filter(Boolean)
-        .join('\n\n');
-      return {
-        text,
-        ...(reasoning ? { reasoning } : {}),
-        stopReason: message.stop_reason,
-        usage: anthropicUsage(message.usage),
-        model: message.model,
-      };
+      const failed = (err: unknown) => unwrapped(silence.signal.aborted ? silence.signal.reason : err);
+      try {
+        const events = await listener.run({ heard: silence.heard, ended: () => undefined }, () => sdk.messages.create({ ...request.body, stream: true }, { signal: silence.signal })).catch(failed);
+        return await readAnthropicStream(events, onText).catch(failed);
+      } finally {
+        silence.done();
+      }
     },
   };
+}
+
+/**
+ * An Anthropic stream read event by event, as the API documents them, rather than through the SDK's
+ * message builder: servers that speak the same API (a proxy, another vendor's endpoint) leave out
+ * fields the builder writes into unguarded (`usage` on message_start or message_delta), which threw
+ * away whole answers. A field missing is read as unknown; an answer is whole only once
+ * `message_stop` came (a stream closed before it was cut).
+ */
+async function readAnthropicStream(events: AsyncIterable<Anthropic.RawMessageStreamEvent>, onText?: (delta: string) => void): Promise<Completion> {
+  let text = '';
+  const thoughts = new Map<number, string>();
+  let model = '';
+  let stopReason: string | null = null;
+  let usage: Partial<Anthropic.Usage> | undefined;
+  let stopped = false;
+  // Later counts replace earlier ones (message_delta carries the final output, and on newer servers the input again).
+  const count = (u: Partial<Anthropic.Usage> | null | undefined) => {
+    if (!u) return;
+    usage = { ...usage, ...Object.fromEntries(Object.entries(u).filter(([, v]) => v !== null && v !== undefined)) };
+  };
+  for await (const event of events) {
+    switch (event.type) {
+      case 'message_start':
+        model = event.message?.model ?? model;
+        count(event.message?.usage);
+        break;
+      case 'content_block_start':
+        // A thinking block (a server that thinks unasked; chorus asks for none); a redacted one is only named.
+        if (event.content_block?.type === 'thinking') thoughts.set(event.index, event.content_block.thinking ?? '');
+        if (event.content_block?.type === 'redacted_thinking') thoughts.set(event.index, '[redacted thinking]');
+        if (event.content_block?.type === 'text' && event.content_block.text) {
+          text += event.content_block.text;
+          onText?.(event.content_block.text);
+        }
+        break;
+      case 'content_block_delta':
+        if (event.delta?.type === 'text_delta') {
+          text += event.delta.text;
+          onText?.(event.delta.text);
+        } else if (event.delta?.type === 'thinking_delta') thoughts.set(event.index, (thoughts.get(event.index) ?? '') + event.delta.thinking);
+        break;
+      case 'message_delta':
+        stopReason = event.delta?.stop_reason ?? stopReason;
+        count(event.usage as Partial<Anthropic.Usage> | undefined);
+        break;
+      case 'message_stop':
+        stopped = true;
+        break;
+      default:
+        break; // ping, and types newer than this chorus
+    }
+  }
+  if (!stopped) throw new StreamCutError();
+  const reasoning = [...thoughts.entries()].sort(([a], [b]) => a - b).map(([, t]) => t).filter(Boolean).join('\n\n');
+  return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage: usage?.input_tokens === undefined && usage?.output_tokens === undefined ? null : anthropicUsage(usage), model };
 }
 
 function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {
@@ -292,18 +338,19 @@ async function streamOpenAI(sdk: OpenAI, request: RequestBody, silence: { signal
   // a proxy) closed part-way: a cut answer must not pass for whole. An answer is whole when the host
   // said so: a finish_reason, or the stream's own end (`data: [DONE]`, which some servers and proxies
   // send without a finish_reason; the stop reason is then unknown). "error" (OpenRouter: the
-  // provider failed mid-answer) ends one that is not whole.
+  // provider failed mid-answer) and "abort" (vLLM: the engine dropped the request) end one that is
+  // not whole.
   if (silence.signal.aborted) throw silence.signal.reason;
-  if ((stopReason === null && !endedOnPurpose()) || stopReason === 'error') throw new StreamCutError();
+  if ((stopReason === null && !endedOnPurpose()) || stopReason === 'error' || stopReason === 'abort') throw new StreamCutError();
   return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage, model };
 }
 
-function anthropicUsage(u: Anthropic.Usage): Usage {
+function anthropicUsage(u: Partial<Anthropic.Usage>): Usage {
   const read = u.cache_read_input_tokens ?? undefined;
   const write = u.cache_creation_input_tokens ?? undefined;
   return {
-    inputTokens: u.input_tokens + (read ?? 0) + (write ?? 0),
-    outputTokens: u.output_tokens,
+    inputTokens: (u.input_tokens ?? 0) + (read ?? 0) + (write ?? 0),
+    outputTokens: u.output_tokens ?? 0,
     ...(read === undefined ? {} : { cacheReadTokens: read }),
     ...(write === undefined ? {} : { cacheWriteTokens: write }),
   };

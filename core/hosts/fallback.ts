@@ -36,11 +36,28 @@ export function classifyFailure(err: unknown): FailureKind {
  * moves on to the next host as one refused up front does, rather than being retried as it is.
  */
 export function statusOf(err: unknown): number | undefined {
-  const e = err as { status?: unknown; error?: { code?: unknown; error?: { code?: unknown } } };
+  const e = err as { status?: unknown; error?: { code?: unknown; type?: unknown; error?: { code?: unknown; type?: unknown } } };
   if (typeof e?.status === 'number') return e.status;
   const code = Number(e?.error?.code ?? e?.error?.error?.code);
-  return Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
+  if (Number.isInteger(code) && code >= 400 && code <= 599) return code;
+  // Anthropic's `event: error` names its type, not a code: each type is one HTTP status.
+  const type = e?.error?.error?.type ?? e?.error?.type;
+  return typeof type === 'string' ? ANTHROPIC_ERROR_STATUS[type] : undefined;
 }
+
+/** Anthropic's error types and the HTTP status each stands for (docs: Errors). */
+const ANTHROPIC_ERROR_STATUS: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
 
 /**
  * A refusal of an image the request carried (a link the host could not fetch, a file too large or of

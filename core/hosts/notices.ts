@@ -3,6 +3,7 @@
 // failure in plain words (no addresses, no raw errors). Pure.
 import type { Persona } from '../../personas/schema.ts';
 import { plainReason, type HostAttempt } from './fallback.ts';
+import { cutByLimit } from './stop-reasons.ts';
 
 /**
  * Whether the host, not the model's own ending, stopped the answer: Anthropic's `refusal` (its
@@ -30,7 +31,7 @@ export function answerNotice(persona: Persona, said: string, stopReason: string 
  * answer. It is chorus's, not the persona's: records and what models read keep the answer without it.
  */
 export function cutOffMark(persona: Persona, stopReason: string | null): string | undefined {
-  if (stopReason !== 'max_tokens' && stopReason !== 'length') return undefined;
+  if (!cutByLimit(stopReason)) return undefined;
   return `…\n-# *${persona.name}'s answer was cut off here: it reached its token limit.*`;
 }
 
@@ -40,12 +41,20 @@ export function shownAnswer(persona: Persona, said: string, stopReason: string |
 }
 
 /**
+ * Whether the model reasoned: its reasoning came with the answer, or only its count (OpenAI's
+ * reasoning models keep the reasoning to themselves and say how many tokens it took).
+ */
+export function reasoned(c: { reasoning?: string | undefined; usage: { reasoningTokens?: number | undefined } | null }): boolean {
+  return Boolean(c.reasoning) || (c.usage?.reasoningTokens ?? 0) > 0;
+}
+
+/**
  * What the channel shows for an answer with no text (the record keeps the model's empty answer):
  * whose, and why, as far as the host's stop reason says. An empty post would be refused by Discord,
  * and a placeholder under the persona's name would pass for its words.
  */
 export function emptyAnswerNotice(persona: Persona, stopReason: string | null, reasoned = false): string {
-  const limit = stopReason === 'max_tokens' || stopReason === 'length';
+  const limit = cutByLimit(stopReason);
   const why =
     stoppedByHost(stopReason)
       ? 'the model declined to answer'

@@ -4,6 +4,7 @@
 // their chat template, so only `</think>` appears. Either way it is not the persona's words: it is
 // never posted, never read by other personas, never parsed as an auditor's question or a judge's
 // verdict, and it is kept with the model turn for the record. Pure.
+import { cutByLimit } from './stop-reasons.ts';
 
 const OPEN = '<think>';
 const CLOSE = '</think>';
@@ -75,7 +76,7 @@ export function createReasoningSplitter(opts: { thinksFirst?: boolean } = {}): R
       return place();
     },
     end(stopReason) {
-      const cutOff = stopReason === 'length' || stopReason === 'max_tokens';
+      const cutOff = cutByLimit(stopReason);
       if (state === 'thinking' && !opened && !cutOff && !pending.trimStart().startsWith(OPEN)) {
         // Told it would think first, it finished without closing a reasoning: it answered straight away.
         answer += pending;

@@ -161,6 +161,56 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
     expect(result).toMatchObject({ kind: 'answered', completion: { text: 'Thought it through.', stopReason: 'end_turn' } });
   });
 
+  it('reads an Anthropic-compatible stream that leaves out usage as the whole answer it is (usage unknown)', async () => {
+    script = async (res) => {
+      sse(res);
+      const event = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      // As MiniMax's endpoint and some proxies send it: no usage on message_start nor message_delta.
+      event('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'other-vendor-model', content: [], stop_reason: null, stop_sequence: null } });
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Whole, ' } });
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'without counts.' } });
+      event('content_block_stop', { index: 0 });
+      event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null } });
+      event('message_stop', {});
+      res.end();
+    };
+    expect(await ask('anthropic')).toMatchObject({ kind: 'answered', completion: { text: 'Whole, without counts.', stopReason: 'end_turn', usage: null, model: 'other-vendor-model' } });
+  });
+
+  it('reads an Anthropic error event by its type: a request too long is refused as too long, not retried as it is', async () => {
+    let asked = 0;
+    script = async (res) => {
+      asked++;
+      sse(res);
+      const event = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      if (asked === 1) {
+        event('error', { error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } });
+        return void res.end();
+      }
+      event('message_start', { message: { id: 'msg_2', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } });
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: 'Shorter, then.' } });
+      event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } });
+      event('message_stop', {});
+      res.end();
+    };
+    // (One message: nothing to leave out, so not asked again shorter; a channel's history would be.)
+    const result = (await ask('anthropic')) as { kind: string; attempts: HostAttempt[] };
+    expect(result).toMatchObject({ kind: 'exhausted', attempts: [{ outcome: 'refused', status: 400 }] });
+    expect(plainReason(result.attempts[0]!)).toBe('found the conversation too long for the model');
+    expect(asked).toBe(1);
+  });
+
+  it('never takes an answer vLLM ended with finish_reason "abort" (the engine dropped the request) for a whole answer', async () => {
+    script = async (res) => {
+      sse(res);
+      res.write(chat({ role: 'assistant', content: 'The engine stopped me in the mid' }));
+      res.end(chat({}, 'abort') + 'data: [DONE]\n\n');
+    };
+    const err = await ask('openai');
+    expect(err).toBeInstanceOf(RetryableHostError);
+  });
+
   it('counts SSE comments as the host being alive (OpenRouter sends them while a model thinks)', async () => {
     script = async (res) => {
       sse(res);
