@@ -89,6 +89,8 @@ export interface Ledger {
   postsOf(messageIds: readonly string[]): Promise<Map<string, PersonaPost>>;
   progress(key: string, who: string): Promise<ReplyProgress>;
   startAttempt(key: string, who: string): Promise<number>;
+  /** Takes back the try `beginAttempt` counted, for a run that never reached the model (Discord away as it read the history). */
+  giveBackAttempt(key: string, who: string): Promise<void>;
   /** Keeps what the hosts did on a try that ended with all of them failing in passing, for the record of the try that answers. */
   noteFailedTry(key: string, who: string, failed: FailedTry): Promise<void>;
   /** Counts an attempt and reads the progress, in one round trip (the attempt counted in `attempts`). */
@@ -221,6 +223,9 @@ export function createLedger(redis: Redis, prefix: string, memoryDays: number): 
       const k = replyKey(key, who);
       const [[, attempts]] = (await redis.multi().hincrby(k, 'attempts', 1).expire(k, ttl).exec()) as [[unknown, number]];
       return attempts;
+    },
+    async giveBackAttempt(key, who) {
+      await redis.hincrby(replyKey(key, who), 'attempts', -1);
     },
     async noteFailedTry(key, who, failed) {
       const k = replyKey(key, who);

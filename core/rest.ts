@@ -96,14 +96,22 @@ function unanswered(err: unknown): unknown {
   return err;
 }
 
+/** Whether a request got no HTTP answer at all (refused, reset, timed out, no such host): looks through causes. */
+export function discordUnanswered(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as Record<symbol, unknown>)[UNANSWERED] === true) return true;
+  }
+  return false;
+}
+
 /**
  * Whether a failure says Discord (or the REST proxy in front of it) is away: no HTTP answer to a
  * request sent, or Discord's own 5xx. Then nothing a job does will work until it is back, and the
  * job is not at fault. A 429 is not: it says when to ask again. Looks through causes.
  */
 export function discordAway(err: unknown): boolean {
+  if (discordUnanswered(err)) return true;
   for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as Record<symbol, unknown>)[UNANSWERED] === true) return true;
     if ((e instanceof DiscordAPIError || e instanceof HTTPError) && (e.status >= 500 || e.status === 408)) return true;
   }
   return false;

@@ -262,7 +262,12 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
       try {
         const known = await readPool(channelId, true);
         if (known.length >= wanted) return known;
-        if (known.length === 0 && (await redis.exists(fullKey(channelId)))) throw new ChannelFullError(channelId);
+        // Found full lately: a pool that has webhooks makes do with them, without asking Discord again
+        // (each refusal a 400, counted toward its limit on invalid requests).
+        if (await redis.exists(fullKey(channelId))) {
+          if (known.length === 0) throw new ChannelFullError(channelId);
+          return known;
+        }
         const pool = await createWebhooks(channelId, wanted, known).catch(async (err: unknown) => {
           if (err instanceof ChannelFullError) await redis.set(fullKey(channelId), '1', 'PX', FULL_RECHECK_MS);
           if (err instanceof MissingPermissionError && known.length > 0) await redis.set(refusedKey(channelId), '1', 'PX', FULL_RECHECK_MS);
@@ -302,10 +307,12 @@ export function createWebhookPools(o: PoolOptions): WebhookPools {
           if (!created.token) throw new Error('Discord returned a webhook without a token');
           pool.push({ id: created.id, token: created.token });
         } catch (err) {
-          // The channel is at Discord's 15-webhook limit: share the webhooks already there, if any.
+          // The channel is at Discord's 15-webhook limit: share the webhooks already there, if any
+          // (remembered a while, so a crowded pool does not ask again on every post).
           if (err instanceof DiscordAPIError && err.code === 30007) {
-            if (pool.length > 0) break;
-            throw new ChannelFullError(channelId);
+            if (pool.length === 0) throw new ChannelFullError(channelId);
+            await redis.set(fullKey(channelId), '1', 'PX', FULL_RECHECK_MS);
+            break;
           }
           throw err;
         }

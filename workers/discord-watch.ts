@@ -15,6 +15,8 @@ export interface WaitingJob {
 export interface DiscordWatch {
   /** A job moved to the delayed set to wait for Discord. */
   waiting(job: WaitingJob, err: unknown): void;
+  /** A job running again (woken, or at the end of its own wait): no longer one to wake. */
+  running(job: Pick<WaitingJob, 'id' | 'queueName'>): void;
   close(): void;
 }
 
@@ -73,6 +75,9 @@ export function watchForDiscord(o: { look: () => Promise<unknown>; log: Logger; 
       }
       jobs.set(`${job.queueName}:${job.id ?? ''}`, job);
       schedule();
+    },
+    running(job) {
+      jobs.delete(`${job.queueName}:${job.id ?? ''}`);
     },
     close() {
       closed = true;

@@ -4,7 +4,7 @@
 import { type Host, type Persona } from '../personas/schema.ts';
 import { buildContext, WINDOW_STEP, withoutOwnName } from '../core/context.ts';
 import type { ChannelRef, DiscordEdge, Speaker } from '../core/discord.ts';
-import { classifyDiscordError, MissingPermissionError, ThreadLockedError, type ChannelPermission } from '../core/rest.ts';
+import { classifyDiscordError, discordAway, MissingPermissionError, ThreadLockedError, type ChannelPermission } from '../core/rest.ts';
 import type { ChannelAccess } from '../core/access.ts';
 import type { HistoryStore } from '../core/history.ts';
 import type { HostClient, Usage } from '../core/hosts/clients.ts';
@@ -281,7 +281,12 @@ async function generate(
   log: Logger,
 ): Promise<(Extract<TurnOutcome, { status: 'posted' | 'notice' }> & { progress: ReplyProgress }) | Extract<TurnOutcome, { status: 'retry-later' }>> {
   const { trigger, personaId } = turn;
-  const history = await channelHistory(deps, place.channelId, settings.historyMessages, cached);
+  const history = await channelHistory(deps, place.channelId, settings.historyMessages, cached).catch(async (err: unknown) => {
+    // Discord away as the history was read from it: this run never reached the model, and waits for
+    // Discord without spending a try (workers/worker.ts); the try it counted is given back.
+    if (discordAway(err)) await deps.ledger.giveBackAttempt(target.key, target.who);
+    throw err;
+  });
   const preview = progress.posted.get(0);
   const streamer =
     deps.streamIntervalMs > 0

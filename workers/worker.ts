@@ -8,7 +8,7 @@ import { createBudgets } from '../core/budgets.ts';
 import { createHealthStore, hostsToCheck, startHealthChecks } from '../core/health.ts';
 import { createRegistry, observeRest, workerMetrics } from '../core/metrics.ts';
 import { createDiscordEdge, OVERFLOW_AFTER_MS, type DiscordEdge, type OverflowReason } from '../core/discord.ts';
-import { createRest, discordAway } from '../core/rest.ts';
+import { createRest, discordAway, discordUnanswered } from '../core/rest.ts';
 import { createHostClient, type HostClient } from '../core/hosts/clients.ts';
 import { describeError, type Logger } from '../core/log.ts';
 import { REPLY_QUEUE, type ReplyJob, type Turn } from '../core/replies.ts';
@@ -154,9 +154,13 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const waitForDiscord = async (job: Job, token: string | undefined, err: unknown): Promise<void> => {
     if (!discordAway(err) || Date.now() - job.timestamp > DISCORD_AWAY_LIMIT_MS) return;
     const waitMs = Math.min(DISCORD_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(Math.max(job.attemptsStarted - 1, 0), 5));
-    log.debug({ jobId: job.id, waitMs, err: describeError(err) }, 'Discord cannot be reached: the job waits for it, its tries untouched');
     await job.moveToDelayed(Date.now() + waitMs, token);
-    discordWatch.waiting(job, err);
+    // No answer at all: the watch looks for Discord on the job's behalf. A 5xx came from a Discord
+    // that answers (perhaps only some routes fail): the job sleeps out its own backoff.
+    if (discordUnanswered(err)) {
+      log.debug({ jobId: job.id, waitMs, err: describeError(err) }, 'Discord cannot be reached: the job waits for it, its tries untouched');
+      discordWatch.waiting(job, err);
+    } else log.warn({ jobId: job.id, waitMs, err: describeError(err) }, 'Discord is failing: the job waits for it, its tries untouched');
     throw new DelayedError();
   };
 
@@ -166,6 +170,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     : new Worker<ReplyJob, JobResult>(
         REPLY_QUEUE,
         async (job: Job<ReplyJob, JobResult>, token?: string) => {
+          discordWatch.running(job);
           try {
             return await runReplyJob(job, token, deps, () => closing);
           } catch (err) {
@@ -206,6 +211,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const interviews = new Worker<InterviewJob, string>(
     INTERVIEW_QUEUE,
     async (job, token) => {
+      discordWatch.running(job);
       try {
         return await processInterviewJob(job, {
           // Asked for each step: a store that could not be opened is opened again (see openStores).

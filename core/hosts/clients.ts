@@ -223,6 +223,8 @@ async function readAnthropicStream(events: AsyncIterable<Anthropic.RawMessageStr
   let stopReason: string | null = null;
   let usage: Partial<Anthropic.Usage> | undefined;
   let stopped = false;
+  // Known only when the end said how many tokens were written (message_start's is a placeholder).
+  let counted = false;
   // Later counts replace earlier ones (message_delta carries the final output, and on newer servers the input again).
   const count = (u: Partial<Anthropic.Usage> | null | undefined) => {
     if (!u) return;
@@ -252,6 +254,7 @@ async function readAnthropicStream(events: AsyncIterable<Anthropic.RawMessageStr
       case 'message_delta':
         stopReason = event.delta?.stop_reason ?? stopReason;
         count(event.usage as Partial<Anthropic.Usage> | undefined);
+        if (typeof event.usage?.output_tokens === 'number') counted = true;
         break;
       case 'message_stop':
         stopped = true;
@@ -262,7 +265,7 @@ async function readAnthropicStream(events: AsyncIterable<Anthropic.RawMessageStr
   }
   if (!stopped) throw new StreamCutError();
   const reasoning = [...thoughts.entries()].sort(([a], [b]) => a - b).map(([, t]) => t).filter(Boolean).join('\n\n');
-  return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage: usage?.input_tokens === undefined && usage?.output_tokens === undefined ? null : anthropicUsage(usage), model };
+  return { text, ...(reasoning ? { reasoning } : {}), stopReason, usage: counted && usage?.input_tokens !== undefined ? anthropicUsage(usage) : null, model };
 }
 
 function openaiClient(sdk: OpenAI, timeoutMs: number): HostClient {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBotIdentity } from '../../core/application.ts';
 import type { ChangeFeed, ReadThroughCache } from '../../core/changes.ts';
 import { BOT_POSTED, createDiscordEdge, TYPING_RENEW_MS, TYPING_SKIPPED_MS, type DiscordEdge, type OverflowReason } from '../../core/discord.ts';
-import { createRest, discordAway } from '../../core/rest.ts';
+import { createRest, discordAway, discordUnanswered } from '../../core/rest.ts';
 import { BOT_REQUESTS_PER_SECOND, createRestGate, SPARE_SHARE } from '../../core/rest-gate.ts';
 import { deletePrefix } from '../../playground/redis.ts';
 import { startDiscordStandIn, type DiscordStandIn } from '../../local-discord/server.ts';
@@ -153,6 +153,25 @@ describe('webhook pools kept in memory by several processes', () => {
       expect((await edge.postAs({ channelId }, speaker, 'three')).webhookId).not.toBe(first.webhookId);
     });
     expect(creates()).toBe(2);
+  });
+
+  it("asks no more for a webhook in a channel at Discord's 15 once told so, while its pool has some", async () => {
+    const edge = processEdge(`${prefix}-full`, { feed: sharedFeed() });
+    const channelId = discord.addChannel({ name: 'full' });
+    const first = await edge.postAs({ channelId }, speaker, 'one');
+    // Other integrations fill the channel's 15.
+    const other = createRest(discord.restUrl, discord.token);
+    for (let i = 0; i < 14; i++) await other.post(Routes.channelWebhooks(channelId), { body: { name: `other-${i}` } });
+    const asked = () => discord.restCalls.filter((c) => c.path.endsWith(`/channels/${channelId}/webhooks`)).length;
+    edge.noteWebhookWait(first.webhookId, 1000);
+    await edge.postAs({ channelId }, speaker, 'two'); // crowded: the pool tries to grow, and is told the channel is full
+    await vi.waitFor(() => expect(discord.restCalls.some((c) => c.method === 'POST' && c.path.endsWith(`/channels/${channelId}/webhooks`) && c.status === 400)).toBe(true));
+    const before = asked();
+    for (let i = 0; i < 3; i++) {
+      edge.noteWebhookWait(first.webhookId, 1000);
+      expect((await edge.postAs({ channelId }, speaker, `more ${i}`)).webhookId).toBe(first.webhookId);
+    }
+    expect(asked()).toBe(before);
   });
 
   it("sends posts past a webhook that is near Discord's 30 requests a minute, growing the pool", async () => {
@@ -510,6 +529,7 @@ describe('telling Discord away from a request at fault', () => {
         const rest = createRest(`http://127.0.0.1:${port}/api`, 'token', { ...opts, timeoutMs: 2000 });
         const answers = [await failure(rest.get(Routes.channel('1'))), await failure(rest.get(Routes.channel('1')))];
         expect(answers.map(discordAway)).toEqual([true, true]); // 502, 503
+        expect(answers.map(discordUnanswered)).toEqual([false, false]); // answered, if badly
         expect(discordAway(await failure(rest.get(Routes.channel('1'))))).toBe(false); // 404
         expect(discordAway(await failure(rest.get(Routes.channel('1'))))).toBe(false); // 400
         statuses.push(502, 503, 404, 400);
@@ -517,6 +537,7 @@ describe('telling Discord away from a request at fault', () => {
         const nowhere = createRest('http://127.0.0.1:1/api', 'token', opts);
         const refused = await failure(nowhere.get(Routes.channel('1')));
         expect(discordAway(refused)).toBe(true);
+        expect(discordUnanswered(refused)).toBe(true);
         expect(discordAway(new Error('wrapped', { cause: refused }))).toBe(true);
       }
       expect(discordAway(new TypeError('fetch failed'))).toBe(false); // not from a Discord request

@@ -178,6 +178,20 @@ describe('hosts that keep a stream alive, end it early, or refuse inside it (raw
     expect(await ask('anthropic')).toMatchObject({ kind: 'answered', completion: { text: 'Whole, without counts.', stopReason: 'end_turn', usage: null, model: 'other-vendor-model' } });
   });
 
+  it("takes usage for unknown when the end of an Anthropic stream does not say how many tokens were written", async () => {
+    script = async (res) => {
+      sse(res);
+      const event = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      // message_start's output count is a placeholder; the real one never comes.
+      event('message_start', { message: { id: 'msg_3', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } } });
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: 'Counted in part.' } });
+      event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null } });
+      event('message_stop', {});
+      res.end();
+    };
+    expect(await ask('anthropic')).toMatchObject({ kind: 'answered', completion: { text: 'Counted in part.', usage: null } });
+  });
+
   it('reads an Anthropic error event by its type: a request too long is refused as too long, not retried as it is', async () => {
     let asked = 0;
     script = async (res) => {

@@ -2,6 +2,7 @@
 // small fakes that fail on cue: what happens when a try dies at each awkward moment.
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { HTTPError } from '../../core/discord-rest.ts';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createChannelAccess } from '../../core/access.ts';
 import type { DiscordEdge, PostedMessage } from '../../core/discord.ts';
@@ -256,6 +257,21 @@ describe('a turn whose host fails in passing', () => {
     const history = await d.history.recent('c1', 10);
     expect(history.map((m) => m.notice)).toEqual([true]);
     expect(await d.ledger.postOf(discord.messages[0]!.id)).toMatchObject({ notice: true });
+  });
+});
+
+describe('a turn whose run meets Discord away before the model is asked', () => {
+  it('gives back the try it counted: after the outage its first model call is its first try', async () => {
+    const discord = fakeDiscord();
+    let away = 2;
+    // The history is read from Discord (a channel new to chorus), and Discord answers 503, twice.
+    const edge = { ...discord.edge, latest: async () => (away-- > 0 ? Promise.reject(new HTTPError(503, 'Service Unavailable', 'GET', '/channels/c1/messages', { body: undefined, files: undefined })) : []) };
+    const d = deps(edge, () => 'Opus, after the outage.');
+    for (let i = 0; i < 2; i++) await expect(runReplyJob(jobOf(['opus']), undefined, d, () => false)).rejects.toBeInstanceOf(HTTPError);
+    expect((await d.ledger.progress(trigger.id, 'opus')).attempts).toBe(0);
+    const outcomes: TurnOutcome[] = [];
+    await runReplyJob(jobOf(['opus']), undefined, { ...d, onTurn: (_job, _turn, o) => outcomes.push(o) }, () => false);
+    expect(outcomes.map((o) => (o.status === 'posted' ? o.saved.modelTurn?.try : o.status))).toEqual([1]);
   });
 });
 

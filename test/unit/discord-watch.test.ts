@@ -38,6 +38,17 @@ describe('jobs waiting for Discord', () => {
     watch.close();
   });
 
+  it('does not wake a job already running again (woken by its own backoff, perhaps waiting for something else now)', async () => {
+    vi.useFakeTimers();
+    const watch = watchForDiscord({ look: async () => undefined, log });
+    const a = job('a');
+    watch.waiting(a, away());
+    watch.running(a);
+    await vi.advanceTimersByTimeAsync(DISCORD_LOOK_MS);
+    expect(a.promote).not.toHaveBeenCalled();
+    watch.close();
+  });
+
   it('takes any answer but an outage for Discord answering (a 429 is Discord, there)', async () => {
     vi.useFakeTimers();
     const limited = new DiscordAPIError({ message: 'You are being rate limited.', code: 0 }, 0, 429, 'GET', '/gateway/bot', { body: undefined, files: undefined });
