@@ -96,12 +96,15 @@ function unanswered(err: unknown): unknown {
   return err;
 }
 
+/** Whether the failure, or one of the causes it wraps, passes the test. */
+function anyCause(err: unknown, test: (e: object) => boolean): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (test(e)) return true;
+  return false;
+}
+
 /** Whether a request got no HTTP answer at all (refused, reset, timed out, no such host): looks through causes. */
 export function discordUnanswered(err: unknown): boolean {
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as Record<symbol, unknown>)[UNANSWERED] === true) return true;
-  }
-  return false;
+  return anyCause(err, (e) => (e as Record<symbol, unknown>)[UNANSWERED] === true);
 }
 
 /**
@@ -110,11 +113,7 @@ export function discordUnanswered(err: unknown): boolean {
  * job is not at fault. A 429 is not: it says when to ask again. Looks through causes.
  */
 export function discordAway(err: unknown): boolean {
-  if (discordUnanswered(err)) return true;
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e instanceof DiscordAPIError || e instanceof HTTPError) && (e.status >= 500 || e.status === 408)) return true;
-  }
-  return false;
+  return discordUnanswered(err) || anyCause(err, (e) => (e instanceof DiscordAPIError || e instanceof HTTPError) && (e.status >= 500 || e.status === 408));
 }
 
 export interface RestOptions {

@@ -213,8 +213,9 @@ async function main(): Promise<string> {
     // Made from this very submission, the server's copy is the same in every field it kept: the
     // whole model call, each message's metadata. (An earlier upload's ids and hashes are its own.)
     const { submission_id: _submission, hidden_from_models: _hidden, ...kept } = b as ServerMessage & { submission_id?: unknown };
-    if (!same && !isDeepStrictEqual(kept, sentMessages.get(k))) {
-      const fields = Object.keys({ ...kept, ...sentMessages.get(k) }).filter((f) => !isDeepStrictEqual((kept as Json)[f], (sentMessages.get(k) as Json | undefined)?.[f]));
+    const want = sentMessages.get(k) as Json | undefined;
+    if (!same && !isDeepStrictEqual(kept, want)) {
+      const fields = Object.keys({ ...kept, ...want }).filter((f) => !isDeepStrictEqual((kept as Json)[f], want?.[f]));
       wrong.push(`${at}: ${fields.join(', ')} differ${fields.length === 1 ? 's' : ''}`);
     }
     if (Boolean(b.hidden_from_models) !== hidden.has(k)) wrong.push(`${at} should ${hidden.has(k) ? '' : 'not '}be hidden from models, and is${hidden.has(k) ? ' not' : ''}`);

@@ -25,10 +25,8 @@ import { giveUp, runReplyJob, type JobResult, type ReplyJobDeps } from './replie
 import { processInterviewJob } from './interview.ts';
 import { BotTokenRefusedError, type TurnOutcome } from './reply.ts';
 
-/** The longest an interview step waits between looks at a record store that is away. */
-const STORE_AWAY_MAX_WAIT_MS = 30_000;
-/** The longest a job waits between looks at Discord while it is away. */
-const DISCORD_AWAY_MAX_WAIT_MS = 30_000;
+/** The longest a job waits between looks at what it waits for (a record store or Discord away). */
+const AWAY_MAX_WAIT_MS = 30_000;
 /**
  * How long a job waits for Discord, its tries untouched, before its failures count again: a reply
  * still worth posting after an outage, without a request Discord always fails waiting forever.
@@ -146,6 +144,9 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
     }
   };
 
+  /** A job waiting for what is away, its tries untouched: RETRY_BACKOFF_MS doubling per run, at most AWAY_MAX_WAIT_MS. */
+  const awayWaitMs = (runs: number) => Math.min(AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(Math.max(runs, 0), 5));
+
   // Discord (or the REST proxy) away is not the job's failure: it waits, its tries untouched, so an
   // outage longer than the tries' backoff neither drops the answers nor leaves previews half-said.
   // Woken as soon as Discord answers this process again (the watch looks on its behalf), else at
@@ -153,7 +154,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
   const discordWatch = watchForDiscord({ look: () => rest.get(Routes.gatewayBot()), log });
   const waitForDiscord = async (job: Job, token: string | undefined, err: unknown): Promise<void> => {
     if (!discordAway(err) || Date.now() - job.timestamp > DISCORD_AWAY_LIMIT_MS) return;
-    const waitMs = Math.min(DISCORD_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(Math.max(job.attemptsStarted - 1, 0), 5));
+    const waitMs = awayWaitMs(job.attemptsStarted - 1);
     await job.moveToDelayed(Date.now() + waitMs, token);
     // No answer at all: the watch looks for Discord on the job's behalf. A 5xx came from a Discord
     // that answers (perhaps only some routes fail): the job sleeps out its own backoff.
@@ -229,7 +230,7 @@ export function startWorker(config: Config, personas: Persona[], env: Record<str
       } catch (err) {
         if (err instanceof RecordStoreAwayError) {
           // The record store away is not the step's failure: the step waits for it, its tries untouched.
-          const waitMs = Math.min(STORE_AWAY_MAX_WAIT_MS, config.RETRY_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted, 5));
+          const waitMs = awayWaitMs(job.attemptsStarted);
           // (Said as an error once it has waited long: a wrong DATABASE_URL is away for good.)
           log[job.attemptsStarted > 10 ? 'error' : 'warn']({ jobId: job.id, step: job.data.step, waitMs, err: describeError(err) }, 'the record store is away: the interview step waits for it');
           await job.moveToDelayed(Date.now() + waitMs, token);
